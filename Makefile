@@ -1,0 +1,65 @@
+# droptrace build, code generation and tests. See README.md.
+
+GO       ?= go
+# Debian 12's clang; pinned so `make generate` reproduces the committed
+# objects byte for byte.
+CLANG    ?= clang-14
+STRIP    ?= llvm-strip-14
+BPF_CFLAGS := -O2 -g -Wall -Werror
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+
+APT_TEST  := iproute2 iptables nftables tcpdump tshark bpftrace iperf3 qemu-system-x86 busybox-static cpio
+APT_GEN   := clang-14 llvm-14 libbpf-dev linux-libc-dev
+
+GO_SOURCES := $(shell find . -name '*.go' -not -name '*_test.go' -not -path './.git/*') bpf/drop_bpfel.o
+
+.PHONY: all build generate check-generate test unit e2e vet deps-test deps-gen bench clean
+
+all: build
+
+build: droptrace
+
+droptrace: $(GO_SOURCES) go.mod go.sum
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./cmd/droptrace
+
+generate: deps-gen
+	cd bpf && BPF_CLANG=$(CLANG) BPF_STRIP=$(STRIP) BPF_CFLAGS="$(BPF_CFLAGS)" $(GO) generate ./...
+
+# check-generate fails when the committed BPF objects are not what the
+# sources produce.
+check-generate: generate
+	git diff --exit-code -- bpf/
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '_bpfel.go$$'))" || { gofmt -l . ; echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+
+# test runs every test: unit tests, then the privileged end-to-end tests
+# against real drops in network namespaces.
+test: deps-test vet build
+	$(GO) test -count=1 ./...
+	DROPTRACE_BIN=$(CURDIR)/droptrace $(GO) test -count=1 -v -timeout 20m ./e2e/
+
+unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
+
+e2e: build
+	DROPTRACE_BIN=$(CURDIR)/droptrace $(GO) test -count=1 -v -timeout 20m ./e2e/
+
+deps-test:
+	@missing=""; for p in $(APT_TEST); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+deps-gen:
+	@missing=""; for p in $(APT_GEN); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+clean:
+	rm -f droptrace

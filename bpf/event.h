@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+#ifndef DROPTRACE_EVENT_H
+#define DROPTRACE_EVENT_H
+
+#include <linux/types.h>
+
+/* MAX_SNAPLEN bounds the packet bytes copied per event; a power of two. */
+#define MAX_SNAPLEN 2048
+
+enum event_kind {
+	EVENT_DROP = 1,
+};
+
+enum link_kind {
+	LINK_NONE = 0,
+	LINK_ETHERNET = 1,
+	LINK_RAW_IP = 2,
+};
+
+/* stat_index names the slots of the per-CPU stats array. */
+enum stat_index {
+	STAT_SEEN = 0,	  /* events that matched the filters */
+	STAT_LOST = 1,	  /* matched events the ring buffer had no room for */
+	STAT_MAX = 2,
+};
+
+/* event is what one matched drop sends to user space, followed by cap_len
+ * bytes of packet. Addresses and ports are in network byte order. */
+struct event {
+	__u64 ts;
+	__u64 skb;
+	__u64 location;
+	__u32 reason;
+	__u32 netns;
+	__u32 ifindex;
+	__u32 mark;
+	__u32 len;
+	__u32 cpu;
+	__u32 orig_len;
+	__u16 cap_len;
+	__be16 protocol;
+	__u8 kind;
+	__u8 family;
+	__u8 l4proto;
+	__u8 link;
+	__be16 sport;
+	__be16 dport;
+	__u32 saddr[4];
+	__u32 daddr[4];
+	char ifname[16];
+};
+
+#endif

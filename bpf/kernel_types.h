@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The few kernel structures droptrace reads, declared with only the fields
+ * it uses. preserve_access_index makes every access a CO-RE relocation, so
+ * the running kernel's BTF decides the real offsets at load time.
+ */
+#ifndef DROPTRACE_KERNEL_TYPES_H
+#define DROPTRACE_KERNEL_TYPES_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define ETH_HLEN 14
+#define IFNAMSIZ 16
+
+struct ns_common {
+	unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct net {
+	struct ns_common ns;
+} __attribute__((preserve_access_index));
+
+typedef struct {
+	struct net *net;
+} __attribute__((preserve_access_index)) possible_net_t;
+
+struct net_device {
+	char name[IFNAMSIZ];
+	int ifindex;
+	possible_net_t nd_net;
+} __attribute__((preserve_access_index));
+
+struct sock_common {
+	possible_net_t skc_net;
+} __attribute__((preserve_access_index));
+
+struct sock {
+	struct sock_common __sk_common;
+} __attribute__((preserve_access_index));
+
+struct sk_buff {
+	struct net_device *dev;
+	struct sock *sk;
+	unsigned int len;
+	unsigned int data_len;
+	__u32 mark;
+	__be16 protocol;
+	__u16 transport_header;
+	__u16 network_header;
+	__u16 mac_header;
+	unsigned char *head;
+	unsigned char *data;
+} __attribute__((preserve_access_index));
+
+/* Declared so the classic tracepoint's record can be read with CO-RE. */
+enum skb_drop_reason {
+	SKB_DROP_REASON_NOT_SPECIFIED__LOCAL = 2,
+};
+
+struct trace_entry {
+	unsigned short type;
+} __attribute__((preserve_access_index));
+
+/* Record of the classic skb:kfree_skb tracepoint; reason exists since 5.17. */
+struct trace_event_raw_kfree_skb {
+	struct trace_entry ent;
+	void *skbaddr;
+	void *location;
+	enum skb_drop_reason reason;
+} __attribute__((preserve_access_index));
+
+struct iphdr {
+	__u8 ihl : 4, version : 4;
+	__u8 tos;
+	__be16 tot_len;
+	__be16 id;
+	__be16 frag_off;
+	__u8 ttl;
+	__u8 protocol;
+	__sum16 check;
+	__be32 saddr;
+	__be32 daddr;
+};
+
+struct ipv6hdr {
+	__u8 priority : 4, version : 4;
+	__u8 flow_lbl[3];
+	__be16 payload_len;
+	__u8 nexthdr;
+	__u8 hop_limit;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+#endif

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/droptrace/droptrace/filter"
+	"github.com/droptrace/droptrace/tracer"
+)
+
+// config is everything the command line asks for, before validation
+// against the running kernel.
+type config struct {
+	filters     filter.Flags
+	output      string
+	outputSet   bool
+	pcap        string
+	snaplen     int
+	count       int
+	duration    time.Duration
+	listReasons bool
+	version     bool
+	help        bool
+}
+
+// usageError is a bad command line: one line on stderr, exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+func newFlagSet(cfg *config) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("droptrace", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.SetOutput(io.Discard)
+	f := &cfg.filters
+	fs.StringVar(&f.SrcIP, "filter-src-ip", "", "only drops from this IPv4/IPv6 address or CIDR")
+	fs.StringVar(&f.DstIP, "filter-dst-ip", "", "only drops to this IPv4/IPv6 address or CIDR")
+	fs.StringVar(&f.Port, "filter-port", "", "only drops with this source or destination port")
+	fs.StringVar(&f.Proto, "filter-proto", "", "only drops of this protocol: tcp, udp, icmp, icmp6")
+	fs.StringVar(&f.Netns, "filter-netns", "", "only drops in this network namespace: inode, /proc/PID/ns/net, or an 'ip netns' name")
+	fs.StringVar(&f.Ifname, "filter-ifname", "", "only drops on the interface of this name (in any namespace)")
+	fs.StringSliceVar(&f.Reasons, "filter-reason", nil, "only drops with these reasons, e.g. NETFILTER_DROP,NO_SOCKET (see --list-reasons)")
+	fs.StringVarP(&cfg.output, "output", "o", "text", "output format on stdout: text or json")
+	fs.StringVarP(&cfg.pcap, "output-pcap", "w", "", "also write the dropped packets to this pcapng file ('-' for stdout)")
+	fs.IntVar(&cfg.snaplen, "output-snaplen", tracer.MaxSnaplen, fmt.Sprintf("packet bytes saved per drop with --output-pcap (1-%d)", tracer.MaxSnaplen))
+	fs.IntVarP(&cfg.count, "count", "c", 0, "exit after this many drops (0: no limit)")
+	fs.DurationVar(&cfg.duration, "duration", 0, "exit after this long, e.g. 30s (0: no limit)")
+	fs.BoolVar(&cfg.listReasons, "list-reasons", false, "print the drop reasons of the running kernel and exit")
+	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
+	fs.BoolVarP(&cfg.help, "help", "h", false, "print this help and exit")
+	return fs
+}
+
+// parseFlags parses args and checks what can be checked without the kernel.
+func parseFlags(args []string) (*config, *pflag.FlagSet, error) {
+	cfg := &config{}
+	fs := newFlagSet(cfg)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			cfg.help = true
+			return cfg, fs, nil
+		}
+		return nil, fs, usagef("%v (see --help)", err)
+	}
+	if fs.NArg() > 0 {
+		return nil, fs, usagef("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	cfg.outputSet = fs.Changed("output")
+	return cfg, fs, validate(cfg)
+}
+
+func validate(cfg *config) error {
+	switch {
+	case cfg.output != "text" && cfg.output != "json":
+		return usagef("--output: %q is not an output format (text, json)", cfg.output)
+	case cfg.snaplen < 1 || cfg.snaplen > tracer.MaxSnaplen:
+		return usagef("--output-snaplen: %d is out of range (1-%d)", cfg.snaplen, tracer.MaxSnaplen)
+	case cfg.count < 0:
+		return usagef("--count: %d is negative", cfg.count)
+	case cfg.duration < 0:
+		return usagef("--duration: %v is negative", cfg.duration)
+	case cfg.pcap == "-" && cfg.outputSet:
+		return usagef("--output-pcap: '-' takes stdout, which --output %s also writes to; write the pcap to a file", cfg.output)
+	}
+	return nil
+}

@@ -1,0 +1,14 @@
+module github.com/droptrace/droptrace
+
+go 1.26.8
+
+require (
+	github.com/cilium/ebpf v0.22.0
+	github.com/gopacket/gopacket v1.7.7
+	github.com/spf13/pflag v1.1.0
+	golang.org/x/sys v0.49.0
+)
+
+require golang.org/x/net v0.55.0 // indirect
+
+tool github.com/cilium/ebpf/cmd/bpf2go

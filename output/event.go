@@ -1,0 +1,50 @@
+package output
+
+import (
+	"net/netip"
+	"time"
+)
+
+// LinkType says how Event.Packet starts.
+type LinkType uint8
+
+const (
+	// LinkNone means no packet bytes were captured.
+	LinkNone LinkType = iota
+	// LinkEthernet means Packet starts with a 14-byte Ethernet header.
+	LinkEthernet
+	// LinkRawIP means Packet starts with an IPv4 or IPv6 header.
+	LinkRawIP
+)
+
+// Event is one decoded event from the kernel, ready to be written.
+type Event struct {
+	Time         time.Time
+	Kind         string // "drop"
+	Reason       string // drop reason name without the SKB_DROP_REASON_ prefix, e.g. "NETFILTER_DROP"; "" when the kernel has no reasons
+	ReasonCode   uint32
+	Location     string // symbolized drop location, e.g. "nft_do_chain+0x4f0 [nf_tables]"
+	LocationAddr uint64
+	Netns        uint32 // network namespace inode, 0 when unknown
+	Ifindex      uint32
+	Ifname       string
+	Mark         uint32
+	EtherType    uint16     // skb->protocol in host order, e.g. 0x0800
+	Proto        string     // "tcp", "udp", "icmp", "icmp6", another IP protocol number as a decimal string, or "" when no IP header was found
+	Src, Dst     netip.Addr // invalid when no IP header was found
+	Sport, Dport uint16     // 0 when the protocol has no ports
+	Len          uint32     // skb->len
+	CPU          uint32
+	Skb          uint64 // skb address, printed in hex to join events
+
+	// Packet holds the first bytes of the packet when capture was asked for.
+	Packet   []byte
+	LinkType LinkType
+	OrigLen  uint32 // length of the whole packet from the start of Packet
+}
+
+// Writer consumes events. Implementations are not safe for concurrent use.
+type Writer interface {
+	Write(ev *Event) error
+	Close() error
+}

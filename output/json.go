@@ -1,0 +1,86 @@
+package output
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"time"
+)
+
+// jsonEvent is the JSON lines schema. Every field is always present, so
+// consumers such as jq need no defaults; change it only with the README.
+type jsonEvent struct {
+	Time       string `json:"time"`
+	Kind       string `json:"kind"`
+	Reason     string `json:"reason"`
+	ReasonCode uint32 `json:"reason_code"`
+	Location   string `json:"location"`
+	Netns      uint32 `json:"netns"`
+	Ifindex    uint32 `json:"ifindex"`
+	Ifname     string `json:"ifname"`
+	Mark       uint32 `json:"mark"`
+	Proto      string `json:"proto"`
+	Src        string `json:"src"`
+	Dst        string `json:"dst"`
+	Sport      uint16 `json:"sport"`
+	Dport      uint16 `json:"dport"`
+	Len        uint32 `json:"len"`
+	CPU        uint32 `json:"cpu"`
+	Skb        string `json:"skb"`
+}
+
+type jsonLines struct {
+	enc *json.Encoder
+}
+
+// NewJSON returns a Writer that writes one JSON object per line to w, as
+// soon as each event arrives; w is not closed by Close.
+func NewJSON(w io.Writer) Writer {
+	enc := json.NewEncoder(w)
+	// Locations such as "<unknown>" should stay readable, not \u003c-escaped.
+	enc.SetEscapeHTML(false)
+	return &jsonLines{enc: enc}
+}
+
+func (j *jsonLines) Write(ev *Event) error {
+	if err := j.enc.Encode(newJSONEvent(ev)); err != nil {
+		return fmt.Errorf("writing json event: %w", err)
+	}
+	return nil
+}
+
+func (j *jsonLines) Close() error { return nil }
+
+func newJSONEvent(ev *Event) jsonEvent {
+	return jsonEvent{
+		// The offset the event carries is kept: RFC 3339 makes any offset
+		// unambiguous, and the decoder's local time is what users expect.
+		Time:       ev.Time.Format(time.RFC3339Nano),
+		Kind:       ev.Kind,
+		Reason:     ev.Reason,
+		ReasonCode: ev.ReasonCode,
+		Location:   ev.Location,
+		Netns:      ev.Netns,
+		Ifindex:    ev.Ifindex,
+		Ifname:     ev.Ifname,
+		Mark:       ev.Mark,
+		Proto:      ev.Proto,
+		Src:        addrText(ev.Src),
+		Dst:        addrText(ev.Dst),
+		Sport:      ev.Sport,
+		Dport:      ev.Dport,
+		Len:        ev.Len,
+		CPU:        ev.CPU,
+		Skb:        fmt.Sprintf("%#x", ev.Skb),
+	}
+}
+
+// addrText is "" for an invalid address, which netip would print as
+// "invalid IP".
+func addrText(addr netip.Addr) string {
+	if !addr.IsValid() {
+		return ""
+	}
+	return addr.String()
+}

@@ -1,0 +1,103 @@
+package output
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// jsonFields is the documented schema; a change here is a change for users.
+var jsonFields = []string{
+	"cpu", "dport", "dst", "ifindex", "ifname", "kind", "len", "location",
+	"mark", "netns", "proto", "reason", "reason_code", "skb", "sport", "src", "time",
+}
+
+func writeJSON(t *testing.T, events []*Event) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := NewJSON(&buf)
+	for _, ev := range events {
+		if err := w.Write(ev); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	return buf.Bytes()
+}
+
+func TestJSONGolden(t *testing.T) {
+	checkGolden(t, "json.golden", writeJSON(t, testEvents(time.FixedZone("", 2*60*60))))
+}
+
+// TestJSONFields decodes every line back and checks that each object has
+// exactly the documented fields, present even when empty.
+func TestJSONFields(t *testing.T) {
+	events := testEvents(time.FixedZone("", -7*60*60))
+	out := writeJSON(t, events)
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	n := 0
+	for ; sc.Scan(); n++ {
+		var obj map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &obj); err != nil {
+			t.Fatalf("line %d is not a JSON object: %v\n%s", n+1, err, sc.Bytes())
+		}
+		var got []string
+		for k := range obj {
+			got = append(got, k)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, jsonFields) {
+			t.Errorf("line %d: got fields %v, want %v", n+1, got, jsonFields)
+		}
+	}
+	if n != len(events) {
+		t.Errorf("got %d lines, want %d", n, len(events))
+	}
+}
+
+func TestJSONValues(t *testing.T) {
+	tz := time.FixedZone("", 5*60*60+30*60)
+	events := testEvents(tz)
+	tests := []struct {
+		name string
+		ev   *Event
+		want jsonEvent
+	}{
+		{"ipv4 tcp", events[0], jsonEvent{
+			Time: "2025-03-04T15:04:05.123456789+05:30", Kind: "drop",
+			Reason: "NETFILTER_DROP", ReasonCode: 6, Location: "nft_do_chain+0x4f0 [nf_tables]",
+			Netns: 4026531840, Ifindex: 7, Ifname: "veth0", Mark: 16, Proto: "tcp",
+			Src: "10.0.0.1", Dst: "192.168.100.200", Sport: 43210, Dport: 443,
+			Len: 60, CPU: 3, Skb: "0xffff888100a2b300",
+		}},
+		{"no ip header", events[3], jsonEvent{
+			Time: "2025-03-04T15:04:05.123459789+05:30", Kind: "drop", Location: "arp_rcv+0x20",
+			Len: 42, CPU: 2, Skb: "0xffff888100a2e600",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got jsonEvent
+			if err := json.Unmarshal(writeJSON(t, []*Event{tt.ev}), &got); err != nil {
+				t.Fatalf("decoding: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestJSONNoHTMLEscape keeps symbols like "<unknown>" readable for grep.
+func TestJSONNoHTMLEscape(t *testing.T) {
+	ev := &Event{Kind: "drop", Location: "<unknown>"}
+	if got := string(writeJSON(t, []*Event{ev})); !strings.Contains(got, `"location":"<unknown>"`) {
+		t.Errorf("location escaped: %s", got)
+	}
+}

@@ -1,0 +1,126 @@
+package output
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+)
+
+// The tuple sides are as wide as the longest IPv4 address with a port
+// ("255.255.255.255:65535"), so IPv4 lines align and IPv6 ones overflow.
+const textFormat = "%-15s %-10s %-15s %-5s %-21s %1s %-21s %5s %-20s %s\n"
+
+const kindDrop = "drop"
+
+type text struct {
+	w         io.Writer
+	wroteHead bool
+}
+
+// NewText returns a Writer that prints one aligned line per event for a
+// human, after a header line. Each line is written to w as soon as its
+// event arrives; w is not closed by Close.
+func NewText(w io.Writer) Writer {
+	return &text{w: w}
+}
+
+func (t *text) Write(ev *Event) error {
+	if !t.wroteHead {
+		head := fmt.Sprintf(textFormat, "TIME", "NETNS", "IFACE", "PROTO",
+			"SRC", "", "DST", "LEN", "REASON", "LOCATION")
+		if _, err := io.WriteString(t.w, head); err != nil {
+			return fmt.Errorf("writing text header: %w", err)
+		}
+		t.wroteHead = true
+	}
+	if _, err := io.WriteString(t.w, textLine(ev)); err != nil {
+		return fmt.Errorf("writing text event: %w", err)
+	}
+	return nil
+}
+
+func (t *text) Close() error { return nil }
+
+func textLine(ev *Event) string {
+	src, arrow, dst := textTuple(ev)
+	return fmt.Sprintf(textFormat,
+		ev.Time.Local().Format("15:04:05.000000"),
+		orDash(netnsText(ev.Netns)),
+		orDash(ev.Ifname),
+		orDash(ev.Proto),
+		src, arrow, dst,
+		strconv.FormatUint(uint64(ev.Len), 10),
+		orDash(reasonText(ev)),
+		orDash(ev.Location))
+}
+
+// textTuple returns the two sides of "src:sport > dst:dport" and the arrow
+// between them, or a lone "-" when the packet had no IP header, so that the
+// columns after it stay aligned either way.
+func textTuple(ev *Event) (src, arrow, dst string) {
+	if !ev.Src.IsValid() && !ev.Dst.IsValid() {
+		return "-", "", ""
+	}
+	ports := hasPorts(ev)
+	return endpoint(ev.Src, ev.Sport, ports), ">", endpoint(ev.Dst, ev.Dport, ports)
+}
+
+func endpoint(addr netip.Addr, port uint16, withPort bool) string {
+	switch {
+	case !addr.IsValid():
+		return "-"
+	case withPort:
+		return netip.AddrPortFrom(addr, port).String()
+	default:
+		return addr.String()
+	}
+}
+
+// hasPorts says whether the ports mean anything. Port 0 is valid for TCP
+// and UDP, and the decoder may fill ports for protocols such as SCTP that
+// are only known here by number.
+func hasPorts(ev *Event) bool {
+	return ev.Proto == "tcp" || ev.Proto == "udp" || ev.Sport != 0 || ev.Dport != 0
+}
+
+func netnsText(netns uint32) string {
+	if netns == 0 {
+		return ""
+	}
+	return strconv.FormatUint(uint64(netns), 10)
+}
+
+// reasonText names why the event happened for the REASON column. An event
+// that is not a drop (a retransmit, a trace point) usually has no reason,
+// so its kind says more than a dash.
+func reasonText(ev *Event) string {
+	if name := reasonName(ev); name != "" {
+		return name
+	}
+	if ev.Kind != kindDrop {
+		return ev.Kind
+	}
+	return ""
+}
+
+// reasonName is the drop reason, or its number when the decoder could not
+// name it (a kernel newer than our table), because the number can still be
+// looked up.
+func reasonName(ev *Event) string {
+	switch {
+	case ev.Reason != "":
+		return ev.Reason
+	case ev.ReasonCode != 0:
+		return strconv.FormatUint(uint64(ev.ReasonCode), 10)
+	default:
+		return ""
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,96 @@
+package output
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTextGolden(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewText(&buf)
+	for _, ev := range testEvents(time.Local) {
+		if err := w.Write(ev); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	checkGolden(t, "text.golden", buf.Bytes())
+}
+
+// TestTextStreams checks that each line reaches the writer with its event,
+// not when the writer is closed, and that the header comes once.
+func TestTextStreams(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewText(&buf)
+	for i, ev := range testEvents(time.Local)[:3] {
+		if err := w.Write(ev); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		got := strings.Count(buf.String(), "\n")
+		if want := i + 2; got != want {
+			t.Errorf("after event %d: got %d lines, want %d", i, got, want)
+		}
+	}
+	if got := strings.Count(buf.String(), "TIME"); got != 1 {
+		t.Errorf("got %d header lines, want 1", got)
+	}
+}
+
+// TestTextColumnsAlign checks that IPv4 and no-IP lines put the columns
+// after the tuple where the header has them.
+func TestTextColumnsAlign(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewText(&buf)
+	events := testEvents(time.Local)
+	aligned := []*Event{events[0], events[2], events[3], events[5]} // IPv4 TCP, ICMP, no IP, retransmit
+	for _, ev := range aligned {
+		if err := w.Write(ev); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	want := strings.Index(lines[0], "REASON")
+	for i, ev := range aligned {
+		line := lines[i+1]
+		if got := strings.LastIndex(line, " "+orDash(reasonText(ev))+" ") + 1; got != want {
+			t.Errorf("REASON column starts at %d, want %d in line\n%s", got, want, line)
+		}
+	}
+}
+
+func TestReasonText(t *testing.T) {
+	tests := []struct {
+		name string
+		ev   Event
+		want string
+	}{
+		{"named", Event{Kind: "drop", Reason: "NO_SOCKET", ReasonCode: 3}, "NO_SOCKET"},
+		{"unnamed code", Event{Kind: "drop", ReasonCode: 77}, "77"},
+		{"no reasons", Event{Kind: "drop"}, ""},
+		{"other kind", Event{Kind: "retransmit"}, "retransmit"},
+		{"other kind with reason", Event{Kind: "trace", Reason: "NOT_SPECIFIED"}, "NOT_SPECIFIED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := reasonText(&tt.ev); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestTextWriteError(t *testing.T) {
+	err := NewText(failingWriter{}).Write(testEvents(time.Local)[0])
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("got error %v, want one wrapping %q", err, "disk full")
+	}
+}

@@ -1,0 +1,103 @@
+package tracer
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+
+	"github.com/droptrace/droptrace/bpf"
+	"github.com/droptrace/droptrace/kernel"
+)
+
+// Attachment modes of the drop program, as reported to the user.
+const (
+	ModeTpBTF      = "tp_btf/kfree_skb"
+	ModeTracepoint = "tracepoint/skb/kfree_skb"
+)
+
+// attachDrop loads and attaches the drop program: the BTF-typed
+// tracepoint where the kernel allows it (5.5+), else the classic one.
+// fallback says why tp_btf was not used, "" when it was.
+func attachDrop(spec *ebpf.CollectionSpec, kspec *btf.Spec) (coll *ebpf.Collection, l link.Link, mode, fallback string, err error) {
+	coll, l, err = attachTpBTF(spec, kspec)
+	if err == nil {
+		return coll, l, ModeTpBTF, "", nil
+	}
+	var ve *ebpf.VerifierError
+	if errors.As(err, &ve) {
+		return nil, nil, "", "", err
+	}
+	fallback = err.Error()
+	coll, l, err = attachTracepoint(spec)
+	if err != nil {
+		return nil, nil, "", "", fmt.Errorf("%w (tp_btf failed too: %s)", err, fallback)
+	}
+	return coll, l, ModeTracepoint, fallback, nil
+}
+
+func attachTpBTF(spec *ebpf.CollectionSpec, kspec *btf.Spec) (*ebpf.Collection, link.Link, error) {
+	params, err := kernel.TracepointParams(kspec, "kfree_skb")
+	if err != nil {
+		return nil, nil, err
+	}
+	spec = spec.Copy()
+	// kfree_skb has carried the drop reason as its third argument since 5.17.
+	if err := spec.Variables[bpf.DropVarCfgTpHasReason].Set(boolByte(params >= 3)); err != nil {
+		return nil, nil, fmt.Errorf("setting %s: %w", bpf.DropVarCfgTpHasReason, err)
+	}
+	coll, err := load(spec, bpf.DropProgKfreeSkbBtf, kspec)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := link.AttachTracing(link.TracingOptions{
+		Program:    coll.Programs[bpf.DropProgKfreeSkbBtf],
+		AttachType: ebpf.AttachTraceRawTp,
+	})
+	if err != nil {
+		coll.Close()
+		return nil, nil, fmt.Errorf("attaching %s: %w", ModeTpBTF, err)
+	}
+	return coll, l, nil
+}
+
+func attachTracepoint(spec *ebpf.CollectionSpec) (*ebpf.Collection, link.Link, error) {
+	if _, err := kernel.EnsureTracefs(); err != nil {
+		return nil, nil, err
+	}
+	coll, err := load(spec.Copy(), bpf.DropProgKfreeSkbTp, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := link.Tracepoint("skb", "kfree_skb", coll.Programs[bpf.DropProgKfreeSkbTp], nil)
+	if err != nil {
+		coll.Close()
+		return nil, nil, fmt.Errorf("attaching %s: %w", ModeTracepoint, err)
+	}
+	return coll, l, nil
+}
+
+// load creates the collection with only the program named keep, so no
+// program the run does not need reaches the verifier.
+func load(spec *ebpf.CollectionSpec, keep string, kspec *btf.Spec) (*ebpf.Collection, error) {
+	for name := range spec.Programs {
+		if name != keep {
+			delete(spec.Programs, name)
+		}
+	}
+	opts := ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kspec}}
+	coll, err := ebpf.NewCollectionWithOptions(spec, opts)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", keep, err)
+	}
+	return coll, nil
+}
+
+func boolByte(v bool) uint8 {
+	if v {
+		return 1
+	}
+	return 0
+}

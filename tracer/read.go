@@ -1,0 +1,52 @@
+package tracer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/droptrace/droptrace/bpf"
+	"github.com/droptrace/droptrace/output"
+)
+
+// ErrStop is returned by an emit callback to end Run early (e.g. --count).
+var ErrStop = errors.New("stop")
+
+// Run reads events and passes each to emit until ctx is done or emit
+// returns ErrStop. When ctx ends it detaches first and then drains what
+// the ring buffer still holds, so no event that was sent is left unread.
+func (t *Tracer) Run(ctx context.Context, dec *Decoder, emit func(*output.Event) error) error {
+	rd, err := ringbuf.NewReader(t.coll.Maps[bpf.DropMapEvents])
+	if err != nil {
+		return fmt.Errorf("opening ring buffer: %w", err)
+	}
+	defer rd.Close()
+	stop := context.AfterFunc(ctx, func() {
+		t.Detach()
+		rd.Flush()
+	})
+	defer stop()
+
+	var rec ringbuf.Record
+	var ev output.Event
+	for {
+		err := rd.ReadInto(&rec)
+		if errors.Is(err, ringbuf.ErrFlushed) {
+			return nil // drained after ctx ended
+		}
+		if err != nil {
+			return fmt.Errorf("reading ring buffer: %w", err)
+		}
+		if err := dec.Decode(rec.RawSample, &ev); err != nil {
+			return err
+		}
+		if err := emit(&ev); err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+}

@@ -1,0 +1,139 @@
+package tracer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+
+	"github.com/droptrace/droptrace/bpf"
+	"github.com/droptrace/droptrace/filter"
+)
+
+// MaxSnaplen is the most packet bytes one event can carry.
+const MaxSnaplen = 2048
+
+// Config says what to trace.
+type Config struct {
+	Filter  filter.Spec
+	Snaplen int // packet bytes to copy per event, 0 for none
+}
+
+// Tracer is the loaded and attached drop program.
+type Tracer struct {
+	coll     *ebpf.Collection
+	link     link.Link
+	mode     string
+	fallback string
+}
+
+// Open loads the drop program specialised for cfg and attaches it.
+func Open(cfg Config) (*Tracer, error) {
+	if cfg.Snaplen < 0 || cfg.Snaplen > MaxSnaplen {
+		return nil, fmt.Errorf("snaplen %d out of range 0-%d", cfg.Snaplen, MaxSnaplen)
+	}
+	kspec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nil, fmt.Errorf("reading kernel BTF (droptrace needs a kernel built with CONFIG_DEBUG_INFO_BTF): %w", err)
+	}
+	spec, err := bpf.LoadDrop()
+	if err != nil {
+		return nil, fmt.Errorf("reading the embedded BPF object: %w", err)
+	}
+	if err := configure(spec, cfg); err != nil {
+		return nil, err
+	}
+	coll, l, mode, fallback, err := attachDrop(spec, kspec)
+	if err != nil {
+		return nil, explainPermission(err)
+	}
+	t := &Tracer{coll: coll, link: l, mode: mode, fallback: fallback}
+	if err := t.setReasons(cfg.Filter.Reasons); err != nil {
+		t.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+func configure(spec *ebpf.CollectionSpec, cfg Config) error {
+	consts := cfg.Filter.Constants()
+	consts[bpf.DropVarCfgSnaplen] = uint32(cfg.Snaplen)
+	for name, v := range consts {
+		vs, ok := spec.Variables[name]
+		if !ok {
+			return fmt.Errorf("BPF object has no variable %s", name)
+		}
+		if err := vs.Set(v); err != nil {
+			return fmt.Errorf("setting %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (t *Tracer) setReasons(codes []uint32) error {
+	m := t.coll.Maps[bpf.DropMapReasonFilter]
+	for _, code := range codes {
+		if err := m.Put(code, uint8(1)); err != nil {
+			return fmt.Errorf("adding reason %d to the filter: %w", code, err)
+		}
+	}
+	return nil
+}
+
+// explainPermission turns EPERM from the kernel into the one thing a user
+// can do about it.
+func explainPermission(err error) error {
+	if errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("droptrace needs root (CAP_BPF and CAP_PERFMON): %w", err)
+	}
+	return err
+}
+
+// Mode names how the drop program is attached.
+func (t *Tracer) Mode() string { return t.mode }
+
+// Fallback says why the BTF tracepoint was not used; "" when it was.
+func (t *Tracer) Fallback() string { return t.fallback }
+
+// Detach stops new events; events already in the ring buffer stay readable.
+func (t *Tracer) Detach() error {
+	if t.link == nil {
+		return nil
+	}
+	err := t.link.Close()
+	t.link = nil
+	return err
+}
+
+// Close detaches and frees everything.
+func (t *Tracer) Close() error {
+	err := t.Detach()
+	t.coll.Close()
+	return err
+}
+
+// Stats returns how many drops matched the filters in the kernel and how
+// many of those could not be sent because the ring buffer was full.
+func (t *Tracer) Stats() (seen, lost uint64, err error) {
+	m := t.coll.Maps[bpf.DropMapStats]
+	if seen, err = sumPerCPU(m, uint32(bpf.DropStatIndexSTAT_SEEN)); err != nil {
+		return 0, 0, err
+	}
+	lost, err = sumPerCPU(m, uint32(bpf.DropStatIndexSTAT_LOST))
+	return seen, lost, err
+}
+
+func sumPerCPU(m *ebpf.Map, key uint32) (uint64, error) {
+	var vals []uint64
+	if err := m.Lookup(key, &vals); err != nil {
+		return 0, fmt.Errorf("reading stats: %w", err)
+	}
+	var sum uint64
+	for _, v := range vals {
+		sum += v
+	}
+	return sum, nil
+}
