@@ -261,7 +261,8 @@ static __always_inline __u32 capture(struct event_buf *buf, struct sk_buff *skb,
 	struct event *ev = &buf->ev;
 	unsigned char *start;
 	unsigned char *end;
-	__u32 len, cap;
+	__u64 cap;
+	__u32 len;
 
 	ev->link = LINK_NONE;
 	ev->orig_len = 0;
@@ -272,7 +273,8 @@ static __always_inline __u32 capture(struct event_buf *buf, struct sk_buff *skb,
 	end = h->data + len - RD(direct, skb, data_len);
 	if (end <= start)
 		return 0;
-	cap = end - start;
+	/* 64-bit unsigned, so the verifier sees a bound in [0, MAX_SNAPLEN]. */
+	cap = (__u64)(end - start);
 	if (cap > cfg_snaplen)
 		cap = cfg_snaplen;
 	if (cap > MAX_SNAPLEN)

@@ -86,6 +86,11 @@ func (t *Tracer) setReasons(codes []uint32) error {
 // explainPermission turns EPERM from the kernel into the one thing a user
 // can do about it.
 func explainPermission(err error) error {
+	var ve *ebpf.VerifierError
+	if errors.As(err, &ve) {
+		// The verifier's whole log, once: it is what a bug report needs.
+		return fmt.Errorf("the kernel's verifier rejected the program: %+v", ve)
+	}
 	if errors.Is(err, os.ErrPermission) {
 		return fmt.Errorf("droptrace needs root (CAP_BPF and CAP_PERFMON): %w", err)
 	}
