@@ -144,7 +144,15 @@ type tracer struct {
 // startTracer starts droptrace and waits until it says it is attached.
 func startTracer(t *testing.T, args ...string) *tracer {
 	t.Helper()
-	tr := &tracer{cmd: exec.Command(binary(t), args...), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	return startTracerWith(t, []string{binary(t)}, args...)
+}
+
+// startTracerWith starts droptrace through a wrapper command line whose
+// last element is the binary.
+func startTracerWith(t *testing.T, wrapper []string, args ...string) *tracer {
+	t.Helper()
+	argv := append(append([]string{}, wrapper...), args...)
+	tr := &tracer{cmd: exec.Command(argv[0], argv[1:]...), stderr: &syncBuffer{}, done: make(chan error, 1)}
 	tr.cmd.Stdout = &tr.stdout
 	pipe, err := tr.cmd.StderrPipe()
 	if err != nil {

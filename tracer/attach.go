@@ -18,22 +18,33 @@ const (
 	ModeTracepoint = "tracepoint/skb/kfree_skb"
 )
 
-// attachDrop loads and attaches the drop program: the BTF-typed
-// tracepoint where the kernel allows it (5.5+), else the classic one.
-// fallback says why tp_btf was not used, "" when it was.
-func attachDrop(spec *ebpf.CollectionSpec, kspec *btf.Spec) (coll *ebpf.Collection, l link.Link, mode, fallback string, err error) {
-	coll, l, err = attachTpBTF(spec, kspec)
-	if err == nil {
-		return coll, l, ModeTpBTF, "", nil
+// Hooks accepted by Config.Hook.
+const (
+	HookAuto       = "auto"
+	HookTpBTF      = "tp_btf"
+	HookTracepoint = "tracepoint"
+)
+
+// attachDrop loads and attaches the drop program: with HookAuto the
+// BTF-typed tracepoint where the kernel allows it (5.5+), else the
+// classic one. fallback says why tp_btf was not used, "" when it was.
+func attachDrop(spec *ebpf.CollectionSpec, kspec *btf.Spec, hook string) (coll *ebpf.Collection, l link.Link, mode, fallback string, err error) {
+	if hook != HookTracepoint {
+		coll, l, err = attachTpBTF(spec, kspec)
+		if err == nil {
+			return coll, l, ModeTpBTF, "", nil
+		}
+		var ve *ebpf.VerifierError
+		if hook == HookTpBTF || errors.As(err, &ve) {
+			return nil, nil, "", "", err
+		}
+		fallback = err.Error()
+	} else {
+		fallback = "--drop-hook tracepoint"
 	}
-	var ve *ebpf.VerifierError
-	if errors.As(err, &ve) {
-		return nil, nil, "", "", err
-	}
-	fallback = err.Error()
 	coll, l, err = attachTracepoint(spec)
 	if err != nil {
-		return nil, nil, "", "", fmt.Errorf("%w (tp_btf failed too: %s)", err, fallback)
+		return nil, nil, "", "", fmt.Errorf("%w (tp_btf: %s)", err, fallback)
 	}
 	return coll, l, ModeTracepoint, fallback, nil
 }

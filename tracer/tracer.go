@@ -19,7 +19,8 @@ const MaxSnaplen = 2048
 // Config says what to trace.
 type Config struct {
 	Filter  filter.Spec
-	Snaplen int // packet bytes to copy per event, 0 for none
+	Snaplen int    // packet bytes to copy per event, 0 for none
+	Hook    string // HookAuto (or ""), HookTpBTF or HookTracepoint
 }
 
 // Tracer is the loaded and attached drop program.
@@ -46,7 +47,7 @@ func Open(cfg Config) (*Tracer, error) {
 	if err := configure(spec, cfg); err != nil {
 		return nil, err
 	}
-	coll, l, mode, fallback, err := attachDrop(spec, kspec)
+	coll, l, mode, fallback, err := attachDrop(spec, kspec, cfg.Hook)
 	if err != nil {
 		return nil, explainPermission(err)
 	}
@@ -92,7 +93,7 @@ func explainPermission(err error) error {
 		return fmt.Errorf("the kernel's verifier rejected the program: %+v", ve)
 	}
 	if errors.Is(err, os.ErrPermission) {
-		return fmt.Errorf("droptrace needs root (CAP_BPF and CAP_PERFMON): %w", err)
+		return fmt.Errorf("root is needed (CAP_BPF and CAP_PERFMON): %w", err)
 	}
 	return err
 }

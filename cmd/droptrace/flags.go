@@ -20,6 +20,7 @@ type config struct {
 	outputSet   bool
 	pcap        string
 	snaplen     int
+	hook        string
 	count       int
 	duration    time.Duration
 	listReasons bool
@@ -51,6 +52,7 @@ func newFlagSet(cfg *config) *pflag.FlagSet {
 	fs.StringVarP(&cfg.output, "output", "o", "text", "output format on stdout: text or json")
 	fs.StringVarP(&cfg.pcap, "output-pcap", "w", "", "also write the dropped packets to this pcapng file ('-' for stdout)")
 	fs.IntVar(&cfg.snaplen, "output-snaplen", tracer.MaxSnaplen, fmt.Sprintf("packet bytes saved per drop with --output-pcap (1-%d)", tracer.MaxSnaplen))
+	fs.StringVar(&cfg.hook, "drop-hook", tracer.HookAuto, "where to catch drops: auto (tp_btf, else the classic tracepoint), tp_btf, tracepoint")
 	fs.IntVarP(&cfg.count, "count", "c", 0, "exit after this many drops (0: no limit)")
 	fs.DurationVar(&cfg.duration, "duration", 0, "exit after this long, e.g. 30s (0: no limit)")
 	fs.BoolVar(&cfg.listReasons, "list-reasons", false, "print the drop reasons of the running kernel and exit")
@@ -81,6 +83,8 @@ func validate(cfg *config) error {
 	switch {
 	case cfg.output != "text" && cfg.output != "json":
 		return usagef("--output: %q is not an output format (text, json)", cfg.output)
+	case cfg.hook != tracer.HookAuto && cfg.hook != tracer.HookTpBTF && cfg.hook != tracer.HookTracepoint:
+		return usagef("--drop-hook: %q is not a hook (auto, tp_btf, tracepoint)", cfg.hook)
 	case cfg.snaplen < 1 || cfg.snaplen > tracer.MaxSnaplen:
 		return usagef("--output-snaplen: %d is out of range (1-%d)", cfg.snaplen, tracer.MaxSnaplen)
 	case cfg.count < 0:

@@ -25,6 +25,9 @@ func run(ctx context.Context, cfg *config) error {
 	if err != nil {
 		return err
 	}
+	if err := kernel.CheckPrivileges(); err != nil {
+		return err
+	}
 	syms, err := kernel.LoadKallsyms()
 	if err != nil {
 		return err
@@ -33,7 +36,7 @@ func run(ctx context.Context, cfg *config) error {
 	if err != nil {
 		return err
 	}
-	tcfg := tracer.Config{Filter: spec}
+	tcfg := tracer.Config{Filter: spec, Hook: cfg.hook}
 	if pcap != nil {
 		tcfg.Snaplen = cfg.snaplen
 	}
@@ -98,7 +101,7 @@ func openOutputs(cfg *config) (output.Writer, *output.Pcap, error) {
 
 func announce(t *tracer.Tracer, spec filter.Spec) {
 	if fb := t.Fallback(); fb != "" {
-		fmt.Fprintf(os.Stderr, "droptrace: tp_btf not usable (%s); using the classic tracepoint\n", fb)
+		fmt.Fprintf(os.Stderr, "droptrace: not using tp_btf: %s\n", fb)
 	}
 	fmt.Fprintf(os.Stderr, "droptrace: tracing drops via %s, filters: %s; Ctrl-C to stop\n", t.Mode(), spec)
 }

@@ -1,0 +1,130 @@
+package e2e
+
+import (
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestClassicTracepoint runs the classic tracepoint in a mount namespace
+// without tracefs: droptrace must mount it itself and report the same drops.
+func TestClassicTracepoint(t *testing.T) {
+	requireRoot(t)
+	tp := newTopology(t)
+	tp.addRules(t)
+	script := `umount /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug 2>/dev/null
+test -e /sys/kernel/tracing/events && { echo "tracefs still mounted" >&2; exit 99; }
+exec "$@"`
+	tr := startTracerWith(t, []string{"unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", binary(t)},
+		"--output", "json", "--drop-hook", "tracepoint", "--filter-netns", tp.server, "--filter-proto", "udp")
+	if !strings.Contains(tr.stderr.String(), "tracepoint/skb/kfree_skb") {
+		t.Errorf("stderr %q does not name the classic tracepoint", tr.stderr.String())
+	}
+	const n = 3
+	tp.sendUDP(t, tp.serverIP4, dropPort, n)
+	tr.stop(t)
+	evs := tr.events(t)
+	if len(evs) != n {
+		t.Fatalf("got %d events, want %d: %+v", len(evs), n, evs)
+	}
+	for _, ev := range evs {
+		checkDropEvent(t, ev, inode(t, tp.server), tp.serverIf)
+	}
+}
+
+func TestTextOutput(t *testing.T) {
+	requireRoot(t)
+	tp := newTopology(t)
+	tp.addRules(t)
+	tr := startTracer(t, "--filter-netns", tp.server, "--filter-port", fmt.Sprint(dropPort))
+	tp.sendUDP(t, tp.serverIP4, dropPort, 1)
+	tr.stop(t)
+	lines := strings.Split(strings.TrimSpace(tr.stdout.String()), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "TIME") {
+		t.Fatalf("want a header and one line, got:\n%s", tr.stdout.String())
+	}
+	re := regexp.MustCompile(fmt.Sprintf(`^\d\d:\d\d:\d\d\.\d{6} +%d +%s +udp +%s:\d+ +> +%s:%d +\d+ +NETFILTER_DROP +nft_do_chain\+0x[0-9a-f]+`,
+		inode(t, tp.server), tp.serverIf, regexp.QuoteMeta(tp.clientIP4), regexp.QuoteMeta(tp.serverIP4), dropPort))
+	if !re.MatchString(lines[1]) {
+		t.Errorf("line %q does not match %v", lines[1], re)
+	}
+}
+
+// TestCount stops by itself after --count drops.
+func TestCount(t *testing.T) {
+	requireRoot(t)
+	tp := newTopology(t)
+	tp.addRules(t)
+	tr := startTracer(t, "--output", "json", "--count", "2", "--filter-netns", tp.server)
+	tp.sendUDP(t, tp.serverIP4, dropPort, 5)
+	tr.wait(t)
+	if evs := tr.events(t); len(evs) != 2 {
+		t.Errorf("got %d events with --count 2", len(evs))
+	}
+}
+
+// TestPcapToStdout pipes the capture into tcpdump, as `-w - | tcpdump -r -`.
+func TestPcapToStdout(t *testing.T) {
+	requireRoot(t)
+	tp := newTopology(t)
+	tp.addRules(t)
+	cmd := exec.Command("sh", "-c", fmt.Sprintf("%s -w - --count 3 --filter-netns %s --filter-port %d | tcpdump -nn -r -", binary(t), tp.server, dropPort))
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	time.Sleep(1500 * time.Millisecond) // attach
+	tp.sendUDP(t, tp.serverIP4, dropPort, 3)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("pipeline did not end\n%s", out.String())
+	}
+	want := fmt.Sprintf("%s.", tp.clientIP4)
+	if c := strings.Count(out.String(), want); c != 3 {
+		t.Errorf("tcpdump shows %d packets from %s, want 3:\n%s", c, tp.clientIP4, out.String())
+	}
+}
+
+var summaryRe = regexp.MustCompile(`(\d+) drops reported, (\d+) matched in the kernel, (\d+) events lost`)
+
+// TestLostEvents stops droptrace while a flood fills its ring buffer: the
+// events that did not fit must be counted and reported, and every drop
+// accounted for.
+func TestLostEvents(t *testing.T) {
+	requireRoot(t)
+	tp := newTopology(t)
+	tp.addRules(t)
+	tr := startTracer(t, "--output", "json", "--filter-netns", tp.server, "--filter-port", fmt.Sprint(dropPort))
+	tr.cmd.Process.Signal(syscall.SIGSTOP)
+	const n = 200000
+	floodUDP(t, tp.client, tp.serverIP4, dropPort, n)
+	tr.cmd.Process.Signal(syscall.SIGCONT)
+	tr.stop(t)
+	m := summaryRe.FindStringSubmatch(tr.stderr.String())
+	if m == nil {
+		t.Fatalf("no summary line in stderr:\n%s", tr.stderr.String())
+	}
+	reported, _ := strconv.Atoi(m[1])
+	matched, _ := strconv.Atoi(m[2])
+	lost, _ := strconv.Atoi(m[3])
+	t.Logf("sent %d, matched %d, reported %d, lost %d", n, matched, reported, lost)
+	if lines := len(tr.events(t)); lines != reported {
+		t.Errorf("%d JSON lines, summary says %d reported", lines, reported)
+	}
+	if matched != n || reported+lost != matched || lost == 0 {
+		t.Errorf("sent %d, matched %d, reported %d, lost %d: want matched = sent = reported + lost, lost > 0", n, matched, reported, lost)
+	}
+}
