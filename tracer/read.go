@@ -17,7 +17,9 @@ var ErrStop = errors.New("stop")
 // Run reads events and passes each to emit until ctx is done or emit
 // returns ErrStop. When ctx ends it detaches first and then drains what
 // the ring buffer still holds, so no event that was sent is left unread.
-func (t *Tracer) Run(ctx context.Context, dec *Decoder, emit func(*output.Event) error) error {
+// idle, when not nil, is called whenever the ring buffer has been read
+// empty: the moment to flush buffered output.
+func (t *Tracer) Run(ctx context.Context, dec *Decoder, emit func(*output.Event) error, idle func() error) error {
 	rd, err := ringbuf.NewReader(t.coll.Maps[bpf.DropMapEvents])
 	if err != nil {
 		return fmt.Errorf("opening ring buffer: %w", err)
@@ -47,6 +49,11 @@ func (t *Tracer) Run(ctx context.Context, dec *Decoder, emit func(*output.Event)
 				return nil
 			}
 			return err
+		}
+		if idle != nil && rd.AvailableBytes() == 0 {
+			if err := idle(); err != nil {
+				return err
+			}
 		}
 	}
 }
