@@ -14,7 +14,7 @@ APT_GEN   := clang-14 llvm-14 libbpf-dev linux-libc-dev
 
 GO_SOURCES := $(shell find . -name '*.go' -not -name '*_test.go' -not -path './.git/*') bpf/drop_bpfel.o
 
-.PHONY: all build generate check-generate test unit e2e vet deps-test deps-gen bench clean
+.PHONY: all build generate check-generate test unit e2e vmtest vet deps-test deps-gen bench clean
 
 all: build
 
@@ -37,15 +37,18 @@ vet:
 
 # test runs every test: unit tests, then the privileged end-to-end tests
 # against real drops in network namespaces.
-test: deps-test vet build
-	$(GO) test -count=1 ./...
-	DROPTRACE_BIN=$(CURDIR)/droptrace $(GO) test -count=1 -v -timeout 20m ./e2e/
+test: deps-test vet unit e2e vmtest
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
 
 e2e: build
 	DROPTRACE_BIN=$(CURDIR)/droptrace $(GO) test -count=1 -v -timeout 20m ./e2e/
+
+# vmtest boots stock Debian kernels (newest 6.1 and 6.12) under qemu and
+# runs the guest tests in vmtest/guest inside them; kernels are cached.
+vmtest:
+	bash vmtest/run.sh
 
 deps-test:
 	@missing=""; for p in $(APT_TEST); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * skb.h reads what every droptrace event reports about an skb: device,
+ * namespace and the IPv4/IPv6 and transport headers.
+ */
+#ifndef DROPTRACE_SKB_H
+#define DROPTRACE_SKB_H
+
+#include "kernel_types.h"
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "event.h"
+
+#define HDR_UNSET ((__u16)~0U)
+#define IPPROTO_HOPOPTS 0
+#define IPPROTO_ICMP 1
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define IPPROTO_ROUTING 43
+#define IPPROTO_FRAGMENT 44
+#define IPPROTO_ICMPV6 58
+#define IPPROTO_DSTOPTS 60
+#define IPPROTO_SCTP 132
+#define IPPROTO_UDPLITE 136
+#define IP_OFFSET_MASK 0x1fff
+#define IPV6_MAX_EXT_HDRS 4
+
+/* RD reads a field directly where the pointer is BTF-typed (tp_btf), which
+ * costs one load, and through bpf_probe_read_kernel otherwise. */
+#define RD(direct, ptr, field) ((direct) ? (ptr)->field : BPF_CORE_READ(ptr, field))
+
+static __always_inline bool has_ports(__u8 proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP ||
+	       proto == IPPROTO_UDPLITE;
+}
+
+/* read_ports fills the ports of a TCP/UDP-like header at l4. */
+static __always_inline void read_ports(struct event *ev, unsigned char *l4)
+{
+	__be16 ports[2];
+
+	if (!has_ports(ev->l4proto) || bpf_probe_read_kernel(ports, sizeof(ports), l4))
+		return;
+	ev->sport = ports[0];
+	ev->dport = ports[1];
+}
+
+static __always_inline void parse_ipv4(struct event *ev, unsigned char *nh)
+{
+	struct iphdr ip;
+
+	if (bpf_probe_read_kernel(&ip, sizeof(ip), nh) || ip.version != 4 || ip.ihl < 5)
+		return;
+	ev->family = 4;
+	ev->l4proto = ip.protocol;
+	ev->saddr[0] = ip.saddr;
+	ev->daddr[0] = ip.daddr;
+	/* Only the first fragment carries the transport header. */
+	if (!(ip.frag_off & bpf_htons(IP_OFFSET_MASK)))
+		read_ports(ev, nh + ip.ihl * 4);
+}
+
+static __always_inline bool is_ipv6_ext(__u8 nexthdr)
+{
+	return nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
+	       nexthdr == IPPROTO_DSTOPTS || nexthdr == IPPROTO_FRAGMENT;
+}
+
+static __always_inline void parse_ipv6(struct event *ev, unsigned char *nh)
+{
+	struct ipv6hdr ip;
+	__u32 off = sizeof(ip);
+	__u8 ext[8];
+
+	if (bpf_probe_read_kernel(&ip, sizeof(ip), nh) || ip.version != 6)
+		return;
+	ev->family = 6;
+	__builtin_memcpy(ev->saddr, ip.saddr, 16);
+	__builtin_memcpy(ev->daddr, ip.daddr, 16);
+	ev->l4proto = ip.nexthdr;
+#pragma unroll
+	for (int i = 0; i < IPV6_MAX_EXT_HDRS; i++) {
+		if (!is_ipv6_ext(ev->l4proto))
+			break;
+		if (bpf_probe_read_kernel(ext, sizeof(ext), nh + off))
+			return;
+		if (ev->l4proto == IPPROTO_FRAGMENT) {
+			ev->l4proto = ext[0];
+			if ((ext[2] << 5 | ext[3] >> 3) != 0)
+				return; /* not the first fragment: no ports */
+			off += 8;
+		} else {
+			ev->l4proto = ext[0];
+			off += (ext[1] + 1) * 8;
+		}
+	}
+	read_ports(ev, nh + off);
+}
+
+/* headers locates the network header and the start of the captured bytes.
+ * network_header is unset (~0) or, on a fresh skb that never had one, 0
+ * with no mac header either: then there is nothing to parse. */
+struct headers {
+	unsigned char *head;
+	unsigned char *data;
+	__u16 nh;
+	__u16 mh;
+	bool nh_ok;
+	bool eth;
+};
+
+static __always_inline void locate(struct sk_buff *skb, struct headers *h, bool direct)
+{
+	h->head = RD(direct, skb, head);
+	h->data = RD(direct, skb, data);
+	h->nh = RD(direct, skb, network_header);
+	h->mh = RD(direct, skb, mac_header);
+	h->nh_ok = h->nh != HDR_UNSET && !(h->nh == 0 && h->mh == HDR_UNSET);
+	h->eth = h->nh_ok && h->mh != HDR_UNSET && h->nh - h->mh == ETH_HLEN;
+}
+
+static __always_inline struct net_device *read_dev(struct sk_buff *skb, struct event *ev,
+						    bool direct)
+{
+	struct net_device *dev = RD(direct, skb, dev);
+	struct net *net = 0;
+
+	ev->ifindex = 0;
+	ev->netns = 0;
+	ev->ifname[0] = 0;
+	if (dev) {
+		ev->ifindex = RD(direct, dev, ifindex);
+		bpf_probe_read_kernel_str(ev->ifname, IFNAMSIZ, dev->name);
+		net = RD(direct, dev, nd_net.net);
+	} else {
+		struct sock *sk = RD(direct, skb, sk);
+
+		if (sk)
+			net = RD(direct, sk, __sk_common.skc_net.net);
+	}
+	if (net)
+		ev->netns = RD(direct, net, ns.inum);
+	return dev;
+}
+
+/* parse_skb fills the tuple of ev from the skb's headers, located in h. */
+static __always_inline void parse_skb(struct sk_buff *skb, struct event *ev, struct headers *h,
+				      bool direct)
+{
+	locate(skb, h, direct);
+	ev->family = 0;
+	ev->l4proto = 0;
+	ev->sport = 0;
+	ev->dport = 0;
+	__builtin_memset(ev->saddr, 0, sizeof(ev->saddr));
+	__builtin_memset(ev->daddr, 0, sizeof(ev->daddr));
+	ev->protocol = RD(direct, skb, protocol);
+	if (h->nh_ok) {
+		unsigned char *nh = h->head + h->nh;
+		__u8 first;
+
+		if (!bpf_probe_read_kernel(&first, 1, nh)) {
+			if (first >> 4 == 4)
+				parse_ipv4(ev, nh);
+			else if (first >> 4 == 6)
+				parse_ipv6(ev, nh);
+		}
+	}
+}
+
+#endif

@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# run.sh boots stock Debian kernels under qemu (TCG) and runs a Go test
+# package inside each, as root, with a busybox initramfs. It exists because
+# the host kernel has no kprobes and no fentry; the guests have both.
+#
+# usage: vmtest/run.sh [--kernels "6.1 6.12"] [--pkg ./vmtest/guest]
+#                      [--run REGEX] [--timeout SECONDS]
+#
+# --pkg is a Go package path relative to the repository root; --run is
+# passed to the test binary as -test.run; --timeout bounds each boot
+# (default 300 s).
+#
+# Environment:
+#   DROPTRACE_VM_CACHE  where kernel packages are kept between runs
+#                       (default /var/cache/droptrace-vmtest)
+#   DROPTRACE_VM_OUT    where console logs go, console-<series>.log
+#                       (default: a new /tmp/droptrace-vmtest.* dir)
+#   CI                  passed through to the guest
+#
+# Exit status: 0 when every kernel passed, 1 when one failed, 2 on a usage
+# error.
+set -euo pipefail
+
+readonly marker=DROPTRACE-VMTEST-EXIT
+readonly cache=${DROPTRACE_VM_CACHE:-/var/cache/droptrace-vmtest}
+
+kernels="6.1 6.12"
+pkg=./vmtest/guest
+run_regex=""
+timeout_s=300
+
+log() { printf 'vmtest: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+usage() {
+	sed -n 's/^# \{0,1\}//; 8,13p' "$0"
+	exit "${1:-2}"
+}
+
+parse_args() {
+	while (($#)); do
+		case $1 in
+		--kernels) kernels=${2:?--kernels needs a value}; shift 2 ;;
+		--pkg) pkg=${2:?--pkg needs a value}; shift 2 ;;
+		--run) run_regex=${2:?--run needs a value}; shift 2 ;;
+		--timeout) timeout_s=${2:?--timeout needs a value}; shift 2 ;;
+		-h | --help) usage 0 ;;
+		*) log "unknown argument: $1"; usage 2 >&2 ;;
+		esac
+	done
+	[[ $timeout_s =~ ^[0-9]+$ ]] || { log "--timeout: not a number: $timeout_s"; exit 2; }
+}
+
+# ensure_packages installs the host tools, running apt-get update only
+# when something is missing.
+ensure_packages() {
+	local missing=() p
+	for p in qemu-system-x86 busybox-static cpio; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+	done
+	((${#missing[@]} == 0)) && return 0
+	log "installing ${missing[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# version_regex matches the image package names of one kernel series,
+# e.g. 6.1 -> linux-image-6.1.0-56-amd64, 6.12 -> linux-image-6.12.117+deb12-amd64,
+# but not the -cloud, -rt, -dbg or -unsigned flavours.
+version_regex() {
+	printf '^linux-image-%s\\.[0-9]+(-[0-9]+)?(\\+[a-z0-9.~]+)?-amd64$' "${1//./\\.}"
+}
+
+# resolve_image prints the newest linux-image package of series $1: the one
+# a Debian meta-package depends on, else the highest version apt knows.
+resolve_image() {
+	local series=$1 re meta name
+	re=$(version_regex "$series")
+	for meta in "linux-image-$series-amd64" linux-image-amd64; do
+		name=$(apt-cache depends "$meta" 2>/dev/null |
+			sed -n 's/^ *Depends: //p' | grep -E "$re" | sort -V | tail -n1 || true)
+		[[ -n $name ]] && { echo "$name"; return 0; }
+	done
+	name=$(apt-cache search --names-only "$re" 2>/dev/null |
+		cut -d' ' -f1 | grep -E "$re" | sort -V | tail -n1 || true)
+	[[ -n $name ]] || die "no Debian package found for kernel $series (is apt-get update done?)"
+	echo "$name"
+}
+
+# fetch_kernel downloads package $1 into the cache unless it is there and
+# prints the path of its vmlinuz.
+fetch_kernel() {
+	local name=$1 dir="$cache/$1" deb vmlinuz
+	mkdir -p "$dir"
+	deb=$(find "$dir" -maxdepth 1 -name "${name}_*.deb" | sort -V | tail -n1)
+	if [[ -z $deb ]]; then
+		log "downloading $name"
+		# apt's _apt user must be able to write here.
+		chmod 0777 "$dir"
+		(cd "$dir" && apt-get download -qq "$name" >&2)
+		deb=$(find "$dir" -maxdepth 1 -name "${name}_*.deb" | sort -V | tail -n1)
+		[[ -n $deb ]] || die "apt-get download $name left no .deb in $dir"
+	fi
+	vmlinuz=$(find "$dir/root/boot" -maxdepth 1 -name 'vmlinuz-*' 2>/dev/null | head -n1 || true)
+	if [[ -z $vmlinuz ]]; then
+		rm -rf "$dir/root"
+		dpkg -x "$deb" "$dir/root"
+		vmlinuz=$(find "$dir/root/boot" -maxdepth 1 -name 'vmlinuz-*' | head -n1)
+		[[ -n $vmlinuz ]] || die "$deb has no boot/vmlinuz-*"
+		# Only the kernel is booted; the modules are not needed yet and
+		# take most of the space.
+		rm -rf "$dir/root/lib" "$dir/root/usr"
+	fi
+	echo "$vmlinuz"
+}
+
+# write_init writes the guest's /init: mount what the tests use, let root
+# see kernel addresses, bring up loopback, run the tests, print the marker
+# with their exit status, power off.
+write_init() {
+	# Go's own timeout fires first, so a hung test prints its stacks.
+	local out=$1 test_timeout=$((timeout_s > 60 ? timeout_s - 30 : timeout_s / 2 + 1))
+	local args="-test.v -test.count=1 -test.timeout=${test_timeout}s" ci
+	[[ -n $run_regex ]] && args+=" -test.run $(printf %q "$run_regex")"
+	printf -v ci %q "${CI:-}"
+	cat >"$out" <<EOF
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin HOME=/root TMPDIR=/tmp DROPTRACE_VM=1 CI=$ci
+mkdir -p /proc /sys /dev /tmp /root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mount -t tracefs tracefs /sys/kernel/tracing
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t bpf bpf /sys/fs/bpf
+echo 0 >/proc/sys/kernel/kptr_restrict
+ip link set lo up
+echo "DROPTRACE-VMTEST-UNAME=\$(uname -r)"
+cd /root
+/guest.test $args
+echo "$marker=\$?"
+sync
+poweroff -f
+EOF
+	chmod 0755 "$out"
+}
+
+# build_initramfs builds the test binary and packs it with busybox and
+# /init into $1.
+build_initramfs() {
+	local out=$1 root
+	root=$(mktemp -d "$workdir/root.XXXXXX")
+	mkdir -p "$root/bin"
+	# busybox-static's, which ensure_packages installed: the initramfs has no libc.
+	cp /bin/busybox "$root/bin/busybox"
+	CGO_ENABLED=0 go test -c -o "$root/guest.test" "$pkg"
+	[[ -x $root/guest.test ]] || die "$pkg has no tests to build"
+	write_init "$root/init"
+	(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) >"$out"
+	rm -rf "$root"
+}
+
+# boot runs one kernel with the initramfs, logging the console to $3
+# without carriage returns and the firmware's terminal escapes. It returns
+# qemu's (or timeout's) status.
+boot() {
+	local vmlinuz=$1 initrd=$2 console=$3 series=$4
+	local rc=0
+	timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
+		-accel tcg,thread=multi -cpu max -m 1024 -smp 2 \
+		-nographic -no-reboot \
+		-kernel "$vmlinuz" -initrd "$initrd" \
+		-append "console=ttyS0 quiet panic=-1" </dev/null 2>&1 |
+		sed -u 's/\r$//; s/\x1bc//g; s/\x1b\[[0-9;?]*[A-Za-z]//g' |
+		tee "$console" | sed -u "s/^/[$series] /" || rc=$?
+	return "$rc"
+}
+
+# verdict prints why a console log shows a failure, or nothing when it
+# shows a pass.
+verdict() {
+	local console=$1 code
+	code=$(sed -n "s/.*$marker=\([0-9]*\).*/\1/p" "$console" | tail -n1)
+	if [[ -z $code ]]; then
+		echo "no $marker line (kernel panic, hang or timeout)"
+	elif [[ $code != 0 ]]; then
+		echo "tests exited with status $code"
+	elif grep -q -- '--- FAIL' "$console"; then
+		echo "a test reported --- FAIL"
+	elif ! grep -q '^PASS$' "$console"; then
+		echo "no final PASS line"
+	fi
+}
+
+main() {
+	parse_args "$@"
+	cd "$(dirname "$0")/.."
+	local out=${DROPTRACE_VM_OUT:-}
+	[[ -n $out ]] || out=$(mktemp -d /tmp/droptrace-vmtest.XXXXXX)
+	mkdir -p "$out" "$cache"
+	workdir=$out
+	# Only the logs are worth keeping.
+	trap 'rm -f "$workdir/initrd.gz"' EXIT
+
+	ensure_packages
+
+	local -A vmlinuz=() image=()
+	local series t0 t
+	t0=$SECONDS
+	for series in $kernels; do
+		t=$SECONDS
+		image[$series]=$(resolve_image "$series")
+		vmlinuz[$series]=$(fetch_kernel "${image[$series]}")
+		log "kernel $series: ${image[$series]} ready in $((SECONDS - t)) s"
+	done
+	log "kernels ready in $((SECONDS - t0)) s (cache $cache)"
+
+	t0=$SECONDS
+	build_initramfs "$out/initrd.gz"
+	log "built $pkg and initramfs in $((SECONDS - t0)) s ($(du -h "$out/initrd.gz" | cut -f1))"
+
+	local summary=() failed=0 why rc
+	for series in $kernels; do
+		local console="$out/console-$series.log"
+		log "booting ${image[$series]}"
+		t=$SECONDS
+		rc=0
+		boot "${vmlinuz[$series]}" "$out/initrd.gz" "$console" "$series" || rc=$?
+		why=$(verdict "$console")
+		[[ -z $why && $rc != 0 ]] && why="qemu exited with status $rc"
+		if [[ -z $why ]]; then
+			summary+=("$(printf '%-5s %-32s PASS %4d s' "$series" "${image[$series]}" $((SECONDS - t)))")
+		else
+			failed=1
+			summary+=("$(printf '%-5s %-32s FAIL %4d s  %s' "$series" "${image[$series]}" $((SECONDS - t)) "$why")")
+		fi
+	done
+
+	log "console logs in $out"
+	printf 'vmtest: %s\n' "${summary[@]}"
+	return "$failed"
+}
+
+main "$@"
