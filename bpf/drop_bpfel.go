@@ -47,7 +47,9 @@ type DropEventBuf struct {
 type DropEventKind uint32
 
 const (
-	DropEventKindEVENT_DROP DropEventKind = 1
+	DropEventKindEVENT_DROP    DropEventKind = 1
+	DropEventKindEVENT_TRACE   DropEventKind = 2
+	DropEventKindEVENT_CONSUME DropEventKind = 3
 )
 
 type DropLinkKind uint32

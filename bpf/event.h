@@ -9,6 +9,8 @@
 
 enum event_kind {
 	EVENT_DROP = 1,
+	EVENT_TRACE = 2,   /* an skb passed a traced function or tracepoint */
+	EVENT_CONSUME = 3, /* a traced skb was freed normally */
 };
 
 enum link_kind {

@@ -35,7 +35,9 @@ type Event struct {
 	Sport, Dport uint16     // 0 when the protocol has no ports
 	Len          uint32     // skb->len
 	CPU          uint32
-	Skb          uint64 // skb address, printed in hex to join events
+	Skb          uint64   // skb address, printed in hex to join events
+	Func         string   // path tracing: the function or tracepoint ("tp:name") the skb passed
+	Stack        []string // kernel stack, innermost first, with --output-stack
 
 	// Packet holds the first bytes of the packet when capture was asked for.
 	Packet   []byte

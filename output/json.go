@@ -9,25 +9,29 @@ import (
 )
 
 // jsonEvent is the JSON lines schema. Every field is always present, so
-// consumers such as jq need no defaults; change it only with the README.
+// consumers such as jq need no defaults, except those of modes that add
+// them (func in path tracing, stack with --output-stack); change it only
+// with the README.
 type jsonEvent struct {
-	Time       string `json:"time"`
-	Kind       string `json:"kind"`
-	Reason     string `json:"reason"`
-	ReasonCode uint32 `json:"reason_code"`
-	Location   string `json:"location"`
-	Netns      uint32 `json:"netns"`
-	Ifindex    uint32 `json:"ifindex"`
-	Ifname     string `json:"ifname"`
-	Mark       uint32 `json:"mark"`
-	Proto      string `json:"proto"`
-	Src        string `json:"src"`
-	Dst        string `json:"dst"`
-	Sport      uint16 `json:"sport"`
-	Dport      uint16 `json:"dport"`
-	Len        uint32 `json:"len"`
-	CPU        uint32 `json:"cpu"`
-	Skb        string `json:"skb"`
+	Time       string   `json:"time"`
+	Kind       string   `json:"kind"`
+	Reason     string   `json:"reason"`
+	ReasonCode uint32   `json:"reason_code"`
+	Location   string   `json:"location"`
+	Netns      uint32   `json:"netns"`
+	Ifindex    uint32   `json:"ifindex"`
+	Ifname     string   `json:"ifname"`
+	Mark       uint32   `json:"mark"`
+	Proto      string   `json:"proto"`
+	Src        string   `json:"src"`
+	Dst        string   `json:"dst"`
+	Sport      uint16   `json:"sport"`
+	Dport      uint16   `json:"dport"`
+	Len        uint32   `json:"len"`
+	CPU        uint32   `json:"cpu"`
+	Skb        string   `json:"skb"`
+	Func       string   `json:"func,omitempty"`
+	Stack      []string `json:"stack,omitempty"`
 }
 
 type jsonLines struct {
@@ -73,6 +77,8 @@ func newJSONEvent(ev *Event) jsonEvent {
 		Len:        ev.Len,
 		CPU:        ev.CPU,
 		Skb:        fmt.Sprintf("%#x", ev.Skb),
+		Func:       ev.Func,
+		Stack:      ev.Stack,
 	}
 }
 

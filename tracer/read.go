@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/droptrace/droptrace/bpf"
@@ -20,13 +21,19 @@ var ErrStop = errors.New("stop")
 // idle, when not nil, is called whenever the ring buffer has been read
 // empty: the moment to flush buffered output.
 func (t *Tracer) Run(ctx context.Context, dec *Decoder, emit func(*output.Event) error, idle func() error) error {
-	rd, err := ringbuf.NewReader(t.coll.Maps[bpf.DropMapEvents])
+	return readRing(ctx, t.coll.Maps[bpf.DropMapEvents], func() { t.Detach() }, dec.Decode, emit, idle)
+}
+
+// readRing is the read loop shared by every mode: decode turns one record
+// into an event, detach stops new events when ctx ends.
+func readRing(ctx context.Context, m *ebpf.Map, detach func(), decode func([]byte, *output.Event) error, emit func(*output.Event) error, idle func() error) error {
+	rd, err := ringbuf.NewReader(m)
 	if err != nil {
 		return fmt.Errorf("opening ring buffer: %w", err)
 	}
 	defer rd.Close()
 	stop := context.AfterFunc(ctx, func() {
-		t.Detach()
+		detach()
 		rd.Flush()
 	})
 	defer stop()
@@ -41,7 +48,7 @@ func (t *Tracer) Run(ctx context.Context, dec *Decoder, emit func(*output.Event)
 		if err != nil {
 			return fmt.Errorf("reading ring buffer: %w", err)
 		}
-		if err := dec.Decode(rec.RawSample, &ev); err != nil {
+		if err := decode(rec.RawSample, &ev); err != nil {
 			return err
 		}
 		if err := emit(&ev); err != nil {

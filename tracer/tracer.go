@@ -89,8 +89,7 @@ func (t *Tracer) setReasons(codes []uint32) error {
 func explainPermission(err error) error {
 	var ve *ebpf.VerifierError
 	if errors.As(err, &ve) {
-		// The verifier's whole log, once: it is what a bug report needs.
-		return fmt.Errorf("the kernel's verifier rejected the program: %+v", ve)
+		return errors.New(verbose(err))
 	}
 	if errors.Is(err, os.ErrPermission) {
 		return fmt.Errorf("root is needed (CAP_BPF and CAP_PERFMON): %w", err)
@@ -142,4 +141,14 @@ func sumPerCPU(m *ebpf.Map, key uint32) (uint64, error) {
 		sum += v
 	}
 	return sum, nil
+}
+
+// verbose renders an error with the verifier's whole log when there is
+// one, once: it is what a bug report needs.
+func verbose(err error) string {
+	var ve *ebpf.VerifierError
+	if errors.As(err, &ve) {
+		return fmt.Sprintf("the kernel's verifier rejected the program: %+v", ve)
+	}
+	return err.Error()
 }

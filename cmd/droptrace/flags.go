@@ -21,6 +21,7 @@ type config struct {
 	pcap        string
 	snaplen     int
 	hook        string
+	trace       traceOptions
 	count       int
 	duration    time.Duration
 	listReasons bool
@@ -53,6 +54,11 @@ func newFlagSet(cfg *config) *pflag.FlagSet {
 	fs.StringVarP(&cfg.pcap, "output-pcap", "w", "", "also write the dropped packets to this pcapng file ('-' for stdout)")
 	fs.IntVar(&cfg.snaplen, "output-snaplen", tracer.MaxSnaplen, fmt.Sprintf("packet bytes saved per drop with --output-pcap (1-%d)", tracer.MaxSnaplen))
 	fs.StringVar(&cfg.hook, "drop-hook", tracer.HookAuto, "where to catch drops: auto (tp_btf, else the classic tracepoint), tp_btf, tracepoint")
+	fs.BoolVar(&cfg.trace.enabled, "trace", false, "follow matching packets through every kernel function and tracepoint that gets an skb, to their drop (pwru style)")
+	fs.StringVar(&cfg.trace.backend, "backend", "auto", "with --trace: how to probe functions: auto, kprobe-multi, kprobe, fentry, tracepoint")
+	fs.StringVar(&cfg.trace.funcs, "filter-func", "", "with --trace: probe only the functions matching this regular expression")
+	fs.BoolVar(&cfg.trace.listFuncs, "list-funcs", false, "print the functions and tracepoints --trace would probe, with the skb's parameter position, and exit")
+	fs.BoolVar(&cfg.trace.stack, "output-stack", false, "with --trace: add the kernel stack to each event")
 	fs.IntVarP(&cfg.count, "count", "c", 0, "exit after this many drops (0: no limit)")
 	fs.DurationVar(&cfg.duration, "duration", 0, "exit after this long, e.g. 30s (0: no limit)")
 	fs.BoolVar(&cfg.listReasons, "list-reasons", false, "print the drop reasons of the running kernel and exit")
@@ -76,7 +82,10 @@ func parseFlags(args []string) (*config, *pflag.FlagSet, error) {
 		return nil, fs, usagef("unexpected argument %q (see --help)", fs.Arg(0))
 	}
 	cfg.outputSet = fs.Changed("output")
-	return cfg, fs, validate(cfg)
+	if err := validate(cfg); err != nil {
+		return nil, fs, err
+	}
+	return cfg, fs, cfg.trace.validate(cfg)
 }
 
 func validate(cfg *config) error {

@@ -7,6 +7,9 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
+
+	"github.com/cilium/ebpf/btf"
 
 	"github.com/droptrace/droptrace/filter"
 	"github.com/droptrace/droptrace/kernel"
@@ -33,6 +36,17 @@ func run(ctx context.Context, cfg *config) error {
 	if err != nil {
 		return err
 	}
+	switch {
+	case cfg.trace.listFuncs:
+		return listFuncs(os.Stdout, cfg, syms)
+	case cfg.trace.enabled:
+		return runTrace(ctx, cfg, spec, syms, reasons)
+	}
+	return runDrops(ctx, cfg, spec, syms, reasons)
+}
+
+// runDrops reports each dropped packet (the default mode).
+func runDrops(ctx context.Context, cfg *config, spec filter.Spec, syms *kernel.Symbols, reasons *kernel.DropReasons) error {
 	w, pcap, err := openOutputs(cfg)
 	if err != nil {
 		return err
@@ -48,12 +62,9 @@ func run(ctx context.Context, cfg *config) error {
 	}
 	defer t.Close()
 	announce(t, spec)
-	if cfg.duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cfg.duration)
-		defer cancel()
-	}
-	reported, runErr := stream(ctx, t, tracer.NewDecoder(syms, reasons), w, cfg.count)
+	ctx, cancel := withDuration(ctx, cfg.duration)
+	defer cancel()
+	reported, runErr := streamEvents(ctx, t.Run, tracer.NewDecoder(syms, reasons), w, cfg.count)
 	closeErr := w.Close()
 	if err := stdout.Flush(); closeErr == nil {
 		closeErr = err
@@ -65,10 +76,13 @@ func run(ctx context.Context, cfg *config) error {
 	return closeErr
 }
 
-// stream writes events until ctx ends or count events were written.
-func stream(ctx context.Context, t *tracer.Tracer, dec *tracer.Decoder, w output.Writer, count int) (uint64, error) {
+// runFunc is the Run method of a tracer of any mode.
+type runFunc func(ctx context.Context, dec *tracer.Decoder, emit func(*output.Event) error, idle func() error) error
+
+// streamEvents writes events until ctx ends or count events were written.
+func streamEvents(ctx context.Context, run runFunc, dec *tracer.Decoder, w output.Writer, count int) (uint64, error) {
 	var n uint64
-	err := t.Run(ctx, dec, func(ev *output.Event) error {
+	err := run(ctx, dec, func(ev *output.Event) error {
 		if err := w.Write(ev); err != nil {
 			return err
 		}
@@ -129,4 +143,20 @@ func summarize(t *tracer.Tracer, reported uint64, pcap *output.Pcap) {
 func listReasons(w io.Writer, reasons *kernel.DropReasons) error {
 	_, err := io.WriteString(w, strings.Join(reasons.Names(), "\n")+"\n")
 	return err
+}
+
+// withDuration ends ctx after d, when d is set (--duration).
+func withDuration(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+func kernelSpec() (*btf.Spec, error) {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nil, fmt.Errorf("reading kernel BTF (droptrace needs a kernel built with CONFIG_DEBUG_INFO_BTF): %w", err)
+	}
+	return spec, nil
 }

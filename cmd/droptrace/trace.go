@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/droptrace/droptrace/filter"
+	"github.com/droptrace/droptrace/kernel"
+	"github.com/droptrace/droptrace/output"
+	"github.com/droptrace/droptrace/tracer"
+)
+
+// traceOptions are the flags of path tracing (--trace).
+type traceOptions struct {
+	enabled   bool
+	backend   string
+	funcs     string
+	listFuncs bool
+	stack     bool
+}
+
+func (o *traceOptions) validate(cfg *config) error {
+	if _, err := kernel.ParseBackend(o.backend); err != nil {
+		return usagef("--backend: %v", err)
+	}
+	if _, err := regexp.Compile(o.funcs); err != nil {
+		return usagef("--filter-func: %q is not a regular expression: %v", o.funcs, err)
+	}
+	if !o.enabled {
+		return nil
+	}
+	switch {
+	case len(cfg.filters.Reasons) > 0:
+		return usagef("--filter-reason: not supported with --trace (a path's reason is known only at its end)")
+	case cfg.pcap != "":
+		return usagef("--output-pcap: not supported with --trace")
+	}
+	return nil
+}
+
+func (o *traceOptions) regexp() *regexp.Regexp {
+	if o.funcs == "" {
+		return nil
+	}
+	return regexp.MustCompile(o.funcs)
+}
+
+// runTrace follows matching packets through the kernel (pwru style).
+func runTrace(ctx context.Context, cfg *config, spec filter.Spec, syms *kernel.Symbols, reasons *kernel.DropReasons) error {
+	backend, _ := kernel.ParseBackend(cfg.trace.backend)
+	pcfg := tracer.PathConfig{Filter: spec, Backend: backend, Funcs: cfg.trace.regexp(), Stack: cfg.trace.stack}
+	if isTerminal(os.Stderr) {
+		pcfg.Progress = progressBar(os.Stderr)
+	}
+	p, err := tracer.OpenPath(ctx, pcfg, syms)
+	if err != nil {
+		return err
+	}
+	defer closePath(p)
+	announcePath(p, spec)
+	if err := ctx.Err(); err != nil {
+		return nil // interrupted while attaching: Close detaches
+	}
+	w := output.NewPathText(stdout, isTerminal(os.Stdout))
+	if cfg.output == "json" {
+		w = output.NewJSON(stdout)
+	}
+	ctx, cancel := withDuration(ctx, cfg.duration)
+	defer cancel()
+	n, runErr := streamEvents(ctx, p.Run, tracer.NewDecoder(syms, reasons), w, cfg.count)
+	if err := stdout.Flush(); runErr == nil {
+		runErr = err
+	}
+	seen, lost, err := p.Stats()
+	if err == nil {
+		fmt.Fprintf(os.Stderr, "droptrace: %d path events reported, %d matched in the kernel, %d events lost\n", n, seen, lost)
+	}
+	return runErr
+}
+
+func closePath(p *tracer.PathTracer) {
+	p.Close()
+	fmt.Fprintf(os.Stderr, "droptrace: detached %d probes in %v\n", p.Probes(), p.DetachTime.Round(time.Millisecond))
+}
+
+func announcePath(p *tracer.PathTracer, spec filter.Spec) {
+	why := ""
+	if len(p.Why()) > 0 {
+		why = " (" + strings.Join(p.Why(), "; ") + ")"
+	}
+	fmt.Fprintf(os.Stderr, "droptrace: backend %s%s\n", p.Backend(), why)
+	fmt.Fprintf(os.Stderr, "droptrace: attached %d probes (%d functions, %d tracepoints, %d refused by the kernel) in %v\n",
+		p.Probes(), len(p.Plan.Funcs), len(p.Plan.Tracepoints), len(p.Plan.Skipped), p.AttachTime.Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "droptrace: tracing packet paths, filters: %s; Ctrl-C to stop\n", spec)
+}
+
+// listFuncs prints what --trace would probe, and exits.
+func listFuncs(w io.Writer, cfg *config, syms *kernel.Symbols) error {
+	kspec, err := kernelSpec()
+	if err != nil {
+		return err
+	}
+	plan, err := tracer.Discover(kspec, syms, cfg.trace.regexp())
+	if err != nil {
+		return err
+	}
+	for _, f := range plan.Funcs {
+		fmt.Fprintf(w, "%s\t%d\n", f.Name, f.Pos)
+	}
+	for _, tp := range plan.Tracepoints {
+		fmt.Fprintf(w, "tp:%s\t%d\n", tp.Name, tp.Pos)
+	}
+	fmt.Fprintf(os.Stderr, "droptrace: %d functions, %d tracepoints\n", len(plan.Funcs), len(plan.Tracepoints))
+	return nil
+}
+
+// progressBar redraws one line on a terminal while probes attach.
+func progressBar(w io.Writer) kernel.Progress {
+	last := time.Time{}
+	return func(done, total int) {
+		if done < total && time.Since(last) < 100*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		width := 30
+		fill := width * done / max(total, 1)
+		fmt.Fprintf(w, "\rdroptrace: attaching [%s%s] %d/%d", strings.Repeat("#", fill), strings.Repeat(".", width-fill), done, total)
+		if done == total {
+			fmt.Fprint(w, "\r\x1b[K")
+		}
+	}
+}
+
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

@@ -1,0 +1,218 @@
+package kernel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
+
+// Attachment is a set of attached probes. Close detaches all of them,
+// also when attaching was interrupted half-way.
+type Attachment struct {
+	mu    sync.Mutex
+	links []link.Link
+	progs []*ebpf.Program // loaded per target (fentry, tp_btf), closed with the links
+}
+
+func (a *Attachment) add(l link.Link, p *ebpf.Program) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.links = append(a.links, l)
+	if p != nil {
+		a.progs = append(a.progs, p)
+	}
+}
+
+// Len returns the number of links.
+func (a *Attachment) Len() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.links)
+}
+
+// detachWorkers bounds parallel detaches. Each kprobe or trampoline
+// detach waits for an RCU grace period; doing many at once lets them
+// share grace periods instead of paying one after another.
+const detachWorkers = 64
+
+// Close detaches every probe, in parallel, and frees per-target programs.
+func (a *Attachment) Close() error {
+	a.mu.Lock()
+	links, progs := a.links, a.progs
+	a.links, a.progs = nil, nil
+	a.mu.Unlock()
+	errs := parallel(context.Background(), len(links), detachWorkers, func(i int) error {
+		return links[i].Close()
+	})
+	for _, p := range progs {
+		p.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// parallel runs fn(0..n-1) on up to workers goroutines; it stops handing
+// out work when ctx ends and returns the non-nil errors.
+func parallel(ctx context.Context, n, workers int, fn func(i int) error) []error {
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	next := make(chan int)
+	for w := 0; w < workers && w < n; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(i); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+feed:
+	for i := 0; i < n; i++ {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	return errs
+}
+
+// Progress is told how many probes are done, out of how many.
+type Progress func(done, total int)
+
+// byPos groups probes by the position of their skb parameter.
+func byPos(probes []Probe) map[int][]string {
+	m := map[int][]string{}
+	for _, p := range probes {
+		m[p.Pos] = append(m[p.Pos], p.Name)
+	}
+	return m
+}
+
+// AttachKprobeMulti attaches progs[pos-1] to every function with its skb
+// at pos, one kprobe-multi link per position. When the kernel refuses a
+// batch, it is split in halves until the functions it refuses are found;
+// they are returned as skipped.
+func AttachKprobeMulti(ctx context.Context, a *Attachment, progs [MaxSkbParam]*ebpf.Program, funcs []Probe, progress Progress) (skipped []string, err error) {
+	done := 0
+	for pos, names := range byPos(funcs) {
+		sk, err := attachMultiBatch(ctx, a, progs[pos-1], names)
+		if err != nil {
+			return skipped, err
+		}
+		skipped = append(skipped, sk...)
+		done += len(names)
+		if progress != nil {
+			progress(done, len(funcs))
+		}
+	}
+	return skipped, nil
+}
+
+func attachMultiBatch(ctx context.Context, a *Attachment, prog *ebpf.Program, names []string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	l, err := link.KprobeMulti(prog, link.KprobeMultiOptions{Symbols: names})
+	if err == nil {
+		a.add(l, nil)
+		return nil, nil
+	}
+	if len(names) == 1 {
+		return names, nil
+	}
+	half := len(names) / 2
+	left, err := attachMultiBatch(ctx, a, prog, names[:half])
+	if err != nil {
+		return left, err
+	}
+	right, err := attachMultiBatch(ctx, a, prog, names[half:])
+	return append(left, right...), err
+}
+
+// attachWorkers bounds parallel attaches and program loads.
+const attachWorkers = 8
+
+// AttachKprobes attaches one kprobe per function, in parallel.
+func AttachKprobes(ctx context.Context, a *Attachment, progs [MaxSkbParam]*ebpf.Program, funcs []Probe, progress Progress) (skipped []string, err error) {
+	return attachEach(ctx, funcs, progress, func(p Probe) error {
+		l, err := link.Kprobe(p.Name, progs[p.Pos-1], nil)
+		if err != nil {
+			return err
+		}
+		a.add(l, nil)
+		return nil
+	})
+}
+
+// Loader loads the program for one target (fentry and tp_btf programs
+// are verified against their target, so each target needs its own).
+type Loader func(p Probe) (*ebpf.Program, error)
+
+// AttachTracing loads and attaches one fentry or tp_btf program per
+// target, loading in parallel.
+func AttachTracing(ctx context.Context, a *Attachment, load Loader, targets []Probe, progress Progress) (skipped []string, err error) {
+	return attachEach(ctx, targets, progress, func(p Probe) error {
+		prog, err := load(p)
+		if err != nil {
+			return err
+		}
+		l, err := link.AttachTracing(link.TracingOptions{Program: prog})
+		if err != nil {
+			prog.Close()
+			return err
+		}
+		a.add(l, prog)
+		return nil
+	})
+}
+
+// attachEach runs one attach per probe in parallel. A probe the kernel
+// refuses is skipped; an interruption or a verifier error (a bug in our
+// program, not in the target) ends the attach.
+func attachEach(ctx context.Context, probes []Probe, progress Progress, attach func(Probe) error) ([]string, error) {
+	var (
+		mu      sync.Mutex
+		skipped []string
+		done    int
+		fatal   error
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	parallel(ctx, len(probes), attachWorkers, func(i int) error {
+		err := attach(probes[i])
+		mu.Lock()
+		defer mu.Unlock()
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) && fatal == nil {
+			fatal = fmt.Errorf("loading the program for %s: %+v", probes[i].Name, ve)
+			cancel()
+		} else if err != nil {
+			skipped = append(skipped, probes[i].Name)
+		}
+		done++
+		if progress != nil {
+			progress(done, len(probes))
+		}
+		return nil
+	})
+	if fatal != nil {
+		return skipped, fatal
+	}
+	if err := ctx.Err(); err != nil && done < len(probes) {
+		return skipped, err
+	}
+	return skipped, nil
+}

@@ -1,0 +1,158 @@
+package kernel
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/cilium/ebpf/btf"
+)
+
+// MaxSkbParam is the last parameter position probed for a struct sk_buff *:
+// kprobes read the first five arguments from registers on every
+// architecture droptrace supports.
+const MaxSkbParam = 5
+
+// Probe is a kernel function or tracepoint that gets an skb.
+type Probe struct {
+	Name string
+	Pos  int // 1-based position of the struct sk_buff * parameter
+}
+
+// SkbFuncs returns every function in spec with a struct sk_buff * among
+// its first MaxSkbParam parameters, sorted by name.
+func SkbFuncs(spec *btf.Spec) ([]Probe, error) {
+	var out []Probe
+	seen := map[string]bool{}
+	for typ, err := range spec.All() {
+		if err != nil {
+			return nil, fmt.Errorf("reading BTF: %w", err)
+		}
+		fn, ok := typ.(*btf.Func)
+		if !ok || seen[fn.Name] {
+			continue
+		}
+		proto, ok := fn.Type.(*btf.FuncProto)
+		if !ok {
+			continue
+		}
+		if pos := skbParam(proto.Params, MaxSkbParam); pos > 0 {
+			seen[fn.Name] = true
+			out = append(out, Probe{Name: fn.Name, Pos: pos})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// SkbTracepoints returns every tracepoint whose BTF prototype
+// (btf_trace_<name>, 5.5+) carries a struct sk_buff *, sorted by name.
+func SkbTracepoints(spec *btf.Spec) ([]Probe, error) {
+	var out []Probe
+	for typ, err := range spec.All() {
+		if err != nil {
+			return nil, fmt.Errorf("reading BTF: %w", err)
+		}
+		td, ok := typ.(*btf.Typedef)
+		if !ok || !strings.HasPrefix(td.Name, "btf_trace_") {
+			continue
+		}
+		ptr, ok := td.Type.(*btf.Pointer)
+		if !ok {
+			continue
+		}
+		proto, ok := ptr.Target.(*btf.FuncProto)
+		if !ok || len(proto.Params) < 2 {
+			continue
+		}
+		// The first parameter is the tracepoint's context pointer.
+		if pos := skbParam(proto.Params[1:], len(proto.Params)-1); pos > 0 {
+			out = append(out, Probe{Name: strings.TrimPrefix(td.Name, "btf_trace_"), Pos: pos})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func skbParam(params []btf.FuncParam, max int) int {
+	for i, p := range params {
+		if i >= max {
+			break
+		}
+		if isSkbPointer(p.Type) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+func isSkbPointer(t btf.Type) bool {
+	ptr, ok := btf.UnderlyingType(t).(*btf.Pointer)
+	if !ok {
+		return false
+	}
+	st, ok := btf.UnderlyingType(ptr.Target).(*btf.Struct)
+	return ok && st.Name == "sk_buff"
+}
+
+// denied reports functions droptrace never probes: BPF helpers run
+// inside BPF programs, where a probe would recurse into itself and the
+// kernel silently skips it.
+func denied(name string) bool {
+	return strings.HasPrefix(name, "bpf_") || strings.HasPrefix(name, "____bpf_") ||
+		strings.HasPrefix(name, "__bpf_")
+}
+
+// Traceable keeps the functions that can be probed: present in kallsyms,
+// in available_filter_functions when that file is readable (it is not
+// everywhere, and droptrace does not need it), not denied, and matching
+// re when re is not nil.
+func Traceable(funcs []Probe, syms *Symbols, re *regexp.Regexp) ([]Probe, error) {
+	ftrace, err := readFilterFunctions(TracefsPath + "/available_filter_functions")
+	if err != nil {
+		return nil, err
+	}
+	var out []Probe
+	for _, f := range funcs {
+		switch {
+		case denied(f.Name), !syms.Has(f.Name):
+		case ftrace != nil && !ftrace[f.Name]:
+		case re != nil && !re.MatchString(f.Name):
+		default:
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// readFilterFunctions returns the set of functions ftrace can attach to,
+// or nil when the file cannot be read (EPERM under lockdown, no tracefs).
+func readFilterFunctions(path string) (map[string]bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	defer f.Close()
+	set := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, _, _ := strings.Cut(sc.Text(), " ")
+		set[name] = true
+	}
+	if err := sc.Err(); err != nil {
+		// Reads can fail with EPERM although open succeeded.
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return set, nil
+}

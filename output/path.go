@@ -1,0 +1,100 @@
+package output
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// pathFormat puts the skb first, so one packet's steps line up by address
+// even without colour.
+const pathFormat = "%-15s %-18s %-10s %-15s %-5s %-21s %1s %-21s %5s %s\n"
+
+// colours are ANSI foreground colours, one per skb in turn.
+var colours = []string{"\x1b[31m", "\x1b[32m", "\x1b[33m", "\x1b[34m", "\x1b[35m", "\x1b[36m"}
+
+const colourReset = "\x1b[0m"
+
+type pathText struct {
+	w         io.Writer
+	colour    bool
+	wroteHead bool
+	skbColour map[uint64]string
+	next      int
+}
+
+// NewPathText returns a Writer for path tracing: one line per step of an
+// skb through the kernel, with the skb address first and, when colour is
+// set (a terminal), one colour per skb so each packet's path stands out.
+// Drops show their reason and location after the function.
+func NewPathText(w io.Writer, colour bool) Writer {
+	return &pathText{w: w, colour: colour, skbColour: map[uint64]string{}}
+}
+
+func (p *pathText) Write(ev *Event) error {
+	if !p.wroteHead {
+		head := fmt.Sprintf(pathFormat, "TIME", "SKB", "NETNS", "IFACE", "PROTO", "SRC", "", "DST", "LEN", "FUNC")
+		if _, err := io.WriteString(p.w, head); err != nil {
+			return fmt.Errorf("writing text header: %w", err)
+		}
+		p.wroteHead = true
+	}
+	var b strings.Builder
+	c := p.colourOf(ev.Skb)
+	b.WriteString(c)
+	src, arrow, dst := textTuple(ev)
+	fmt.Fprintf(&b, strings.TrimSuffix(pathFormat, "\n"),
+		ev.Time.Local().Format("15:04:05.000000"),
+		fmt.Sprintf("0x%x", ev.Skb),
+		orDash(netnsText(ev.Netns)),
+		orDash(ev.Ifname),
+		orDash(ev.Proto),
+		src, arrow, dst,
+		strconv.FormatUint(uint64(ev.Len), 10),
+		pathStep(ev))
+	for _, frame := range ev.Stack {
+		b.WriteString("\n    " + frame)
+	}
+	if c != "" {
+		b.WriteString(colourReset)
+	}
+	b.WriteString("\n")
+	if _, err := io.WriteString(p.w, b.String()); err != nil {
+		return fmt.Errorf("writing text event: %w", err)
+	}
+	return nil
+}
+
+func (p *pathText) Close() error { return nil }
+
+// pathStep says what happened at this step: the function, and for the
+// end of a path, how it ended.
+func pathStep(ev *Event) string {
+	switch ev.Kind {
+	case kindDrop:
+		return fmt.Sprintf("%s DROP %s %s", ev.Func, orDash(reasonName(ev)), orDash(ev.Location))
+	case "consume":
+		return ev.Func + " CONSUMED"
+	}
+	return ev.Func
+}
+
+// colourOf gives each skb a colour on first sight. The map is reset when
+// large: addresses are reused once skbs are freed, so old entries are
+// worthless anyway.
+func (p *pathText) colourOf(skb uint64) string {
+	if !p.colour {
+		return ""
+	}
+	if c, ok := p.skbColour[skb]; ok {
+		return c
+	}
+	if len(p.skbColour) > 4096 {
+		clear(p.skbColour)
+	}
+	c := colours[p.next%len(colours)]
+	p.next++
+	p.skbColour[skb] = c
+	return c
+}

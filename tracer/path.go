@@ -1,0 +1,161 @@
+package tracer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+
+	"github.com/droptrace/droptrace/bpf"
+	"github.com/droptrace/droptrace/filter"
+	"github.com/droptrace/droptrace/kernel"
+	"github.com/droptrace/droptrace/output"
+)
+
+// PathConfig says which packets to follow, and how to attach.
+type PathConfig struct {
+	Filter   filter.Spec
+	Backend  kernel.Backend // "" chooses the best one that works
+	Funcs    *regexp.Regexp // narrows the probed functions; nil for all
+	Stack    bool
+	Progress kernel.Progress
+}
+
+// PathTracer follows skbs through kernel functions and tracepoints.
+type PathTracer struct {
+	base        *ebpf.Collection // maps, and the kfree_skb/consume_skb programs
+	ends        []link.Link
+	attach      *kernel.Attachment
+	backend     kernel.Backend
+	why         []string
+	tracepoints []string // index+1 is the probe id the tp_btf copies report
+	Plan        Plan
+	AttachTime  time.Duration
+	DetachTime  time.Duration // set by the first Detach that removed probes
+	probes      int
+}
+
+// Plan is what discovery found and attach did.
+type Plan struct {
+	Funcs       []kernel.Probe // functions to probe (none for the tracepoint backend)
+	Tracepoints []kernel.Probe // skb tracepoints, kfree_skb and consume_skb included
+	Skipped     []string       // probes the kernel refused
+}
+
+// Discover lists the probes path tracing would attach: every traceable
+// function with an skb parameter matching re, and every skb tracepoint.
+func Discover(kspec *btf.Spec, syms *kernel.Symbols, re *regexp.Regexp) (Plan, error) {
+	funcs, err := kernel.SkbFuncs(kspec)
+	if err != nil {
+		return Plan{}, err
+	}
+	if funcs, err = kernel.Traceable(funcs, syms, re); err != nil {
+		return Plan{}, err
+	}
+	tps, err := kernel.SkbTracepoints(kspec)
+	if err != nil {
+		return Plan{}, err
+	}
+	return Plan{Funcs: funcs, Tracepoints: tps}, nil
+}
+
+// OpenPath discovers, loads and attaches. On error, or when ctx ends
+// mid-attach, everything attached so far is detached again.
+func OpenPath(ctx context.Context, cfg PathConfig, syms *kernel.Symbols) (*PathTracer, error) {
+	kspec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nil, fmt.Errorf("reading kernel BTF: %w", err)
+	}
+	plan, err := Discover(kspec, syms, cfg.Funcs)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Funcs != nil && len(plan.Funcs) == 0 {
+		return nil, fmt.Errorf("no traceable skb function matches %q", cfg.Funcs)
+	}
+	p := &PathTracer{attach: &kernel.Attachment{}, Plan: plan}
+	if err := p.chooseBackend(cfg.Backend, plan); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if err := p.load(ctx, cfg, kspec); err != nil {
+		p.Close()
+		return nil, err
+	}
+	p.AttachTime = time.Since(start)
+	p.probes = p.attach.Len() + len(p.ends)
+	return p, nil
+}
+
+func (p *PathTracer) chooseBackend(want kernel.Backend, plan Plan) error {
+	probeFn := "ip_rcv"
+	if len(plan.Funcs) > 0 {
+		probeFn = plan.Funcs[0].Name
+	}
+	if want != "" {
+		if err := kernel.ProbeBackend(want, probeFn); err != nil {
+			return fmt.Errorf("backend %s: %w", want, err)
+		}
+		p.backend = want
+		return nil
+	}
+	b, why, err := kernel.ChooseBackend(probeFn)
+	p.backend, p.why = b, why
+	return err
+}
+
+// Backend is the backend in use.
+func (p *PathTracer) Backend() kernel.Backend { return p.backend }
+
+// Why says, for each backend better than the one in use, why it was not used.
+func (p *PathTracer) Why() []string { return p.why }
+
+// Probes returns how many probes were attached.
+func (p *PathTracer) Probes() int { return p.probes }
+
+// Detach removes every probe; events already sent stay readable.
+func (p *PathTracer) Detach() error {
+	if n := p.attach.Len() + len(p.ends); n > 0 {
+		start := time.Now()
+		defer func() { p.DetachTime = time.Since(start) }()
+	}
+	var errs []error
+	for _, l := range p.ends {
+		errs = append(errs, l.Close())
+	}
+	p.ends = nil
+	errs = append(errs, p.attach.Close())
+	return errors.Join(errs...)
+}
+
+// Close detaches and frees everything.
+func (p *PathTracer) Close() error {
+	err := p.Detach()
+	if p.base != nil {
+		p.base.Close()
+	}
+	return err
+}
+
+// Stats returns how many events matched and how many were lost.
+func (p *PathTracer) Stats() (seen, lost uint64, err error) {
+	m := p.base.Maps[bpf.TraceMapStats]
+	if seen, err = sumPerCPU(m, uint32(bpf.DropStatIndexSTAT_SEEN)); err != nil {
+		return 0, 0, err
+	}
+	lost, err = sumPerCPU(m, uint32(bpf.DropStatIndexSTAT_LOST))
+	return seen, lost, err
+}
+
+// Run reads events until ctx ends or emit returns ErrStop.
+func (p *PathTracer) Run(ctx context.Context, dec *Decoder, emit func(*output.Event) error, idle func() error) error {
+	decode := func(raw []byte, ev *output.Event) error {
+		return dec.DecodePath(raw, ev, p.tracepoints)
+	}
+	return readRing(ctx, p.base.Maps[bpf.TraceMapEvents], func() { p.Detach() }, decode, emit, idle)
+}

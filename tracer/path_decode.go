@@ -1,0 +1,80 @@
+package tracer
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"unsafe"
+
+	"github.com/droptrace/droptrace/bpf"
+	"github.com/droptrace/droptrace/output"
+)
+
+const pathEventSize = int(unsafe.Sizeof(bpf.TracePathEvent{}))
+
+// Offsets of the fields that follow struct event in struct path_event.
+var (
+	offFuncIP   = int(unsafe.Offsetof(bpf.TracePathEvent{}.FuncIp))
+	offProbeID  = int(unsafe.Offsetof(bpf.TracePathEvent{}.ProbeId))
+	offStackLen = int(unsafe.Offsetof(bpf.TracePathEvent{}.StackLen))
+	offStack    = int(unsafe.Offsetof(bpf.TracePathEvent{}.Stack))
+)
+
+// DecodePath fills ev from one path-tracing record. tracepoints names the
+// probe ids of tp_btf copies (id i+1 is tracepoints[i]).
+func (d *Decoder) DecodePath(raw []byte, ev *output.Event, tracepoints []string) error {
+	if len(raw) < pathEventSize {
+		return fmt.Errorf("short path event: %d bytes, want %d", len(raw), pathEventSize)
+	}
+	// struct path_event starts with a struct event.
+	if err := d.Decode(raw[:eventSize], ev); err != nil {
+		return err
+	}
+	ev.Kind = pathKind(raw[kindOffset])
+	if ev.Kind != "drop" {
+		ev.Reason, ev.ReasonCode, ev.Location = "", 0, ""
+	}
+	ip := binary.NativeEndian.Uint64(raw[offFuncIP:])
+	id := binary.NativeEndian.Uint32(raw[offProbeID:])
+	ev.Func = d.funcName(ip, id, ev.Kind, tracepoints)
+	n := int(binary.NativeEndian.Uint32(raw[offStackLen:])) / 8
+	ev.Stack = nil
+	for i := 0; i < n && offStack+8*i+8 <= len(raw); i++ {
+		ev.Stack = append(ev.Stack, d.symbolize(binary.NativeEndian.Uint64(raw[offStack+8*i:])))
+	}
+	return nil
+}
+
+var kindOffset = int(unsafe.Offsetof(bpf.DropEvent{}.Kind))
+
+func pathKind(k uint8) string {
+	switch k {
+	case uint8(bpf.DropEventKindEVENT_DROP):
+		return "drop"
+	case uint8(bpf.DropEventKindEVENT_CONSUME):
+		return "consume"
+	}
+	return "trace"
+}
+
+func (d *Decoder) funcName(ip uint64, id uint32, kind string, tracepoints []string) string {
+	switch {
+	case ip != 0:
+		name, _, _ := strings.Cut(d.symbolize(ip), "+")
+		return name
+	case id > 0 && int(id) <= len(tracepoints):
+		return "tp:" + tracepoints[id-1]
+	case kind == "drop":
+		return "tp:kfree_skb"
+	case kind == "consume":
+		return "tp:consume_skb"
+	}
+	return "?"
+}
+
+func (d *Decoder) symbolize(addr uint64) string {
+	if d.Symbols == nil {
+		return fmt.Sprintf("0x%x", addr)
+	}
+	return d.Symbols.Symbolize(addr)
+}

@@ -1,0 +1,193 @@
+package tracer
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+
+	"github.com/droptrace/droptrace/bpf"
+	"github.com/droptrace/droptrace/kernel"
+)
+
+// load creates the shared maps and the path's end programs, then attaches
+// the backend's probes and the skb tracepoints.
+func (p *PathTracer) load(ctx context.Context, cfg PathConfig, kspec *btf.Spec) error {
+	spec, err := bpf.LoadTrace()
+	if err != nil {
+		return fmt.Errorf("reading the embedded BPF object: %w", err)
+	}
+	if err := p.configure(spec, cfg, kspec); err != nil {
+		return err
+	}
+	if err := p.loadBase(spec, kspec); err != nil {
+		return err
+	}
+	if err := p.attachEnds(); err != nil {
+		return err
+	}
+	if err := p.attachFuncs(ctx, spec, cfg.Progress); err != nil {
+		return err
+	}
+	return p.attachTracepoints(ctx, spec, cfg.Progress)
+}
+
+func (p *PathTracer) configure(spec *ebpf.CollectionSpec, cfg PathConfig, kspec *btf.Spec) error {
+	params, err := kernel.TracepointParams(kspec, "kfree_skb")
+	if err != nil {
+		return err
+	}
+	consts := cfg.Filter.Constants()
+	consts[bpf.TraceVarCfgStack] = boolByte(cfg.Stack)
+	consts[bpf.TraceVarCfgTpHasReason] = boolByte(params >= 3)
+	for name, v := range consts {
+		vs, ok := spec.Variables[name]
+		if !ok {
+			return fmt.Errorf("BPF object has no variable %s", name)
+		}
+		if err := vs.Set(v); err != nil {
+			return fmt.Errorf("setting %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// baseProgs are the programs of the shared collection for a backend; the
+// per-target ones (fentry, tp_btf) are loaded separately.
+func baseProgs(b kernel.Backend) []string {
+	progs := []string{bpf.TraceProgTpKfreeSkb, bpf.TraceProgTpConsumeSkb}
+	for pos := 1; pos <= kernel.MaxSkbParam; pos++ {
+		switch b {
+		case kernel.BackendKprobe:
+			progs = append(progs, fmt.Sprintf("kprobe_skb_%d", pos))
+		case kernel.BackendKprobeMulti:
+			progs = append(progs, fmt.Sprintf("kprobe_multi_skb_%d", pos))
+		}
+	}
+	return progs
+}
+
+func (p *PathTracer) loadBase(spec *ebpf.CollectionSpec, kspec *btf.Spec) error {
+	cs := spec.Copy()
+	cs.Programs = map[string]*ebpf.ProgramSpec{}
+	for _, name := range baseProgs(p.backend) {
+		cs.Programs[name] = spec.Programs[name]
+	}
+	coll, err := ebpf.NewCollectionWithOptions(cs, ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kspec}})
+	if err != nil {
+		return fmt.Errorf("loading path programs: %s", verbose(err))
+	}
+	p.base = coll
+	return nil
+}
+
+func (p *PathTracer) attachEnds() error {
+	for _, name := range []string{bpf.TraceProgTpKfreeSkb, bpf.TraceProgTpConsumeSkb} {
+		l, err := link.AttachTracing(link.TracingOptions{Program: p.base.Programs[name], AttachType: ebpf.AttachTraceRawTp})
+		if err != nil {
+			return fmt.Errorf("attaching %s: %w", name, err)
+		}
+		p.ends = append(p.ends, l)
+	}
+	return nil
+}
+
+func (p *PathTracer) posProgs(format string) (progs [kernel.MaxSkbParam]*ebpf.Program) {
+	for pos := 1; pos <= kernel.MaxSkbParam; pos++ {
+		progs[pos-1] = p.base.Programs[fmt.Sprintf(format, pos)]
+	}
+	return progs
+}
+
+func (p *PathTracer) attachFuncs(ctx context.Context, spec *ebpf.CollectionSpec, progress kernel.Progress) error {
+	var skipped []string
+	var err error
+	switch p.backend {
+	case kernel.BackendKprobeMulti:
+		skipped, err = kernel.AttachKprobeMulti(ctx, p.attach, p.posProgs("kprobe_multi_skb_%d"), p.Plan.Funcs, progress)
+	case kernel.BackendKprobe:
+		skipped, err = kernel.AttachKprobes(ctx, p.attach, p.posProgs("kprobe_skb_%d"), p.Plan.Funcs, progress)
+	case kernel.BackendFentry:
+		skipped, err = kernel.AttachTracing(ctx, p.attach, p.fentryLoader(spec), p.Plan.Funcs, progress)
+	default:
+		p.Plan.Funcs = nil
+		return nil
+	}
+	p.Plan.Skipped = append(p.Plan.Skipped, skipped...)
+	if err == nil && len(p.Plan.Funcs) > 0 && len(skipped) == len(p.Plan.Funcs) {
+		err = fmt.Errorf("the kernel refused all %d %s probes", len(skipped), p.backend)
+	}
+	return err
+}
+
+// replacements makes per-target programs share the base collection's
+// maps, so every probe feeds the same ring buffer and tracked set.
+func (p *PathTracer) replacements(keepRodata bool) map[string]*ebpf.Map {
+	m := map[string]*ebpf.Map{}
+	for name, mp := range p.base.Maps {
+		if keepRodata && name == ".rodata" {
+			continue
+		}
+		m[name] = mp
+	}
+	return m
+}
+
+// fentryLoader loads fentry_skb_<pos> against one function. The program
+// shares every map, .rodata included, with the base collection.
+func (p *PathTracer) fentryLoader(spec *ebpf.CollectionSpec) kernel.Loader {
+	repl := p.replacements(false)
+	return func(pr kernel.Probe) (*ebpf.Program, error) {
+		name := fmt.Sprintf("fentry_skb_%d", pr.Pos)
+		ps := spec.Programs[name].Copy()
+		ps.AttachTo = pr.Name
+		return loadOne(spec, name, ps, repl)
+	}
+}
+
+func loadOne(spec *ebpf.CollectionSpec, name string, ps *ebpf.ProgramSpec, repl map[string]*ebpf.Map) (*ebpf.Program, error) {
+	cs := &ebpf.CollectionSpec{Maps: map[string]*ebpf.MapSpec{}, Programs: map[string]*ebpf.ProgramSpec{name: ps}, Variables: spec.Variables, Types: spec.Types}
+	for n, m := range spec.Maps {
+		cs.Maps[n] = m.Copy()
+	}
+	coll, err := ebpf.NewCollectionWithOptions(cs, ebpf.CollectionOptions{MapReplacements: repl})
+	if err != nil {
+		return nil, err
+	}
+	defer coll.Close()
+	return coll.DetachProgram(name), nil
+}
+
+// attachTracepoints attaches a tp_btf copy to every skb tracepoint but
+// the two that end a path. Each copy has its own .rodata whose
+// cfg_probe_id tells user space which tracepoint fired.
+func (p *PathTracer) attachTracepoints(ctx context.Context, spec *ebpf.CollectionSpec, progress kernel.Progress) error {
+	var targets []kernel.Probe
+	for _, tp := range p.Plan.Tracepoints {
+		if tp.Name == "kfree_skb" || tp.Name == "consume_skb" {
+			continue
+		}
+		targets = append(targets, tp)
+		p.tracepoints = append(p.tracepoints, tp.Name)
+	}
+	ids := map[string]uint32{}
+	for i, name := range p.tracepoints {
+		ids[name] = uint32(i + 1)
+	}
+	repl := p.replacements(true)
+	load := func(pr kernel.Probe) (*ebpf.Program, error) {
+		name := fmt.Sprintf("tp_skb_%d", pr.Pos)
+		cs := spec.Copy()
+		if err := cs.Variables[bpf.TraceVarCfgProbeId].Set(ids[pr.Name]); err != nil {
+			return nil, err
+		}
+		ps := cs.Programs[name]
+		ps.AttachTo = pr.Name
+		return loadOne(cs, name, ps, repl)
+	}
+	skipped, err := kernel.AttachTracing(ctx, p.attach, load, targets, progress)
+	p.Plan.Skipped = append(p.Plan.Skipped, skipped...)
+	return err
+}
