@@ -179,7 +179,7 @@ func (tr *tracer) readStderr(pipe interface{ Read([]byte) (int, error) }, ready 
 	signalled := false
 	for sc.Scan() {
 		tr.stderr.WriteLine(sc.Text())
-		if !signalled && strings.Contains(sc.Text(), "tracing drops via") {
+		if !signalled && (strings.Contains(sc.Text(), "tracing drops via") || strings.Contains(sc.Text(), "tracing packet paths")) {
 			close(ready)
 			signalled = true
 		}
@@ -226,6 +226,7 @@ type jsonEvent struct {
 	Len        uint32 `json:"len"`
 	CPU        uint32 `json:"cpu"`
 	Skb        string `json:"skb"`
+	Func       string `json:"func"`
 }
 
 func (tr *tracer) events(t *testing.T) []jsonEvent {

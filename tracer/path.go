@@ -17,6 +17,12 @@ import (
 	"github.com/droptrace/droptrace/output"
 )
 
+// ErrNoFuncMatch means the function filter leaves nothing to probe.
+var ErrNoFuncMatch = errors.New("no traceable skb function matches")
+
+// ErrBackend wraps the reason a backend asked for cannot be used.
+var ErrBackend = errors.New("not usable on this kernel")
+
 // PathConfig says which packets to follow, and how to attach.
 type PathConfig struct {
 	Filter   filter.Spec
@@ -76,7 +82,7 @@ func OpenPath(ctx context.Context, cfg PathConfig, syms *kernel.Symbols) (*PathT
 		return nil, err
 	}
 	if cfg.Funcs != nil && len(plan.Funcs) == 0 {
-		return nil, fmt.Errorf("no traceable skb function matches %q", cfg.Funcs)
+		return nil, fmt.Errorf("%w %q", ErrNoFuncMatch, cfg.Funcs)
 	}
 	p := &PathTracer{attach: &kernel.Attachment{}, Plan: plan}
 	if err := p.chooseBackend(cfg.Backend, plan); err != nil {
@@ -88,18 +94,23 @@ func OpenPath(ctx context.Context, cfg PathConfig, syms *kernel.Symbols) (*PathT
 		return nil, err
 	}
 	p.AttachTime = time.Since(start)
-	p.probes = p.attach.Len() + len(p.ends)
+	p.probes = len(plan.Funcs) + len(plan.Tracepoints) - len(p.Plan.Skipped)
+	if p.backend == kernel.BackendTracepoint {
+		p.probes = len(plan.Tracepoints) - len(p.Plan.Skipped)
+	}
 	return p, nil
 }
 
 func (p *PathTracer) chooseBackend(want kernel.Backend, plan Plan) error {
+	// ip_rcv takes an skb on every kernel we support; a function the user
+	// narrowed the set to is the next best thing to try a backend on.
 	probeFn := "ip_rcv"
-	if len(plan.Funcs) > 0 {
+	if len(plan.Funcs) > 0 && !hasFunc(plan.Funcs, probeFn) {
 		probeFn = plan.Funcs[0].Name
 	}
 	if want != "" {
 		if err := kernel.ProbeBackend(want, probeFn); err != nil {
-			return fmt.Errorf("backend %s: %w", want, err)
+			return fmt.Errorf("%w: %v", ErrBackend, err)
 		}
 		p.backend = want
 		return nil
@@ -115,7 +126,7 @@ func (p *PathTracer) Backend() kernel.Backend { return p.backend }
 // Why says, for each backend better than the one in use, why it was not used.
 func (p *PathTracer) Why() []string { return p.why }
 
-// Probes returns how many probes were attached.
+// Probes returns how many functions and tracepoints were probed.
 func (p *PathTracer) Probes() int { return p.probes }
 
 // Detach removes every probe; events already sent stay readable.
@@ -158,4 +169,13 @@ func (p *PathTracer) Run(ctx context.Context, dec *Decoder, emit func(*output.Ev
 		return dec.DecodePath(raw, ev, p.tracepoints)
 	}
 	return readRing(ctx, p.base.Maps[bpf.TraceMapEvents], func() { p.Detach() }, decode, emit, idle)
+}
+
+func hasFunc(funcs []kernel.Probe, name string) bool {
+	for _, f := range funcs {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
 }

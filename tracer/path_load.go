@@ -143,12 +143,14 @@ func (p *PathTracer) fentryLoader(spec *ebpf.CollectionSpec) kernel.Loader {
 		name := fmt.Sprintf("fentry_skb_%d", pr.Pos)
 		ps := spec.Programs[name].Copy()
 		ps.AttachTo = pr.Name
-		return loadOne(spec, name, ps, repl)
+		return loadOne(spec, spec.Variables, name, ps, repl)
 	}
 }
 
-func loadOne(spec *ebpf.CollectionSpec, name string, ps *ebpf.ProgramSpec, repl map[string]*ebpf.Map) (*ebpf.Program, error) {
-	cs := &ebpf.CollectionSpec{Maps: map[string]*ebpf.MapSpec{}, Programs: map[string]*ebpf.ProgramSpec{name: ps}, Variables: spec.Variables, Types: spec.Types}
+// loadOne loads program ps alone, with the maps of spec (those in repl
+// are shared, not created) and the given variable values.
+func loadOne(spec *ebpf.CollectionSpec, vars map[string]*ebpf.VariableSpec, name string, ps *ebpf.ProgramSpec, repl map[string]*ebpf.Map) (*ebpf.Program, error) {
+	cs := &ebpf.CollectionSpec{Maps: map[string]*ebpf.MapSpec{}, Programs: map[string]*ebpf.ProgramSpec{name: ps}, Variables: vars, Types: spec.Types}
 	for n, m := range spec.Maps {
 		cs.Maps[n] = m.Copy()
 	}
@@ -179,13 +181,16 @@ func (p *PathTracer) attachTracepoints(ctx context.Context, spec *ebpf.Collectio
 	repl := p.replacements(true)
 	load := func(pr kernel.Probe) (*ebpf.Program, error) {
 		name := fmt.Sprintf("tp_skb_%d", pr.Pos)
-		cs := spec.Copy()
-		if err := cs.Variables[bpf.TraceVarCfgProbeId].Set(ids[pr.Name]); err != nil {
+		vars := make(map[string]*ebpf.VariableSpec, len(spec.Variables))
+		for n, v := range spec.Variables {
+			vars[n] = v.Copy()
+		}
+		if err := vars[bpf.TraceVarCfgProbeId].Set(ids[pr.Name]); err != nil {
 			return nil, err
 		}
-		ps := cs.Programs[name]
+		ps := spec.Programs[name].Copy()
 		ps.AttachTo = pr.Name
-		return loadOne(cs, name, ps, repl)
+		return loadOne(spec, vars, name, ps, repl)
 	}
 	skipped, err := kernel.AttachTracing(ctx, p.attach, load, targets, progress)
 	p.Plan.Skipped = append(p.Plan.Skipped, skipped...)

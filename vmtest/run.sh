@@ -18,6 +18,8 @@
 #   DROPTRACE_VM_OUT    where console logs go, console-<series>.log
 #                       (default: a new /tmp/droptrace-vmtest.* dir)
 #   CI                  passed through to the guest
+#   DROPTRACE_BENCH_ALL passed through: 1 makes TestAttachAll attach every
+#                       function with kprobe and fentry too (slow)
 #
 # Exit status: 0 when every kernel passed, 1 when one failed, 2 on a usage
 # error.
@@ -125,10 +127,11 @@ write_init() {
 	local args="-test.v -test.count=1 -test.timeout=${test_timeout}s" ci
 	[[ -n $run_regex ]] && args+=" -test.run $(printf %q "$run_regex")"
 	printf -v ci %q "${CI:-}"
+	printf -v bench_all %q "${DROPTRACE_BENCH_ALL:-}"
 	cat >"$out" <<EOF
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
-export PATH=/bin HOME=/root TMPDIR=/tmp DROPTRACE_VM=1 CI=$ci
+export PATH=/bin HOME=/root TMPDIR=/tmp DROPTRACE_VM=1 CI=$ci DROPTRACE_BENCH_ALL=$bench_all
 mkdir -p /proc /sys /dev /tmp /root
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -60,7 +61,15 @@ func runTrace(ctx context.Context, cfg *config, spec filter.Spec, syms *kernel.S
 		pcfg.Progress = progressBar(os.Stderr)
 	}
 	p, err := tracer.OpenPath(ctx, pcfg, syms)
-	if err != nil {
+	switch {
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(os.Stderr, "droptrace: interrupted while attaching; every probe attached so far was detached")
+		return nil
+	case errors.Is(err, tracer.ErrNoFuncMatch):
+		return usagef("--filter-func: %v", err)
+	case errors.Is(err, tracer.ErrBackend):
+		return fmt.Errorf("--backend %s: %w", cfg.trace.backend, err)
+	case err != nil:
 		return err
 	}
 	defer closePath(p)

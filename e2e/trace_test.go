@@ -1,0 +1,88 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestTraceReject follows the SYN that iptables REJECTs, on this host's
+// kernel, where only the tracepoint backend works: auto must choose it,
+// say why not the others, and show the path from netif_receive_skb to
+// the drop.
+func TestTraceReject(t *testing.T) {
+	requireRoot(t)
+	tp := newTopology(t)
+	tp.addRules(t)
+	tr := startTracer(t, "--trace", "--output", "json",
+		"--filter-dst-ip", tp.serverIP4, "--filter-port", fmt.Sprint(rejectPort), "--filter-proto", "tcp")
+	tp.connectTCP(t, tp.serverIP4, rejectPort, 1)
+	tr.stop(t)
+
+	stderr := tr.stderr.String()
+	if !strings.Contains(stderr, "backend tracepoint (") || !strings.Contains(stderr, "kprobe:") || !strings.Contains(stderr, "fentry:") {
+		t.Errorf("stderr does not say the tracepoint backend was chosen and why:\n%s", stderr)
+	}
+	evs := tr.events(t)
+	var drop *jsonEvent
+	for i, ev := range evs {
+		if ev.Kind == "drop" {
+			drop = &evs[i]
+		}
+	}
+	if drop == nil {
+		t.Fatalf("no drop in %d events", len(evs))
+	}
+	if drop.Reason != "NETFILTER_DROP" || drop.Dport != rejectPort || drop.Func != "tp:kfree_skb" {
+		t.Errorf("drop %+v: want NETFILTER_DROP to port %d at tp:kfree_skb", drop, rejectPort)
+	}
+	var path []string
+	for _, ev := range evs {
+		if ev.Skb == drop.Skb {
+			path = append(path, ev.Func)
+		}
+		if ev.Kind == "trace" && (ev.Func == "" || ev.Skb == "") {
+			t.Errorf("trace event %+v lacks func or skb", ev)
+		}
+	}
+	t.Logf("path of %s: %s", drop.Skb, strings.Join(path, " > "))
+	if !contains(path, "tp:netif_receive_skb") || path[len(path)-1] != "tp:kfree_skb" {
+		t.Errorf("path %v: want it through tp:netif_receive_skb, ending at tp:kfree_skb", path)
+	}
+}
+
+func TestTraceBadInput(t *testing.T) {
+	requireRoot(t)
+	tests := []struct {
+		args []string
+		code int
+		say  string
+	}{
+		{[]string{"--trace", "--backend", "nonsense"}, 2, "--backend"},
+		{[]string{"--trace", "--filter-func", "^no_such_function_at_all$"}, 2, "--filter-func"},
+		{[]string{"--trace", "--filter-func", "("}, 2, "--filter-func"},
+		{[]string{"--trace", "--filter-reason", "NO_SOCKET"}, 2, "--filter-reason"},
+		{[]string{"--trace", "--backend", "kprobe"}, 1, "--backend kprobe: not usable on this kernel"},
+		{[]string{"--trace", "--backend", "fentry"}, 1, "--backend fentry: not usable on this kernel"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, _, stderr := exitCode(t, append(tt.args, "--duration", "1s")...)
+			if code != tt.code || !strings.Contains(stderr, tt.say) {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, tt.code, tt.say)
+			}
+			if strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Errorf("stderr is more than one line: %q", stderr)
+			}
+		})
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

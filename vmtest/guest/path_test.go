@@ -1,0 +1,284 @@
+package guest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/droptrace/droptrace/filter"
+	"github.com/droptrace/droptrace/kernel"
+	"github.com/droptrace/droptrace/output"
+	"github.com/droptrace/droptrace/tracer"
+)
+
+// pathFuncs narrows the probed functions to the receive path, so that
+// fentry and kprobe, which attach one function at a time, finish quickly
+// under emulation. TestAttachAll covers every function.
+var pathFuncs = regexp.MustCompile(`^(ip_rcv|ip_rcv_core|ip_rcv_finish|ip_local_deliver|ip_local_deliver_finish|ip_output|ip_finish_output2|__netif_receive_skb_core|__udp4_lib_rcv|udp_rcv|tcp_v4_rcv|tcp_v4_send_reset|icmp_rcv)$`)
+
+// backendsOf returns the backends this kernel series must have (KERNEL.md).
+func backendsOf(series string) []kernel.Backend {
+	if series == "6.1" {
+		return []kernel.Backend{kernel.BackendKprobe, kernel.BackendFentry, kernel.BackendTracepoint}
+	}
+	return []kernel.Backend{kernel.BackendKprobeMulti, kernel.BackendKprobe, kernel.BackendFentry, kernel.BackendTracepoint}
+}
+
+func TestPathBackends(t *testing.T) {
+	requireVM(t)
+	for _, b := range backendsOf(kernelSeries(kernelRelease(t))) {
+		t.Run(string(b), func(t *testing.T) {
+			t.Run("udp", func(t *testing.T) { tracePath(t, b, "udp", "__udp4_lib_rcv") })
+			t.Run("tcp", func(t *testing.T) { tracePath(t, b, "tcp", "tcp_v4_rcv") })
+		})
+	}
+}
+
+// tracePath sends one packet of proto to a closed loopback port and checks
+// its path: through fn (for function backends), ending in a NO_SOCKET drop.
+func tracePath(t *testing.T, b kernel.Backend, proto, fn string) {
+	port := closedPort(t)
+	spec := filter.Spec{Port: port, Proto: filter.ProtoUDP}
+	if proto == "tcp" {
+		spec.Proto = filter.ProtoTCP
+	}
+	p, events := runPath(t, tracer.PathConfig{Filter: spec, Backend: b, Funcs: pathFuncs}, func() { sendTo(t, proto, port) })
+	t.Logf("%s: %d probes attached in %v, detached in %v, %d refused", b, p.Probes(), p.AttachTime, p.DetachTime, len(p.Plan.Skipped))
+	var funcs []string
+	var drop *output.Event
+	for i, ev := range events {
+		funcs = append(funcs, ev.Func)
+		if ev.Kind == "drop" && ev.Dport == port {
+			drop = &events[i]
+		}
+	}
+	t.Logf("path: %s", strings.Join(funcs, " > "))
+	if drop == nil {
+		t.Fatalf("no drop of the packet to port %d in %d events", port, len(events))
+	}
+	if drop.Reason != "NO_SOCKET" {
+		t.Errorf("drop reason %q, want NO_SOCKET", drop.Reason)
+	}
+	if b != kernel.BackendTracepoint && !contains(funcs, fn) {
+		t.Errorf("path does not pass %s", fn)
+	}
+	if b == kernel.BackendTracepoint && !hasPrefix(funcs, "tp:") {
+		t.Errorf("tracepoint backend reported no tracepoint step")
+	}
+	if last := events[len(events)-1]; last.Kind != "drop" && drop.Skb == last.Skb {
+		t.Errorf("path of skb %#x does not end with its drop", drop.Skb)
+	}
+}
+
+// runPath attaches, runs send, and returns every event until a drop.
+func runPath(t *testing.T, cfg tracer.PathConfig, send func()) (*tracer.PathTracer, []output.Event) {
+	t.Helper()
+	dec := newDecoder(t)
+	syms, _ := kernel.LoadKallsyms()
+	p, err := tracer.OpenPath(context.Background(), cfg, syms)
+	if err != nil {
+		t.Fatalf("OpenPath(%s): %v", cfg.Backend, err)
+	}
+	defer p.Close()
+	var (
+		mu     sync.Mutex
+		events []output.Event
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- p.Run(ctx, dec, func(ev *output.Event) error {
+			mu.Lock()
+			defer mu.Unlock()
+			events = append(events, *ev)
+			return nil
+		}, nil)
+	}()
+	send()
+	deadline := time.Now().Add(eventWait)
+	for time.Now().Before(deadline) && !hasDrop(&mu, events) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	p.Close()
+	return p, events
+}
+
+func hasDrop(mu *sync.Mutex, events []output.Event) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	for _, ev := range events {
+		if ev.Kind == "drop" {
+			return true
+		}
+	}
+	return false
+}
+
+// sendTo sends a UDP datagram or a TCP SYN to a closed port on 127.0.0.1.
+func sendTo(t *testing.T, proto string, port uint16) {
+	dst := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port)
+	if proto == "udp" {
+		sendOne(t, "udp4", dst)
+		return
+	}
+	c, err := net.DialTimeout("tcp4", dst.String(), 2*time.Second)
+	if err == nil {
+		c.Close()
+		t.Fatalf("connected to %v, which should be closed", dst)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func hasPrefix(list []string, prefix string) bool {
+	for _, x := range list {
+		if strings.HasPrefix(x, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestAutoBackend checks what auto chooses, and that it says why it did
+// not choose better backends.
+func TestAutoBackend(t *testing.T) {
+	requireVM(t)
+	series := kernelSeries(kernelRelease(t))
+	syms, _ := kernel.LoadKallsyms()
+	p, err := tracer.OpenPath(context.Background(), tracer.PathConfig{Funcs: regexp.MustCompile(`^ip_rcv$`)}, syms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	t.Logf("auto chose %s; why not better: %q", p.Backend(), p.Why())
+	switch series {
+	case "6.12":
+		if p.Backend() != kernel.BackendKprobeMulti {
+			t.Errorf("auto chose %s on 6.12, want kprobe-multi", p.Backend())
+		}
+	case "6.1":
+		if p.Backend() == kernel.BackendKprobeMulti {
+			t.Errorf("auto chose kprobe-multi on 6.1")
+		}
+		if len(p.Why()) == 0 || !strings.HasPrefix(p.Why()[0], "kprobe-multi:") {
+			t.Errorf("auto does not say why not kprobe-multi: %q", p.Why())
+		}
+	}
+}
+
+// TestAttachAll attaches every discoverable function with each backend
+// that batches well, and prints attach and detach times for make bench.
+func TestAttachAll(t *testing.T) {
+	requireVM(t)
+	series := kernelSeries(kernelRelease(t))
+	for _, b := range backendsOf(series) {
+		if (b == kernel.BackendFentry || b == kernel.BackendKprobe) && !benchAll() {
+			continue // one program load per function: minutes under emulation
+		}
+		syms, _ := kernel.LoadKallsyms()
+		p, err := tracer.OpenPath(context.Background(), tracer.PathConfig{Backend: b}, syms)
+		if err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		probes := p.Probes()
+		p.Close()
+		// Some functions cannot be probed (notrace, inlined everywhere
+		// but kept in BTF); they must stay the exception.
+		if refused := len(p.Plan.Skipped); refused > len(p.Plan.Funcs)/10 {
+			t.Errorf("%s: the kernel refused %d of %d functions", b, refused, len(p.Plan.Funcs))
+		}
+		fmt.Printf("DROPTRACE-BENCH kernel=%s backend=%s funcs=%d probes=%d refused=%d attach_ms=%d detach_ms=%d\n",
+			series, b, len(p.Plan.Funcs), probes, len(p.Plan.Skipped), p.AttachTime.Milliseconds(), p.DetachTime.Milliseconds())
+	}
+}
+
+// benchAll says whether TestAttachAll also times the per-function
+// backends over every function (make bench sets it).
+func benchAll() bool { return os.Getenv("DROPTRACE_BENCH_ALL") == "1" }
+
+// TestInterruptedAttach cancels an attach of every function half-way and
+// checks nothing is left behind: no BPF program, no kprobe.
+func TestInterruptedAttach(t *testing.T) {
+	requireVM(t)
+	for _, b := range []kernel.Backend{kernel.BackendKprobe, kernel.BackendFentry} {
+		t.Run(string(b), func(t *testing.T) {
+			progsBefore, kprobesBefore := settledPrograms(t), countKprobes(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(3*time.Second, cancel)
+			syms, _ := kernel.LoadKallsyms()
+			p, err := tracer.OpenPath(ctx, tracer.PathConfig{Backend: b}, syms)
+			if err == nil {
+				p.Close()
+				t.Fatalf("%s attached everything before the cancel; the test needs a slower attach", b)
+			}
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("OpenPath: %v, want context.Canceled", err)
+			}
+			if got := settledPrograms(t); got != progsBefore {
+				t.Errorf("%d BPF programs loaded after an interrupted attach, %d before", got, progsBefore)
+			}
+			if got := countKprobes(t); got != kprobesBefore {
+				t.Errorf("%d kprobes after an interrupted attach, %d before", got, kprobesBefore)
+			}
+		})
+	}
+}
+
+// settledPrograms counts loaded BPF programs once the count stops
+// changing: the kernel frees closed programs after an RCU grace period.
+func settledPrograms(t *testing.T) int {
+	t.Helper()
+	last := countPrograms(t)
+	for i := 0; i < 50; i++ {
+		time.Sleep(200 * time.Millisecond)
+		n := countPrograms(t)
+		if n == last {
+			return n
+		}
+		last = n
+	}
+	return last
+}
+
+func countPrograms(t *testing.T) int {
+	t.Helper()
+	n := 0
+	for id := ebpf.ProgramID(0); ; n++ {
+		next, err := ebpf.ProgramGetNextID(id)
+		if err != nil {
+			return n
+		}
+		id = next
+	}
+}
+
+// countKprobes counts registered kprobes, perf-event ones included.
+func countKprobes(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/sys/kernel/debug/kprobes/list")
+	if err != nil {
+		t.Fatalf("reading the kprobe list: %v", err)
+	}
+	return strings.Count(string(b), "\n")
+}
