@@ -210,23 +210,24 @@ func (tr *tracer) wait(t *testing.T) {
 
 // jsonEvent is one line of --output json.
 type jsonEvent struct {
-	Time       string `json:"time"`
-	Kind       string `json:"kind"`
-	Reason     string `json:"reason"`
-	ReasonCode uint32 `json:"reason_code"`
-	Location   string `json:"location"`
-	Netns      uint64 `json:"netns"`
-	Ifindex    uint32 `json:"ifindex"`
-	Ifname     string `json:"ifname"`
-	Proto      string `json:"proto"`
-	Src        string `json:"src"`
-	Dst        string `json:"dst"`
-	Sport      uint16 `json:"sport"`
-	Dport      uint16 `json:"dport"`
-	Len        uint32 `json:"len"`
-	CPU        uint32 `json:"cpu"`
-	Skb        string `json:"skb"`
-	Func       string `json:"func"`
+	Time       string   `json:"time"`
+	Kind       string   `json:"kind"`
+	Reason     string   `json:"reason"`
+	ReasonCode uint32   `json:"reason_code"`
+	Location   string   `json:"location"`
+	Netns      uint64   `json:"netns"`
+	Ifindex    uint32   `json:"ifindex"`
+	Ifname     string   `json:"ifname"`
+	Proto      string   `json:"proto"`
+	Src        string   `json:"src"`
+	Dst        string   `json:"dst"`
+	Sport      uint16   `json:"sport"`
+	Dport      uint16   `json:"dport"`
+	Len        uint32   `json:"len"`
+	CPU        uint32   `json:"cpu"`
+	Skb        string   `json:"skb"`
+	Func       string   `json:"func"`
+	Stack      []string `json:"stack"`
 }
 
 func (tr *tracer) events(t *testing.T) []jsonEvent {

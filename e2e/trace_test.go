@@ -86,3 +86,38 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestTraceStack checks --output-stack: the drop's kernel stack, innermost
+// first, without the tracing machinery's own frames.
+func TestTraceStack(t *testing.T) {
+	requireRoot(t)
+	tp := newTopology(t)
+	tp.addRules(t)
+	tr := startTracer(t, "--trace", "--output-stack", "--output", "json",
+		"--filter-dst-ip", tp.serverIP4, "--filter-port", fmt.Sprint(rejectPort))
+	tp.connectTCP(t, tp.serverIP4, rejectPort, 1)
+	tr.stop(t)
+	for _, ev := range tr.events(t) {
+		if ev.Kind != "drop" {
+			continue
+		}
+		t.Logf("stack: %v", ev.Stack)
+		if len(ev.Stack) < 3 || strings.HasPrefix(ev.Stack[0], "bpf_") {
+			t.Fatalf("stack %v: want the kernel's frames, innermost first", ev.Stack)
+		}
+		if !contains(framesOf(ev.Stack), "nft_do_chain") || !contains(framesOf(ev.Stack), "ip_local_deliver") {
+			t.Errorf("stack %v does not show the netfilter drop path", ev.Stack)
+		}
+		return
+	}
+	t.Fatal("no drop event")
+}
+
+func framesOf(stack []string) []string {
+	var names []string
+	for _, f := range stack {
+		name, _, _ := strings.Cut(f, "+")
+		names = append(names, name)
+	}
+	return names
+}

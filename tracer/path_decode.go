@@ -40,9 +40,27 @@ func (d *Decoder) DecodePath(raw []byte, ev *output.Event, tracepoints []string)
 	n := int(binary.NativeEndian.Uint32(raw[offStackLen:])) / 8
 	ev.Stack = nil
 	for i := 0; i < n && offStack+8*i+8 <= len(raw); i++ {
-		ev.Stack = append(ev.Stack, d.symbolize(binary.NativeEndian.Uint64(raw[offStack+8*i:])))
+		frame := d.symbolize(binary.NativeEndian.Uint64(raw[offStack+8*i:]))
+		if len(ev.Stack) == 0 && isTracingFrame(frame) {
+			continue
+		}
+		ev.Stack = append(ev.Stack, frame)
 	}
 	return nil
+}
+
+// tracingFrames start the names of the frames that the probe itself adds
+// on top of the kernel's stack: the BPF program and what calls it.
+var tracingFrames = []string{"bpf_prog_", "bpf_trace_run", "__traceiter_", "__bpf_trace_",
+	"trace_call_bpf", "kprobe_", "fprobe", "ftrace_", "bpf_trampoline", "arch_ftrace_", "0x"}
+
+func isTracingFrame(frame string) bool {
+	for _, p := range tracingFrames {
+		if strings.HasPrefix(frame, p) {
+			return true
+		}
+	}
+	return strings.HasSuffix(frame, "[bpf]")
 }
 
 var kindOffset = int(unsafe.Offsetof(bpf.DropEvent{}.Kind))
