@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 
 	"github.com/droptrace/droptrace/filter"
 	"github.com/droptrace/droptrace/kernel"
@@ -187,30 +188,56 @@ func TestAutoBackend(t *testing.T) {
 	}
 }
 
-// TestAttachAll attaches every discoverable function with each backend
-// that batches well, and prints attach and detach times for make bench.
+// TestAttachAll attaches every discoverable function with kprobe-multi,
+// and the skb tracepoints, and prints attach and detach times for make
+// bench. With DROPTRACE_BENCH_ALL=1 it also times kprobe and fentry, which
+// attach one function at a time, on the first perFuncBench functions:
+// every function takes many minutes under emulation.
 func TestAttachAll(t *testing.T) {
 	requireVM(t)
 	series := kernelSeries(kernelRelease(t))
+	syms, _ := kernel.LoadKallsyms()
 	for _, b := range backendsOf(series) {
-		if (b == kernel.BackendFentry || b == kernel.BackendKprobe) && !benchAll() {
-			continue // one program load per function: minutes under emulation
+		cfg := tracer.PathConfig{Backend: b}
+		if b == kernel.BackendFentry || b == kernel.BackendKprobe {
+			if !benchAll() {
+				continue
+			}
+			cfg.Funcs = firstFuncs(t, syms, perFuncBench)
 		}
-		syms, _ := kernel.LoadKallsyms()
-		p, err := tracer.OpenPath(context.Background(), tracer.PathConfig{Backend: b}, syms)
+		p, err := tracer.OpenPath(context.Background(), cfg, syms)
 		if err != nil {
 			t.Fatalf("%s: %v", b, err)
 		}
-		probes := p.Probes()
 		p.Close()
-		// Some functions cannot be probed (notrace, inlined everywhere
-		// but kept in BTF); they must stay the exception.
+		// Some functions cannot be probed (notrace, or kept in BTF but
+		// inlined everywhere); they must stay the exception.
 		if refused := len(p.Plan.Skipped); refused > len(p.Plan.Funcs)/10 {
 			t.Errorf("%s: the kernel refused %d of %d functions", b, refused, len(p.Plan.Funcs))
 		}
-		fmt.Printf("DROPTRACE-BENCH kernel=%s backend=%s funcs=%d probes=%d refused=%d attach_ms=%d detach_ms=%d\n",
-			series, b, len(p.Plan.Funcs), probes, len(p.Plan.Skipped), p.AttachTime.Milliseconds(), p.DetachTime.Milliseconds())
+		fmt.Printf("DROPTRACE-BENCH kernel=%s backend=%s funcs=%d tracepoints=%d refused=%d attach_ms=%d detach_ms=%d\n",
+			series, b, len(p.Plan.Funcs), len(p.Plan.Tracepoints), len(p.Plan.Skipped), p.AttachTime.Milliseconds(), p.DetachTime.Milliseconds())
 	}
+}
+
+const perFuncBench = 200
+
+// firstFuncs returns a regexp matching the first n traceable functions.
+func firstFuncs(t *testing.T, syms *kernel.Symbols, n int) *regexp.Regexp {
+	t.Helper()
+	kspec, err := btf.LoadKernelSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := tracer.Discover(kspec, syms, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range plan.Funcs[:min(n, len(plan.Funcs))] {
+		names = append(names, regexp.QuoteMeta(f.Name))
+	}
+	return regexp.MustCompile("^(" + strings.Join(names, "|") + ")$")
 }
 
 // benchAll says whether TestAttachAll also times the per-function
