@@ -11,23 +11,26 @@ import (
 // jsonEvent is the JSON lines schema. Every field is always present, so
 // consumers such as jq need no defaults; change it only with the README.
 type jsonEvent struct {
-	Time       string `json:"time"`
-	Kind       string `json:"kind"`
-	Reason     string `json:"reason"`
-	ReasonCode uint32 `json:"reason_code"`
-	Location   string `json:"location"`
-	Netns      uint32 `json:"netns"`
-	Ifindex    uint32 `json:"ifindex"`
-	Ifname     string `json:"ifname"`
-	Mark       uint32 `json:"mark"`
-	Proto      string `json:"proto"`
-	Src        string `json:"src"`
-	Dst        string `json:"dst"`
-	Sport      uint16 `json:"sport"`
-	Dport      uint16 `json:"dport"`
-	Len        uint32 `json:"len"`
-	CPU        uint32 `json:"cpu"`
-	Skb        string `json:"skb"`
+	Time       string       `json:"time"`
+	Kind       string       `json:"kind"`
+	Reason     string       `json:"reason"`
+	ReasonCode uint32       `json:"reason_code"`
+	Location   string       `json:"location"`
+	Netns      uint32       `json:"netns"`
+	Ifindex    uint32       `json:"ifindex"`
+	Ifname     string       `json:"ifname"`
+	Mark       uint32       `json:"mark"`
+	Proto      string       `json:"proto"`
+	Src        string       `json:"src"`
+	Dst        string       `json:"dst"`
+	Sport      uint16       `json:"sport"`
+	Dport      uint16       `json:"dport"`
+	Len        uint32       `json:"len"`
+	CPU        uint32       `json:"cpu"`
+	Skb        string       `json:"skb"`
+	TCPState   string       `json:"tcp_state"`
+	SockCookie uint64       `json:"sock_cookie"`
+	TCPInfo    *jsonTCPInfo `json:"tcp_info"`
 }
 
 type jsonLines struct {
@@ -73,6 +76,9 @@ func newJSONEvent(ev *Event) jsonEvent {
 		Len:        ev.Len,
 		CPU:        ev.CPU,
 		Skb:        fmt.Sprintf("%#x", ev.Skb),
+		TCPState:   ev.TCPState,
+		SockCookie: ev.SockCookie,
+		TCPInfo:    newJSONTCPInfo(ev.TCPInfo),
 	}
 }
 

@@ -47,7 +47,7 @@ func (d *Decoder) Decode(raw []byte, ev *output.Event) error {
 	re = *(*bpf.DropEvent)(unsafe.Pointer(&raw[0]))
 	*ev = output.Event{
 		Time:         d.clock.wall(re.Ts),
-		Kind:         "drop",
+		Kind:         kindName(re.Kind),
 		ReasonCode:   re.Reason,
 		LocationAddr: re.Location,
 		Netns:        re.Netns,
@@ -66,6 +66,7 @@ func (d *Decoder) Decode(raw []byte, ev *output.Event) error {
 		ev.Location = d.Symbols.Symbolize(re.Location)
 	}
 	decodeTuple(&re, ev)
+	decodeSock(&re, ev)
 	return decodePacket(&re, raw[eventSize:], ev)
 }
 

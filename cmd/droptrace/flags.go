@@ -24,6 +24,7 @@ type config struct {
 	count       int
 	duration    time.Duration
 	listReasons bool
+	tcp         bool
 	version     bool
 	help        bool
 }
@@ -53,6 +54,7 @@ func newFlagSet(cfg *config) *pflag.FlagSet {
 	fs.StringVarP(&cfg.pcap, "output-pcap", "w", "", "also write the dropped packets to this pcapng file ('-' for stdout)")
 	fs.IntVar(&cfg.snaplen, "output-snaplen", tracer.MaxSnaplen, fmt.Sprintf("packet bytes saved per drop with --output-pcap (1-%d)", tracer.MaxSnaplen))
 	fs.StringVar(&cfg.hook, "drop-hook", tracer.HookAuto, "where to catch drops: auto (tp_btf, else the classic tracepoint), tp_btf, tracepoint")
+	fs.BoolVar(&cfg.tcp, "tcp", false, "also report TCP retransmissions and resets, and annotate them and TCP drops with the socket's tcp_info")
 	fs.IntVarP(&cfg.count, "count", "c", 0, "exit after this many drops (0: no limit)")
 	fs.DurationVar(&cfg.duration, "duration", 0, "exit after this long, e.g. 30s (0: no limit)")
 	fs.BoolVar(&cfg.listReasons, "list-reasons", false, "print the drop reasons of the running kernel and exit")
@@ -94,5 +96,5 @@ func validate(cfg *config) error {
 	case cfg.pcap == "-" && cfg.outputSet:
 		return usagef("--output-pcap: '-' takes stdout, which --output %s also writes to; write the pcap to a file", cfg.output)
 	}
-	return nil
+	return validateTCP(cfg)
 }

@@ -37,7 +37,7 @@ func run(ctx context.Context, cfg *config) error {
 	if err != nil {
 		return err
 	}
-	tcfg := tracer.Config{Filter: spec, Hook: cfg.hook}
+	tcfg := tracer.Config{Filter: spec, Hook: cfg.hook, TCP: cfg.tcp}
 	if pcap != nil {
 		tcfg.Snaplen = cfg.snaplen
 	}
@@ -111,6 +111,7 @@ func announce(t *tracer.Tracer, spec filter.Spec) {
 	if fb := t.Fallback(); fb != "" {
 		fmt.Fprintf(os.Stderr, "droptrace: not using tp_btf: %s\n", fb)
 	}
+	announceTCP(t)
 	fmt.Fprintf(os.Stderr, "droptrace: tracing drops via %s, filters: %s; Ctrl-C to stop\n", t.Mode(), spec)
 }
 
