@@ -59,10 +59,10 @@ func (d *Decoder) Decode(raw []byte, ev *output.Event) error {
 		CPU:          re.Cpu,
 		Skb:          re.Skb,
 	}
-	if d.Reasons != nil {
+	if d.Reasons != nil && ev.Kind == "drop" {
 		ev.Reason = d.Reasons.Name(re.Reason)
 	}
-	if d.Symbols != nil {
+	if d.Symbols != nil && re.Location != 0 {
 		ev.Location = d.Symbols.Symbolize(re.Location)
 	}
 	decodeTuple(&re, ev)

@@ -53,12 +53,21 @@ func run(ctx context.Context, cfg *config) error {
 		ctx, cancel = context.WithTimeout(ctx, cfg.duration)
 		defer cancel()
 	}
-	reported, runErr := stream(ctx, t, tracer.NewDecoder(syms, reasons), w, cfg.count)
+	dec := tracer.NewDecoder(syms, reasons)
+	var reported uint64
+	var tcp *tcpReport
+	var runErr error
+	if cfg.tcp {
+		reported, tcp, runErr = streamTCP(ctx, t, dec, w, cfg.count)
+	} else {
+		reported, runErr = stream(ctx, t, dec, w, cfg.count)
+	}
 	closeErr := w.Close()
 	if err := stdout.Flush(); closeErr == nil {
 		closeErr = err
 	}
 	summarize(t, reported, pcap)
+	summarizeTCP(t, tcp)
 	if runErr != nil {
 		return runErr
 	}
