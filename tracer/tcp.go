@@ -198,13 +198,26 @@ func (t *Tracer) TCPFallback() string {
 	return t.tcp.fallback
 }
 
-// TCPStats returns how many TCP events matched the filters in the kernel
-// and how many of those did not fit in the ring buffer.
-func (t *Tracer) TCPStats() (seen, lost uint64, err error) {
+// TCPStats returns how many TCP events matched the filters in the
+// kernel, how many of those did not fit in the ring buffer, and how many
+// tracepoint hits the kernel did not run the TCP programs for (5.12+):
+// a BTF-typed program that is running on a CPU is skipped when an
+// interrupt on that CPU hits its tracepoint again, and the kernel counts
+// that as the program's recursion_misses. Those events are lost too.
+func (t *Tracer) TCPStats() (seen, lost, missed uint64, err error) {
 	m := t.coll.Maps[bpf.DropMapStats]
 	if seen, err = sumPerCPU(m, uint32(bpf.DropStatIndexSTAT_TCP_SEEN)); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	lost, err = sumPerCPU(m, uint32(bpf.DropStatIndexSTAT_TCP_LOST))
-	return seen, lost, err
+	if lost, err = sumPerCPU(m, uint32(bpf.DropStatIndexSTAT_TCP_LOST)); err != nil {
+		return 0, 0, 0, err
+	}
+	for name, p := range t.tcp.coll.Programs {
+		st, err := p.Stats()
+		if err != nil {
+			return 0, 0, 0, fmt.Errorf("reading the run counts of %s: %w", name, err)
+		}
+		missed += st.RecursionMisses
+	}
+	return seen, lost, missed, nil
 }

@@ -89,13 +89,14 @@ func summarizeTCP(t *tracer.Tracer, rep *tcpReport) {
 	if rep == nil {
 		return
 	}
-	seen, lost, err := t.TCPStats()
+	seen, lost, missed, err := t.TCPStats()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "droptrace: %d TCP events reported; %v\n", rep.events, err)
 		return
 	}
 	s := rep.stats
-	fmt.Fprintf(os.Stderr, "droptrace: %d TCP events reported, %d matched in the kernel, %d events lost\n", rep.events, seen, lost)
+	fmt.Fprintf(os.Stderr, "droptrace: %d TCP events reported, %d matched in the kernel, %d events lost (%d ring buffer full, %d not run: the program was busy on that CPU)\n",
+		rep.events, seen, lost+missed, lost, missed)
 	fmt.Fprintf(os.Stderr, "droptrace: tcp_info: %d events annotated (%d gone), %d look-ups, %d coalesced; without tcp_info: %d queue full, %d timed out, %d failed\n",
 		s.Annotated, s.Gone, s.Lookups, s.Coalesced, s.QueueFull, s.TimedOut, s.Failed)
 }
