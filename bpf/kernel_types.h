@@ -101,7 +101,8 @@ struct trace_event_raw_kfree_skb {
 /* Records of the classic tcp:* tracepoints, for CO-RE reads of the
  * pointers they carry. tcp_retransmit_skb and tcp_send_reset had the
  * shared class tcp_event_sk_skb until they got records of their own
- * (tcp_send_reset in 6.10, tcp_retransmit_skb in 6.13). */
+ * (tcp_send_reset in 6.10, tcp_retransmit_skb after 6.12, when it
+ * gained err). */
 struct trace_event_raw_tcp_event_sk_skb {
 	struct trace_entry ent;
 	const void *skbaddr;
