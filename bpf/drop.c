@@ -14,7 +14,9 @@
 #include <bpf/bpf_core_read.h>
 #include "event.h"
 #include "filter.h"
+#include "maps.h"
 #include "skb.h"
+#include "sock.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -33,31 +35,11 @@ struct event_buf {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 23);
-} events SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
 	__type(value, struct event_buf);
 	__uint(max_entries, 1);
 } scratch SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(max_entries, STAT_MAX);
-} stats SEC(".maps");
-
-static __always_inline void count(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
-
-	if (v)
-		*v += 1;
-}
 
 /* capture copies up to cfg_snaplen bytes of the linear data from the
  * Ethernet header when there is one, else from the IP header. */
@@ -123,6 +105,7 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 	ev->mark = RD(direct, skb, mark);
 	ev->len = RD(direct, skb, len);
 	ev->cpu = bpf_get_smp_processor_id();
+	read_skb_sock(skb, ev, direct);
 	cap = capture(buf, skb, &h, direct);
 	ev->cap_len = cap;
 	count(STAT_SEEN);

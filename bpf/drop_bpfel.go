@@ -14,28 +14,32 @@ import (
 )
 
 type DropEvent struct {
-	_        structs.HostLayout
-	Ts       uint64
-	Skb      uint64
-	Location uint64
-	Reason   uint32
-	Netns    uint32
-	Ifindex  uint32
-	Mark     uint32
-	Len      uint32
-	Cpu      uint32
-	OrigLen  uint32
-	CapLen   uint16
-	Protocol uint16
-	Kind     uint8
-	Family   uint8
-	L4proto  uint8
-	Link     uint8
-	Sport    uint16
-	Dport    uint16
-	Saddr    [4]uint32
-	Daddr    [4]uint32
-	Ifname   [16]int8
+	_          structs.HostLayout
+	Ts         uint64
+	Skb        uint64
+	Location   uint64
+	Reason     uint32
+	Netns      uint32
+	Ifindex    uint32
+	Mark       uint32
+	Len        uint32
+	Cpu        uint32
+	OrigLen    uint32
+	CapLen     uint16
+	Protocol   uint16
+	Kind       uint8
+	Family     uint8
+	L4proto    uint8
+	Link       uint8
+	Sport      uint16
+	Dport      uint16
+	Saddr      [4]uint32
+	Daddr      [4]uint32
+	Ifname     [16]int8
+	SockCookie uint64
+	TcpState   uint8
+	SkSrcLocal uint8
+	Pad        [6]uint8
 }
 
 type DropEventBuf struct {
@@ -47,9 +51,13 @@ type DropEventBuf struct {
 type DropEventKind uint32
 
 const (
-	DropEventKindEVENT_DROP    DropEventKind = 1
-	DropEventKindEVENT_TRACE   DropEventKind = 2
-	DropEventKindEVENT_CONSUME DropEventKind = 3
+	DropEventKindEVENT_DROP                  DropEventKind = 1
+	DropEventKindEVENT_TRACE                 DropEventKind = 2
+	DropEventKindEVENT_CONSUME               DropEventKind = 3
+	DropEventKindEVENT_TCP_RETRANSMIT        DropEventKind = 4
+	DropEventKindEVENT_TCP_RETRANSMIT_SYNACK DropEventKind = 5
+	DropEventKindEVENT_TCP_RESET_SENT        DropEventKind = 6
+	DropEventKindEVENT_TCP_RESET_RECEIVED    DropEventKind = 7
 )
 
 type DropLinkKind uint32
@@ -63,9 +71,11 @@ const (
 type DropStatIndex uint32
 
 const (
-	DropStatIndexSTAT_SEEN DropStatIndex = 0
-	DropStatIndexSTAT_LOST DropStatIndex = 1
-	DropStatIndexSTAT_MAX  DropStatIndex = 2
+	DropStatIndexSTAT_SEEN     DropStatIndex = 0
+	DropStatIndexSTAT_LOST     DropStatIndex = 1
+	DropStatIndexSTAT_TCP_SEEN DropStatIndex = 2
+	DropStatIndexSTAT_TCP_LOST DropStatIndex = 3
+	DropStatIndexSTAT_MAX      DropStatIndex = 4
 )
 
 // Names of all BPF objects in the ELF.

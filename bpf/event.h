@@ -11,6 +11,10 @@ enum event_kind {
 	EVENT_DROP = 1,
 	EVENT_TRACE = 2,   /* an skb passed a traced function or tracepoint */
 	EVENT_CONSUME = 3, /* a traced skb was freed normally */
+	EVENT_TCP_RETRANSMIT = 4,	  /* tcp:tcp_retransmit_skb */
+	EVENT_TCP_RETRANSMIT_SYNACK = 5, /* tcp:tcp_retransmit_synack */
+	EVENT_TCP_RESET_SENT = 6,	  /* tcp:tcp_send_reset */
+	EVENT_TCP_RESET_RECEIVED = 7,	  /* tcp:tcp_receive_reset */
 };
 
 enum link_kind {
@@ -21,9 +25,11 @@ enum link_kind {
 
 /* stat_index names the slots of the per-CPU stats array. */
 enum stat_index {
-	STAT_SEEN = 0,	  /* events that matched the filters */
-	STAT_LOST = 1,	  /* matched events the ring buffer had no room for */
-	STAT_MAX = 2,
+	STAT_SEEN = 0,	   /* drops that matched the filters */
+	STAT_LOST = 1,	   /* matched drops the ring buffer had no room for */
+	STAT_TCP_SEEN = 2, /* TCP events that matched the filters */
+	STAT_TCP_LOST = 3, /* matched TCP events the ring buffer had no room for */
+	STAT_MAX = 4,
 };
 
 /* event is what one matched drop sends to user space, followed by cap_len
@@ -50,6 +56,11 @@ struct event {
 	__u32 saddr[4];
 	__u32 daddr[4];
 	char ifname[16];
+	/* The TCP socket of the event, or of the dropped skb; 0 when none. */
+	__u64 sock_cookie;
+	__u8 tcp_state;	   /* the socket's state (TCP_ESTABLISHED, ...); 0 when none */
+	__u8 sk_src_local; /* saddr/sport are the socket's local end */
+	__u8 pad[6];
 };
 
 #endif

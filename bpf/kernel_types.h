@@ -33,12 +33,38 @@ struct net_device {
 	possible_net_t nd_net;
 } __attribute__((preserve_access_index));
 
+struct in6_addr {
+	union {
+		__u32 u6_addr32[4];
+	} in6_u;
+} __attribute__((preserve_access_index));
+
+typedef struct {
+	__s64 counter;
+} __attribute__((preserve_access_index)) atomic64_t;
+
+/* The address and port fields sit in anonymous unions in the kernel
+ * (skc_addrpair, skc_portpair); CO-RE finds them through those. */
 struct sock_common {
+	__be32 skc_daddr;
+	__be32 skc_rcv_saddr;
+	__be16 skc_dport;
+	__u16 skc_num;
+	unsigned short skc_family;
+	volatile unsigned char skc_state;
 	possible_net_t skc_net;
+	struct in6_addr skc_v6_daddr;     /* CONFIG_IPV6 only */
+	struct in6_addr skc_v6_rcv_saddr; /* CONFIG_IPV6 only */
+	atomic64_t skc_cookie;
 } __attribute__((preserve_access_index));
 
 struct sock {
 	struct sock_common __sk_common;
+} __attribute__((preserve_access_index));
+
+/* A connection request (TCP_NEW_SYN_RECV) before it becomes a sock. */
+struct request_sock {
+	struct sock_common __req_common;
 } __attribute__((preserve_access_index));
 
 struct sk_buff {
@@ -70,6 +96,40 @@ struct trace_event_raw_kfree_skb {
 	void *skbaddr;
 	void *location;
 	enum skb_drop_reason reason;
+} __attribute__((preserve_access_index));
+
+/* Records of the classic tcp:* tracepoints, for CO-RE reads of the
+ * pointers they carry. tcp_retransmit_skb and tcp_send_reset had the
+ * shared class tcp_event_sk_skb until they got records of their own
+ * (tcp_send_reset in 6.10, tcp_retransmit_skb after 6.12, when it
+ * gained err). */
+struct trace_event_raw_tcp_event_sk_skb {
+	struct trace_entry ent;
+	const void *skbaddr;
+	const void *skaddr;
+} __attribute__((preserve_access_index));
+
+struct trace_event_raw_tcp_retransmit_skb {
+	struct trace_entry ent;
+	const void *skbaddr;
+	const void *skaddr;
+} __attribute__((preserve_access_index));
+
+struct trace_event_raw_tcp_send_reset {
+	struct trace_entry ent;
+	const void *skbaddr;
+	const void *skaddr;
+} __attribute__((preserve_access_index));
+
+struct trace_event_raw_tcp_event_sk {
+	struct trace_entry ent;
+	const void *skaddr;
+} __attribute__((preserve_access_index));
+
+struct trace_event_raw_tcp_retransmit_synack {
+	struct trace_entry ent;
+	const void *skaddr;
+	const void *req;
 } __attribute__((preserve_access_index));
 
 struct iphdr {

@@ -16,28 +16,32 @@ import (
 type TracePathEvent struct {
 	_  structs.HostLayout
 	Ev struct {
-		_        structs.HostLayout
-		Ts       uint64
-		Skb      uint64
-		Location uint64
-		Reason   uint32
-		Netns    uint32
-		Ifindex  uint32
-		Mark     uint32
-		Len      uint32
-		Cpu      uint32
-		OrigLen  uint32
-		CapLen   uint16
-		Protocol uint16
-		Kind     uint8
-		Family   uint8
-		L4proto  uint8
-		Link     uint8
-		Sport    uint16
-		Dport    uint16
-		Saddr    [4]uint32
-		Daddr    [4]uint32
-		Ifname   [16]int8
+		_          structs.HostLayout
+		Ts         uint64
+		Skb        uint64
+		Location   uint64
+		Reason     uint32
+		Netns      uint32
+		Ifindex    uint32
+		Mark       uint32
+		Len        uint32
+		Cpu        uint32
+		OrigLen    uint32
+		CapLen     uint16
+		Protocol   uint16
+		Kind       uint8
+		Family     uint8
+		L4proto    uint8
+		Link       uint8
+		Sport      uint16
+		Dport      uint16
+		Saddr      [4]uint32
+		Daddr      [4]uint32
+		Ifname     [16]int8
+		SockCookie uint64
+		TcpState   uint8
+		SkSrcLocal uint8
+		Pad        [6]uint8
 	}
 	FuncIp   uint64
 	ProbeId  uint32

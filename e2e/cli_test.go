@@ -35,6 +35,8 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--filter-port", "70000"}, "--filter-port"},
 		{[]string{"--filter-port", "0"}, "--filter-port"},
 		{[]string{"--filter-proto", "sctp"}, "--filter-proto"},
+		{[]string{"--tcp", "--filter-proto", "udp"}, "--filter-proto"},
+		{[]string{"--tcp", "--filter-ifname", "eth0"}, "--filter-ifname"},
 		{[]string{"--filter-reason", "NO_SUCH_REASON"}, "--filter-reason"},
 		{[]string{"--filter-netns", "droptrace-no-such-ns"}, "--filter-netns"},
 		{[]string{"--filter-ifname", "this-name-is-too-long"}, "--filter-ifname"},

@@ -91,7 +91,22 @@ func newTopology(t *testing.T) *topology {
 	sh(t, "ip", "link", "add", tp.clientIf, "netns", tp.client, "type", "veth", "peer", "name", tp.serverIf, "netns", tp.server)
 	tp.setup(t, tp.client, tp.clientIf, tp.clientIP4, tp.clientIP6)
 	tp.setup(t, tp.server, tp.serverIf, tp.serverIP4, tp.serverIP6)
+	tp.waitReachable(t)
 	return tp
+}
+
+// waitReachable pings the server over both families until it answers. A
+// veth end that has just come up can miss the first neighbour
+// solicitation, and a SYN waiting on it is retransmitted a second later:
+// tests must start from a settled link, with the neighbours resolved.
+func (tp *topology) waitReachable(t *testing.T) {
+	t.Helper()
+	for _, dst := range []string{tp.serverIP4, tp.serverIP6} {
+		out, err := exec.Command("ip", "netns", "exec", tp.client, "ping", "-c", "1", "-w", "10", dst).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s unreachable from the client namespace: %v\n%s", dst, err, out)
+		}
+	}
 }
 
 func (tp *topology) setup(t *testing.T, ns, dev, ip4, ip6 string) {

@@ -20,7 +20,7 @@ const (
 // Event is one decoded event from the kernel, ready to be written.
 type Event struct {
 	Time         time.Time
-	Kind         string // "drop"
+	Kind         string // "drop", or a TCP event kind (KindRetransmit, ...)
 	Reason       string // drop reason name without the SKB_DROP_REASON_ prefix, e.g. "NETFILTER_DROP"; "" when the kernel has no reasons
 	ReasonCode   uint32
 	Location     string // symbolized drop location, e.g. "nft_do_chain+0x4f0 [nf_tables]"
@@ -43,6 +43,12 @@ type Event struct {
 	Packet   []byte
 	LinkType LinkType
 	OrigLen  uint32 // length of the whole packet from the start of Packet
+
+	// The TCP socket of a TCP event, or of a dropped TCP packet (--tcp).
+	TCPState     string   // e.g. "ESTABLISHED" at the event; "" when there is no socket
+	SockCookie   uint64   // socket cookie, as sock_diag reports it; 0 when none or unknown
+	SockSrcLocal bool     // Src/Sport are the socket's local end (always for TCP events)
+	TCPInfo      *TCPInfo // the socket's tcp_info; nil when not looked up
 }
 
 // Writer consumes events. Implementations are not safe for concurrent use.

@@ -75,6 +75,18 @@ func testEvents(loc *time.Location) []*Event {
 			Netns: 4026531840, Ifindex: 7, Ifname: "veth0", EtherType: 0x0800, Proto: "tcp",
 			Src: netip.MustParseAddr("10.0.0.2"), Dst: netip.MustParseAddr("10.0.0.1"),
 			Sport: 443, Dport: 43210, Len: 1500, CPU: 5, Skb: 0xffff888100a30800,
+			TCPState: "ESTABLISHED", SockCookie: 4097, SockSrcLocal: true,
+			TCPInfo: &TCPInfo{
+				State: "ESTABLISHED", RTT: 1200, RTTVar: 600, RTO: 204000, Retransmits: 3,
+				TotalRetrans: 7, Lost: 2, Sacked: 1, Unacked: 10, SndCwnd: 10,
+				SndSsthresh: 7, RcvQueue: 0, SendQueue: 14480, DeliveryRate: 1250000,
+			},
+		},
+		{ // a reset received: the socket was gone by the look-up
+			Time: at(6), Kind: "reset_received", Netns: 4026532001, Proto: "tcp",
+			Src: netip.MustParseAddr("fd00::1"), Dst: netip.MustParseAddr("fd00::2"),
+			Sport: 40000, Dport: 7001, CPU: 1, TCPState: "SYN_SENT", SockCookie: 8193,
+			SockSrcLocal: true, TCPInfo: &TCPInfo{Gone: true},
 		},
 	}
 }

@@ -13,25 +13,28 @@ import (
 // them (func in path tracing, stack with --output-stack); change it only
 // with the README.
 type jsonEvent struct {
-	Time       string   `json:"time"`
-	Kind       string   `json:"kind"`
-	Reason     string   `json:"reason"`
-	ReasonCode uint32   `json:"reason_code"`
-	Location   string   `json:"location"`
-	Netns      uint32   `json:"netns"`
-	Ifindex    uint32   `json:"ifindex"`
-	Ifname     string   `json:"ifname"`
-	Mark       uint32   `json:"mark"`
-	Proto      string   `json:"proto"`
-	Src        string   `json:"src"`
-	Dst        string   `json:"dst"`
-	Sport      uint16   `json:"sport"`
-	Dport      uint16   `json:"dport"`
-	Len        uint32   `json:"len"`
-	CPU        uint32   `json:"cpu"`
-	Skb        string   `json:"skb"`
-	Func       string   `json:"func,omitempty"`
-	Stack      []string `json:"stack,omitempty"`
+	Time       string       `json:"time"`
+	Kind       string       `json:"kind"`
+	Reason     string       `json:"reason"`
+	ReasonCode uint32       `json:"reason_code"`
+	Location   string       `json:"location"`
+	Netns      uint32       `json:"netns"`
+	Ifindex    uint32       `json:"ifindex"`
+	Ifname     string       `json:"ifname"`
+	Mark       uint32       `json:"mark"`
+	Proto      string       `json:"proto"`
+	Src        string       `json:"src"`
+	Dst        string       `json:"dst"`
+	Sport      uint16       `json:"sport"`
+	Dport      uint16       `json:"dport"`
+	Len        uint32       `json:"len"`
+	CPU        uint32       `json:"cpu"`
+	Skb        string       `json:"skb"`
+	TCPState   string       `json:"tcp_state"`
+	SockCookie uint64       `json:"sock_cookie"`
+	TCPInfo    *jsonTCPInfo `json:"tcp_info"`
+	Func       string       `json:"func,omitempty"`
+	Stack      []string     `json:"stack,omitempty"`
 }
 
 type jsonLines struct {
@@ -79,6 +82,9 @@ func newJSONEvent(ev *Event) jsonEvent {
 		Skb:        fmt.Sprintf("%#x", ev.Skb),
 		Func:       ev.Func,
 		Stack:      ev.Stack,
+		TCPState:   ev.TCPState,
+		SockCookie: ev.SockCookie,
+		TCPInfo:    newJSONTCPInfo(ev.TCPInfo),
 	}
 }
 

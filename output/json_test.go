@@ -14,7 +14,15 @@ import (
 // jsonFields is the documented schema; a change here is a change for users.
 var jsonFields = []string{
 	"cpu", "dport", "dst", "ifindex", "ifname", "kind", "len", "location",
-	"mark", "netns", "proto", "reason", "reason_code", "skb", "sport", "src", "time",
+	"mark", "netns", "proto", "reason", "reason_code", "skb", "sock_cookie", "sport", "src",
+	"tcp_info", "tcp_state", "time",
+}
+
+// tcpInfoFields is the documented schema of the tcp_info object.
+var tcpInfoFields = []string{
+	"delivery_rate", "gone", "lost", "rcv_queue", "retransmits", "rto_us", "rtt_us",
+	"rttvar_us", "sacked", "send_queue", "snd_cwnd", "snd_ssthresh", "state",
+	"total_retrans", "unacked",
 }
 
 func writeJSON(t *testing.T, events []*Event) []byte {
@@ -100,5 +108,62 @@ func TestJSONNoHTMLEscape(t *testing.T) {
 	ev := &Event{Kind: "drop", Location: "<unknown>"}
 	if got := string(writeJSON(t, []*Event{ev})); !strings.Contains(got, `"location":"<unknown>"`) {
 		t.Errorf("location escaped: %s", got)
+	}
+}
+
+// TestJSONTCPInfo checks the tcp_info object: its documented fields, its
+// values in µs and counts, and null when there was no look-up.
+func TestJSONTCPInfo(t *testing.T) {
+	events := testEvents(time.UTC)
+	tests := []struct {
+		name string
+		ev   *Event
+		want *jsonTCPInfo
+	}{
+		{"looked up", events[5], &jsonTCPInfo{
+			State: "ESTABLISHED", RTT: 1200, RTTVar: 600, RTO: 204000, Retransmits: 3,
+			TotalRetrans: 7, Lost: 2, Sacked: 1, Unacked: 10, SndCwnd: 10, SndSsthresh: 7,
+			SendQueue: 14480, DeliveryRate: 1250000,
+		}},
+		{"gone", events[6], &jsonTCPInfo{Gone: true}},
+		{"drop without socket", events[0], nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := writeJSON(t, []*Event{tt.ev})
+			var got jsonEvent
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatalf("decoding: %v", err)
+			}
+			if (got.TCPInfo == nil) != (tt.want == nil) || got.TCPInfo != nil && *got.TCPInfo != *tt.want {
+				t.Errorf("tcp_info: got %+v, want %+v", got.TCPInfo, tt.want)
+			}
+			if got.TCPState != tt.ev.TCPState || got.SockCookie != tt.ev.SockCookie {
+				t.Errorf("tcp_state %q sock_cookie %d, want %q %d", got.TCPState, got.SockCookie, tt.ev.TCPState, tt.ev.SockCookie)
+			}
+			if tt.want != nil {
+				checkObjectFields(t, out, "tcp_info", tcpInfoFields)
+			}
+		})
+	}
+}
+
+func checkObjectFields(t *testing.T, line []byte, key string, want []string) {
+	t.Helper()
+	var obj map[string]map[string]any
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(line, &all); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(`{"x":`+string(all[key])+`}`), &obj); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for k := range obj["x"] {
+		got = append(got, k)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("%s fields %v, want %v", key, got, want)
 	}
 }

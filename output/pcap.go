@@ -105,7 +105,9 @@ func NewPcap(w io.Writer) (*Pcap, error) {
 // readable file.
 func (p *Pcap) Write(ev *Event) error {
 	if ev.LinkType == LinkNone || len(ev.Packet) == 0 {
-		p.skipped++
+		if ev.Kind == kindDrop { // other events (TCP) carry no packet
+			p.skipped++
+		}
 		return nil
 	}
 	frame, err := ethernetFrame(ev)

@@ -9,7 +9,7 @@ import (
 
 // The tuple sides are as wide as the longest IPv4 address with a port
 // ("255.255.255.255:65535"), so IPv4 lines align and IPv6 ones overflow.
-const textFormat = "%-15s %-10s %-15s %-5s %-21s %1s %-21s %5s %-20s %s\n"
+const textFormat = "%-15s %-10s %-15s %-5s %-21s %1s %-21s %5s %-20s %s%s\n"
 
 const kindDrop = "drop"
 
@@ -28,7 +28,7 @@ func NewText(w io.Writer) Writer {
 func (t *text) Write(ev *Event) error {
 	if !t.wroteHead {
 		head := fmt.Sprintf(textFormat, "TIME", "NETNS", "IFACE", "PROTO",
-			"SRC", "", "DST", "LEN", "REASON", "LOCATION")
+			"SRC", "", "DST", "LEN", "REASON", "LOCATION", "")
 		if _, err := io.WriteString(t.w, head); err != nil {
 			return fmt.Errorf("writing text header: %w", err)
 		}
@@ -52,7 +52,8 @@ func textLine(ev *Event) string {
 		src, arrow, dst,
 		strconv.FormatUint(uint64(ev.Len), 10),
 		orDash(reasonText(ev)),
-		orDash(ev.Location))
+		orDash(ev.Location),
+		tcpText(ev))
 }
 
 // textTuple returns the two sides of "src:sport > dst:dport" and the arrow

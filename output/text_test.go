@@ -94,3 +94,25 @@ func TestTextWriteError(t *testing.T) {
 		t.Errorf("got error %v, want one wrapping %q", err, "disk full")
 	}
 }
+
+func TestTCPText(t *testing.T) {
+	events := testEvents(time.UTC)
+	tests := []struct {
+		name string
+		ev   *Event
+		want string
+	}{
+		{"looked up", events[5], " state=ESTABLISHED rtt=1.2ms rto=204ms retrans=3/7 cwnd=10"},
+		{"gone", events[6], " state=SYN_SENT gone"},
+		{"no socket", events[0], ""},
+		{"socket not looked up", &Event{TCPState: "TIME_WAIT"}, " state=TIME_WAIT"},
+		{"sub-millisecond", &Event{TCPInfo: &TCPInfo{RTT: 52, RTO: 201000}}, " rtt=0.052ms rto=201ms retrans=0/0 cwnd=0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tcpText(tt.ev); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -47,7 +47,7 @@ func (d *Decoder) Decode(raw []byte, ev *output.Event) error {
 	re = *(*bpf.DropEvent)(unsafe.Pointer(&raw[0]))
 	*ev = output.Event{
 		Time:         d.clock.wall(re.Ts),
-		Kind:         "drop",
+		Kind:         kindName(re.Kind),
 		ReasonCode:   re.Reason,
 		LocationAddr: re.Location,
 		Netns:        re.Netns,
@@ -59,13 +59,14 @@ func (d *Decoder) Decode(raw []byte, ev *output.Event) error {
 		CPU:          re.Cpu,
 		Skb:          re.Skb,
 	}
-	if d.Reasons != nil {
+	if d.Reasons != nil && ev.Kind == "drop" {
 		ev.Reason = d.Reasons.Name(re.Reason)
 	}
-	if d.Symbols != nil {
+	if d.Symbols != nil && re.Location != 0 {
 		ev.Location = d.Symbols.Symbolize(re.Location)
 	}
 	decodeTuple(&re, ev)
+	decodeSock(&re, ev)
 	return decodePacket(&re, raw[eventSize:], ev)
 }
 

@@ -21,6 +21,7 @@ type Config struct {
 	Filter  filter.Spec
 	Snaplen int    // packet bytes to copy per event, 0 for none
 	Hook    string // HookAuto (or ""), HookTpBTF or HookTracepoint
+	TCP     bool   // also report TCP retransmissions and resets (--tcp)
 }
 
 // Tracer is the loaded and attached drop program.
@@ -29,6 +30,7 @@ type Tracer struct {
 	link     link.Link
 	mode     string
 	fallback string
+	tcp      *tcpProbe // nil without Config.TCP
 }
 
 // Open loads the drop program specialised for cfg and attaches it.
@@ -56,22 +58,19 @@ func Open(cfg Config) (*Tracer, error) {
 		t.Close()
 		return nil, err
 	}
+	if cfg.TCP {
+		if t.tcp, err = openTCP(cfg.Filter, kspec, coll); err != nil {
+			t.Close()
+			return nil, explainPermission(err)
+		}
+	}
 	return t, nil
 }
 
 func configure(spec *ebpf.CollectionSpec, cfg Config) error {
 	consts := cfg.Filter.Constants()
 	consts[bpf.DropVarCfgSnaplen] = uint32(cfg.Snaplen)
-	for name, v := range consts {
-		vs, ok := spec.Variables[name]
-		if !ok {
-			return fmt.Errorf("BPF object has no variable %s", name)
-		}
-		if err := vs.Set(v); err != nil {
-			return fmt.Errorf("setting %s: %w", name, err)
-		}
-	}
-	return nil
+	return setConstants(spec, consts)
 }
 
 func (t *Tracer) setReasons(codes []uint32) error {
@@ -105,17 +104,23 @@ func (t *Tracer) Fallback() string { return t.fallback }
 
 // Detach stops new events; events already in the ring buffer stay readable.
 func (t *Tracer) Detach() error {
-	if t.link == nil {
-		return nil
+	var errs []error
+	if t.tcp != nil {
+		errs = append(errs, t.tcp.detach())
 	}
-	err := t.link.Close()
-	t.link = nil
-	return err
+	if t.link != nil {
+		errs = append(errs, t.link.Close())
+		t.link = nil
+	}
+	return errors.Join(errs...)
 }
 
 // Close detaches and frees everything.
 func (t *Tracer) Close() error {
 	err := t.Detach()
+	if t.tcp != nil {
+		t.tcp.close()
+	}
 	t.coll.Close()
 	return err
 }

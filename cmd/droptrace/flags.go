@@ -25,6 +25,7 @@ type config struct {
 	count       int
 	duration    time.Duration
 	listReasons bool
+	tcp         bool
 	version     bool
 	help        bool
 }
@@ -59,6 +60,7 @@ func newFlagSet(cfg *config) *pflag.FlagSet {
 	fs.StringVar(&cfg.trace.funcs, "filter-func", "", "with --trace: probe only the functions matching this regular expression")
 	fs.BoolVar(&cfg.trace.listFuncs, "list-funcs", false, "print the functions and tracepoints --trace would probe, with the skb's parameter position, and exit")
 	fs.BoolVar(&cfg.trace.stack, "output-stack", false, "with --trace: add the kernel stack to each event")
+	fs.BoolVar(&cfg.tcp, "tcp", false, "also report TCP retransmissions and resets, and annotate them and TCP drops with the socket's tcp_info")
 	fs.IntVarP(&cfg.count, "count", "c", 0, "exit after this many drops (0: no limit)")
 	fs.DurationVar(&cfg.duration, "duration", 0, "exit after this long, e.g. 30s (0: no limit)")
 	fs.BoolVar(&cfg.listReasons, "list-reasons", false, "print the drop reasons of the running kernel and exit")
@@ -103,5 +105,5 @@ func validate(cfg *config) error {
 	case cfg.pcap == "-" && cfg.outputSet:
 		return usagef("--output-pcap: '-' takes stdout, which --output %s also writes to; write the pcap to a file", cfg.output)
 	}
-	return nil
+	return validateTCP(cfg)
 }

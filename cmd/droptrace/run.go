@@ -51,7 +51,7 @@ func runDrops(ctx context.Context, cfg *config, spec filter.Spec, syms *kernel.S
 	if err != nil {
 		return err
 	}
-	tcfg := tracer.Config{Filter: spec, Hook: cfg.hook}
+	tcfg := tracer.Config{Filter: spec, Hook: cfg.hook, TCP: cfg.tcp}
 	if pcap != nil {
 		tcfg.Snaplen = cfg.snaplen
 	}
@@ -64,12 +64,21 @@ func runDrops(ctx context.Context, cfg *config, spec filter.Spec, syms *kernel.S
 	announce(t, spec)
 	ctx, cancel := withDuration(ctx, cfg.duration)
 	defer cancel()
-	reported, runErr := streamEvents(ctx, t.Run, tracer.NewDecoder(syms, reasons), w, cfg.count)
+	dec := tracer.NewDecoder(syms, reasons)
+	var reported uint64
+	var tcp *tcpReport
+	var runErr error
+	if cfg.tcp {
+		reported, tcp, runErr = streamTCP(ctx, t, dec, w, cfg.count)
+	} else {
+		reported, runErr = streamEvents(ctx, t.Run, dec, w, cfg.count)
+	}
 	closeErr := w.Close()
 	if err := stdout.Flush(); closeErr == nil {
 		closeErr = err
 	}
 	summarize(t, reported, pcap)
+	summarizeTCP(t, tcp)
 	if runErr != nil {
 		return runErr
 	}
@@ -125,6 +134,7 @@ func announce(t *tracer.Tracer, spec filter.Spec) {
 	if fb := t.Fallback(); fb != "" {
 		fmt.Fprintf(os.Stderr, "droptrace: not using tp_btf: %s\n", fb)
 	}
+	announceTCP(t)
 	fmt.Fprintf(os.Stderr, "droptrace: tracing drops via %s, filters: %s; Ctrl-C to stop\n", t.Mode(), spec)
 }
 

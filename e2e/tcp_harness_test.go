@@ -1,0 +1,343 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// tcpEvent is one line of --output json with the --tcp fields.
+type tcpEvent struct {
+	jsonEvent
+	TCPState   string   `json:"tcp_state"`
+	SockCookie uint64   `json:"sock_cookie"`
+	TCPInfo    *tcpInfo `json:"tcp_info"`
+}
+
+type tcpInfo struct {
+	Gone         bool   `json:"gone"`
+	State        string `json:"state"`
+	RTT          uint32 `json:"rtt_us"`
+	RTTVar       uint32 `json:"rttvar_us"`
+	RTO          uint32 `json:"rto_us"`
+	Retransmits  uint8  `json:"retransmits"`
+	TotalRetrans uint32 `json:"total_retrans"`
+	Lost         uint32 `json:"lost"`
+	Unacked      uint32 `json:"unacked"`
+	SndCwnd      uint32 `json:"snd_cwnd"`
+	SendQueue    uint32 `json:"send_queue"`
+}
+
+func (tr *tracer) tcpEvents(t *testing.T) []tcpEvent {
+	t.Helper()
+	var evs []tcpEvent
+	sc := bufio.NewScanner(bytes.NewReader(tr.stdout.Bytes()))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var ev tcpEvent
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("line %q is not a JSON event: %v", sc.Text(), err)
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+// inNetns runs f on a thread moved into namespace ns; sockets f makes
+// live there and may be used from any goroutine afterwards.
+func inNetns(t *testing.T, ns string, f func() error) {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread ends with the goroutine rather than
+		// going back to the pool in the wrong namespace.
+		runtime.LockOSThread()
+		fd, err := os.Open("/run/netns/" + ns)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer fd.Close()
+		if err := unix.Setns(int(fd.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- err
+			return
+		}
+		errc <- f()
+	}()
+	if err := <-errc; err != nil {
+		t.Fatalf("in netns %s: %v", ns, err)
+	}
+}
+
+// transfer is a TCP connection from the client namespace to a server in
+// the server namespace that reads and discards everything.
+type transfer struct {
+	conn net.Conn
+	stop chan struct{}
+	done chan struct{}
+}
+
+// startTransfer connects to addr:port and writes chunk bytes every gap
+// (back to back when gap is 0) until stopped.
+func (tp *topology) startTransfer(t *testing.T, addr string, port, chunk int, gap time.Duration) *transfer {
+	t.Helper()
+	return tp.startTransfers(t, addr, port, 1, chunk, gap)[0]
+}
+
+// startTransfers starts n connections to one server.
+func (tp *topology) startTransfers(t *testing.T, addr string, port, n, chunk int, gap time.Duration) []*transfer {
+	t.Helper()
+	hostport := net.JoinHostPort(addr, strconv.Itoa(port))
+	var ln net.Listener
+	inNetns(t, tp.server, func() (err error) {
+		ln, err = net.Listen("tcp", hostport)
+		return err
+	})
+	t.Cleanup(func() { ln.Close() })
+	go discard(ln)
+	var xfers []*transfer
+	for range n {
+		tr := &transfer{stop: make(chan struct{}), done: make(chan struct{})}
+		inNetns(t, tp.client, func() (err error) {
+			tr.conn, err = net.DialTimeout("tcp", hostport, 5*time.Second)
+			return err
+		})
+		t.Cleanup(func() { tr.conn.Close() })
+		go tr.write(chunk, gap)
+		xfers = append(xfers, tr)
+	}
+	return xfers
+}
+
+func discard(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			io.Copy(io.Discard, c)
+			c.Close()
+		}()
+	}
+}
+
+func (tr *transfer) write(chunk int, gap time.Duration) {
+	defer close(tr.done)
+	buf := make([]byte, chunk)
+	for {
+		select {
+		case <-tr.stop:
+			return
+		default:
+		}
+		// A deadline, so that a write blocked by a full send buffer
+		// notices the stop.
+		tr.conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		if _, err := tr.conn.Write(buf); err != nil && !os.IsTimeout(err) {
+			return
+		}
+		time.Sleep(gap)
+	}
+}
+
+// finish stops writing and closes the connection.
+func (tr *transfer) finish() {
+	close(tr.stop)
+	<-tr.done
+	tr.conn.Close()
+}
+
+// localPort is the client's ephemeral port.
+func (tr *transfer) localPort() uint16 {
+	return uint16(tr.conn.LocalAddr().(*net.TCPAddr).Port)
+}
+
+// ssSample is what `ss -tino` printed for one socket at one moment.
+type ssSample struct {
+	at           time.Time
+	rtoMS        float64
+	rttMS        float64
+	cwnd         uint32
+	totalRetrans uint32
+	timerCount   int // the third field of timer:(on,408ms,2): icsk_retransmits
+}
+
+var (
+	ssRTO   = regexp.MustCompile(`\brto:([0-9.]+)`)
+	ssRTT   = regexp.MustCompile(`\brtt:([0-9.]+)/`)
+	ssCwnd  = regexp.MustCompile(`\bcwnd:(\d+)`)
+	ssRetr  = regexp.MustCompile(`\bretrans:\d+/(\d+)`)
+	ssTimer = regexp.MustCompile(`timer:\([a-z_]+,[^,]+,(\d+)\)`)
+)
+
+// parseSS reads one socket's `ss -tinoH` output.
+func parseSS(out string, at time.Time) (ssSample, bool) {
+	s := ssSample{at: at}
+	m := ssRTO.FindStringSubmatch(out)
+	if m == nil {
+		return s, false
+	}
+	s.rtoMS, _ = strconv.ParseFloat(m[1], 64)
+	if m := ssRTT.FindStringSubmatch(out); m != nil {
+		s.rttMS, _ = strconv.ParseFloat(m[1], 64)
+	}
+	if m := ssCwnd.FindStringSubmatch(out); m != nil {
+		n, _ := strconv.ParseUint(m[1], 10, 32)
+		s.cwnd = uint32(n)
+	}
+	if m := ssRetr.FindStringSubmatch(out); m != nil {
+		n, _ := strconv.ParseUint(m[1], 10, 32)
+		s.totalRetrans = uint32(n)
+	}
+	if m := ssTimer.FindStringSubmatch(out); m != nil {
+		s.timerCount, _ = strconv.Atoi(m[1])
+	}
+	return s, true
+}
+
+// sampleSS runs `ss -tino` for the client socket with local port sport in
+// namespace ns, over and over, until stop is closed.
+func sampleSS(ns string, sport uint16, stop chan struct{}) func() []ssSample {
+	var mu sync.Mutex
+	var samples []ssSample
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			out, err := exec.Command("ip", "netns", "exec", ns, "ss", "-tinoH", "state", "established",
+				fmt.Sprintf("( sport = :%d )", sport)).Output()
+			at := time.Now()
+			if s, ok := parseSS(string(out), at); err == nil && ok {
+				mu.Lock()
+				samples = append(samples, s)
+				mu.Unlock()
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return func() []ssSample {
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return samples
+	}
+}
+
+var tcpSummaryRe = regexp.MustCompile(`(\d+) TCP events reported, (\d+) matched in the kernel, (\d+) events lost`)
+
+// tcpSummary reads droptrace's TCP summary line from stderr.
+func tcpSummary(t *testing.T, stderr string) (reported, matched, lost int) {
+	t.Helper()
+	m := tcpSummaryRe.FindStringSubmatch(stderr)
+	if m == nil {
+		t.Fatalf("no TCP summary line in stderr:\n%s", stderr)
+	}
+	reported, _ = strconv.Atoi(m[1])
+	matched, _ = strconv.Atoi(m[2])
+	lost, _ = strconv.Atoi(m[3])
+	return reported, matched, lost
+}
+
+func eventTime(t *testing.T, ev tcpEvent) time.Time {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339Nano, ev.Time)
+	if err != nil {
+		t.Fatalf("event time %q: %v", ev.Time, err)
+	}
+	return at
+}
+
+func isTCPEventKind(kind string) bool {
+	return strings.HasPrefix(kind, "retransmit") || strings.HasPrefix(kind, "reset_")
+}
+
+// bpftrace is a running bpftrace, the independent counter.
+type bpftrace struct {
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan error
+}
+
+// startBpftrace runs prog and waits until its probes are attached.
+func startBpftrace(t *testing.T, prog string) *bpftrace {
+	t.Helper()
+	bt := &bpftrace{cmd: exec.Command("bpftrace", "-e", prog), out: &syncBuffer{}, done: make(chan error, 1)}
+	pipe, err := bt.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bt.cmd.Stderr = bt.cmd.Stdout
+	if err := bt.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bt.cmd.Process.Kill() })
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			bt.out.WriteLine(sc.Text())
+			if strings.HasPrefix(sc.Text(), "Attaching") {
+				close(ready)
+			}
+		}
+		bt.done <- bt.cmd.Wait()
+	}()
+	select {
+	case <-ready:
+	case err := <-bt.done:
+		t.Fatalf("bpftrace exited before attaching: %v\n%s", err, bt.out.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("bpftrace did not attach within 30s\n%s", bt.out.String())
+	}
+	return bt
+}
+
+// stop interrupts bpftrace, which prints its maps, and returns its output.
+func (bt *bpftrace) stop(t *testing.T) string {
+	t.Helper()
+	bt.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-bt.done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("bpftrace did not exit\n%s", bt.out.String())
+	}
+	return bt.out.String()
+}
+
+// waitClosed waits until the client has no socket to port left but
+// TIME_WAIT ones, which retransmit nothing.
+func (tp *topology) waitClosed(t *testing.T, port int, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		out := tp.in(t, tp.client, "ss", "-tnH", "state", "all", "exclude", "time-wait", "exclude", "listening",
+			fmt.Sprintf("( dport = :%d )", port))
+		if strings.TrimSpace(out) == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("client sockets to port %d still open after %v:\n%s", port, limit, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,88 @@
+package output
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Kinds of TCP events (--tcp), as they appear in Event.Kind and in JSON.
+const (
+	KindRetransmit       = "retransmit"
+	KindRetransmitSynack = "retransmit_synack"
+	KindResetSent        = "reset_sent"
+	KindResetReceived    = "reset_received"
+)
+
+// TCPInfo is a socket's struct tcp_info as sock_diag reported it shortly
+// after the event, plus its queues.
+type TCPInfo struct {
+	Gone         bool   // the socket no longer existed (closed, or only its TIME_WAIT remains); the rest is zero but State
+	State        string // e.g. "ESTABLISHED", at the look-up
+	RTT          uint32 // smoothed RTT, µs
+	RTTVar       uint32 // µs
+	RTO          uint32 // retransmission timeout, µs
+	Retransmits  uint8  // unanswered retransmissions of the current RTO episode
+	TotalRetrans uint32 // retransmitted segments over the connection's life
+	Lost         uint32
+	Sacked       uint32
+	Unacked      uint32
+	SndCwnd      uint32 // segments
+	SndSsthresh  uint32 // segments
+	RcvQueue     uint32 // bytes
+	SendQueue    uint32 // bytes
+	DeliveryRate uint64 // bytes per second
+}
+
+// jsonTCPInfo is the tcp_info object of the JSON schema.
+type jsonTCPInfo struct {
+	Gone         bool   `json:"gone"`
+	State        string `json:"state"`
+	RTT          uint32 `json:"rtt_us"`
+	RTTVar       uint32 `json:"rttvar_us"`
+	RTO          uint32 `json:"rto_us"`
+	Retransmits  uint8  `json:"retransmits"`
+	TotalRetrans uint32 `json:"total_retrans"`
+	Lost         uint32 `json:"lost"`
+	Sacked       uint32 `json:"sacked"`
+	Unacked      uint32 `json:"unacked"`
+	SndCwnd      uint32 `json:"snd_cwnd"`
+	SndSsthresh  uint32 `json:"snd_ssthresh"`
+	RcvQueue     uint32 `json:"rcv_queue"`
+	SendQueue    uint32 `json:"send_queue"`
+	DeliveryRate uint64 `json:"delivery_rate"`
+}
+
+func newJSONTCPInfo(ti *TCPInfo) *jsonTCPInfo {
+	if ti == nil {
+		return nil
+	}
+	j := jsonTCPInfo(*ti)
+	return &j
+}
+
+// tcpText is what a text line adds for a TCP socket, e.g.
+// " state=ESTABLISHED rtt=1.2ms rto=204ms retrans=3/7 cwnd=10"; "" when
+// the event has no socket.
+func tcpText(ev *Event) string {
+	var b strings.Builder
+	if ev.TCPState != "" {
+		b.WriteString(" state=" + ev.TCPState)
+	}
+	switch ti := ev.TCPInfo; {
+	case ti == nil:
+	case ti.Gone:
+		b.WriteString(" gone")
+	default:
+		fmt.Fprintf(&b, " rtt=%s rto=%s retrans=%d/%d cwnd=%d", micros(ti.RTT), micros(ti.RTO), ti.Retransmits, ti.TotalRetrans, ti.SndCwnd)
+	}
+	return b.String()
+}
+
+// micros prints a µs duration as ss does: in ms, with what precision the
+// value has, e.g. "1.2ms", "204ms", "0.052ms".
+func micros(us uint32) string {
+	ms := float64(us) / float64(time.Millisecond/time.Microsecond)
+	return strconv.FormatFloat(ms, 'f', -1, 64) + "ms"
+}
