@@ -21,7 +21,8 @@ enum link_kind {
 enum stat_index {
 	STAT_SEEN = 0,	  /* events that matched the filters */
 	STAT_LOST = 1,	  /* matched events the ring buffer had no room for */
-	STAT_MAX = 2,
+	STAT_SUMMARY_OVERFLOW = 2, /* --summary drops not counted: the map was full */
+	STAT_MAX = 3,
 };
 
 /* event is what one matched drop sends to user space, followed by cap_len

@@ -24,6 +24,9 @@ type config struct {
 	count       int
 	duration    time.Duration
 	listReasons bool
+	summary     bool
+	interval    time.Duration
+	metricsAddr string
 	version     bool
 	help        bool
 }
@@ -55,6 +58,9 @@ func newFlagSet(cfg *config) *pflag.FlagSet {
 	fs.StringVar(&cfg.hook, "drop-hook", tracer.HookAuto, "where to catch drops: auto (tp_btf, else the classic tracepoint), tp_btf, tracepoint")
 	fs.IntVarP(&cfg.count, "count", "c", 0, "exit after this many drops (0: no limit)")
 	fs.DurationVar(&cfg.duration, "duration", 0, "exit after this long, e.g. 30s (0: no limit)")
+	fs.BoolVar(&cfg.summary, "summary", false, "count drops in the kernel and print a table of them every --interval, and the totals at exit")
+	fs.DurationVar(&cfg.interval, "interval", time.Second, "how often --summary prints")
+	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this [host:]port (a bare port is on 127.0.0.1)")
 	fs.BoolVar(&cfg.listReasons, "list-reasons", false, "print the drop reasons of the running kernel and exit")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	fs.BoolVarP(&cfg.help, "help", "h", false, "print this help and exit")
@@ -94,5 +100,5 @@ func validate(cfg *config) error {
 	case cfg.pcap == "-" && cfg.outputSet:
 		return usagef("--output-pcap: '-' takes stdout, which --output %s also writes to; write the pcap to a file", cfg.output)
 	}
-	return nil
+	return validateMonitoring(cfg)
 }

@@ -37,7 +37,7 @@ func run(ctx context.Context, cfg *config) error {
 	if err != nil {
 		return err
 	}
-	tcfg := tracer.Config{Filter: spec, Hook: cfg.hook}
+	tcfg := tracer.Config{Filter: spec, Hook: cfg.hook, Summary: cfg.summary}
 	if pcap != nil {
 		tcfg.Snaplen = cfg.snaplen
 	}
@@ -47,13 +47,26 @@ func run(ctx context.Context, cfg *config) error {
 		return err
 	}
 	defer t.Close()
+	dec := tracer.NewDecoder(syms, reasons)
+	mx, err := startMetrics(ctx, cfg, t, dec)
+	if err != nil {
+		w.Close()
+		return err
+	}
 	announce(t, spec)
 	if cfg.duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.duration)
 		defer cancel()
 	}
-	reported, runErr := stream(ctx, t, tracer.NewDecoder(syms, reasons), w, cfg.count)
+	if cfg.summary {
+		defer reportOverflow(t)
+		return summaryLoop(ctx, t, dec, newSummaryWriter(cfg.output), cfg.interval)
+	}
+	if mx != nil {
+		w = output.Multi(w, mx.Writer())
+	}
+	reported, runErr := stream(ctx, t, dec, w, cfg.count)
 	closeErr := w.Close()
 	if err := stdout.Flush(); closeErr == nil {
 		closeErr = err
