@@ -20,9 +20,10 @@ type bench struct {
 }
 
 type stormRow struct {
-	cfg    tracerConfig
-	rates  sample
-	rssKiB uint64
+	cfg     tracerConfig
+	rates   sample
+	rssKiB  uint64 // resident at the end of a storm, the most of any round
+	peakKiB uint64 // peak resident (VmHWM), loading included
 	// matched, lost: summed over the rounds, for droptrace in event mode.
 	reported, matched, lost uint64
 	lossSeen                bool
@@ -56,7 +57,8 @@ func (b *bench) stormOnce(row *stormRow) error {
 	}
 	rate, err := measureStorm(b.tp, b.o.window, b.o.senders, 0)
 	if p != nil {
-		row.rssKiB = max(row.rssKiB, p.peakRSS())
+		rss, peak := p.memory()
+		row.rssKiB, row.peakKiB = max(row.rssKiB, rss), max(row.peakKiB, peak)
 		if serr := p.stop(); err == nil {
 			err = serr
 		}

@@ -96,14 +96,18 @@ func (p *proc) kill() {
 	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 }
 
-// peakRSS returns the process's peak resident memory in KiB (VmHWM).
-func (p *proc) peakRSS() uint64 {
+// memory returns the process's resident memory now and at its peak, in KiB.
+func (p *proc) memory() (rss, peak uint64) {
+	return p.status("VmRSS:"), p.status("VmHWM:")
+}
+
+func (p *proc) status(field string) uint64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field {
 			n, _ := strconv.ParseUint(f[1], 10, 64)
 			return n
 		}

@@ -28,12 +28,12 @@ func (b *bench) reportStorm(w io.Writer) {
 		return
 	}
 	base := b.storm[0].rates.median()
-	fmt.Fprintf(w, "| drop storm (64-byte UDP over veth, dropped by iptables) | drops/s (median) | spread (min–max) | vs no tracer | droptrace peak RSS | events lost |\n")
+	fmt.Fprintf(w, "| drop storm (64-byte UDP over veth, dropped by iptables) | drops/s (median) | spread (min–max) | vs no tracer | droptrace RSS (peak while loading) | events lost |\n")
 	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---|\n")
 	for _, r := range b.storm {
 		rss, lost := "", ""
 		if r.cfg.droptrace {
-			rss = fmt.Sprintf("%.1f MiB", float64(r.rssKiB)/1024)
+			rss = fmt.Sprintf("%.0f MiB (%.0f MiB)", float64(r.rssKiB)/1024, float64(r.peakKiB)/1024)
 		}
 		if r.lossSeen {
 			lost = fmt.Sprintf("%.1f%% (%d of %d matched; reported + lost = matched: %v)",

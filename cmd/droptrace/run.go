@@ -53,6 +53,7 @@ func run(ctx context.Context, cfg *config) error {
 		w.Close()
 		return err
 	}
+	releaseLoadMemory()
 	announce(t, spec)
 	if cfg.duration > 0 {
 		var cancel context.CancelFunc
