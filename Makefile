@@ -64,5 +64,10 @@ deps-gen:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 
+# bench measures what droptrace costs (drop storms, TCP, event rate,
+# memory, BPF ns per drop) and prints Markdown tables; root, ~5 minutes.
+bench: build
+	$(GO) run ./bench -bin $(CURDIR)/droptrace $(BENCH_FLAGS)
+
 clean:
 	rm -f droptrace

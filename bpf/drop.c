@@ -17,6 +17,7 @@
 #include "maps.h"
 #include "skb.h"
 #include "sock.h"
+#include "summary.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -24,6 +25,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const enum event_kind *unused_event_kind __attribute__((unused));
 const enum link_kind *unused_link_kind __attribute__((unused));
 const enum stat_index *unused_stat_index __attribute__((unused));
+const struct summary_key *unused_summary_key __attribute__((unused));
+const struct dev_key *unused_dev_key __attribute__((unused));
 
 /* Set by user space before load. */
 volatile const __u8 cfg_tp_has_reason = 1; /* tp_btf/kfree_skb carries a reason (5.17+) */
@@ -83,6 +86,11 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 	__u32 zero = 0;
 	__u32 cap;
 
+	if (cfg_summary) {
+		if (summarize_drop(skb, location, reason, direct))
+			count(STAT_SUMMARY_OVERFLOW);
+		return 0;
+	}
 	if (!reason_matches(reason))
 		return 0;
 	buf = bpf_map_lookup_elem(&scratch, &zero);

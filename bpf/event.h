@@ -25,11 +25,12 @@ enum link_kind {
 
 /* stat_index names the slots of the per-CPU stats array. */
 enum stat_index {
-	STAT_SEEN = 0,	   /* drops that matched the filters */
-	STAT_LOST = 1,	   /* matched drops the ring buffer had no room for */
-	STAT_TCP_SEEN = 2, /* TCP events that matched the filters */
-	STAT_TCP_LOST = 3, /* matched TCP events the ring buffer had no room for */
-	STAT_MAX = 4,
+	STAT_SEEN = 0,		   /* drops that matched the filters */
+	STAT_LOST = 1,		   /* matched drops the ring buffer had no room for */
+	STAT_TCP_SEEN = 2,	   /* TCP events that matched the filters */
+	STAT_TCP_LOST = 3,	   /* matched TCP events the ring buffer had no room for */
+	STAT_SUMMARY_OVERFLOW = 4, /* --summary drops not counted: the map was full */
+	STAT_MAX = 5,
 };
 
 /* event is what one matched drop sends to user space, followed by cap_len

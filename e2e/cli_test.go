@@ -47,6 +47,13 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--duration", "soon"}, "--duration"},
 		{[]string{"--no-such-flag"}, "--no-such-flag"},
 		{[]string{"--output-pcap", "-", "--output", "json"}, "--output-pcap"},
+		{[]string{"--summary", "--interval", "0"}, "--interval"},
+		{[]string{"--interval", "-1s"}, "--interval"},
+		{[]string{"--summary", "--output-pcap", "x.pcapng"}, "--output-pcap"},
+		{[]string{"--summary", "--count", "3"}, "--count"},
+		{[]string{"--metrics-addr", "localhost"}, "--metrics-addr"},
+		{[]string{"--metrics-addr", "127.0.0.1:99999"}, "--metrics-addr"},
+		{[]string{"--metrics-addr", "no such host:80"}, "--metrics-addr"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -22,6 +22,11 @@ type Config struct {
 	Snaplen int    // packet bytes to copy per event, 0 for none
 	Hook    string // HookAuto (or ""), HookTpBTF or HookTracepoint
 	TCP     bool   // also report TCP retransmissions and resets (--tcp)
+
+	// Summary counts drops in the kernel by key instead of sending events;
+	// SummaryKeys bounds the keys (DefaultSummaryKeys when 0).
+	Summary     bool
+	SummaryKeys int
 }
 
 // Tracer is the loaded and attached drop program.
@@ -70,6 +75,9 @@ func Open(cfg Config) (*Tracer, error) {
 func configure(spec *ebpf.CollectionSpec, cfg Config) error {
 	consts := cfg.Filter.Constants()
 	consts[bpf.DropVarCfgSnaplen] = uint32(cfg.Snaplen)
+	if err := sizeMaps(spec, cfg); err != nil {
+		return err
+	}
 	return setConstants(spec, consts)
 }
 

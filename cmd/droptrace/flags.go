@@ -26,6 +26,9 @@ type config struct {
 	duration    time.Duration
 	listReasons bool
 	tcp         bool
+	summary     bool
+	interval    time.Duration
+	metricsAddr string
 	version     bool
 	help        bool
 }
@@ -63,6 +66,9 @@ func newFlagSet(cfg *config) *pflag.FlagSet {
 	fs.BoolVar(&cfg.tcp, "tcp", false, "also report TCP retransmissions and resets, and annotate them and TCP drops with the socket's tcp_info")
 	fs.IntVarP(&cfg.count, "count", "c", 0, "exit after this many drops (0: no limit)")
 	fs.DurationVar(&cfg.duration, "duration", 0, "exit after this long, e.g. 30s (0: no limit)")
+	fs.BoolVar(&cfg.summary, "summary", false, "count drops in the kernel and print a table of them every --interval, and the totals at exit")
+	fs.DurationVar(&cfg.interval, "interval", time.Second, "how often --summary prints")
+	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this [host:]port (a bare port is on 127.0.0.1)")
 	fs.BoolVar(&cfg.listReasons, "list-reasons", false, "print the drop reasons of the running kernel and exit")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	fs.BoolVarP(&cfg.help, "help", "h", false, "print this help and exit")
@@ -105,5 +111,8 @@ func validate(cfg *config) error {
 	case cfg.pcap == "-" && cfg.outputSet:
 		return usagef("--output-pcap: '-' takes stdout, which --output %s also writes to; write the pcap to a file", cfg.output)
 	}
-	return validateTCP(cfg)
+	if err := validateTCP(cfg); err != nil {
+		return err
+	}
+	return validateMonitoring(cfg)
 }

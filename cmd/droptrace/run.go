@@ -51,7 +51,7 @@ func runDrops(ctx context.Context, cfg *config, spec filter.Spec, syms *kernel.S
 	if err != nil {
 		return err
 	}
-	tcfg := tracer.Config{Filter: spec, Hook: cfg.hook, TCP: cfg.tcp}
+	tcfg := tracer.Config{Filter: spec, Hook: cfg.hook, TCP: cfg.tcp, Summary: cfg.summary}
 	if pcap != nil {
 		tcfg.Snaplen = cfg.snaplen
 	}
@@ -61,10 +61,23 @@ func runDrops(ctx context.Context, cfg *config, spec filter.Spec, syms *kernel.S
 		return err
 	}
 	defer t.Close()
+	dec := tracer.NewDecoder(syms, reasons)
+	mx, err := startMetrics(ctx, cfg, t, dec)
+	if err != nil {
+		w.Close()
+		return err
+	}
+	releaseLoadMemory()
 	announce(t, spec)
 	ctx, cancel := withDuration(ctx, cfg.duration)
 	defer cancel()
-	dec := tracer.NewDecoder(syms, reasons)
+	if cfg.summary {
+		defer reportOverflow(t)
+		return summaryLoop(ctx, t, dec, newSummaryWriter(cfg.output), cfg.interval)
+	}
+	if mx != nil {
+		w = output.Multi(w, mx.Writer())
+	}
 	var reported uint64
 	var tcp *tcpReport
 	var runErr error

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// tracerConfig is one way of watching the storm; start is nil for none.
+type tracerConfig struct {
+	name  string
+	start func() (*proc, error)
+	// droptrace is true for droptrace itself: its memory and its lost
+	// events are reported.
+	droptrace bool
+}
+
+func stormConfigs(bin string, tp *topology, tmp string) []tracerConfig {
+	dt := func(args ...string) func() (*proc, error) {
+		return func() (*proc, error) {
+			return startProc(append([]string{bin}, args...), "tracing drops via", 200*time.Millisecond, false)
+		}
+	}
+	return []tracerConfig{
+		{name: "no tracer"},
+		{name: "droptrace --summary", start: dt("--summary", "--interval", "1s"), droptrace: true},
+		{name: "droptrace, filter matches nothing (--filter-port 1)", start: dt("--filter-port", "1"), droptrace: true},
+		{name: "droptrace, every drop to /dev/null (--filter-netns)", start: dt("--filter-netns", tp.server), droptrace: true},
+		{name: "bpftrace count() on tracepoint:skb:kfree_skb", start: func() (*proc, error) {
+			return startProc([]string{"bpftrace", "-e", "tracepoint:skb:kfree_skb { @drops = count(); }"}, "Attaching", 500*time.Millisecond, true)
+		}},
+		{name: "perf record -e skb:kfree_skb -a", start: func() (*proc, error) {
+			// perf says nothing when it is ready; it is, well within 2s.
+			return startProc([]string{"perf", "record", "-q", "-e", "skb:kfree_skb", "-a", "-o", tmp + "/perf.data"}, "", 2*time.Second, false)
+		}},
+	}
+}
+
+var dropSummaryRe = regexp.MustCompile(`(\d+) drops reported, (\d+) matched in the kernel, (\d+) events lost`)
+
+// dropLoss parses droptrace's exit line: reported, matched, lost.
+func dropLoss(out string) (reported, matched, lost uint64, ok bool) {
+	m := dropSummaryRe.FindStringSubmatch(out)
+	if m == nil {
+		return 0, 0, 0, false
+	}
+	reported, _ = strconv.ParseUint(m[1], 10, 64)
+	matched, _ = strconv.ParseUint(m[2], 10, 64)
+	lost, _ = strconv.ParseUint(m[3], 10, 64)
+	return reported, matched, lost, true
+}
+
+// hasTrace says whether this droptrace has path tracing (--trace).
+func hasTrace(bin string) bool {
+	out, _ := exec.Command(bin, "--help").Output()
+	return strings.Contains(string(out), "--trace")
+}
+
+// ensureTools installs bpftrace, perf and iperf3 when missing, and mounts
+// tracefs, which perf's tracepoint events need.
+func ensureTools() error {
+	var missing []string
+	for tool, pkg := range map[string]string{"bpftrace": "bpftrace", "perf": "linux-perf", "iperf3": "iperf3", "iptables": "iptables", "bpftool": "bpftool"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, pkg)
+		}
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(os.Stderr, "bench: installing %s\n", strings.Join(missing, " "))
+		if _, err := sh("apt-get", "update", "-q"); err != nil {
+			return err
+		}
+		if _, err := sh("apt-get", append([]string{"install", "-y", "-q"}, missing...)...); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat("/sys/kernel/tracing/events"); err != nil {
+		if _, err := sh("mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,79 @@
+// Command bench measures what droptrace costs, side by side in one run:
+// drop storm rates with no tracer, droptrace in each mode, bpftrace and
+// perf; TCP throughput with and without path tracing; the event rate user
+// space keeps up with; droptrace's memory; and the BPF program's cost per
+// drop. `make bench` builds droptrace and runs it as root.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+type options struct {
+	bin       string
+	rounds    int
+	window    time.Duration
+	senders   int
+	traceArgs string
+	only      string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.bin, "bin", "./droptrace", "droptrace binary to measure")
+	flag.IntVar(&o.rounds, "rounds", 5, "times each configuration is measured, interleaved")
+	flag.DurationVar(&o.window, "window", 2*time.Second, "length of one storm measurement")
+	flag.IntVar(&o.senders, "senders", 2, "storm sender threads")
+	flag.StringVar(&o.traceArgs, "trace-args", "--trace --filter-port 5201", "droptrace arguments for the TCP path-tracing row")
+	flag.StringVar(&o.only, "only", "", "run only the steps whose names contain this (storm, TCP, event, BPF)")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("needs root (namespaces, iptables, BPF)")
+	}
+	if err := ensureTools(); err != nil {
+		return err
+	}
+	tp, err := newTopology()
+	if err != nil {
+		return err
+	}
+	defer tp.close()
+	tmp, err := os.MkdirTemp("", "droptrace-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	start := time.Now()
+	b := &bench{o: o, tp: tp}
+	steps := []struct {
+		name string
+		fn   func() error
+	}{
+		{"drop storm", func() error { return b.storms(stormConfigs(o.bin, tp, tmp)) }},
+		{"TCP throughput", b.tcp},
+		{"event rate without loss", b.eventRate},
+		{"BPF cost per drop", b.bpfCost},
+	}
+	for _, s := range steps {
+		if !strings.Contains(s.name, o.only) {
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "bench: %s (%s so far)\n", s.name, time.Since(start).Round(time.Second))
+		if err := s.fn(); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	b.report(os.Stdout, time.Since(start))
+	return nil
+}

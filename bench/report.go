@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// report prints the tables in Markdown, ready for the README.
+func (b *bench) report(w io.Writer, took time.Duration) {
+	fmt.Fprintf(w, "Measured on %s, %s, %d cores; %d rounds of %s each, interleaved; took %s.\n\n",
+		time.Now().Format("2006-01-02"), machine(), runtime.NumCPU(), b.o.rounds, b.o.window, took.Round(time.Second))
+	b.reportStorm(w)
+	b.reportTCP(w)
+	fmt.Fprintf(w, "\nEvents per second that reach user space with none lost (every drop streamed to /dev/null, paced storm): **%.0f**", b.lossless)
+	if b.lossyAt > 0 {
+		fmt.Fprintf(w, " (events were lost at %.0f/s)", b.lossyAt)
+	}
+	fmt.Fprintln(w)
+	b.reportCost(w)
+}
+
+func (b *bench) reportStorm(w io.Writer) {
+	if len(b.storm) == 0 {
+		return
+	}
+	base := b.storm[0].rates.median()
+	fmt.Fprintf(w, "| drop storm (64-byte UDP over veth, dropped by iptables) | drops/s (median) | spread (min–max) | vs no tracer | droptrace RSS (peak while loading) | events lost |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---|\n")
+	for _, r := range b.storm {
+		rss, lost := "", ""
+		if r.cfg.droptrace {
+			rss = fmt.Sprintf("%.0f MiB (%.0f MiB)", float64(r.rssKiB)/1024, float64(r.peakKiB)/1024)
+		}
+		if r.lossSeen {
+			lost = fmt.Sprintf("%.1f%% (%d of %d matched; reported + lost = matched: %v)",
+				100*float64(r.lost)/float64(max(r.matched, 1)), r.lost, r.matched, r.reported+r.lost == r.matched)
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %s | **%.2f** | %s | %s |\n", r.cfg.name, r.rates.median(), r.rates.spread(), r.rates.median()/base, rss, lost)
+	}
+}
+
+func (b *bench) reportTCP(w io.Writer) {
+	if len(b.tcpRows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n| TCP throughput (iperf3 over veth, 2 s) | Gbit/s (median) | spread | vs no tracer |\n|---|---:|---:|---:|\n")
+	base := b.tcpRows[0].bps.median()
+	for _, r := range b.tcpRows {
+		if r.note != "" {
+			fmt.Fprintf(w, "| %s | %s | | |\n", r.name, r.note)
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %.1f | %s | **%.2f** |\n", r.name, r.bps.median()/1e9, r.bps.spread(), r.bps.median()/base)
+	}
+}
+
+func (b *bench) reportCost(w io.Writer) {
+	fmt.Fprintf(w, "\n| BPF program on kfree_skb (kernel.bpf_stats_enabled, during a storm) | ns per call | calls | instructions | JITed bytes |\n|---|---:|---:|---:|---:|\n")
+	for _, c := range b.costs {
+		fmt.Fprintf(w, "| %s | %.0f | %d | %d | %d |\n", c.name, c.nsPerCall, c.calls, c.insns, c.jited)
+	}
+}
+
+// machine names the OS and kernel, e.g. "Debian 12, kernel 6.18.0".
+func machine() string {
+	osName := "Linux"
+	if b, err := os.ReadFile("/etc/os-release"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "PRETTY_NAME="); ok {
+				osName = strings.Trim(v, `"`)
+			}
+		}
+	}
+	rel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return fmt.Sprintf("%s, kernel %s", osName, strings.TrimSpace(string(rel)))
+}

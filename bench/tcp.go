@@ -1,0 +1,70 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+type tcpRow struct {
+	name string
+	bps  sample
+	note string // why the row has no numbers
+}
+
+// tcp measures iperf3 throughput over the veth pair, with no tracer and
+// with droptrace's path tracing when this build has it.
+func (b *bench) tcp() error {
+	srv, err := startProc([]string{"ip", "netns", "exec", b.tp.server, "iperf3", "-s"}, "", time.Second, false)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	rows := []tcpRow{{name: "no tracer"}, {name: "droptrace " + b.o.traceArgs}}
+	traced := hasTrace(b.o.bin)
+	if !traced {
+		rows[1].note = "n/a (no --trace in this build)"
+	}
+	for round := range b.o.rounds {
+		for i := range rows {
+			if rows[i].note != "" {
+				continue
+			}
+			bps, err := b.tcpOnce(i == 1)
+			if err != nil {
+				return err
+			}
+			rows[i].bps = append(rows[i].bps, bps)
+			fmt.Fprintf(os.Stderr, "bench:   round %d %-55s %9.2f Gbit/s\n", round+1, rows[i].name, bps/1e9)
+		}
+	}
+	b.tcpRows = rows
+	return nil
+}
+
+func (b *bench) tcpOnce(traced bool) (float64, error) {
+	if traced {
+		p, err := startProc(append([]string{b.o.bin}, strings.Fields(b.o.traceArgs)...), "tracing", 200*time.Millisecond, false)
+		if err != nil {
+			return 0, err
+		}
+		defer p.stop()
+	}
+	out, err := sh("ip", "netns", "exec", b.tp.client, "iperf3", "-c", b.tp.serverIP, "-t", "2", "-J")
+	if err != nil {
+		return 0, err
+	}
+	var res struct {
+		End struct {
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+		} `json:"end"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		return 0, fmt.Errorf("reading iperf3 -J: %w", err)
+	}
+	return res.End.SumReceived.BitsPerSecond, nil
+}

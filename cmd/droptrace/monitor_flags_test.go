@@ -1,0 +1,53 @@
+package main
+
+import "testing"
+
+func TestListenAddr(t *testing.T) {
+	tests := []struct {
+		in, want string
+		wantErr  bool
+	}{
+		{in: "9090", want: "127.0.0.1:9090"},
+		{in: ":9090", want: ":9090"},
+		{in: "0.0.0.0:9090", want: "0.0.0.0:9090"},
+		{in: "[::1]:9090", want: "[::1]:9090"},
+		{in: "localhost:9090", want: "localhost:9090"},
+		{in: "70000", wantErr: true},
+		{in: "localhost", wantErr: true},
+		{in: "host:http", wantErr: true},
+		{in: "a b:80", wantErr: true},
+		{in: "", wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := listenAddr(tt.in)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("listenAddr(%q) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestValidateMonitoring(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr bool
+	}{
+		{"summary", []string{"--summary"}, false},
+		{"summary json interval", []string{"--summary", "-o", "json", "--interval", "250ms"}, false},
+		{"summary duration", []string{"--summary", "--duration", "5s"}, false},
+		{"zero interval", []string{"--interval", "0s"}, true},
+		{"summary with pcap", []string{"--summary", "-w", "x"}, true},
+		{"summary with count", []string{"--summary", "-c", "1"}, true},
+		{"metrics bare port", []string{"--metrics-addr", "9090"}, false},
+		{"metrics bad", []string{"--metrics-addr", "x:y"}, true},
+	}
+	for _, tt := range tests {
+		cfg, _, err := parseFlags(tt.args)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("%s: error %v, want error %v", tt.name, err, tt.wantErr)
+		}
+		if tt.name == "metrics bare port" && cfg.metricsAddr != "127.0.0.1:9090" {
+			t.Errorf("%s: address %q", tt.name, cfg.metricsAddr)
+		}
+	}
+}

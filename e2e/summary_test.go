@@ -1,0 +1,199 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// summaryTotal is one "summary_total" line of --summary --output json.
+type summaryTotal struct {
+	Kind       string `json:"kind"`
+	Count      uint64 `json:"count"`
+	Total      uint64 `json:"total"`
+	Reason     string `json:"reason"`
+	ReasonCode uint32 `json:"reason_code"`
+	Location   string `json:"location"`
+	Netns      uint64 `json:"netns"`
+	Ifname     string `json:"ifname"`
+	Proto      string `json:"proto"`
+}
+
+func (tr *tracer) summaryTotals(t *testing.T) []summaryTotal {
+	t.Helper()
+	var out []summaryTotal
+	sc := bufio.NewScanner(bytes.NewReader(tr.stdout.Bytes()))
+	for sc.Scan() {
+		var s summaryTotal
+		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
+			t.Fatalf("line %q is not JSON: %v", sc.Text(), err)
+		}
+		if s.Kind == "summary_total" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// bpftraceRun is bpftrace counting drops by reason in one namespace.
+type bpftraceRun struct {
+	cmd *exec.Cmd
+	out *syncBuffer
+	end chan error
+}
+
+// startDropCounter counts, by reason code, the drops whose device is in the
+// namespace of inode ino. It returns once bpftrace's interval probe has
+// fired, which it does only after every probe is attached.
+func startDropCounter(t *testing.T, ino uint64) *bpftraceRun {
+	t.Helper()
+	prog := fmt.Sprintf(`tracepoint:skb:kfree_skb /((struct sk_buff *)args->skbaddr)->dev->nd_net.net->ns.inum == %d/ { @drops[args->reason] = count(); }
+interval:ms:100 { printf("tick\n"); }`, ino)
+	b := &bpftraceRun{cmd: exec.Command("bpftrace", "-e", prog), out: &syncBuffer{}, end: make(chan error, 1)}
+	pipe, err := b.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.cmd.Start(); err != nil {
+		t.Fatalf("bpftrace: %v", err)
+	}
+	t.Cleanup(func() { b.cmd.Process.Kill() })
+	ticked := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		once := false
+		for sc.Scan() {
+			b.out.WriteLine(sc.Text())
+			if !once && sc.Text() == "tick" {
+				close(ticked)
+				once = true
+			}
+		}
+		b.end <- b.cmd.Wait()
+	}()
+	select {
+	case <-ticked:
+	case err := <-b.end:
+		t.Fatalf("bpftrace exited: %v\n%s", err, b.out.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("bpftrace not attached after 60s\n%s", b.out.String())
+	}
+	return b
+}
+
+var bpftraceMapRe = regexp.MustCompile(`(?m)^@drops\[(\d+)\]: (\d+)$`)
+
+// stop interrupts bpftrace and returns its counts by reason code.
+func (b *bpftraceRun) stop(t *testing.T) map[uint32]uint64 {
+	t.Helper()
+	b.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-b.end:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("bpftrace did not exit\n%s", b.out.String())
+	}
+	got := map[uint32]uint64{}
+	for _, m := range bpftraceMapRe.FindAllStringSubmatch(b.out.String(), -1) {
+		code, _ := strconv.ParseUint(m[1], 10, 32)
+		n, _ := strconv.ParseUint(m[2], 10, 64)
+		got[uint32(code)] = n
+	}
+	return got
+}
+
+// TestSummaryMatchesBpftrace drops a known number of datagrams while
+// droptrace --summary and bpftrace both count drops in the namespace:
+// both must count exactly that many NETFILTER_DROPs.
+func TestSummaryMatchesBpftrace(t *testing.T) {
+	requireRoot(t)
+	if _, err := exec.LookPath("bpftrace"); err != nil {
+		t.Fatal("bpftrace is missing: `make deps-test` installs it")
+	}
+	tp := newTopology(t)
+	tp.addRules(t)
+	tp.resolveARP(t)
+	ino := inode(t, tp.server)
+	bt := startDropCounter(t, ino)
+	tr := startTracer(t, "--summary", "--output", "json", "--interval", "200ms", "--filter-netns", tp.server)
+	const n = 500
+	floodUDP(t, tp.client, tp.serverIP4, dropPort, n)
+	tr.stop(t)
+	byBpftrace := bt.stop(t)
+
+	var nf []summaryTotal
+	for _, s := range tr.summaryTotals(t) {
+		if s.Netns != ino {
+			t.Errorf("summary key in netns %d, want only %d: %+v", s.Netns, ino, s)
+		}
+		if s.Reason == "NETFILTER_DROP" {
+			nf = append(nf, s)
+		}
+	}
+	if len(nf) != 1 {
+		t.Fatalf("want one NETFILTER_DROP key, got %+v\nstdout:\n%s", nf, tr.stdout.String())
+	}
+	got := nf[0]
+	if got.Total != n || got.Count != n || got.Proto != "udp" || got.Ifname != tp.serverIf || !strings.HasPrefix(got.Location, "nft_do_chain+") {
+		t.Errorf("droptrace: %+v; want %d udp drops on %s at nft_do_chain", got, n, tp.serverIf)
+	}
+	t.Logf("sent %d; droptrace --summary counted %d, bpftrace %d (reason %d)", n, got.Total, byBpftrace[got.ReasonCode], got.ReasonCode)
+	if bpf := byBpftrace[got.ReasonCode]; bpf != got.Total {
+		t.Errorf("reason %d: bpftrace counted %d, droptrace %d (sent %d)\nbpftrace:\n%s", got.ReasonCode, bpf, got.Total, n, bt.out.String())
+	}
+	if !strings.Contains(tr.stderr.String(), "summary map overflow: 0 drops") {
+		t.Errorf("stderr does not report the summary map's overflow:\n%s", tr.stderr.String())
+	}
+}
+
+// TestSummaryText checks the text tables: a title per interval, the
+// column header, the rows of the dropped datagrams in the intervals they
+// fell in, and the totals.
+func TestSummaryText(t *testing.T) {
+	requireRoot(t)
+	tp := newTopology(t)
+	tp.addRules(t)
+	tr := startTracer(t, "--summary", "--interval", "300ms", "--filter-netns", tp.server, "--filter-proto", "udp", "--filter-port", fmt.Sprint(dropPort))
+	tp.sendUDP(t, tp.serverIP4, dropPort, 7)
+	time.Sleep(500 * time.Millisecond)
+	tr.stop(t)
+	out := tr.stdout.String()
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d  \d+ new drops$`),
+		regexp.MustCompile(`(?m)^ +COUNT +RATE/s REASON +LOCATION +NETNS +IFACE +PROTO$`),
+		regexp.MustCompile(`(?m)^TOTAL  7 drops in `),
+	} {
+		if !want.MatchString(out) {
+			t.Errorf("stdout does not match %v:\n%s", want, out)
+		}
+	}
+	row := regexp.MustCompile(fmt.Sprintf(`(?m)^ +(\d+) +[0-9.]+ NETFILTER_DROP +nft_do_chain\+0x[0-9a-f]+.* +%d +%s +udp$`, inode(t, tp.server), tp.serverIf))
+	rows := row.FindAllStringSubmatch(out, -1)
+	if len(rows) < 2 {
+		t.Fatalf("want rows for the drops in intervals and in the totals:\n%s", out)
+	}
+	var inIntervals int
+	for _, r := range rows[:len(rows)-1] {
+		n, _ := strconv.Atoi(r[1])
+		inIntervals += n
+	}
+	if total := rows[len(rows)-1][1]; inIntervals != 7 || total != "7" {
+		t.Errorf("intervals show %d drops and the totals %s, want 7 and 7:\n%s", inIntervals, total, out)
+	}
+}
+
+// resolveARP sends one datagram to a closed port, so the client knows the
+// server's MAC before a flood: no datagram of the flood then waits in, or
+// overflows, the neighbour queue.
+func (tp *topology) resolveARP(t *testing.T) {
+	t.Helper()
+	tp.sendUDP(t, tp.serverIP4, closedPort, 1)
+	time.Sleep(100 * time.Millisecond)
+}

@@ -1,0 +1,79 @@
+package metrics
+
+import (
+	"strconv"
+
+	"github.com/droptrace/droptrace/output"
+)
+
+// DefaultMaxLabelSets is how many distinct label sets droptrace_drops_total
+// keeps before counting new ones under "other".
+const DefaultMaxLabelSets = 1000
+
+// overflowValue is every label's value in the overflow bucket.
+const overflowValue = "other"
+
+// dropLabels are the labels of droptrace_drops_total, in dropLabelNames order.
+type dropLabels struct {
+	reason, location, netns, ifname, proto string
+}
+
+var dropLabelNames = []string{"reason", "location", "netns", "ifname", "proto"}
+
+var overflowLabels = dropLabels{overflowValue, overflowValue, overflowValue, overflowValue, overflowValue}
+
+func (l dropLabels) values() []string {
+	return []string{l.reason, l.location, l.netns, l.ifname, l.proto}
+}
+
+func eventLabels(ev *output.Event) dropLabels {
+	return dropLabels{
+		reason:   labelReason(ev.Reason, ev.ReasonCode),
+		location: ev.Location,
+		netns:    strconv.FormatUint(uint64(ev.Netns), 10),
+		ifname:   ev.Ifname,
+		proto:    ev.Proto,
+	}
+}
+
+func keyLabels(k output.SummaryKey) dropLabels {
+	return dropLabels{
+		reason:   labelReason(k.Reason, k.ReasonCode),
+		location: k.Location,
+		netns:    strconv.FormatUint(uint64(k.Netns), 10),
+		ifname:   k.Ifname,
+		proto:    k.Proto,
+	}
+}
+
+// labelReason is the reason's name, else its number, as the text output shows it.
+func labelReason(name string, code uint32) string {
+	if name != "" || code == 0 {
+		return name
+	}
+	return strconv.FormatUint(uint64(code), 10)
+}
+
+// labelCap admits label sets up to max, first come first kept, so a set
+// that was admitted stays admitted and its counter never moves to "other".
+type labelCap struct {
+	max      int
+	admitted map[dropLabels]struct{}
+}
+
+func newLabelCap(max int) *labelCap {
+	return &labelCap{max: max, admitted: make(map[dropLabels]struct{})}
+}
+
+// admit returns l when it is, or now becomes, one of the admitted sets,
+// and the overflow bucket otherwise (ok false).
+func (c *labelCap) admit(l dropLabels) (dropLabels, bool) {
+	if _, ok := c.admitted[l]; ok {
+		return l, true
+	}
+	if len(c.admitted) >= c.max {
+		return overflowLabels, false
+	}
+	c.admitted[l] = struct{}{}
+	return l, true
+}

@@ -1,0 +1,91 @@
+package metrics
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/droptrace/droptrace/output"
+)
+
+var (
+	dropsDesc = prometheus.NewDesc("droptrace_drops_total",
+		"Dropped packets that matched the filters, by drop reason, kernel location, network namespace inode, interface and IP protocol. Past the label-set cap, new label sets are counted with every label \"other\".",
+		dropLabelNames, nil)
+	overflowDesc = prometheus.NewDesc("droptrace_metrics_label_overflow_total",
+		"Drops counted under the \"other\" label set of droptrace_drops_total because it had reached its cap of label sets.",
+		nil, nil)
+)
+
+// dropsCollector serves droptrace_drops_total: from counts kept here in
+// event mode, from the kernel's summary map read at scrape time otherwise.
+type dropsCollector struct {
+	mu      sync.Mutex
+	cap     *labelCap
+	counts  map[dropLabels]uint64
+	summary func() (output.Counts, error)
+}
+
+func newDropsCollector(max int, summary func() (output.Counts, error)) *dropsCollector {
+	return &dropsCollector{cap: newLabelCap(max), counts: make(map[dropLabels]uint64), summary: summary}
+}
+
+func (c *dropsCollector) observe(ev *output.Event) {
+	c.mu.Lock()
+	l, _ := c.cap.admit(eventLabels(ev))
+	c.counts[l]++
+	c.mu.Unlock()
+}
+
+func (c *dropsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- dropsDesc
+	ch <- overflowDesc
+}
+
+func (c *dropsCollector) Collect(ch chan<- prometheus.Metric) {
+	counts, err := c.snapshot()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(dropsDesc, err)
+		return
+	}
+	for l, n := range counts {
+		ch <- prometheus.MustNewConstMetric(dropsDesc, prometheus.CounterValue, float64(n), l.values()...)
+	}
+	ch <- prometheus.MustNewConstMetric(overflowDesc, prometheus.CounterValue, float64(counts[overflowLabels]))
+}
+
+// snapshot returns a copy of the counts: in summary mode the kernel's,
+// folded through the label cap.
+func (c *dropsCollector) snapshot() (map[dropLabels]uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.summary == nil {
+		out := make(map[dropLabels]uint64, len(c.counts))
+		for l, n := range c.counts {
+			out[l] = n
+		}
+		return out, nil
+	}
+	kernel, err := c.summary()
+	if err != nil {
+		return nil, fmt.Errorf("reading the kernel's drop summary: %w", err)
+	}
+	out := make(map[dropLabels]uint64)
+	for _, k := range sortedKeys(kernel) {
+		l, _ := c.cap.admit(keyLabels(k))
+		out[l] += kernel[k]
+	}
+	return out, nil
+}
+
+// sortedKeys orders keys busiest first, so the cap admits the busiest
+// label sets of the first scrape that sees them.
+func sortedKeys(counts output.Counts) []output.SummaryKey {
+	rows := output.Totals(counts, 0)
+	keys := make([]output.SummaryKey, len(rows))
+	for i, r := range rows {
+		keys[i] = r.Key
+	}
+	return keys
+}

@@ -1,0 +1,109 @@
+package metrics
+
+import (
+	"net/http"
+	"runtime"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/droptrace/droptrace/output"
+)
+
+// Options says where the metrics' values come from.
+type Options struct {
+	Version string
+	// MaxLabelSets caps droptrace_drops_total (DefaultMaxLabelSets when 0).
+	MaxLabelSets int
+	// Summary, when set, reads the kernel's drop counts at scrape time
+	// (summary mode); otherwise drops are counted with ObserveDrop.
+	Summary func() (output.Counts, error)
+	// Lost, Overflow and Probes are read at scrape time.
+	Lost     func() uint64 // events the ring buffer had no room for
+	Overflow func() uint64 // drops not counted because the summary map was full
+	Probes   func() int
+}
+
+// Metrics is droptrace's Prometheus registry. ObserveDrop and TCPEvent may
+// be called from any goroutine.
+type Metrics struct {
+	reg    *prometheus.Registry
+	drops  *dropsCollector
+	tcp    *prometheus.CounterVec
+	handle http.Handler
+}
+
+// New registers droptrace's metrics on a registry of their own.
+func New(opts Options) *Metrics {
+	if opts.MaxLabelSets <= 0 {
+		opts.MaxLabelSets = DefaultMaxLabelSets
+	}
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		reg:   reg,
+		drops: newDropsCollector(opts.MaxLabelSets, opts.Summary),
+		tcp: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "droptrace_tcp_events_total",
+			Help: "TCP events (retransmits, resets, ...) by kind.",
+		}, []string{"kind"}),
+	}
+	reg.MustRegister(m.drops, m.tcp, buildInfo(opts.Version), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(scrapeFuncs(opts)...)
+	m.handle = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	return m
+}
+
+func buildInfo(version string) prometheus.Collector {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "droptrace_build_info",
+		Help: "Always 1; the labels say which droptrace is running.",
+	}, []string{"version", "goversion"})
+	g.WithLabelValues(version, runtime.Version()).Set(1)
+	return g
+}
+
+func scrapeFuncs(opts Options) []prometheus.Collector {
+	var cs []prometheus.Collector
+	if opts.Lost != nil {
+		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "droptrace_events_lost_total",
+			Help: "Drops that matched the filters but found the ring buffer full, so were not reported.",
+		}, func() float64 { return float64(opts.Lost()) }))
+	}
+	if opts.Overflow != nil {
+		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "droptrace_summary_overflow_total",
+			Help: "Drops not counted in --summary because the kernel's summary map was full.",
+		}, func() float64 { return float64(opts.Overflow()) }))
+	}
+	if opts.Probes != nil {
+		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "droptrace_probes_attached",
+			Help: "BPF programs droptrace has attached to the kernel.",
+		}, func() float64 { return float64(opts.Probes()) }))
+	}
+	return cs
+}
+
+// ObserveDrop counts one reported drop (event mode).
+func (m *Metrics) ObserveDrop(ev *output.Event) { m.drops.observe(ev) }
+
+// TCPEvent counts one TCP event of the given kind.
+func (m *Metrics) TCPEvent(kind string) { m.tcp.WithLabelValues(kind).Inc() }
+
+// ServeHTTP serves the metrics in the Prometheus text format.
+func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.handle.ServeHTTP(w, r) }
+
+// Writer returns an output.Writer that counts each event it is given as
+// a drop, so metrics can sit beside the other outputs of event mode.
+func (m *Metrics) Writer() output.Writer { return dropWriter{m} }
+
+type dropWriter struct{ m *Metrics }
+
+func (w dropWriter) Write(ev *output.Event) error {
+	w.m.ObserveDrop(ev)
+	return nil
+}
+
+func (w dropWriter) Close() error { return nil }

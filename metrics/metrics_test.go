@@ -1,0 +1,116 @@
+package metrics
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/droptrace/droptrace/output"
+)
+
+func TestLabelCap(t *testing.T) {
+	c := newLabelCap(2)
+	a, b, d := dropLabels{reason: "A"}, dropLabels{reason: "B"}, dropLabels{reason: "D"}
+	tests := []struct {
+		in     dropLabels
+		want   dropLabels
+		wantOK bool
+	}{
+		{a, a, true},
+		{b, b, true},
+		{d, overflowLabels, false}, // the cap is reached
+		{a, a, true},               // admitted sets stay admitted
+		{d, overflowLabels, false},
+	}
+	for i, tt := range tests {
+		got, ok := c.admit(tt.in)
+		if got != tt.want || ok != tt.wantOK {
+			t.Errorf("step %d: admit(%v) = %v, %v; want %v, %v", i, tt.in, got, ok, tt.want, tt.wantOK)
+		}
+	}
+}
+
+// scrape serves m once and parses the answer with the official parser.
+func scrape(t *testing.T, m *Metrics) map[string]*dto.MetricFamily {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	// Legacy validation: the strictest names, as older Prometheus servers accept.
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := p.TextToMetricFamilies(rec.Body)
+	if err != nil {
+		t.Fatalf("metrics are not valid Prometheus text: %v\n%s", err, rec.Body)
+	}
+	return fams
+}
+
+func dropCounts(fams map[string]*dto.MetricFamily) map[string]float64 {
+	out := map[string]float64{}
+	for _, m := range fams["droptrace_drops_total"].GetMetric() {
+		key := ""
+		for _, l := range m.GetLabel() {
+			key += l.GetName() + "=" + l.GetValue() + " "
+		}
+		out[key] = m.GetCounter().GetValue()
+	}
+	return out
+}
+
+func TestEventModeCap(t *testing.T) {
+	m := New(Options{Version: "test", MaxLabelSets: 3, Lost: func() uint64 { return 7 }, Probes: func() int { return 1 }})
+	for i := range 5 {
+		for range i + 1 {
+			m.ObserveDrop(&output.Event{Reason: "NETFILTER_DROP", Location: "nft_do_chain+0x46f", Netns: 42, Ifname: fmt.Sprintf("if%d", i), Proto: "udp"})
+		}
+	}
+	m.TCPEvent("retransmit")
+	fams := scrape(t, m)
+	got := dropCounts(fams)
+	want := map[string]float64{
+		"ifname=if0 location=nft_do_chain+0x46f netns=42 proto=udp reason=NETFILTER_DROP ": 1,
+		"ifname=if1 location=nft_do_chain+0x46f netns=42 proto=udp reason=NETFILTER_DROP ": 2,
+		"ifname=if2 location=nft_do_chain+0x46f netns=42 proto=udp reason=NETFILTER_DROP ": 3,
+		"ifname=other location=other netns=other proto=other reason=other ":                9,
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("drops:\ngot  %v\nwant %v", got, want)
+	}
+	checkValue(t, fams, "droptrace_metrics_label_overflow_total", 9)
+	checkValue(t, fams, "droptrace_events_lost_total", 7)
+	checkValue(t, fams, "droptrace_probes_attached", 1)
+	checkValue(t, fams, "droptrace_tcp_events_total", 1)
+	checkValue(t, fams, "droptrace_build_info", 1)
+}
+
+func TestSummaryModeReadsAtScrape(t *testing.T) {
+	k := output.SummaryKey{Reason: "NO_SOCKET", Location: "__udp4_lib_rcv+0x4bc", Netns: 1, Ifname: "lo", Proto: "udp"}
+	var n uint64
+	m := New(Options{Version: "test", Summary: func() (output.Counts, error) {
+		n += 10
+		return output.Counts{k: n}, nil
+	}, Overflow: func() uint64 { return 0 }})
+	for _, want := range []float64{10, 20} {
+		got := dropCounts(scrape(t, m))
+		if v := got["ifname=lo location=__udp4_lib_rcv+0x4bc netns=1 proto=udp reason=NO_SOCKET "]; v != want {
+			t.Errorf("got %v, want %v", got, want)
+		}
+	}
+}
+
+func checkValue(t *testing.T, fams map[string]*dto.MetricFamily, name string, want float64) {
+	t.Helper()
+	f, ok := fams[name]
+	if !ok || len(f.GetMetric()) != 1 {
+		t.Errorf("%s: want one sample, got %v", name, f)
+		return
+	}
+	m := f.GetMetric()[0]
+	got := m.GetCounter().GetValue() + m.GetGauge().GetValue()
+	if got != want {
+		t.Errorf("%s = %v, want %v", name, got, want)
+	}
+}
