@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,11 +54,14 @@ func labels(m *dto.Metric) map[string]string {
 // summary mode, and reads the counters from the endpoint.
 func TestMetrics(t *testing.T) {
 	for _, mode := range []struct {
-		name string
-		args []string
+		name   string
+		args   []string
+		probes float64
 	}{
-		{"events", []string{"--output", "json"}},
-		{"summary", []string{"--summary", "--output", "json"}},
+		{"events", []string{"--output", "json"}, 1},
+		{"summary", []string{"--summary", "--output", "json"}, 1},
+		// As many as droptrace says it attached (0: read from stderr).
+		{"trace", []string{"--trace", "--output", "json"}, 0},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			requireRoot(t)
@@ -71,7 +76,11 @@ func TestMetrics(t *testing.T) {
 			fams := curlMetrics(t, port)
 			tr.stop(t)
 			checkDropsTotal(t, fams, inode(t, tp.server), tp.serverIf, n)
-			checkGauge(t, fams, "droptrace_probes_attached", 1)
+			probes := mode.probes
+			if probes == 0 {
+				probes = attachedProbes(t, tr)
+			}
+			checkGauge(t, fams, "droptrace_probes_attached", probes)
 			checkGauge(t, fams, "droptrace_events_lost_total", 0)
 			info := fams["droptrace_build_info"].GetMetric()
 			if len(info) != 1 || !strings.HasPrefix(labels(info[0])["goversion"], "go") || labels(info[0])["version"] == "" {
@@ -132,3 +141,16 @@ func checkGauge(t *testing.T, fams map[string]*dto.MetricFamily, name string, wa
 }
 
 func sleepShort() { time.Sleep(100 * time.Millisecond) }
+
+var attachedRe = regexp.MustCompile(`attached (\d+) probes`)
+
+// attachedProbes reads how many probes droptrace said it attached.
+func attachedProbes(t *testing.T, tr *tracer) float64 {
+	t.Helper()
+	m := attachedRe.FindStringSubmatch(tr.stderr.String())
+	if m == nil {
+		t.Fatalf("droptrace did not say how many probes it attached:\n%s", tr.stderr.String())
+	}
+	n, _ := strconv.Atoi(m[1])
+	return float64(n)
+}

@@ -95,14 +95,20 @@ func (m *Metrics) TCPEvent(kind string) { m.tcp.WithLabelValues(kind).Inc() }
 // ServeHTTP serves the metrics in the Prometheus text format.
 func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.handle.ServeHTTP(w, r) }
 
-// Writer returns an output.Writer that counts each event it is given as
-// a drop, so metrics can sit beside the other outputs of event mode.
+// Writer returns an output.Writer that counts the drops and TCP events it
+// is given, so metrics can sit beside the other outputs of event mode.
+// Path-tracing steps are not counted: the drop that ends a path is.
 func (m *Metrics) Writer() output.Writer { return dropWriter{m} }
 
 type dropWriter struct{ m *Metrics }
 
 func (w dropWriter) Write(ev *output.Event) error {
-	w.m.ObserveDrop(ev)
+	switch ev.Kind {
+	case "drop":
+		w.m.ObserveDrop(ev)
+	case "retransmit", "retransmit_synack", "reset_sent", "reset_received":
+		w.m.TCPEvent(ev.Kind)
+	}
 	return nil
 }
 

@@ -42,6 +42,10 @@ func (o *traceOptions) validate(cfg *config) error {
 		return usagef("--filter-reason: not supported with --trace (a path's reason is known only at its end)")
 	case cfg.pcap != "":
 		return usagef("--output-pcap: not supported with --trace")
+	case cfg.summary:
+		return usagef("--summary: not supported with --trace (a path is a list of events)")
+	case cfg.tcp:
+		return usagef("--tcp: not supported with --trace; run them as two droptraces")
 	}
 	return nil
 }
@@ -80,6 +84,13 @@ func runTrace(ctx context.Context, cfg *config, spec filter.Spec, syms *kernel.S
 	w := output.NewPathText(stdout, isTerminal(os.Stdout))
 	if cfg.output == "json" {
 		w = output.NewJSON(stdout)
+	}
+	if cfg.metricsAddr != "" {
+		mx, err := serveMetrics(ctx, cfg.metricsAddr, metricsOptions(p))
+		if err != nil {
+			return err
+		}
+		w = output.Multi(w, mx.Writer())
 	}
 	ctx, cancel := withDuration(ctx, cfg.duration)
 	defer cancel()
