@@ -79,6 +79,12 @@ static __always_inline bool reason_matches(__u32 reason)
 	return !filter_reason_on || bpf_map_lookup_elem(&reason_filter, &reason);
 }
 
+/* place_filter_on says whether a filter on where the skb is was given. */
+static __always_inline bool place_filter_on(void)
+{
+	return filter_netns || filter_ifname_on;
+}
+
 /* place_matches checks the filters on where the skb is. */
 static __always_inline bool place_matches(const struct event *ev)
 {

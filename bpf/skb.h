@@ -48,19 +48,33 @@ static __always_inline void read_ports(struct event *ev, unsigned char *l4)
 	ev->dport = ports[1];
 }
 
-static __always_inline void parse_ipv4(struct event *ev, unsigned char *nh)
-{
+/* ipv4_head is an IPv4 header without options and the first four bytes
+ * after it: the ports, when there are no options. One read gets both. */
+struct ipv4_head {
 	struct iphdr ip;
+	__be16 ports[2];
+};
 
-	if (bpf_probe_read_kernel(&ip, sizeof(ip), nh) || ip.version != 4 || ip.ihl < 5)
+static __always_inline void parse_ipv4(struct event *ev, unsigned char *nh,
+				       const struct ipv4_head *hd)
+{
+	const struct iphdr *ip = &hd->ip;
+
+	if (ip->ihl < 5)
 		return;
 	ev->family = 4;
-	ev->l4proto = ip.protocol;
-	ev->saddr[0] = ip.saddr;
-	ev->daddr[0] = ip.daddr;
+	ev->l4proto = ip->protocol;
+	ev->saddr[0] = ip->saddr;
+	ev->daddr[0] = ip->daddr;
 	/* Only the first fragment carries the transport header. */
-	if (!(ip.frag_off & bpf_htons(IP_OFFSET_MASK)))
-		read_ports(ev, nh + ip.ihl * 4);
+	if (ip->frag_off & bpf_htons(IP_OFFSET_MASK) || !has_ports(ev->l4proto))
+		return;
+	if (ip->ihl == 5) {
+		ev->sport = hd->ports[0];
+		ev->dport = hd->ports[1];
+		return;
+	}
+	read_ports(ev, nh + ip->ihl * 4);
 }
 
 static __always_inline bool is_ipv6_ext(__u8 nexthdr)
@@ -160,14 +174,14 @@ static __always_inline void parse_skb(struct sk_buff *skb, struct event *ev, str
 	ev->protocol = RD(direct, skb, protocol);
 	if (h->nh_ok) {
 		unsigned char *nh = h->head + h->nh;
-		__u8 first;
+		struct ipv4_head hd;
 
-		if (!bpf_probe_read_kernel(&first, 1, nh)) {
-			if (first >> 4 == 4)
-				parse_ipv4(ev, nh);
-			else if (first >> 4 == 6)
-				parse_ipv6(ev, nh);
-		}
+		if (bpf_probe_read_kernel(&hd, sizeof(hd), nh))
+			return;
+		if (hd.ip.version == 4)
+			parse_ipv4(ev, nh, &hd);
+		else if (hd.ip.version == 6)
+			parse_ipv6(ev, nh);
 	}
 }
 

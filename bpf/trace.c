@@ -133,7 +133,8 @@ static __always_inline int on_skb(void *ctx, struct sk_buff *skb, __u64 ip, __u8
 			te->stack_len = n;
 	}
 	count(STAT_SEEN);
-	if (bpf_ringbuf_output(&events, te, sizeof(*te), 0))
+	/* User space polls; see drop.c. */
+	if (bpf_ringbuf_output(&events, te, sizeof(*te), BPF_RB_NO_WAKEUP))
 		count(STAT_LOST);
 	return 0;
 }

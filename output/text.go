@@ -16,6 +16,7 @@ const kindDrop = "drop"
 type text struct {
 	w         io.Writer
 	wroteHead bool
+	line      []byte // reused: a line per event must not cost allocations
 }
 
 // NewText returns a Writer that prints one aligned line per event for a
@@ -34,7 +35,8 @@ func (t *text) Write(ev *Event) error {
 		}
 		t.wroteHead = true
 	}
-	if _, err := io.WriteString(t.w, textLine(ev)); err != nil {
+	t.line = appendTextLine(t.line[:0], ev)
+	if _, err := t.w.Write(t.line); err != nil {
 		return fmt.Errorf("writing text event: %w", err)
 	}
 	return nil
@@ -42,18 +44,79 @@ func (t *text) Write(ev *Event) error {
 
 func (t *text) Close() error { return nil }
 
+// appendTextLine appends what textFormat prints for ev. It appends rather
+// than calling fmt, which costs more than the rest of droptrace's user
+// space per event when every drop of a storm is printed.
+func appendTextLine(b []byte, ev *Event) []byte {
+	start := len(b)
+	b = ev.Time.Local().AppendFormat(b, "15:04:05.000000")
+	b = padTo(b, start, 15)
+	b = appendCol(b, orDash(netnsText(ev.Netns)), 10)
+	b = appendCol(b, orDash(ev.Ifname), 15)
+	b = appendCol(b, orDash(ev.Proto), 5)
+	b = append(b, ' ')
+	b = appendTuple(b, ev)
+	b = append(b, ' ')
+	var num [20]byte
+	n := strconv.AppendUint(num[:0], uint64(ev.Len), 10)
+	for i := len(n); i < 5; i++ {
+		b = append(b, ' ')
+	}
+	b = append(b, n...)
+	b = appendCol(b, orDash(reasonText(ev)), 20)
+	b = append(b, ' ')
+	b = append(b, orDash(ev.Location)...)
+	b = append(b, tcpText(ev)...)
+	return append(b, '\n')
+}
+
+// appendCol appends a space and s, padded with spaces to width.
+func appendCol(b []byte, s string, width int) []byte {
+	b = append(b, ' ')
+	start := len(b)
+	b = append(b, s...)
+	return padTo(b, start, width)
+}
+
+// padTo pads what was appended since start with spaces to width.
+func padTo(b []byte, start, width int) []byte {
+	for i := len(b) - start; i < width; i++ {
+		b = append(b, ' ')
+	}
+	return b
+}
+
+// appendTuple appends the "%-21s %1s %-21s" columns of textTuple.
+func appendTuple(b []byte, ev *Event) []byte {
+	if !ev.Src.IsValid() && !ev.Dst.IsValid() {
+		start := len(b)
+		b = padTo(append(b, '-'), start, 21)
+		// " %1s %-21s" of an empty arrow and destination.
+		return padTo(b, len(b), 1+1+1+21)
+	}
+	ports := hasPorts(ev)
+	start := len(b)
+	b = appendEndpoint(b, ev.Src, ev.Sport, ports)
+	b = padTo(b, start, 21)
+	b = append(b, " > "...)
+	start = len(b)
+	b = appendEndpoint(b, ev.Dst, ev.Dport, ports)
+	return padTo(b, start, 21)
+}
+
+func appendEndpoint(b []byte, addr netip.Addr, port uint16, withPort bool) []byte {
+	switch {
+	case !addr.IsValid():
+		return append(b, '-')
+	case withPort:
+		return netip.AddrPortFrom(addr, port).AppendTo(b)
+	default:
+		return addr.AppendTo(b)
+	}
+}
+
 func textLine(ev *Event) string {
-	src, arrow, dst := textTuple(ev)
-	return fmt.Sprintf(textFormat,
-		ev.Time.Local().Format("15:04:05.000000"),
-		orDash(netnsText(ev.Netns)),
-		orDash(ev.Ifname),
-		orDash(ev.Proto),
-		src, arrow, dst,
-		strconv.FormatUint(uint64(ev.Len), 10),
-		orDash(reasonText(ev)),
-		orDash(ev.Location),
-		tcpText(ev))
+	return string(appendTextLine(nil, ev))
 }
 
 // textTuple returns the two sides of "src:sport > dst:dport" and the arrow
