@@ -40,7 +40,7 @@ vet:
 test: deps-test vet unit e2e vmtest
 
 unit:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e /e2e -e /vmtest/guest)
 
 e2e: build
 	DROPTRACE_BIN=$(CURDIR)/droptrace $(GO) test -count=1 -v -timeout 20m ./e2e/
@@ -68,6 +68,7 @@ deps-gen:
 # memory, BPF ns per drop) and prints Markdown tables; root, ~5 minutes.
 bench: build
 	$(GO) run ./bench -bin $(CURDIR)/droptrace $(BENCH_FLAGS)
+	bash bench/attach.sh
 
 clean:
 	rm -f droptrace

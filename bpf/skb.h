@@ -136,8 +136,8 @@ static __always_inline void locate(struct sk_buff *skb, struct headers *h, bool 
 	h->eth = h->nh_ok && h->mh != HDR_UNSET && h->nh - h->mh == ETH_HLEN;
 }
 
-static __always_inline struct net_device *read_dev(struct sk_buff *skb, struct event *ev,
-						    bool direct)
+static __always_inline struct net_device *read_dev_opt(struct sk_buff *skb, struct event *ev,
+							bool direct, bool name)
 {
 	struct net_device *dev = RD(direct, skb, dev);
 	struct net *net = 0;
@@ -147,7 +147,8 @@ static __always_inline struct net_device *read_dev(struct sk_buff *skb, struct e
 	ev->ifname[0] = 0;
 	if (dev) {
 		ev->ifindex = RD(direct, dev, ifindex);
-		bpf_probe_read_kernel_str(ev->ifname, IFNAMSIZ, dev->name);
+		if (name)
+			bpf_probe_read_kernel_str(ev->ifname, IFNAMSIZ, dev->name);
 		net = RD(direct, dev, nd_net.net);
 	} else {
 		struct sock *sk = RD(direct, skb, sk);
@@ -158,6 +159,13 @@ static __always_inline struct net_device *read_dev(struct sk_buff *skb, struct e
 	if (net)
 		ev->netns = RD(direct, net, ns.inum);
 	return dev;
+}
+
+/* read_dev fills the device and namespace of ev, with the device name. */
+static __always_inline struct net_device *read_dev(struct sk_buff *skb, struct event *ev,
+						    bool direct)
+{
+	return read_dev_opt(skb, ev, direct, true);
 }
 
 /* parse_skb fills the tuple of ev from the skb's headers, located in h. */

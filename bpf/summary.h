@@ -87,25 +87,7 @@ static __always_inline __u8 l4proto_of(struct sk_buff *skb, struct event *ev, bo
 static __always_inline struct net_device *read_place(struct sk_buff *skb, struct event *ev,
 						      bool direct)
 {
-	struct net_device *dev = RD(direct, skb, dev);
-	struct net *net = 0;
-
-	ev->ifindex = 0;
-	ev->netns = 0;
-	if (dev) {
-		ev->ifindex = RD(direct, dev, ifindex);
-		if (filter_ifname_on)
-			bpf_probe_read_kernel_str(ev->ifname, IFNAMSIZ, dev->name);
-		net = RD(direct, dev, nd_net.net);
-	} else {
-		struct sock *sk = RD(direct, skb, sk);
-
-		if (sk)
-			net = RD(direct, sk, __sk_common.skc_net.net);
-	}
-	if (net)
-		ev->netns = RD(direct, net, ns.inum);
-	return dev;
+	return read_dev_opt(skb, ev, direct, filter_ifname_on);
 }
 
 static __always_inline void remember_ifname(struct net_device *dev, struct summary_key *key)

@@ -23,6 +23,7 @@
 #include <bpf/bpf_core_read.h>
 #include "event.h"
 #include "filter.h"
+#include "maps.h"
 #include "skb.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -47,23 +48,11 @@ struct path_event {
 const struct path_event *unused_path_event __attribute__((unused));
 
 struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 24);
-} events SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
 	__type(value, struct path_event);
 	__uint(max_entries, 1);
 } scratch SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(max_entries, STAT_MAX);
-} stats SEC(".maps");
 
 /* tracked holds the skbs whose path is being reported; LRU so that skbs
  * freed without a tracepoint (e.g. kfree_skbmem) age out. */
@@ -73,14 +62,6 @@ struct {
 	__type(value, __u8);
 	__uint(max_entries, MAX_TRACKED);
 } tracked SEC(".maps");
-
-static __always_inline void count(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
-
-	if (v)
-		*v += 1;
-}
 
 /* on_skb reports skb at a probe when it is tracked or matches; kind is
  * EVENT_TRACE, or EVENT_DROP/EVENT_CONSUME at the end of the path. */

@@ -42,16 +42,7 @@ func (p *PathTracer) configure(spec *ebpf.CollectionSpec, cfg PathConfig, kspec 
 	consts := cfg.Filter.Constants()
 	consts[bpf.TraceVarCfgStack] = boolByte(cfg.Stack)
 	consts[bpf.TraceVarCfgTpHasReason] = boolByte(params >= 3)
-	for name, v := range consts {
-		vs, ok := spec.Variables[name]
-		if !ok {
-			return fmt.Errorf("BPF object has no variable %s", name)
-		}
-		if err := vs.Set(v); err != nil {
-			return fmt.Errorf("setting %s: %w", name, err)
-		}
-	}
-	return nil
+	return setConstants(spec, consts)
 }
 
 // baseProgs are the programs of the shared collection for a backend; the
