@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -43,65 +42,20 @@ func (tr *tracer) summaryTotals(t *testing.T) []summaryTotal {
 	return out
 }
 
-// bpftraceRun is bpftrace counting drops by reason in one namespace.
-type bpftraceRun struct {
-	cmd *exec.Cmd
-	out *syncBuffer
-	end chan error
-}
-
-// startDropCounter counts, by reason code, the drops whose device is in the
-// namespace of inode ino. It returns once bpftrace's interval probe has
-// fired, which it does only after every probe is attached.
-func startDropCounter(t *testing.T, ino uint64) *bpftraceRun {
+// startDropCounter counts with bpftrace, by reason code, the drops whose
+// device is in the namespace of inode ino.
+func startDropCounter(t *testing.T, ino uint64) *bpftrace {
 	t.Helper()
-	prog := fmt.Sprintf(`tracepoint:skb:kfree_skb /((struct sk_buff *)args->skbaddr)->dev->nd_net.net->ns.inum == %d/ { @drops[args->reason] = count(); }
-interval:ms:100 { printf("tick\n"); }`, ino)
-	b := &bpftraceRun{cmd: exec.Command("bpftrace", "-e", prog), out: &syncBuffer{}, end: make(chan error, 1)}
-	pipe, err := b.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.cmd.Start(); err != nil {
-		t.Fatalf("bpftrace: %v", err)
-	}
-	t.Cleanup(func() { b.cmd.Process.Kill() })
-	ticked := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		once := false
-		for sc.Scan() {
-			b.out.WriteLine(sc.Text())
-			if !once && sc.Text() == "tick" {
-				close(ticked)
-				once = true
-			}
-		}
-		b.end <- b.cmd.Wait()
-	}()
-	select {
-	case <-ticked:
-	case err := <-b.end:
-		t.Fatalf("bpftrace exited: %v\n%s", err, b.out.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("bpftrace not attached after 60s\n%s", b.out.String())
-	}
-	return b
+	return startBpftrace(t, fmt.Sprintf(`tracepoint:skb:kfree_skb /((struct sk_buff *)args->skbaddr)->dev->nd_net.net->ns.inum == %d/ { @drops[args->reason] = count(); }`, ino))
 }
 
 var bpftraceMapRe = regexp.MustCompile(`(?m)^@drops\[(\d+)\]: (\d+)$`)
 
-// stop interrupts bpftrace and returns its counts by reason code.
-func (b *bpftraceRun) stop(t *testing.T) map[uint32]uint64 {
-	t.Helper()
-	b.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-b.end:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("bpftrace did not exit\n%s", b.out.String())
-	}
+// dropCounts parses the counts by reason code that startDropCounter's
+// program prints at exit.
+func dropCounts(out string) map[uint32]uint64 {
 	got := map[uint32]uint64{}
-	for _, m := range bpftraceMapRe.FindAllStringSubmatch(b.out.String(), -1) {
+	for _, m := range bpftraceMapRe.FindAllStringSubmatch(out, -1) {
 		code, _ := strconv.ParseUint(m[1], 10, 32)
 		n, _ := strconv.ParseUint(m[2], 10, 64)
 		got[uint32(code)] = n
@@ -126,7 +80,7 @@ func TestSummaryMatchesBpftrace(t *testing.T) {
 	const n = 500
 	floodUDP(t, tp.client, tp.serverIP4, dropPort, n)
 	tr.stop(t)
-	byBpftrace := bt.stop(t)
+	byBpftrace := dropCounts(bt.stop(t))
 
 	var nf []summaryTotal
 	for _, s := range tr.summaryTotals(t) {

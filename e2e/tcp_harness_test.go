@@ -271,59 +271,6 @@ func isTCPEventKind(kind string) bool {
 	return strings.HasPrefix(kind, "retransmit") || strings.HasPrefix(kind, "reset_")
 }
 
-// bpftrace is a running bpftrace, the independent counter.
-type bpftrace struct {
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan error
-}
-
-// startBpftrace runs prog and waits until its probes are attached.
-func startBpftrace(t *testing.T, prog string) *bpftrace {
-	t.Helper()
-	bt := &bpftrace{cmd: exec.Command("bpftrace", "-e", prog), out: &syncBuffer{}, done: make(chan error, 1)}
-	pipe, err := bt.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bt.cmd.Stderr = bt.cmd.Stdout
-	if err := bt.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bt.cmd.Process.Kill() })
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			bt.out.WriteLine(sc.Text())
-			if strings.HasPrefix(sc.Text(), "Attaching") {
-				close(ready)
-			}
-		}
-		bt.done <- bt.cmd.Wait()
-	}()
-	select {
-	case <-ready:
-	case err := <-bt.done:
-		t.Fatalf("bpftrace exited before attaching: %v\n%s", err, bt.out.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("bpftrace did not attach within 30s\n%s", bt.out.String())
-	}
-	return bt
-}
-
-// stop interrupts bpftrace, which prints its maps, and returns its output.
-func (bt *bpftrace) stop(t *testing.T) string {
-	t.Helper()
-	bt.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-bt.done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("bpftrace did not exit\n%s", bt.out.String())
-	}
-	return bt.out.String()
-}
-
 // waitClosed waits until the client has no socket to port left but
 // TIME_WAIT ones, which retransmit nothing.
 func (tp *topology) waitClosed(t *testing.T, port int, limit time.Duration) {

@@ -1,0 +1,70 @@
+package e2e
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// bpftrace is a running bpftrace: the independent counter that tests
+// compare droptrace's counts with.
+type bpftrace struct {
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan error
+}
+
+// startBpftrace runs prog and returns once its probes are attached: an
+// interval probe is added whose first tick bpftrace only prints after
+// attaching every probe ("Attaching N probes" comes before).
+func startBpftrace(t *testing.T, prog string) *bpftrace {
+	t.Helper()
+	if _, err := exec.LookPath("bpftrace"); err != nil {
+		t.Fatal("bpftrace is missing: `make deps-test` installs it")
+	}
+	prog += "\ninterval:ms:100 { printf(\"tick\\n\"); }"
+	bt := &bpftrace{cmd: exec.Command("bpftrace", "-e", prog), out: &syncBuffer{}, done: make(chan error, 1)}
+	pipe, err := bt.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bt.cmd.Stderr = bt.cmd.Stdout
+	if err := bt.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bt.cmd.Process.Kill() })
+	ticked := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for once := false; sc.Scan(); {
+			bt.out.WriteLine(sc.Text())
+			if !once && sc.Text() == "tick" {
+				close(ticked)
+				once = true
+			}
+		}
+		bt.done <- bt.cmd.Wait()
+	}()
+	select {
+	case <-ticked:
+	case err := <-bt.done:
+		t.Fatalf("bpftrace exited before attaching: %v\n%s", err, bt.out.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("bpftrace not attached after 60s\n%s", bt.out.String())
+	}
+	return bt
+}
+
+// stop interrupts bpftrace, which prints its maps, and returns its output.
+func (bt *bpftrace) stop(t *testing.T) string {
+	t.Helper()
+	bt.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-bt.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("bpftrace did not exit\n%s", bt.out.String())
+	}
+	return bt.out.String()
+}
