@@ -44,6 +44,7 @@ type PathTracer struct {
 	AttachTime  time.Duration
 	DetachTime  time.Duration // set by the first Detach that removed probes
 	probes      int
+	syms        *kernel.Symbols
 }
 
 // Plan is what discovery found and attach did.
@@ -84,7 +85,7 @@ func OpenPath(ctx context.Context, cfg PathConfig, syms *kernel.Symbols) (*PathT
 	if cfg.Funcs != nil && len(plan.Funcs) == 0 {
 		return nil, fmt.Errorf("%w %q", ErrNoFuncMatch, cfg.Funcs)
 	}
-	p := &PathTracer{attach: &kernel.Attachment{}, Plan: plan}
+	p := &PathTracer{attach: &kernel.Attachment{}, Plan: plan, syms: syms}
 	if err := p.chooseBackend(cfg.Backend, plan); err != nil {
 		return nil, err
 	}
@@ -102,10 +103,12 @@ func OpenPath(ctx context.Context, cfg PathConfig, syms *kernel.Symbols) (*PathT
 }
 
 func (p *PathTracer) chooseBackend(want kernel.Backend, plan Plan) error {
-	// ip_rcv takes an skb on every kernel we support; a function the user
-	// narrowed the set to is the next best thing to try a backend on.
+	// A backend is tried on ip_rcv, which every kernel has and every
+	// backend can probe, whatever functions the user narrowed the set to:
+	// one that refuses a particular function is still a working backend
+	// (that function is skipped and counted).
 	probeFn := "ip_rcv"
-	if len(plan.Funcs) > 0 && !hasFunc(plan.Funcs, probeFn) {
+	if !p.syms.Has(probeFn) && len(plan.Funcs) > 0 {
 		probeFn = plan.Funcs[0].Name
 	}
 	if want != "" {
@@ -171,11 +174,3 @@ func (p *PathTracer) Run(ctx context.Context, dec *Decoder, emit func(*output.Ev
 	return readRing(ctx, p.base.Maps[bpf.TraceMapEvents], func() { p.Detach() }, decode, emit, idle)
 }
 
-func hasFunc(funcs []kernel.Probe, name string) bool {
-	for _, f := range funcs {
-		if f.Name == name {
-			return true
-		}
-	}
-	return false
-}
