@@ -173,4 +173,3 @@ func (p *PathTracer) Run(ctx context.Context, dec *Decoder, emit func(*output.Ev
 	}
 	return readRing(ctx, p.base.Maps[bpf.TraceMapEvents], func() { p.Detach() }, decode, emit, idle)
 }
-
