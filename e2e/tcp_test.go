@@ -289,8 +289,16 @@ func TestTCPRetransmitBurst(t *testing.T) {
 	if want < 1000 {
 		t.Errorf("only %d retransmissions: not the burst of thousands the test needs", want)
 	}
-	if got+lost != want || reported != got {
-		t.Errorf("bpftrace counted %d, droptrace wrote %d and reports %d lost (%d matched, %d reported): want written + lost = counted", want, got, lost, matched, reported)
+	// The terms: droptrace's count equals bpftrace's, or the
+	// shortfall is reported as lost. Both counters can miss an event the
+	// kernel runs neither program for (a tracepoint hit while a program
+	// already runs on that CPU): droptrace counts its misses as lost,
+	// bpftrace says nothing, so droptrace may also see a few more.
+	if shortfall := want - got; shortfall > lost || reported != got {
+		t.Errorf("bpftrace counted %d, droptrace wrote %d and reports %d lost (%d matched, %d reported): want the shortfall reported as lost", want, got, lost, matched, reported)
+	}
+	if excess := got - want; excess > max(1, want/1000) {
+		t.Errorf("droptrace wrote %d retransmits, %d more than bpftrace counted", got, excess)
 	}
 	if lost > want/100 {
 		t.Errorf("%d of %d lost: more than 1%%", lost, want)
