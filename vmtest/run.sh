@@ -78,6 +78,15 @@ version_regex() {
 # resolve_image prints the newest linux-image package of series $1: the one
 # a Debian meta-package depends on, else the highest version apt knows.
 resolve_image() {
+	local series=$1
+	find_image "$series" && return 0
+	# A fresh machine may have no package lists yet, or old ones.
+	log "no package for kernel $series in apt's lists: running apt-get update"
+	apt-get update -qq >&2
+	find_image "$series" || die "no Debian package found for kernel $series"
+}
+
+find_image() {
 	local series=$1 re meta name
 	re=$(version_regex "$series")
 	for meta in "linux-image-$series-amd64" linux-image-amd64; do
@@ -87,7 +96,7 @@ resolve_image() {
 	done
 	name=$(apt-cache search --names-only "$re" 2>/dev/null |
 		cut -d' ' -f1 | grep -E "$re" | sort -V | tail -n1 || true)
-	[[ -n $name ]] || die "no Debian package found for kernel $series (is apt-get update done?)"
+	[[ -n $name ]] || return 1
 	echo "$name"
 }
 
@@ -101,7 +110,9 @@ fetch_kernel() {
 		log "downloading $name"
 		# apt's _apt user must be able to write here.
 		chmod 0777 "$dir"
-		(cd "$dir" && apt-get download -qq "$name" >&2)
+		# Stale lists name a version the mirror no longer has: update once.
+		(cd "$dir" && apt-get download -qq "$name" >&2) ||
+			{ apt-get update -qq >&2 && (cd "$dir" && apt-get download -qq "$name" >&2); }
 		deb=$(find "$dir" -maxdepth 1 -name "${name}_*.deb" | sort -V | tail -n1)
 		[[ -n $deb ]] || die "apt-get download $name left no .deb in $dir"
 	fi
