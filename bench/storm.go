@@ -32,13 +32,14 @@ type storm struct {
 func (s *storm) run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, s.senders)
-	for range s.senders {
+	for i := range s.senders {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			// Never unlocked: the thread ends with the goroutine instead of
 			// going back to the pool inside the client namespace.
 			runtime.LockOSThread()
+			pin(i % runtime.NumCPU())
 			if err := s.send(ctx); err != nil {
 				errc <- err
 			}
@@ -110,4 +111,12 @@ func enterNetns(ns string) error {
 		return fmt.Errorf("entering netns %s: %w", ns, err)
 	}
 	return nil
+}
+
+// pin keeps the calling thread on one CPU: senders that the scheduler
+// moves around make the storm's rate swing from round to round.
+func pin(cpu int) {
+	var set unix.CPUSet
+	set.Set(cpu)
+	_ = unix.SchedSetaffinity(0, &set)
 }

@@ -177,8 +177,8 @@ static __always_inline void parse_skb(struct sk_buff *skb, struct event *ev, str
 	ev->l4proto = 0;
 	ev->sport = 0;
 	ev->dport = 0;
-	__builtin_memset(ev->saddr, 0, sizeof(ev->saddr));
-	__builtin_memset(ev->daddr, 0, sizeof(ev->daddr));
+	/* saddr and daddr are not cleared: user space reads only the words
+	 * that the family written here says are set. */
 	ev->protocol = RD(direct, skb, protocol);
 	if (h->nh_ok) {
 		unsigned char *nh = h->head + h->nh;
