@@ -79,6 +79,12 @@ static __always_inline bool reason_matches(__u32 reason)
 	return !filter_reason_on || bpf_map_lookup_elem(&reason_filter, &reason);
 }
 
+/* tuple_filter_on says whether a filter on the packet's headers was given. */
+static __always_inline bool tuple_filter_on(void)
+{
+	return filter_proto || filter_port || filter_src_family || filter_dst_family;
+}
+
 /* place_filter_on says whether a filter on where the skb is was given. */
 static __always_inline bool place_filter_on(void)
 {

@@ -55,11 +55,6 @@ struct {
 	__uint(max_entries, 4096);
 } ifnames SEC(".maps");
 
-static __always_inline bool tuple_filter_on(void)
-{
-	return filter_proto || filter_port || filter_src_family || filter_dst_family;
-}
-
 /* l4proto_of reads only the IP protocol: one read for IPv4 and for IPv6
  * without extension headers, the full parse otherwise. */
 static __always_inline __u8 l4proto_of(struct sk_buff *skb, struct event *ev, bool direct)

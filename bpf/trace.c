@@ -82,16 +82,22 @@ static __always_inline int on_skb(void *ctx, struct sk_buff *skb, __u64 ip, __u8
 		return 0;
 	ev = &te->ev;
 	known = bpf_map_lookup_elem(&tracked, &key);
-	read_dev(skb, ev, direct);
-	if (!known && !place_matches(ev))
-		return 0;
+	/* As in drop.c: the device is read before the headers only when a
+	 * filter on it must reject untracked skbs early. */
+	if (!known && place_filter_on()) {
+		read_dev(skb, ev, direct);
+		if (!place_matches(ev))
+			return 0;
+	}
 	parse_skb(skb, ev, &h, direct);
 	if (!known && !tuple_matches(ev))
 		return 0;
-	if (kind != EVENT_TRACE)
-		bpf_map_delete_elem(&tracked, &key);
-	else if (!known)
+	if (known || !place_filter_on())
+		read_dev(skb, ev, direct);
+	if (kind == EVENT_TRACE && !known)
 		bpf_map_update_elem(&tracked, &key, &zero, BPF_ANY);
+	else if (kind != EVENT_TRACE && known)
+		bpf_map_delete_elem(&tracked, &key);
 
 	ev->kind = kind;
 	ev->ts = bpf_ktime_get_ns();

@@ -158,12 +158,7 @@ func (p *PathTracer) Close() error {
 
 // Stats returns how many events matched and how many were lost.
 func (p *PathTracer) Stats() (seen, lost uint64, err error) {
-	m := p.base.Maps[bpf.TraceMapStats]
-	if seen, err = sumPerCPU(m, uint32(bpf.DropStatIndexSTAT_SEEN)); err != nil {
-		return 0, 0, err
-	}
-	lost, err = sumPerCPU(m, uint32(bpf.DropStatIndexSTAT_LOST))
-	return seen, lost, err
+	return seenLost(p.base.Maps[bpf.TraceMapStats])
 }
 
 // Run reads events until ctx ends or emit returns ErrStop.

@@ -136,7 +136,11 @@ func (t *Tracer) Close() error {
 // Stats returns how many drops matched the filters in the kernel and how
 // many of those could not be sent because the ring buffer was full.
 func (t *Tracer) Stats() (seen, lost uint64, err error) {
-	m := t.coll.Maps[bpf.DropMapStats]
+	return seenLost(t.coll.Maps[bpf.DropMapStats])
+}
+
+// seenLost reads the matched and lost counts of a stats map.
+func seenLost(m *ebpf.Map) (seen, lost uint64, err error) {
 	if seen, err = sumPerCPU(m, uint32(bpf.DropStatIndexSTAT_SEEN)); err != nil {
 		return 0, 0, err
 	}

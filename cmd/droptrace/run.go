@@ -78,6 +78,12 @@ func runDrops(ctx context.Context, cfg *config, spec filter.Spec, syms *kernel.S
 	if mx != nil {
 		w = output.Multi(w, mx.Writer())
 	}
+	return streamDrops(ctx, cfg, t, dec, w, pcap)
+}
+
+// streamDrops writes drop (and --tcp) events until the run ends, then
+// flushes the outputs and reports the counts.
+func streamDrops(ctx context.Context, cfg *config, t *tracer.Tracer, dec *tracer.Decoder, w output.Writer, pcap *output.Pcap) error {
 	var reported uint64
 	var tcp *tcpReport
 	var runErr error
