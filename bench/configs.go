@@ -25,19 +25,50 @@ func stormConfigs(bin string, tp *topology, tmp string) []tracerConfig {
 			return startProc(append([]string{bin}, args...), "tracing drops via", 200*time.Millisecond, false)
 		}
 	}
+	self := func(flag string) func() (*proc, error) {
+		return func() (*proc, error) {
+			return startProc([]string{os.Args[0], flag}, floorReady, 200*time.Millisecond, false)
+		}
+	}
 	return []tracerConfig{
 		{name: "no tracer"},
+		{name: "no tracer, measured as a configuration (the method's own error)", start: self("-idle")},
 		{name: "droptrace --summary", start: dt("--summary", "--interval", "1s"), droptrace: true},
 		{name: "droptrace, filter matches nothing (--filter-port 1)", start: dt("--filter-port", "1"), droptrace: true},
 		{name: "droptrace, every drop to /dev/null (--filter-netns)", start: dt("--filter-netns", tp.server), droptrace: true},
 		{name: "bpftrace count() on tracepoint:skb:kfree_skb", start: func() (*proc, error) {
 			return startProc([]string{"bpftrace", "-e", "tracepoint:skb:kfree_skb { @drops = count(); }"}, "Attaching", 500*time.Millisecond, true)
 		}},
+		{name: "empty tp_btf program on kfree_skb (the floor)", start: self("-floor-program")},
 		{name: "perf record -e skb:kfree_skb -a", start: func() (*proc, error) {
 			// perf says nothing when it is ready; it is, well within 2s.
 			return startProc([]string{"perf", "record", "-q", "-e", "skb:kfree_skb", "-a", "-o", tmp + "/perf.data"}, "", 2*time.Second, false)
 		}},
 	}
+}
+
+// extraConfigs turns -extra NAME=COMMAND flags into configurations.
+func extraConfigs(extra []string) []tracerConfig {
+	var out []tracerConfig
+	for _, e := range extra {
+		name, command, _ := strings.Cut(e, "=")
+		out = append(out, tracerConfig{name: name, start: func() (*proc, error) {
+			return startProc([]string{"sh", "-c", command}, "", 2*time.Second, false)
+		}})
+	}
+	return out
+}
+
+// selectConfigs keeps the no-tracer baseline and the configurations whose
+// names match re.
+func selectConfigs(cfgs []tracerConfig, re *regexp.Regexp) []tracerConfig {
+	var out []tracerConfig
+	for _, c := range cfgs {
+		if c.start == nil || re.MatchString(c.name) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 var dropSummaryRe = regexp.MustCompile(`(\d+) drops reported, (\d+) matched in the kernel, (\d+) events lost`)

@@ -56,7 +56,7 @@ func (b *bench) costOnce(name string, argv []string, ready string) (costRow, err
 		return costRow{}, err
 	}
 	defer p.stop()
-	if _, err := measureStorm(b.tp, b.o.window, b.o.senders, 0); err != nil {
+	if _, err := measureStorm(b.tp, max(b.o.window, 2*time.Second), b.o.senders, 0); err != nil {
 		return costRow{}, err
 	}
 	row, err := progStats(p.cmd.Process.Pid)

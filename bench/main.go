@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -20,17 +21,44 @@ type options struct {
 	senders   int
 	traceArgs string
 	only      string
+	configs   *regexp.Regexp
+	extra     []string
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.bin, "bin", "./droptrace", "droptrace binary to measure")
 	flag.IntVar(&o.rounds, "rounds", 5, "times each configuration is measured, interleaved")
-	flag.DurationVar(&o.window, "window", 2*time.Second, "length of one storm measurement")
+	flag.DurationVar(&o.window, "window", time.Second, "length of one storm slice (and of the other steps' measurements, at least 2s)")
 	flag.IntVar(&o.senders, "senders", 2, "storm sender threads")
 	flag.StringVar(&o.traceArgs, "trace-args", "--trace --filter-port 5201", "droptrace arguments for the TCP path-tracing row")
 	flag.StringVar(&o.only, "only", "", "run only the steps whose names contain this (storm, TCP, event, BPF)")
+	o.configs = regexp.MustCompile("")
+	flag.Func("configs", "measure only the storm configurations whose names match this regular expression (no tracer is always measured)", func(v string) (err error) {
+		o.configs, err = regexp.Compile(v)
+		return err
+	})
+	flag.Func("extra", "an extra storm configuration, NAME=SHELL-COMMAND (repeatable; measured 2s after it starts)", func(v string) error {
+		if !strings.Contains(v, "=") {
+			return fmt.Errorf("want NAME=SHELL-COMMAND")
+		}
+		o.extra = append(o.extra, v)
+		return nil
+	})
+	floor := flag.Bool("floor-program", false, "attach an empty tp_btf program on kfree_skb and wait (run by the bench itself)")
+	idle := flag.Bool("idle", false, "wait for a signal (run by the bench itself as the control configuration)")
 	flag.Parse()
+	if *floor || *idle {
+		run := runFloor
+		if *idle {
+			run = runIdle
+		}
+		if err := run(); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
@@ -60,7 +88,9 @@ func run(o options) error {
 		name string
 		fn   func() error
 	}{
-		{"drop storm", func() error { return b.storms(stormConfigs(o.bin, tp, tmp)) }},
+		{"drop storm", func() error {
+			return b.storms(selectConfigs(append(stormConfigs(o.bin, tp, tmp), extraConfigs(o.extra)...), o.configs))
+		}},
 		{"TCP throughput", b.tcp},
 		{"event rate without loss", b.eventRate},
 		{"BPF cost per drop", b.bpfCost},

@@ -13,6 +13,7 @@ type bench struct {
 	tp *topology
 
 	storm    []stormRow
+	check    stormCheck
 	tcpRows  []tcpRow
 	lossless float64 // highest paced rate with no event lost
 	lossyAt  float64 // lowest paced rate that lost events
@@ -21,53 +22,101 @@ type bench struct {
 
 type stormRow struct {
 	cfg     tracerConfig
-	rates   sample
-	rssKiB  uint64 // resident at the end of a storm, the most of any round
+	rates   sample // drops/s in this configuration's slices
+	ratios  sample // each slice's rate over the no-tracer slices either side
+	rssKiB  uint64 // resident at the end of a slice, the most of any round
 	peakKiB uint64 // peak resident (VmHWM), loading included
 	// matched, lost: summed over the rounds, for droptrace in event mode.
 	reported, matched, lost uint64
 	lossSeen                bool
 }
 
-// storms measures every configuration o.rounds times, interleaved, so a
-// noisy moment on the machine hits all of them alike.
+// stormCheck compares, over the whole storm step, the datagrams the
+// senders handed to the kernel with the drops the iptables rule counted:
+// the slices are timed with the first, which costs nothing to read.
+type stormCheck struct {
+	sent, dropped uint64
+}
+
+// storms measures every configuration in slices of one continuous storm.
+// The machine's speed drifts by several percent over seconds (other
+// guests on the host), far more than a tracer's cost, so each
+// configuration's slice sits between two no-tracer slices and is compared
+// with their mean: B T1 B T2 B ... The tracers start and stop between
+// slices, unmeasured; rounds repeat the sequence for medians.
 func (b *bench) storms(cfgs []tracerConfig) error {
 	b.storm = make([]stormRow, len(cfgs))
 	for i, c := range cfgs {
 		b.storm[i].cfg = c
 	}
-	for round := range b.o.rounds {
-		for i := range b.storm {
-			if err := b.stormOnce(&b.storm[i]); err != nil {
-				return err
-			}
-			fmt.Fprintf(os.Stderr, "bench:   round %d %-55s %9.0f drops/s\n", round+1, b.storm[i].cfg.name, b.storm[i].rates[round])
-		}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &storm{ns: b.tp.client, addr: b.tp.serverIP, port: stormPort, senders: b.o.senders}
+	done := make(chan error, 1)
+	go func() { done <- s.run(ctx) }()
+	err := b.stormSlices(s)
+	cancel()
+	if serr := <-done; err == nil {
+		err = serr
 	}
-	return nil
+	return err
 }
 
-func (b *bench) stormOnce(row *stormRow) error {
-	var p *proc
-	if row.cfg.start != nil {
-		var err error
-		if p, err = row.cfg.start(); err != nil {
-			return err
+func (b *bench) stormSlices(s *storm) error {
+	dropped0, err := b.tp.dropped()
+	if err != nil {
+		return err
+	}
+	sent0 := s.sent.Load()
+	time.Sleep(500 * time.Millisecond) // warm-up
+	base := b.slice(s)
+	for round := range b.o.rounds {
+		for i := range b.storm {
+			row := &b.storm[i]
+			if row.cfg.start == nil {
+				continue
+			}
+			rate, err := b.tracerSlice(s, row)
+			if err != nil {
+				return err
+			}
+			next := b.slice(s)
+			b.storm[0].rates = append(b.storm[0].rates, base)
+			row.rates = append(row.rates, rate)
+			row.ratios = append(row.ratios, rate/((base+next)/2))
+			fmt.Fprintf(os.Stderr, "bench:   round %d %-55s %9.0f drops/s  %.3f\n", round+1, row.cfg.name, rate, rate/((base+next)/2))
+			base = next
 		}
 	}
-	rate, err := measureStorm(b.tp, b.o.window, b.o.senders, 0)
-	if p != nil {
-		rss, peak := p.memory()
-		row.rssKiB, row.peakKiB = max(row.rssKiB, rss), max(row.peakKiB, peak)
-		if serr := p.stop(); err == nil {
-			err = serr
-		}
-		if rep, m, l, ok := dropLoss(p.output()); ok {
-			row.reported, row.matched, row.lost, row.lossSeen = row.reported+rep, row.matched+m, row.lost+l, true
-		}
-	}
-	row.rates = append(row.rates, rate)
+	b.storm[0].rates = append(b.storm[0].rates, base)
+	dropped1, err := b.tp.dropped()
+	b.check = stormCheck{sent: s.sent.Load() - sent0, dropped: dropped1 - dropped0}
 	return err
+}
+
+// slice returns the storm's rate over one window.
+func (b *bench) slice(s *storm) float64 {
+	n0, t0 := s.sent.Load(), time.Now()
+	time.Sleep(b.o.window)
+	n1, t1 := s.sent.Load(), time.Now()
+	return float64(n1-n0) / t1.Sub(t0).Seconds()
+}
+
+// tracerSlice starts row's tracer, measures one slice and stops it.
+func (b *bench) tracerSlice(s *storm, row *stormRow) (float64, error) {
+	p, err := row.cfg.start()
+	if err != nil {
+		return 0, err
+	}
+	rate := b.slice(s)
+	rss, peak := p.memory()
+	row.rssKiB, row.peakKiB = max(row.rssKiB, rss), max(row.peakKiB, peak)
+	if err := p.stop(); err != nil {
+		return 0, err
+	}
+	if rep, m, l, ok := dropLoss(p.output()); ok {
+		row.reported, row.matched, row.lost, row.lossSeen = row.reported+rep, row.matched+m, row.lost+l, true
+	}
+	return rate, nil
 }
 
 // measureStorm runs a storm (paced at rate when > 0) and returns the drops

@@ -27,3 +27,11 @@ func (s sample) spread() string {
 	}
 	return fmt.Sprintf("%.0f–%.0f%%", 100*slices.Min(s)/s.median(), 100*slices.Max(s)/s.median())
 }
+
+// minMax is the range of the measurements, as they are.
+func (s sample) minMax() string {
+	if len(s) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f–%.2f", slices.Min(s), slices.Max(s))
+}
