@@ -15,6 +15,7 @@
 #include "event.h"
 #include "filter.h"
 #include "maps.h"
+#include "rings.h"
 #include "skb.h"
 #include "sock.h"
 #include "summary.h"
@@ -26,6 +27,7 @@ const enum event_kind *unused_event_kind __attribute__((unused));
 const enum link_kind *unused_link_kind __attribute__((unused));
 const enum stat_index *unused_stat_index __attribute__((unused));
 const struct summary_key *unused_summary_key __attribute__((unused));
+const struct summary_pending *unused_summary_pending __attribute__((unused));
 const struct dev_key *unused_dev_key __attribute__((unused));
 
 /* Set by user space before load. */
@@ -87,8 +89,7 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 	__u32 cap;
 
 	if (cfg_summary) {
-		if (summarize_drop(skb, location, reason, direct))
-			count(STAT_SUMMARY_OVERFLOW);
+		summarize_drop(skb, location, reason, direct);
 		return 0;
 	}
 	if (!reason_matches(reason))
@@ -122,10 +123,10 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 	cap = capture(buf, skb, &h, direct);
 	ev->cap_len = cap;
 	count(STAT_SEEN);
-	/* No wakeup per event: user space polls the ring every few
+	/* No wakeup per event: user space polls the rings every few
 	 * milliseconds, so a storm costs no interrupt and context switch per
 	 * drop and is read in batches. */
-	if (bpf_ringbuf_output(&events, buf, sizeof(struct event) + cap, BPF_RB_NO_WAKEUP))
+	if (output_event(buf, sizeof(struct event) + cap))
 		count(STAT_LOST);
 	return 0;
 }

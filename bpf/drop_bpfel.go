@@ -95,38 +95,46 @@ type DropSummaryKey struct {
 	Pad      [3]uint8
 }
 
+type DropSummaryPending struct {
+	_     structs.HostLayout
+	Key   DropSummaryKey
+	Count uint64
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	DropMapEvents           = "events"
-	DropMapIfnames          = "ifnames"
-	DropMapReasonFilter     = "reason_filter"
-	DropMapScratch          = "scratch"
-	DropMapStats            = "stats"
-	DropMapSummary          = "summary"
-	DropProgKfreeSkbBtf     = "kfree_skb_btf"
-	DropProgKfreeSkbTp      = "kfree_skb_tp"
-	DropVarCfgSnaplen       = "cfg_snaplen"
-	DropVarCfgSummary       = "cfg_summary"
-	DropVarCfgTpHasReason   = "cfg_tp_has_reason"
-	DropVarFilterDstAddr    = "filter_dst_addr"
-	DropVarFilterDstFamily  = "filter_dst_family"
-	DropVarFilterDstMask    = "filter_dst_mask"
-	DropVarFilterIfname     = "filter_ifname"
-	DropVarFilterIfnameOn   = "filter_ifname_on"
-	DropVarFilterNetns      = "filter_netns"
-	DropVarFilterPort       = "filter_port"
-	DropVarFilterProto      = "filter_proto"
-	DropVarFilterReasonOn   = "filter_reason_on"
-	DropVarFilterSrcAddr    = "filter_src_addr"
-	DropVarFilterSrcFamily  = "filter_src_family"
-	DropVarFilterSrcMask    = "filter_src_mask"
-	DropVarUnusedDevKey     = "unused_dev_key"
-	DropVarUnusedEventKind  = "unused_event_kind"
-	DropVarUnusedLinkKind   = "unused_link_kind"
-	DropVarUnusedStatIndex  = "unused_stat_index"
-	DropVarUnusedSummaryKey = "unused_summary_key"
+	DropMapCpuEvents            = "cpu_events"
+	DropMapIfnames              = "ifnames"
+	DropMapReasonFilter         = "reason_filter"
+	DropMapScratch              = "scratch"
+	DropMapStats                = "stats"
+	DropMapSummary              = "summary"
+	DropMapSummaryLast          = "summary_last"
+	DropProgKfreeSkbBtf         = "kfree_skb_btf"
+	DropProgKfreeSkbTp          = "kfree_skb_tp"
+	DropVarCfgSnaplen           = "cfg_snaplen"
+	DropVarCfgSummary           = "cfg_summary"
+	DropVarCfgTpHasReason       = "cfg_tp_has_reason"
+	DropVarFilterDstAddr        = "filter_dst_addr"
+	DropVarFilterDstFamily      = "filter_dst_family"
+	DropVarFilterDstMask        = "filter_dst_mask"
+	DropVarFilterIfname         = "filter_ifname"
+	DropVarFilterIfnameOn       = "filter_ifname_on"
+	DropVarFilterNetns          = "filter_netns"
+	DropVarFilterPort           = "filter_port"
+	DropVarFilterProto          = "filter_proto"
+	DropVarFilterReasonOn       = "filter_reason_on"
+	DropVarFilterSrcAddr        = "filter_src_addr"
+	DropVarFilterSrcFamily      = "filter_src_family"
+	DropVarFilterSrcMask        = "filter_src_mask"
+	DropVarUnusedDevKey         = "unused_dev_key"
+	DropVarUnusedEventKind      = "unused_event_kind"
+	DropVarUnusedLinkKind       = "unused_link_kind"
+	DropVarUnusedStatIndex      = "unused_stat_index"
+	DropVarUnusedSummaryKey     = "unused_summary_key"
+	DropVarUnusedSummaryPending = "unused_summary_pending"
 )
 
 // LoadDrop returns the embedded CollectionSpec for Drop.
@@ -179,38 +187,40 @@ type DropProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DropMapSpecs struct {
-	Events       *ebpf.MapSpec `ebpf:"events"`
+	CpuEvents    *ebpf.MapSpec `ebpf:"cpu_events"`
 	Ifnames      *ebpf.MapSpec `ebpf:"ifnames"`
 	ReasonFilter *ebpf.MapSpec `ebpf:"reason_filter"`
 	Scratch      *ebpf.MapSpec `ebpf:"scratch"`
 	Stats        *ebpf.MapSpec `ebpf:"stats"`
 	Summary      *ebpf.MapSpec `ebpf:"summary"`
+	SummaryLast  *ebpf.MapSpec `ebpf:"summary_last"`
 }
 
 // DropVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DropVariableSpecs struct {
-	CfgSnaplen       *ebpf.VariableSpec `ebpf:"cfg_snaplen"`
-	CfgSummary       *ebpf.VariableSpec `ebpf:"cfg_summary"`
-	CfgTpHasReason   *ebpf.VariableSpec `ebpf:"cfg_tp_has_reason"`
-	FilterDstAddr    *ebpf.VariableSpec `ebpf:"filter_dst_addr"`
-	FilterDstFamily  *ebpf.VariableSpec `ebpf:"filter_dst_family"`
-	FilterDstMask    *ebpf.VariableSpec `ebpf:"filter_dst_mask"`
-	FilterIfname     *ebpf.VariableSpec `ebpf:"filter_ifname"`
-	FilterIfnameOn   *ebpf.VariableSpec `ebpf:"filter_ifname_on"`
-	FilterNetns      *ebpf.VariableSpec `ebpf:"filter_netns"`
-	FilterPort       *ebpf.VariableSpec `ebpf:"filter_port"`
-	FilterProto      *ebpf.VariableSpec `ebpf:"filter_proto"`
-	FilterReasonOn   *ebpf.VariableSpec `ebpf:"filter_reason_on"`
-	FilterSrcAddr    *ebpf.VariableSpec `ebpf:"filter_src_addr"`
-	FilterSrcFamily  *ebpf.VariableSpec `ebpf:"filter_src_family"`
-	FilterSrcMask    *ebpf.VariableSpec `ebpf:"filter_src_mask"`
-	UnusedDevKey     *ebpf.VariableSpec `ebpf:"unused_dev_key"`
-	UnusedEventKind  *ebpf.VariableSpec `ebpf:"unused_event_kind"`
-	UnusedLinkKind   *ebpf.VariableSpec `ebpf:"unused_link_kind"`
-	UnusedStatIndex  *ebpf.VariableSpec `ebpf:"unused_stat_index"`
-	UnusedSummaryKey *ebpf.VariableSpec `ebpf:"unused_summary_key"`
+	CfgSnaplen           *ebpf.VariableSpec `ebpf:"cfg_snaplen"`
+	CfgSummary           *ebpf.VariableSpec `ebpf:"cfg_summary"`
+	CfgTpHasReason       *ebpf.VariableSpec `ebpf:"cfg_tp_has_reason"`
+	FilterDstAddr        *ebpf.VariableSpec `ebpf:"filter_dst_addr"`
+	FilterDstFamily      *ebpf.VariableSpec `ebpf:"filter_dst_family"`
+	FilterDstMask        *ebpf.VariableSpec `ebpf:"filter_dst_mask"`
+	FilterIfname         *ebpf.VariableSpec `ebpf:"filter_ifname"`
+	FilterIfnameOn       *ebpf.VariableSpec `ebpf:"filter_ifname_on"`
+	FilterNetns          *ebpf.VariableSpec `ebpf:"filter_netns"`
+	FilterPort           *ebpf.VariableSpec `ebpf:"filter_port"`
+	FilterProto          *ebpf.VariableSpec `ebpf:"filter_proto"`
+	FilterReasonOn       *ebpf.VariableSpec `ebpf:"filter_reason_on"`
+	FilterSrcAddr        *ebpf.VariableSpec `ebpf:"filter_src_addr"`
+	FilterSrcFamily      *ebpf.VariableSpec `ebpf:"filter_src_family"`
+	FilterSrcMask        *ebpf.VariableSpec `ebpf:"filter_src_mask"`
+	UnusedDevKey         *ebpf.VariableSpec `ebpf:"unused_dev_key"`
+	UnusedEventKind      *ebpf.VariableSpec `ebpf:"unused_event_kind"`
+	UnusedLinkKind       *ebpf.VariableSpec `ebpf:"unused_link_kind"`
+	UnusedStatIndex      *ebpf.VariableSpec `ebpf:"unused_stat_index"`
+	UnusedSummaryKey     *ebpf.VariableSpec `ebpf:"unused_summary_key"`
+	UnusedSummaryPending *ebpf.VariableSpec `ebpf:"unused_summary_pending"`
 }
 
 // DropObjects contains all objects after they have been loaded into the kernel.
@@ -233,22 +243,24 @@ func (o *DropObjects) Close() error {
 //
 // It can be passed to LoadDropObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DropMaps struct {
-	Events       *ebpf.Map `ebpf:"events"`
+	CpuEvents    *ebpf.Map `ebpf:"cpu_events"`
 	Ifnames      *ebpf.Map `ebpf:"ifnames"`
 	ReasonFilter *ebpf.Map `ebpf:"reason_filter"`
 	Scratch      *ebpf.Map `ebpf:"scratch"`
 	Stats        *ebpf.Map `ebpf:"stats"`
 	Summary      *ebpf.Map `ebpf:"summary"`
+	SummaryLast  *ebpf.Map `ebpf:"summary_last"`
 }
 
 func (m *DropMaps) Close() error {
 	return _DropClose(
-		m.Events,
+		m.CpuEvents,
 		m.Ifnames,
 		m.ReasonFilter,
 		m.Scratch,
 		m.Stats,
 		m.Summary,
+		m.SummaryLast,
 	)
 }
 
@@ -256,26 +268,27 @@ func (m *DropMaps) Close() error {
 //
 // It can be passed to LoadDropObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DropVariables struct {
-	CfgSnaplen       *ebpf.Variable `ebpf:"cfg_snaplen"`
-	CfgSummary       *ebpf.Variable `ebpf:"cfg_summary"`
-	CfgTpHasReason   *ebpf.Variable `ebpf:"cfg_tp_has_reason"`
-	FilterDstAddr    *ebpf.Variable `ebpf:"filter_dst_addr"`
-	FilterDstFamily  *ebpf.Variable `ebpf:"filter_dst_family"`
-	FilterDstMask    *ebpf.Variable `ebpf:"filter_dst_mask"`
-	FilterIfname     *ebpf.Variable `ebpf:"filter_ifname"`
-	FilterIfnameOn   *ebpf.Variable `ebpf:"filter_ifname_on"`
-	FilterNetns      *ebpf.Variable `ebpf:"filter_netns"`
-	FilterPort       *ebpf.Variable `ebpf:"filter_port"`
-	FilterProto      *ebpf.Variable `ebpf:"filter_proto"`
-	FilterReasonOn   *ebpf.Variable `ebpf:"filter_reason_on"`
-	FilterSrcAddr    *ebpf.Variable `ebpf:"filter_src_addr"`
-	FilterSrcFamily  *ebpf.Variable `ebpf:"filter_src_family"`
-	FilterSrcMask    *ebpf.Variable `ebpf:"filter_src_mask"`
-	UnusedDevKey     *ebpf.Variable `ebpf:"unused_dev_key"`
-	UnusedEventKind  *ebpf.Variable `ebpf:"unused_event_kind"`
-	UnusedLinkKind   *ebpf.Variable `ebpf:"unused_link_kind"`
-	UnusedStatIndex  *ebpf.Variable `ebpf:"unused_stat_index"`
-	UnusedSummaryKey *ebpf.Variable `ebpf:"unused_summary_key"`
+	CfgSnaplen           *ebpf.Variable `ebpf:"cfg_snaplen"`
+	CfgSummary           *ebpf.Variable `ebpf:"cfg_summary"`
+	CfgTpHasReason       *ebpf.Variable `ebpf:"cfg_tp_has_reason"`
+	FilterDstAddr        *ebpf.Variable `ebpf:"filter_dst_addr"`
+	FilterDstFamily      *ebpf.Variable `ebpf:"filter_dst_family"`
+	FilterDstMask        *ebpf.Variable `ebpf:"filter_dst_mask"`
+	FilterIfname         *ebpf.Variable `ebpf:"filter_ifname"`
+	FilterIfnameOn       *ebpf.Variable `ebpf:"filter_ifname_on"`
+	FilterNetns          *ebpf.Variable `ebpf:"filter_netns"`
+	FilterPort           *ebpf.Variable `ebpf:"filter_port"`
+	FilterProto          *ebpf.Variable `ebpf:"filter_proto"`
+	FilterReasonOn       *ebpf.Variable `ebpf:"filter_reason_on"`
+	FilterSrcAddr        *ebpf.Variable `ebpf:"filter_src_addr"`
+	FilterSrcFamily      *ebpf.Variable `ebpf:"filter_src_family"`
+	FilterSrcMask        *ebpf.Variable `ebpf:"filter_src_mask"`
+	UnusedDevKey         *ebpf.Variable `ebpf:"unused_dev_key"`
+	UnusedEventKind      *ebpf.Variable `ebpf:"unused_event_kind"`
+	UnusedLinkKind       *ebpf.Variable `ebpf:"unused_link_kind"`
+	UnusedStatIndex      *ebpf.Variable `ebpf:"unused_stat_index"`
+	UnusedSummaryKey     *ebpf.Variable `ebpf:"unused_summary_key"`
+	UnusedSummaryPending *ebpf.Variable `ebpf:"unused_summary_pending"`
 }
 
 // DropPrograms contains all programs after they have been loaded into the kernel.

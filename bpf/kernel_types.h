@@ -132,6 +132,12 @@ struct trace_event_raw_tcp_retransmit_synack {
 	const void *req;
 } __attribute__((preserve_access_index));
 
+/*
+ * Packet headers. They are wire formats, so these plain declarations have
+ * the kernel's layout; the names match vmlinux's so that
+ * bpf_core_type_id_kernel() finds their BTF for bpf_rdonly_cast(). The
+ * IPv6 addresses are words so that they are read four bytes at a time.
+ */
 struct iphdr {
 	__u8 ihl : 4, version : 4;
 	__u8 tos;
@@ -151,8 +157,25 @@ struct ipv6hdr {
 	__be16 payload_len;
 	__u8 nexthdr;
 	__u8 hop_limit;
-	__u8 saddr[16];
-	__u8 daddr[16];
+	__be32 saddr[4];
+	__be32 daddr[4];
+};
+
+/* The first bytes of any IPv6 extension header have this layout; for
+ * others than the fragment header, "reserved" is the header's length. */
+struct frag_hdr {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off;
+	__be32 identification;
+};
+
+/* TCP, UDP, SCTP and UDP-Lite all start with the two ports. */
+struct udphdr {
+	__be16 source;
+	__be16 dest;
+	__be16 len;
+	__sum16 check;
 };
 
 #endif

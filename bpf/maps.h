@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * maps.h declares the ring buffer and the per-CPU counters that every
- * droptrace program reports through. Each object declares them alike; user
- * space creates them once and hands them to every object it loads
- * (MapReplacements), so all events arrive in one stream, in order.
+ * maps.h declares the per-CPU counters that every droptrace program
+ * reports through. Each object declares them alike; user space creates
+ * them once and hands them to every object it loads (MapReplacements).
  */
 #ifndef DROPTRACE_MAPS_H
 #define DROPTRACE_MAPS_H
@@ -13,23 +12,23 @@
 #include "event.h"
 
 struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 23);
-} events SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(max_entries, STAT_MAX);
 } stats SEC(".maps");
 
-static __always_inline void count(__u32 idx)
+static __always_inline void count_n(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
 
 	if (v)
-		*v += 1;
+		*v += n;
+}
+
+static __always_inline void count(__u32 idx)
+{
+	count_n(idx, 1);
 }
 
 #endif

@@ -25,6 +25,7 @@
 #define IPPROTO_SCTP 132
 #define IPPROTO_UDPLITE 136
 #define IP_OFFSET_MASK 0x1fff
+#define IP6_OFFSET_MASK 0xfff8
 #define IPV6_MAX_EXT_HDRS 4
 
 /* RD reads a field directly where the pointer is BTF-typed (tp_btf), which
@@ -37,12 +38,32 @@ static __always_inline bool has_ports(__u8 proto)
 	       proto == IPPROTO_UDPLITE;
 }
 
+/* bpf_rdonly_cast (6.2+) makes a kernel address a read-only pointer to a
+ * type of the kernel's BTF. Reads through it are single loads that the JIT
+ * guards against faults: far cheaper than a bpf_probe_read_kernel call,
+ * which is most of the cost of a drop that does not match the filters. The
+ * kfunc is weak: where the kernel lacks it, it resolves to 0, can_cast() is
+ * false and the verifier drops the cast paths as dead code. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+#define can_cast() (bpf_rdonly_cast != 0)
+#define pkt_cast(p, T) ((const T *)bpf_rdonly_cast((p), bpf_core_type_id_kernel(T)))
+
 /* read_ports fills the ports of a TCP/UDP-like header at l4. */
 static __always_inline void read_ports(struct event *ev, unsigned char *l4)
 {
 	__be16 ports[2];
 
-	if (!has_ports(ev->l4proto) || bpf_probe_read_kernel(ports, sizeof(ports), l4))
+	if (!has_ports(ev->l4proto))
+		return;
+	if (can_cast()) {
+		const struct udphdr *uh = pkt_cast(l4, struct udphdr);
+
+		ev->sport = uh->source;
+		ev->dport = uh->dest;
+		return;
+	}
+	if (bpf_probe_read_kernel(ports, sizeof(ports), l4))
 		return;
 	ev->sport = ports[0];
 	ev->dport = ports[1];
@@ -55,12 +76,15 @@ struct ipv4_head {
 	__be16 ports[2];
 };
 
+/* parse_ipv4 fills ev from the IPv4 header ip found at nh. ports are the
+ * four bytes after a header without options when the caller read them
+ * already, else NULL. */
 static __always_inline void parse_ipv4(struct event *ev, unsigned char *nh,
-				       const struct ipv4_head *hd)
+				       const struct iphdr *ip, const __be16 *ports)
 {
-	const struct iphdr *ip = &hd->ip;
+	__u8 ihl = ip->ihl;
 
-	if (ip->ihl < 5)
+	if (ihl < 5)
 		return;
 	ev->family = 4;
 	ev->l4proto = ip->protocol;
@@ -69,12 +93,12 @@ static __always_inline void parse_ipv4(struct event *ev, unsigned char *nh,
 	/* Only the first fragment carries the transport header. */
 	if (ip->frag_off & bpf_htons(IP_OFFSET_MASK) || !has_ports(ev->l4proto))
 		return;
-	if (ip->ihl == 5) {
-		ev->sport = hd->ports[0];
-		ev->dport = hd->ports[1];
+	if (ihl == 5 && ports) {
+		ev->sport = ports[0];
+		ev->dport = ports[1];
 		return;
 	}
-	read_ports(ev, nh + ip->ihl * 4);
+	read_ports(ev, nh + ihl * 4);
 }
 
 static __always_inline bool is_ipv6_ext(__u8 nexthdr)
@@ -83,32 +107,55 @@ static __always_inline bool is_ipv6_ext(__u8 nexthdr)
 	       nexthdr == IPPROTO_DSTOPTS || nexthdr == IPPROTO_FRAGMENT;
 }
 
+/* read_ext reads the first bytes of the extension header at p. */
+static __always_inline bool read_ext(struct frag_hdr *x, unsigned char *p)
+{
+	if (can_cast()) {
+		/* Field by field: a load may not span two fields of a cast. */
+		const struct frag_hdr *c = pkt_cast(p, struct frag_hdr);
+
+		x->nexthdr = c->nexthdr;
+		x->reserved = c->reserved;
+		x->frag_off = c->frag_off;
+		return true;
+	}
+	return !bpf_probe_read_kernel(x, sizeof(*x), p);
+}
+
 static __always_inline void parse_ipv6(struct event *ev, unsigned char *nh)
 {
-	struct ipv6hdr ip;
-	__u32 off = sizeof(ip);
-	__u8 ext[8];
+	const struct ipv6hdr *ip;
+	struct ipv6hdr copy;
+	__u32 off = sizeof(copy);
+	struct frag_hdr x;
 
-	if (bpf_probe_read_kernel(&ip, sizeof(ip), nh) || ip.version != 6)
+	if (can_cast()) {
+		ip = pkt_cast(nh, struct ipv6hdr);
+	} else {
+		if (bpf_probe_read_kernel(&copy, sizeof(copy), nh))
+			return;
+		ip = &copy;
+	}
+	if (ip->version != 6)
 		return;
 	ev->family = 6;
-	__builtin_memcpy(ev->saddr, ip.saddr, 16);
-	__builtin_memcpy(ev->daddr, ip.daddr, 16);
-	ev->l4proto = ip.nexthdr;
+	__builtin_memcpy(ev->saddr, ip->saddr, 16);
+	__builtin_memcpy(ev->daddr, ip->daddr, 16);
+	ev->l4proto = ip->nexthdr;
 #pragma unroll
 	for (int i = 0; i < IPV6_MAX_EXT_HDRS; i++) {
 		if (!is_ipv6_ext(ev->l4proto))
 			break;
-		if (bpf_probe_read_kernel(ext, sizeof(ext), nh + off))
+		if (!read_ext(&x, nh + off))
 			return;
 		if (ev->l4proto == IPPROTO_FRAGMENT) {
-			ev->l4proto = ext[0];
-			if ((ext[2] << 5 | ext[3] >> 3) != 0)
+			ev->l4proto = x.nexthdr;
+			if (x.frag_off & bpf_htons(IP6_OFFSET_MASK))
 				return; /* not the first fragment: no ports */
 			off += 8;
 		} else {
-			ev->l4proto = ext[0];
-			off += (ext[1] + 1) * 8;
+			ev->l4proto = x.nexthdr;
+			off += (x.reserved + 1) * 8;
 		}
 	}
 	read_ports(ev, nh + off);
@@ -136,6 +183,22 @@ static __always_inline void locate(struct sk_buff *skb, struct headers *h, bool 
 	h->eth = h->nh_ok && h->mh != HDR_UNSET && h->nh - h->mh == ETH_HLEN;
 }
 
+/* read_ifname copies the device's name: two loads where dev is BTF-typed
+ * (the bytes after its NUL, if any, are copied too and ignored), a string
+ * read otherwise. */
+static __always_inline void read_ifname(char *dst, struct net_device *dev, bool direct)
+{
+	if (direct) {
+		const __u64 *src = (const __u64 *)dev->name;
+		__u64 *d = (__u64 *)dst;
+
+		d[0] = src[0];
+		d[1] = src[1];
+		return;
+	}
+	bpf_probe_read_kernel_str(dst, IFNAMSIZ, dev->name);
+}
+
 static __always_inline struct net_device *read_dev_opt(struct sk_buff *skb, struct event *ev,
 							bool direct, bool name)
 {
@@ -148,7 +211,7 @@ static __always_inline struct net_device *read_dev_opt(struct sk_buff *skb, stru
 	if (dev) {
 		ev->ifindex = RD(direct, dev, ifindex);
 		if (name)
-			bpf_probe_read_kernel_str(ev->ifname, IFNAMSIZ, dev->name);
+			read_ifname(ev->ifname, dev, direct);
 		net = RD(direct, dev, nd_net.net);
 	} else {
 		struct sock *sk = RD(direct, skb, sk);
@@ -172,6 +235,9 @@ static __always_inline struct net_device *read_dev(struct sk_buff *skb, struct e
 static __always_inline void parse_skb(struct sk_buff *skb, struct event *ev, struct headers *h,
 				      bool direct)
 {
+	struct ipv4_head hd;
+	unsigned char *nh;
+
 	locate(skb, h, direct);
 	ev->family = 0;
 	ev->l4proto = 0;
@@ -180,17 +246,25 @@ static __always_inline void parse_skb(struct sk_buff *skb, struct event *ev, str
 	/* saddr and daddr are not cleared: user space reads only the words
 	 * that the family written here says are set. */
 	ev->protocol = RD(direct, skb, protocol);
-	if (h->nh_ok) {
-		unsigned char *nh = h->head + h->nh;
-		struct ipv4_head hd;
+	if (!h->nh_ok)
+		return;
+	nh = h->head + h->nh;
+	if (can_cast()) {
+		const struct iphdr *ip = pkt_cast(nh, struct iphdr);
+		__u8 version = ip->version;
 
-		if (bpf_probe_read_kernel(&hd, sizeof(hd), nh))
-			return;
-		if (hd.ip.version == 4)
-			parse_ipv4(ev, nh, &hd);
-		else if (hd.ip.version == 6)
+		if (version == 4)
+			parse_ipv4(ev, nh, ip, NULL);
+		else if (version == 6)
 			parse_ipv6(ev, nh);
+		return;
 	}
+	if (bpf_probe_read_kernel(&hd, sizeof(hd), nh))
+		return;
+	if (hd.ip.version == 4)
+		parse_ipv4(ev, nh, &hd.ip, hd.ports);
+	else if (hd.ip.version == 6)
+		parse_ipv6(ev, nh);
 }
 
 #endif

@@ -14,6 +14,7 @@
 #include <bpf/bpf_core_read.h>
 #include "event.h"
 #include "filter.h"
+#include "maps.h"
 #include "skb.h"
 
 #define E2BIG 7
@@ -59,20 +60,39 @@ struct {
  * without extension headers, the full parse otherwise. */
 static __always_inline __u8 l4proto_of(struct sk_buff *skb, struct event *ev, bool direct)
 {
+	unsigned char *nh;
 	struct headers h;
+	__u8 version;
+	__u8 proto;
 	__u8 ip[10];
 
 	locate(skb, &h, direct);
-	if (!h.nh_ok || bpf_probe_read_kernel(ip, sizeof(ip), h.head + h.nh))
+	if (!h.nh_ok)
 		return 0;
-	if (ip[0] >> 4 == 4)
-		return ip[9];
-	if (ip[0] >> 4 != 6)
-		return 0;
-	if (!is_ipv6_ext(ip[6]))
-		return ip[6];
+	nh = h.head + h.nh;
+	if (can_cast()) {
+		const struct iphdr *ip4 = pkt_cast(nh, struct iphdr);
+
+		version = ip4->version;
+		if (version == 4)
+			return ip4->protocol;
+		if (version != 6)
+			return 0;
+		proto = pkt_cast(nh, struct ipv6hdr)->nexthdr;
+	} else {
+		if (bpf_probe_read_kernel(ip, sizeof(ip), nh))
+			return 0;
+		version = ip[0] >> 4;
+		if (version == 4)
+			return ip[9];
+		if (version != 6)
+			return 0;
+		proto = ip[6];
+	}
+	if (!is_ipv6_ext(proto))
+		return proto;
 	ev->l4proto = 0;
-	parse_ipv6(ev, h.head + h.nh);
+	parse_ipv6(ev, nh);
 	return ev->l4proto;
 }
 
@@ -96,35 +116,83 @@ static __always_inline void remember_ifname(struct net_device *dev, struct summa
 	bpf_map_update_elem(&ifnames, &dk, name, BPF_NOEXIST);
 }
 
-/* add_drop counts one drop under key. The first drop of a key inserts it;
- * when the map is full it returns the error (E2BIG) and counts nothing. */
-static __always_inline long add_drop(struct summary_key *key, struct net_device *dev)
+/* summary_pending is, per CPU, the key of the last drop counted and how
+ * many drops of it are not in the summary map yet. Drops come in runs of
+ * alike ones (a storm, a rule that drops a flow), and a run then costs a
+ * comparison per drop instead of a hash lookup. User space adds count to
+ * the map's; a run ends in the map when a drop of another key comes. */
+struct summary_pending {
+	struct summary_key key;
+	__u64 count;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct summary_pending);
+	__uint(max_entries, 1);
+} summary_last SEC(".maps");
+
+static __always_inline bool same_key(const struct summary_key *a, const struct summary_key *b)
 {
-	__u64 one = 1;
+	const __u64 *x = (const __u64 *)a;
+	const __u64 *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2];
+}
+
+/* add_to_map counts n drops under key. The first drop of a key inserts it;
+ * when the map is full it returns the error (E2BIG) and counts nothing. */
+static __always_inline long add_to_map(struct summary_key *key, __u64 n)
+{
 	__u64 *v;
 	long err;
 
 	v = bpf_map_lookup_elem(&summary, key);
 	if (v) {
-		*v += 1;
+		*v += n;
 		return 0;
 	}
-	err = bpf_map_update_elem(&summary, key, &one, BPF_NOEXIST);
+	err = bpf_map_update_elem(&summary, key, &n, BPF_NOEXIST);
 	if (err == -EEXIST) {
 		/* Another CPU inserted it first; this CPU's slot is still ours. */
 		v = bpf_map_lookup_elem(&summary, key);
 		if (v)
-			*v += 1;
+			*v += n;
 		return 0;
 	}
-	if (!err)
-		remember_ifname(dev, key);
 	return err;
 }
 
-/* summarize_drop counts a drop that passes the filters; it returns the
- * error of a full map, 0 otherwise. */
-static __always_inline long summarize_drop(struct sk_buff *skb, __u64 location, __u32 reason,
+/* add_drop counts one drop under key, in summary_last while the run of
+ * its key lasts. */
+static __always_inline void add_drop(struct summary_key *key, struct net_device *dev)
+{
+	struct summary_pending *p;
+	__u32 zero = 0;
+	bool same_dev;
+
+	p = bpf_map_lookup_elem(&summary_last, &zero);
+	if (!p) {
+		if (add_to_map(key, 1))
+			count_n(STAT_SUMMARY_OVERFLOW, 1);
+		return;
+	}
+	if (p->count && same_key(&p->key, key)) {
+		p->count++;
+		return;
+	}
+	if (p->count && add_to_map(&p->key, p->count))
+		count_n(STAT_SUMMARY_OVERFLOW, p->count);
+	same_dev = p->count && p->key.netns == key->netns && p->key.ifindex == key->ifindex;
+	p->key = *key;
+	p->count = 1;
+	if (!same_dev)
+		remember_ifname(dev, key);
+}
+
+/* summarize_drop counts a drop that passes the filters. */
+static __always_inline void summarize_drop(struct sk_buff *skb, __u64 location, __u32 reason,
 					   bool direct)
 {
 	struct summary_key key = {};
@@ -132,16 +200,16 @@ static __always_inline long summarize_drop(struct sk_buff *skb, __u64 location, 
 	struct event ev;
 
 	if (!reason_matches(reason))
-		return 0;
+		return;
 	dev = read_place(skb, &ev, direct);
 	if (!place_matches(&ev))
-		return 0;
+		return;
 	if (tuple_filter_on()) {
 		struct headers h;
 
 		parse_skb(skb, &ev, &h, direct);
 		if (!tuple_matches(&ev))
-			return 0;
+			return;
 		key.l4proto = ev.l4proto;
 	} else {
 		key.l4proto = l4proto_of(skb, &ev, direct);
@@ -150,7 +218,7 @@ static __always_inline long summarize_drop(struct sk_buff *skb, __u64 location, 
 	key.reason = reason;
 	key.netns = ev.netns;
 	key.ifindex = ev.ifindex;
-	return add_drop(&key, dev);
+	add_drop(&key, dev);
 }
 
 #endif

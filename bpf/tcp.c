@@ -4,7 +4,8 @@
 /*
  * tcp.c reports TCP retransmissions and resets from the tcp:* tracepoints,
  * under the same in-kernel filters as drops (filter.h), through the same
- * ring buffer and counters (maps.h; user space shares the drop object's).
+ * ring buffers and counters (rings.h, maps.h; user space shares the drop
+ * object's).
  *
  * The tuple is the socket's, local end as source. A reset sent for a
  * packet (tcp_v4_send_reset and tcp_v6_send_reset, with or without a
@@ -20,6 +21,7 @@
 #include "event.h"
 #include "filter.h"
 #include "maps.h"
+#include "rings.h"
 #include "skb.h"
 #include "sock.h"
 
@@ -34,7 +36,7 @@ static __always_inline int send_filled(struct event *ev, __u8 kind)
 	ev->ts = bpf_ktime_get_ns();
 	ev->cpu = bpf_get_smp_processor_id();
 	count(STAT_TCP_SEEN);
-	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
+	if (output_event(ev, sizeof(*ev)))
 		count(STAT_TCP_LOST);
 	return 0;
 }

@@ -16,7 +16,7 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	TcpMapEvents                  = "events"
+	TcpMapCpuEvents               = "cpu_events"
 	TcpMapReasonFilter            = "reason_filter"
 	TcpMapStats                   = "stats"
 	TcpProgTcpReceiveResetBtf     = "tcp_receive_reset_btf"
@@ -97,7 +97,7 @@ type TcpProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type TcpMapSpecs struct {
-	Events       *ebpf.MapSpec `ebpf:"events"`
+	CpuEvents    *ebpf.MapSpec `ebpf:"cpu_events"`
 	ReasonFilter *ebpf.MapSpec `ebpf:"reason_filter"`
 	Stats        *ebpf.MapSpec `ebpf:"stats"`
 }
@@ -140,14 +140,14 @@ func (o *TcpObjects) Close() error {
 //
 // It can be passed to LoadTcpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type TcpMaps struct {
-	Events       *ebpf.Map `ebpf:"events"`
+	CpuEvents    *ebpf.Map `ebpf:"cpu_events"`
 	ReasonFilter *ebpf.Map `ebpf:"reason_filter"`
 	Stats        *ebpf.Map `ebpf:"stats"`
 }
 
 func (m *TcpMaps) Close() error {
 	return _TcpClose(
-		m.Events,
+		m.CpuEvents,
 		m.ReasonFilter,
 		m.Stats,
 	)

@@ -54,6 +54,13 @@ struct {
 	__uint(max_entries, 1);
 } scratch SEC(".maps");
 
+/* events carries path events: one ring for all CPUs, so that an skb's steps
+ * arrive in the order they happened even when it changes CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 23);
+} events SEC(".maps");
+
 /* tracked holds the skbs whose path is being reported; LRU so that skbs
  * freed without a tracepoint (e.g. kfree_skbmem) age out. */
 struct {

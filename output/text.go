@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/netip"
 	"strconv"
+	"time"
 )
 
 // The tuple sides are as wide as the longest IPv4 address with a port
@@ -17,6 +18,7 @@ type text struct {
 	w         io.Writer
 	wroteHead bool
 	line      []byte // reused: a line per event must not cost allocations
+	clock     clockText
 }
 
 // NewText returns a Writer that prints one aligned line per event for a
@@ -35,7 +37,7 @@ func (t *text) Write(ev *Event) error {
 		}
 		t.wroteHead = true
 	}
-	t.line = appendTextLine(t.line[:0], ev)
+	t.line = appendTextLine(t.line[:0], ev, &t.clock)
 	if _, err := t.w.Write(t.line); err != nil {
 		return fmt.Errorf("writing text event: %w", err)
 	}
@@ -47,11 +49,16 @@ func (t *text) Close() error { return nil }
 // appendTextLine appends what textFormat prints for ev. It appends rather
 // than calling fmt, which costs more than the rest of droptrace's user
 // space per event when every drop of a storm is printed.
-func appendTextLine(b []byte, ev *Event) []byte {
+func appendTextLine(b []byte, ev *Event, clock *clockText) []byte {
+	b = clock.append(b, ev.Time)
+	b = append(b, ' ')
 	start := len(b)
-	b = ev.Time.Local().AppendFormat(b, "15:04:05.000000")
-	b = padTo(b, start, 15)
-	b = appendCol(b, orDash(netnsText(ev.Netns)), 10)
+	if ev.Netns == 0 {
+		b = append(b, '-')
+	} else {
+		b = strconv.AppendUint(b, uint64(ev.Netns), 10)
+	}
+	b = padTo(b, start, 10)
 	b = appendCol(b, orDash(ev.Ifname), 15)
 	b = appendCol(b, orDash(ev.Proto), 5)
 	b = append(b, ' ')
@@ -116,7 +123,29 @@ func appendEndpoint(b []byte, addr netip.Addr, port uint16, withPort bool) []byt
 }
 
 func textLine(ev *Event) string {
-	return string(appendTextLine(nil, ev))
+	return string(appendTextLine(nil, ev, &clockText{}))
+}
+
+// clockText formats event times as local "15:04:05.000000". Formatting the
+// clock part of a time costs more than the rest of a line, and at a
+// million events a second nearly all of them share their second with the
+// one before: that part is kept and only the microseconds are appended.
+type clockText struct {
+	sec    int64 // Unix second that prefix is of
+	prefix []byte
+}
+
+func (c *clockText) append(b []byte, t time.Time) []byte {
+	if sec := t.Unix(); sec != c.sec || c.prefix == nil {
+		c.sec = sec
+		c.prefix = t.Local().AppendFormat(c.prefix[:0], "15:04:05.")
+	}
+	b = append(b, c.prefix...)
+	us := t.Nanosecond() / 1000
+	for div := 100000; div > 0; div /= 10 {
+		b = append(b, byte('0'+us/div%10))
+	}
+	return b
 }
 
 // textTuple returns the two sides of "src:sport > dst:dport" and the arrow

@@ -22,11 +22,18 @@ type ReasonNamer interface {
 	Name(code uint32) string
 }
 
-// Decoder turns raw ring buffer records into events.
+// Decoder turns raw ring buffer records into events. Decode is not safe
+// for concurrent use: it keeps the last location and device it named,
+// which most events share with the one before.
 type Decoder struct {
 	Symbols Symbolizer
 	Reasons ReasonNamer // nil on kernels without drop reasons
 	clock   clock
+
+	lastLoc    uint64
+	lastSym    string
+	lastIfname [16]int8
+	lastName   string
 }
 
 // NewDecoder returns a Decoder that names locations and reasons.
@@ -52,7 +59,7 @@ func (d *Decoder) Decode(raw []byte, ev *output.Event) error {
 		LocationAddr: re.Location,
 		Netns:        re.Netns,
 		Ifindex:      re.Ifindex,
-		Ifname:       cString(re.Ifname[:]),
+		Ifname:       d.ifname(&re.Ifname),
 		Mark:         re.Mark,
 		EtherType:    swap16(re.Protocol),
 		Len:          re.Len,
@@ -63,11 +70,22 @@ func (d *Decoder) Decode(raw []byte, ev *output.Event) error {
 		ev.Reason = d.Reasons.Name(re.Reason)
 	}
 	if d.Symbols != nil && re.Location != 0 {
-		ev.Location = d.Symbols.Symbolize(re.Location)
+		if re.Location != d.lastLoc {
+			d.lastLoc, d.lastSym = re.Location, d.Symbols.Symbolize(re.Location)
+		}
+		ev.Location = d.lastSym
 	}
 	decodeTuple(&re, ev)
 	decodeSock(&re, ev)
 	return decodePacket(&re, raw[eventSize:], ev)
+}
+
+// ifname returns the device name in b, reusing the last one's string.
+func (d *Decoder) ifname(b *[16]int8) string {
+	if *b != d.lastIfname || d.lastName == "" {
+		d.lastIfname, d.lastName = *b, cString(b[:])
+	}
+	return d.lastName
 }
 
 func decodeTuple(re *bpf.DropEvent, ev *output.Event) {

@@ -166,5 +166,5 @@ func (p *PathTracer) Run(ctx context.Context, dec *Decoder, emit func(*output.Ev
 	decode := func(raw []byte, ev *output.Event) error {
 		return dec.DecodePath(raw, ev, p.tracepoints)
 	}
-	return readRing(ctx, p.base.Maps[bpf.TraceMapEvents], func() { p.Detach() }, decode, emit, idle)
+	return readRings(ctx, []*ebpf.Map{p.base.Maps[bpf.TraceMapEvents]}, func() { p.Detach() }, decode, emit, idle)
 }

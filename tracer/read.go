@@ -2,81 +2,187 @@ package tracer
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
 
-	"github.com/droptrace/droptrace/bpf"
 	"github.com/droptrace/droptrace/output"
 )
 
 // ErrStop is returned by an emit callback to end Run early (e.g. --count).
 var ErrStop = errors.New("stop")
 
-// Run reads events and passes each to emit until ctx is done or emit
-// returns ErrStop. When ctx ends it detaches first and then drains what
-// the ring buffer still holds, so no event that was sent is left unread.
-// idle, when not nil, is called whenever the ring buffer has been read
-// empty: the moment to flush buffered output.
+// Run reads events and passes each to emit, in time order, until ctx is
+// done or emit returns ErrStop. When ctx ends it detaches first and then
+// drains what the ring buffers still hold, so no event that was sent is
+// left unread. idle, when not nil, is called after each read of the
+// rings: the moment to flush buffered output.
 func (t *Tracer) Run(ctx context.Context, dec *Decoder, emit func(*output.Event) error, idle func() error) error {
-	return readRing(ctx, t.coll.Maps[bpf.DropMapEvents], func() { t.Detach() }, dec.Decode, emit, idle)
+	return readRings(ctx, t.rings, func() { t.Detach() }, dec.Decode, emit, idle)
 }
 
-// pollInterval is how often the ring buffer is read. The drop and path
-// programs do not wake user space per event (BPF_RB_NO_WAKEUP); at a
-// million events a second, 10 ms fill a quarter of the 8 MiB ring.
+// pollInterval is how often the ring buffers are read. The programs do not
+// wake user space per event (BPF_RB_NO_WAKEUP): at a million events a
+// second, 10 ms fill 1.3 MB of ring.
 const pollInterval = 10 * time.Millisecond
 
-// readRing is the read loop shared by every mode: decode turns one record
-// into an event, detach stops new events when ctx ends.
-func readRing(ctx context.Context, m *ebpf.Map, detach func(), decode func([]byte, *output.Event) error, emit func(*output.Event) error, idle func() error) error {
-	rd, err := ringbuf.NewReader(m)
-	if err != nil {
-		return fmt.Errorf("opening ring buffer: %w", err)
-	}
-	defer rd.Close()
-	stop := context.AfterFunc(ctx, func() {
-		detach()
-		rd.Flush()
-	})
-	defer stop()
+// reorderSlack is how long an event is held before it is handed on. Each
+// CPU writes its own ring, in time order; an event that another CPU timed
+// earlier may reach its ring a little later, never this much later in
+// practice (it is written microseconds after it is timed), so events this
+// old can be merged into one stream in time order.
+const reorderSlack = pollInterval
 
+// readRings is the read loop shared by every mode: decode turns one record
+// into an event, detach stops new events when ctx ends.
+func readRings(ctx context.Context, maps []*ebpf.Map, detach func(), decode func([]byte, *output.Event) error, emit func(*output.Event) error, idle func() error) error {
+	qs := make([]*ringQueue, 0, len(maps))
+	defer func() {
+		for _, q := range qs {
+			q.rd.Close()
+		}
+	}()
+	for _, m := range maps {
+		rd, err := ringbuf.NewReader(m)
+		if err != nil {
+			return fmt.Errorf("opening ring buffer: %w", err)
+		}
+		qs = append(qs, &ringQueue{rd: rd})
+	}
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
 	var rec ringbuf.Record
 	var ev output.Event
+	detached := false
 	for {
-		rd.SetDeadline(time.Now().Add(pollInterval))
-		err := rd.ReadInto(&rec)
-		if errors.Is(err, ringbuf.ErrFlushed) {
-			return nil // drained after ctx ended
+		done := ctx.Err() != nil
+		if done && !detached {
+			detach()
+			detached = true
 		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			if idle != nil {
-				if err := idle(); err != nil {
-					return err
-				}
+		limit := uint64(monotonicNow()) - uint64(reorderSlack)
+		if done {
+			limit = math.MaxUint64
+		}
+		behind := false
+		for _, q := range qs {
+			full, err := q.drain(&rec)
+			if err != nil {
+				return err
 			}
-			continue
+			behind = behind || full
 		}
-		if err != nil {
-			return fmt.Errorf("reading ring buffer: %w", err)
-		}
-		if err := decode(rec.RawSample, &ev); err != nil {
-			return err
-		}
-		if err := emit(&ev); err != nil {
+		if err := handOn(qs, limit, decode, emit, &ev); err != nil {
 			if errors.Is(err, ErrStop) {
 				return nil
 			}
 			return err
 		}
-		if idle != nil && rd.AvailableBytes() == 0 {
+		if idle != nil {
 			if err := idle(); err != nil {
 				return err
 			}
+		}
+		if done && !behind {
+			return nil // drained
+		}
+		if !behind {
+			select {
+			case <-ctx.Done():
+			case <-tick.C:
+			}
+		}
+	}
+}
+
+// ringQueue holds the records read from one ring and not yet handed on.
+type ringQueue struct {
+	rd   *ringbuf.Reader
+	buf  []byte   // the records, back to back
+	recs []record // in ring order
+	next int      // first record not handed on
+}
+
+type record struct {
+	ts     uint64
+	off, n int
+}
+
+// drainMax bounds what one drain reads from a ring, and so the memory the
+// queues hold while user space catches up with a burst.
+const drainMax = 1 << 20
+
+// drain reads what the ring holds, at most drainMax bytes, without
+// waiting; full says it stopped at that bound.
+func (q *ringQueue) drain(rec *ringbuf.Record) (full bool, err error) {
+	q.compact()
+	q.rd.SetDeadline(time.Now()) // in the past: return when the ring is empty
+	start := len(q.buf)
+	for len(q.buf)-start < drainMax {
+		err := q.rd.ReadInto(rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("reading ring buffer: %w", err)
+		}
+		if len(rec.RawSample) < 8 {
+			return false, fmt.Errorf("short record in ring buffer: %d bytes", len(rec.RawSample))
+		}
+		// Every record starts with its event's bpf_ktime_get_ns().
+		ts := binary.NativeEndian.Uint64(rec.RawSample)
+		q.recs = append(q.recs, record{ts: ts, off: len(q.buf), n: len(rec.RawSample)})
+		q.buf = append(q.buf, rec.RawSample...)
+	}
+	return true, nil
+}
+
+// compact forgets the records handed on.
+func (q *ringQueue) compact() {
+	if q.next == 0 {
+		return
+	}
+	if q.next == len(q.recs) {
+		q.buf, q.recs, q.next = q.buf[:0], q.recs[:0], 0
+		return
+	}
+	shift := q.recs[q.next].off
+	q.buf = q.buf[:copy(q.buf, q.buf[shift:])]
+	n := copy(q.recs, q.recs[q.next:])
+	q.recs = q.recs[:n]
+	for i := range q.recs {
+		q.recs[i].off -= shift
+	}
+	q.next = 0
+}
+
+// handOn decodes and emits, oldest first, the queued records timed at or
+// before limit.
+func handOn(qs []*ringQueue, limit uint64, decode func([]byte, *output.Event) error, emit func(*output.Event) error, ev *output.Event) error {
+	for {
+		var best *ringQueue
+		for _, q := range qs {
+			if q.next < len(q.recs) && q.recs[q.next].ts <= limit &&
+				(best == nil || q.recs[q.next].ts < best.recs[best.next].ts) {
+				best = q
+			}
+		}
+		if best == nil {
+			return nil
+		}
+		r := best.recs[best.next]
+		best.next++
+		if err := decode(best.buf[r.off:r.off+r.n], ev); err != nil {
+			return err
+		}
+		if err := emit(ev); err != nil {
+			return err
 		}
 	}
 }

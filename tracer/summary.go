@@ -3,6 +3,8 @@ package tracer
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"sync"
 
 	"github.com/cilium/ebpf"
 
@@ -33,7 +35,6 @@ func sizeMaps(spec *ebpf.CollectionSpec, cfg Config) error {
 		keys = DefaultSummaryKeys
 	}
 	summary.MaxEntries, ifnames.MaxEntries = uint32(keys), maxDevices
-	spec.Maps[bpf.DropMapEvents].MaxEntries = 4096 // one page, the least a ring buffer takes
 	return nil
 }
 
@@ -64,8 +65,47 @@ func (t *Tracer) SummaryCounts(dec *Decoder) (output.Counts, error) {
 	return counts, nil
 }
 
-// rawSummary reads the summary map in batches, summing the per-CPU values.
+// summaryState is what the last read of the kernel's counts returned.
+// Readers (the summary loop, a metrics scrape) may overlap, hence the lock.
+type summaryState struct {
+	mu   sync.Mutex
+	last map[bpf.DropSummaryKey]uint64
+}
+
+// rawSummary reads the kernel's counts per key: the summary map's, summed
+// over CPUs, plus the run of drops each CPU has not moved into the map yet
+// (summary_last). A run can move into the map between the two reads and
+// be missed once; since counts only grow, a count lower than the last one
+// read is such a miss, and the last one is returned instead. The final
+// read, after detaching, is exact.
 func (t *Tracer) rawSummary() (map[bpf.DropSummaryKey]uint64, error) {
+	out, err := t.summaryMap()
+	if err != nil {
+		return nil, err
+	}
+	var pending []bpf.DropSummaryPending
+	if err := t.coll.Maps[bpf.DropMapSummaryLast].Lookup(uint32(0), &pending); err != nil {
+		return nil, fmt.Errorf("reading the summary's pending drops: %w", err)
+	}
+	for _, p := range pending {
+		if p.Count > 0 {
+			out[p.Key] += p.Count
+		}
+	}
+	st := &t.summary
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for k, last := range st.last {
+		if out[k] < last {
+			out[k] = last
+		}
+	}
+	st.last = maps.Clone(out)
+	return out, nil
+}
+
+// summaryMap reads the summary map in batches, summing the per-CPU values.
+func (t *Tracer) summaryMap() (map[bpf.DropSummaryKey]uint64, error) {
 	m := t.coll.Maps[bpf.DropMapSummary]
 	cpus, err := ebpf.PossibleCPU()
 	if err != nil {

@@ -54,8 +54,13 @@ func openTCP(f filter.Spec, kspec *btf.Spec, drop *ebpf.Collection) (*tcpProbe, 
 	if err := setConstants(spec, f.Constants()); err != nil {
 		return nil, err
 	}
+	// The TCP object declares the rings map alike; it takes the size of
+	// the drop object's, which it shares.
+	rings := drop.Maps[bpf.DropMapCpuEvents]
+	spec.Maps[bpf.TcpMapCpuEvents].MaxEntries = rings.MaxEntries()
+	spec.Maps[bpf.TcpMapCpuEvents].InnerMap.MaxEntries = ringSize(int(rings.MaxEntries()))
 	shared := map[string]*ebpf.Map{
-		bpf.TcpMapEvents:       drop.Maps[bpf.DropMapEvents],
+		bpf.TcpMapCpuEvents:    drop.Maps[bpf.DropMapCpuEvents],
 		bpf.TcpMapStats:        drop.Maps[bpf.DropMapStats],
 		bpf.TcpMapReasonFilter: drop.Maps[bpf.DropMapReasonFilter],
 	}

@@ -35,7 +35,9 @@ type Tracer struct {
 	link     link.Link
 	mode     string
 	fallback string
-	tcp      *tcpProbe // nil without Config.TCP
+	tcp      *tcpProbe   // nil without Config.TCP
+	rings    []*ebpf.Map // one per CPU; none in summary mode
+	summary  summaryState
 }
 
 // Open loads the drop program specialised for cfg and attaches it.
@@ -54,11 +56,18 @@ func Open(cfg Config) (*Tracer, error) {
 	if err := configure(spec, cfg); err != nil {
 		return nil, err
 	}
+	var rings []*ebpf.Map
+	if !cfg.Summary {
+		if rings, err = newRings(spec); err != nil {
+			return nil, explainPermission(err)
+		}
+	}
 	coll, l, mode, fallback, err := attachDrop(spec, kspec, cfg.Hook)
 	if err != nil {
+		closeAll(rings)
 		return nil, explainPermission(err)
 	}
-	t := &Tracer{coll: coll, link: l, mode: mode, fallback: fallback}
+	t := &Tracer{coll: coll, link: l, mode: mode, fallback: fallback, rings: rings}
 	if err := t.setReasons(cfg.Filter.Reasons); err != nil {
 		t.Close()
 		return nil, err
@@ -130,6 +139,7 @@ func (t *Tracer) Close() error {
 		t.tcp.close()
 	}
 	t.coll.Close()
+	closeAll(t.rings)
 	return err
 }
 

@@ -67,7 +67,9 @@ func runDrops(ctx context.Context, cfg *config, spec filter.Spec, syms *kernel.S
 		w.Close()
 		return err
 	}
-	releaseLoadMemory()
+	// In the background: the rings fill while the reader waits, and a
+	// storm fills them within a few hundred milliseconds.
+	go releaseLoadMemory()
 	announce(t, spec)
 	ctx, cancel := withDuration(ctx, cfg.duration)
 	defer cancel()
