@@ -10,6 +10,12 @@ import (
 	"time"
 )
 
+// settle is how long a tracer runs before its slice is measured, once it
+// says it is ready: its steady state is measured, not its start (droptrace
+// gives back the memory loading took in the background; bpftrace and perf
+// have their own start-up work).
+const settle = time.Second
+
 // tracerConfig is one way of watching the storm; start is nil for none.
 type tracerConfig struct {
 	name  string
@@ -22,12 +28,12 @@ type tracerConfig struct {
 func stormConfigs(bin string, tp *topology, tmp string) []tracerConfig {
 	dt := func(args ...string) func() (*proc, error) {
 		return func() (*proc, error) {
-			return startProc(append([]string{bin}, args...), "tracing drops via", 200*time.Millisecond, false)
+			return startProc(append([]string{bin}, args...), "tracing drops via", settle, false)
 		}
 	}
 	self := func(flag string) func() (*proc, error) {
 		return func() (*proc, error) {
-			return startProc([]string{os.Args[0], flag}, floorReady, 200*time.Millisecond, false)
+			return startProc([]string{os.Args[0], flag}, floorReady, settle, false)
 		}
 	}
 	return []tracerConfig{
@@ -37,7 +43,7 @@ func stormConfigs(bin string, tp *topology, tmp string) []tracerConfig {
 		{name: "droptrace, filter matches nothing (--filter-port 1)", start: dt("--filter-port", "1"), droptrace: true},
 		{name: "droptrace, every drop to /dev/null (--filter-netns)", start: dt("--filter-netns", tp.server), droptrace: true},
 		{name: "bpftrace count() on tracepoint:skb:kfree_skb", start: func() (*proc, error) {
-			return startProc([]string{"bpftrace", "-e", "tracepoint:skb:kfree_skb { @drops = count(); }"}, "Attaching", 500*time.Millisecond, true)
+			return startProc([]string{"bpftrace", "-e", "tracepoint:skb:kfree_skb { @drops = count(); }"}, "Attaching", settle, true)
 		}},
 		{name: "empty tp_btf program on kfree_skb (the floor)", start: self("-floor-program")},
 		{name: "perf record -e skb:kfree_skb -a", start: func() (*proc, error) {

@@ -28,7 +28,7 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.bin, "bin", "./droptrace", "droptrace binary to measure")
-	flag.IntVar(&o.rounds, "rounds", 5, "times each configuration is measured, interleaved")
+	flag.IntVar(&o.rounds, "rounds", 8, "times each configuration is measured, interleaved")
 	flag.DurationVar(&o.window, "window", time.Second, "length of one storm slice (and of the other steps' measurements, at least 2s)")
 	flag.IntVar(&o.senders, "senders", 2, "storm sender threads")
 	flag.StringVar(&o.traceArgs, "trace-args", "--trace --filter-port 5201", "droptrace arguments for the TCP path-tracing row")
