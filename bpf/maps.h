@@ -18,17 +18,12 @@ struct {
 	__uint(max_entries, STAT_MAX);
 } stats SEC(".maps");
 
-static __always_inline void count_n(__u32 idx, __u64 n)
+static __always_inline void count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
 
 	if (v)
-		*v += n;
-}
-
-static __always_inline void count(__u32 idx)
-{
-	count_n(idx, 1);
+		*v += 1;
 }
 
 #endif

@@ -165,7 +165,9 @@ static __always_inline long add_to_map(struct summary_key *key, __u64 n)
 }
 
 /* add_drop counts one drop under key, in summary_last while the run of
- * its key lasts. */
+ * its key lasts. A run's key is put in the map at its first drop, so the
+ * runs user space adds are always of keys the map holds, and a full map is
+ * known at once: that drop is counted as overflow and starts no run. */
 static __always_inline void add_drop(struct summary_key *key, struct net_device *dev)
 {
 	struct summary_pending *p;
@@ -175,16 +177,21 @@ static __always_inline void add_drop(struct summary_key *key, struct net_device 
 	p = bpf_map_lookup_elem(&summary_last, &zero);
 	if (!p) {
 		if (add_to_map(key, 1))
-			count_n(STAT_SUMMARY_OVERFLOW, 1);
+			count(STAT_SUMMARY_OVERFLOW);
 		return;
 	}
 	if (p->count && same_key(&p->key, key)) {
 		p->count++;
 		return;
 	}
-	if (p->count && add_to_map(&p->key, p->count))
-		count_n(STAT_SUMMARY_OVERFLOW, p->count);
 	same_dev = p->count && p->key.netns == key->netns && p->key.ifindex == key->ifindex;
+	if (p->count)
+		add_to_map(&p->key, p->count); /* in the map since its run began */
+	p->count = 0;
+	if (add_to_map(key, 0)) {
+		count(STAT_SUMMARY_OVERFLOW);
+		return;
+	}
 	p->key = *key;
 	p->count = 1;
 	if (!same_dev)

@@ -107,6 +107,38 @@ func TestSummaryMatchesBpftrace(t *testing.T) {
 	}
 }
 
+// TestSummaryOverflow bounds the summary map to two keys and drops
+// packets of three: UDP over IPv4 and over IPv6 to a closed port, then
+// UDP dropped by iptables. The first two keys are counted exactly; the
+// third's drops are overflow, reported on exit, and never a key.
+func TestSummaryOverflow(t *testing.T) {
+	requireRoot(t)
+	tp := newTopology(t)
+	tp.addRules(t)
+	tr := startTracer(t, "--summary", "--output", "json", "--summary-keys", "2", "--interval", "200ms",
+		"--filter-netns", tp.server, "--filter-proto", "udp")
+	const n4, n6, nDrop = 5, 4, 3
+	tp.sendUDP(t, tp.serverIP4, closedPort, n4)
+	tp.sendUDP(t, tp.serverIP6, closedPort, n6)
+	time.Sleep(300 * time.Millisecond) // past an interval: counts read while runs are pending
+	tp.sendUDP(t, tp.serverIP4, dropPort, nDrop)
+	tr.stop(t)
+	totals := tr.summaryTotals(t)
+	byLoc := map[string]uint64{}
+	for _, s := range totals {
+		loc, _, _ := strings.Cut(s.Location, "+")
+		byLoc[s.Reason+" "+loc] += s.Total
+	}
+	want := map[string]uint64{"NO_SOCKET __udp4_lib_rcv": n4, "NO_SOCKET __udp6_lib_rcv": n6}
+	if len(totals) != 2 || byLoc["NO_SOCKET __udp4_lib_rcv"] != n4 || byLoc["NO_SOCKET __udp6_lib_rcv"] != n6 {
+		t.Fatalf("totals by reason and location: %v; want %v\nstdout:\n%s", byLoc, want, tr.stdout.String())
+	}
+	wantErr := fmt.Sprintf("%d drops were not counted: the summary map was full (2 keys", nDrop)
+	if !strings.Contains(tr.stderr.String(), wantErr) {
+		t.Fatalf("stderr does not say %q:\n%s", wantErr, tr.stderr.String())
+	}
+}
+
 // TestSummaryText checks the text tables: a title per interval, the
 // column header, the rows of the dropped datagrams in the intervals they
 // fell in, and the totals.

@@ -28,6 +28,7 @@ type config struct {
 	tcp         bool
 	summary     bool
 	interval    time.Duration
+	summaryKeys int
 	metricsAddr string
 	version     bool
 	help        bool
@@ -68,6 +69,7 @@ func newFlagSet(cfg *config) *pflag.FlagSet {
 	fs.DurationVar(&cfg.duration, "duration", 0, "exit after this long, e.g. 30s (0: no limit)")
 	fs.BoolVar(&cfg.summary, "summary", false, "count drops in the kernel and print a table of them every --interval, and the totals at exit")
 	fs.DurationVar(&cfg.interval, "interval", time.Second, "how often --summary prints")
+	fs.IntVar(&cfg.summaryKeys, "summary-keys", tracer.DefaultSummaryKeys, "most keys --summary counts in the kernel; drops of further keys are counted as overflow")
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this [host:]port (a bare port is on 127.0.0.1)")
 	fs.BoolVar(&cfg.listReasons, "list-reasons", false, "print the drop reasons of the running kernel and exit")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")

@@ -51,7 +51,7 @@ func runDrops(ctx context.Context, cfg *config, spec filter.Spec, syms *kernel.S
 	if err != nil {
 		return err
 	}
-	tcfg := tracer.Config{Filter: spec, Hook: cfg.hook, TCP: cfg.tcp, Summary: cfg.summary}
+	tcfg := tracer.Config{Filter: spec, Hook: cfg.hook, TCP: cfg.tcp, Summary: cfg.summary, SummaryKeys: cfg.summaryKeys}
 	if pcap != nil {
 		tcfg.Snaplen = cfg.snaplen
 	}
@@ -74,7 +74,7 @@ func runDrops(ctx context.Context, cfg *config, spec filter.Spec, syms *kernel.S
 	ctx, cancel := withDuration(ctx, cfg.duration)
 	defer cancel()
 	if cfg.summary {
-		defer reportOverflow(t)
+		defer reportOverflow(t, cfg.summaryKeys)
 		return summaryLoop(ctx, t, dec, newSummaryWriter(cfg.output), cfg.interval)
 	}
 	if mx != nil {

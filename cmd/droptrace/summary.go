@@ -61,13 +61,13 @@ func newSummaryWriter(format string) output.SummaryWriter {
 }
 
 // reportOverflow says how many drops the full summary map could not count.
-func reportOverflow(t *tracer.Tracer) {
+func reportOverflow(t *tracer.Tracer, keys int) {
 	n, err := t.SummaryOverflow()
 	switch {
 	case err != nil:
 		fmt.Fprintf(os.Stderr, "droptrace: %v\n", err)
 	case n > 0:
-		fmt.Fprintf(os.Stderr, "droptrace: %d drops were not counted: the summary map was full (%d keys)\n", n, tracer.DefaultSummaryKeys)
+		fmt.Fprintf(os.Stderr, "droptrace: %d drops were not counted: the summary map was full (%d keys; see --summary-keys)\n", n, keys)
 	default:
 		fmt.Fprintf(os.Stderr, "droptrace: summary map overflow: 0 drops\n")
 	}
