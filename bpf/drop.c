@@ -47,12 +47,14 @@ struct {
 } scratch SEC(".maps");
 
 /* capture copies up to cfg_snaplen bytes of the linear data from the
- * Ethernet header when there is one, else from the IP header. */
+ * Ethernet header when there is one, else from the IP header; ev->len is
+ * already read. */
 static __always_inline __u32 capture(struct event_buf *buf, struct sk_buff *skb,
 				     struct headers *h, bool direct)
 {
 	struct event *ev = &buf->ev;
 	unsigned char *start;
+	unsigned char *data;
 	unsigned char *end;
 	__u64 cap;
 	__u32 len;
@@ -62,8 +64,9 @@ static __always_inline __u32 capture(struct event_buf *buf, struct sk_buff *skb,
 	if (!cfg_snaplen || !h->nh_ok)
 		return 0;
 	start = h->head + (h->eth ? h->mh : h->nh);
-	len = RD(direct, skb, len);
-	end = h->data + len - RD(direct, skb, data_len);
+	data = RD(direct, skb, data);
+	len = ev->len;
+	end = data + len - RD(direct, skb, data_len);
 	if (end <= start)
 		return 0;
 	/* 64-bit unsigned, so the verifier sees a bound in [0, MAX_SNAPLEN]. */
@@ -75,7 +78,7 @@ static __always_inline __u32 capture(struct event_buf *buf, struct sk_buff *skb,
 	if (bpf_probe_read_kernel(buf->data, cap, start))
 		return 0;
 	ev->link = h->eth ? LINK_ETHERNET : LINK_RAW_IP;
-	ev->orig_len = len + (h->data - start);
+	ev->orig_len = len + (data - start);
 	return cap;
 }
 
@@ -88,37 +91,25 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 	__u32 zero = 0;
 	__u32 cap;
 
+	if (!reason_matches(reason))
+		return 0;
 	if (cfg_summary) {
 		summarize_drop(skb, location, reason, direct);
 		return 0;
 	}
-	if (!reason_matches(reason))
-		return 0;
 	buf = bpf_map_lookup_elem(&scratch, &zero);
 	if (!buf)
 		return 0;
 	ev = &buf->ev;
-	/* Cheapest test first: the device is read before the headers only
-	 * when a filter needs it, else only for drops that match. */
-	if (place_filter_on()) {
-		read_dev(skb, ev, direct);
-		if (!place_matches(ev))
-			return 0;
-	}
-	parse_skb(skb, ev, &h, direct);
-	if (!tuple_matches(ev))
+	if (!match_skb(skb, ev, &h, direct, true))
 		return 0;
-	if (!place_filter_on())
-		read_dev(skb, ev, direct);
 
 	ev->kind = EVENT_DROP;
 	ev->ts = bpf_ktime_get_ns();
-	ev->skb = (__u64)skb;
 	ev->location = location;
 	ev->reason = reason;
-	ev->mark = RD(direct, skb, mark);
-	ev->len = RD(direct, skb, len);
 	ev->cpu = bpf_get_smp_processor_id();
+	read_skb_fields(skb, ev, direct);
 	read_skb_sock(skb, ev, direct);
 	cap = capture(buf, skb, &h, direct);
 	ev->cap_len = cap;
@@ -126,7 +117,7 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 	/* No wakeup per event: user space polls the rings every few
 	 * milliseconds, so a storm costs no interrupt and context switch per
 	 * drop and is read in batches. */
-	if (output_event(buf, sizeof(struct event) + cap))
+	if (output_event(buf, sizeof(struct event) + cap, ev->cpu))
 		count(STAT_LOST);
 	return 0;
 }

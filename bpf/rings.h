@@ -25,13 +25,12 @@ struct {
 	__array(values, struct cpu_ring);
 } cpu_events SEC(".maps");
 
-/* output_event copies size bytes of data into the ring of this CPU
- * without waking user space, which polls. It returns non-zero when the
- * event could not be written: the ring was full, or user space gave this
- * CPU none. */
-static __always_inline long output_event(void *data, __u64 size)
+/* output_event copies size bytes of data into the ring of cpu, the CPU
+ * the program runs on, without waking user space, which polls. It returns
+ * non-zero when the event could not be written: the ring was full, or
+ * user space gave this CPU none. */
+static __always_inline long output_event(void *data, __u64 size, __u32 cpu)
 {
-	__u32 cpu = bpf_get_smp_processor_id();
 	void *ring = bpf_map_lookup_elem(&cpu_events, &cpu);
 
 	if (!ring)

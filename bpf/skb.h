@@ -12,6 +12,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "event.h"
+#include "filter.h"
 
 #define HDR_UNSET ((__u16)~0U)
 #define IPPROTO_HOPOPTS 0
@@ -166,7 +167,6 @@ static __always_inline void parse_ipv6(struct event *ev, unsigned char *nh)
  * with no mac header either: then there is nothing to parse. */
 struct headers {
 	unsigned char *head;
-	unsigned char *data;
 	__u16 nh;
 	__u16 mh;
 	bool nh_ok;
@@ -176,7 +176,6 @@ struct headers {
 static __always_inline void locate(struct sk_buff *skb, struct headers *h, bool direct)
 {
 	h->head = RD(direct, skb, head);
-	h->data = RD(direct, skb, data);
 	h->nh = RD(direct, skb, network_header);
 	h->mh = RD(direct, skb, mac_header);
 	h->nh_ok = h->nh != HDR_UNSET && !(h->nh == 0 && h->mh == HDR_UNSET);
@@ -245,7 +244,6 @@ static __always_inline void parse_skb(struct sk_buff *skb, struct event *ev, str
 	ev->dport = 0;
 	/* saddr and daddr are not cleared: user space reads only the words
 	 * that the family written here says are set. */
-	ev->protocol = RD(direct, skb, protocol);
 	if (!h->nh_ok)
 		return;
 	nh = h->head + h->nh;
@@ -265,6 +263,36 @@ static __always_inline void parse_skb(struct sk_buff *skb, struct event *ev, str
 		parse_ipv4(ev, nh, &hd.ip, hd.ports);
 	else if (hd.ip.version == 6)
 		parse_ipv6(ev, nh);
+}
+
+/* match_skb fills ev's place and tuple and, with filter, says whether
+ * they pass the filters. Cheapest test first: the device is read before
+ * the headers only when a filter on it must reject skbs early, else only
+ * for skbs that match. */
+static __always_inline bool match_skb(struct sk_buff *skb, struct event *ev, struct headers *h,
+				      bool direct, bool filter)
+{
+	if (filter && place_filter_on()) {
+		read_dev(skb, ev, direct);
+		if (!place_matches(ev))
+			return false;
+	}
+	parse_skb(skb, ev, h, direct);
+	if (filter && !tuple_matches(ev))
+		return false;
+	if (!filter || !place_filter_on())
+		read_dev(skb, ev, direct);
+	return true;
+}
+
+/* read_skb_fields fills what an event reports of an skb beyond its place
+ * and tuple; read only once it matches. */
+static __always_inline void read_skb_fields(struct sk_buff *skb, struct event *ev, bool direct)
+{
+	ev->skb = (__u64)skb;
+	ev->protocol = RD(direct, skb, protocol);
+	ev->mark = RD(direct, skb, mark);
+	ev->len = RD(direct, skb, len);
 }
 
 #endif

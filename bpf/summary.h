@@ -105,14 +105,15 @@ static __always_inline struct net_device *read_place(struct sk_buff *skb, struct
 	return read_dev_opt(skb, ev, direct, filter_ifname_on);
 }
 
-static __always_inline void remember_ifname(struct net_device *dev, struct summary_key *key)
+static __always_inline void remember_ifname(struct net_device *dev, struct summary_key *key,
+					    bool direct)
 {
 	struct dev_key dk = {.netns = key->netns, .ifindex = key->ifindex};
 	char name[IFNAMSIZ] = {};
 
 	if (!dev || bpf_map_lookup_elem(&ifnames, &dk))
 		return;
-	bpf_probe_read_kernel_str(name, IFNAMSIZ, dev->name);
+	read_ifname(name, dev, direct);
 	bpf_map_update_elem(&ifnames, &dk, name, BPF_NOEXIST);
 }
 
@@ -168,7 +169,7 @@ static __always_inline long add_to_map(struct summary_key *key, __u64 n)
  * its key lasts. A run's key is put in the map at its first drop, so the
  * runs user space adds are always of keys the map holds, and a full map is
  * known at once: that drop is counted as overflow and starts no run. */
-static __always_inline void add_drop(struct summary_key *key, struct net_device *dev)
+static __always_inline void add_drop(struct summary_key *key, struct net_device *dev, bool direct)
 {
 	struct summary_pending *p;
 	__u32 zero = 0;
@@ -195,10 +196,11 @@ static __always_inline void add_drop(struct summary_key *key, struct net_device 
 	p->key = *key;
 	p->count = 1;
 	if (!same_dev)
-		remember_ifname(dev, key);
+		remember_ifname(dev, key, direct);
 }
 
-/* summarize_drop counts a drop that passes the filters. */
+/* summarize_drop counts a drop that passes the filters (the reason filter
+ * was applied by the caller). */
 static __always_inline void summarize_drop(struct sk_buff *skb, __u64 location, __u32 reason,
 					   bool direct)
 {
@@ -206,8 +208,6 @@ static __always_inline void summarize_drop(struct sk_buff *skb, __u64 location, 
 	struct net_device *dev;
 	struct event ev;
 
-	if (!reason_matches(reason))
-		return;
 	dev = read_place(skb, &ev, direct);
 	if (!place_matches(&ev))
 		return;
@@ -225,7 +225,7 @@ static __always_inline void summarize_drop(struct sk_buff *skb, __u64 location, 
 	key.reason = reason;
 	key.netns = ev.netns;
 	key.ifindex = ev.ifindex;
-	add_drop(&key, dev);
+	add_drop(&key, dev, direct);
 }
 
 #endif

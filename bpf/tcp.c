@@ -36,7 +36,7 @@ static __always_inline int send_filled(struct event *ev, __u8 kind)
 	ev->ts = bpf_ktime_get_ns();
 	ev->cpu = bpf_get_smp_processor_id();
 	count(STAT_TCP_SEEN);
-	if (output_event(ev, sizeof(*ev)))
+	if (output_event(ev, sizeof(*ev), ev->cpu))
 		count(STAT_TCP_LOST);
 	return 0;
 }
@@ -103,6 +103,7 @@ static __always_inline int report_reset_sent(void *sk, struct sk_buff *skb, bool
 		return report_sk(sk, NULL, EVENT_TCP_RESET_SENT, direct);
 	read_dev(skb, &ev, direct);
 	parse_skb(skb, &ev, &h, direct);
+	ev.protocol = RD(direct, skb, protocol);
 	ev.ifname[0] = 0; /* a TCP event has no device; netns is all we keep */
 	ev.ifindex = 0;
 	port = ev.sport;

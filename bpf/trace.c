@@ -89,18 +89,8 @@ static __always_inline int on_skb(void *ctx, struct sk_buff *skb, __u64 ip, __u8
 		return 0;
 	ev = &te->ev;
 	known = bpf_map_lookup_elem(&tracked, &key);
-	/* As in drop.c: the device is read before the headers only when a
-	 * filter on it must reject untracked skbs early. */
-	if (!known && place_filter_on()) {
-		read_dev(skb, ev, direct);
-		if (!place_matches(ev))
-			return 0;
-	}
-	parse_skb(skb, ev, &h, direct);
-	if (!known && !tuple_matches(ev))
+	if (!match_skb(skb, ev, &h, direct, !known))
 		return 0;
-	if (known || !place_filter_on())
-		read_dev(skb, ev, direct);
 	if (kind == EVENT_TRACE && !known)
 		bpf_map_update_elem(&tracked, &key, &zero, BPF_ANY);
 	else if (kind != EVENT_TRACE && known)
@@ -108,11 +98,9 @@ static __always_inline int on_skb(void *ctx, struct sk_buff *skb, __u64 ip, __u8
 
 	ev->kind = kind;
 	ev->ts = bpf_ktime_get_ns();
-	ev->skb = key;
 	ev->location = location;
 	ev->reason = reason;
-	ev->mark = RD(direct, skb, mark);
-	ev->len = RD(direct, skb, len);
+	read_skb_fields(skb, ev, direct);
 	ev->cpu = bpf_get_smp_processor_id();
 	ev->cap_len = 0;
 	ev->link = LINK_NONE;
