@@ -62,11 +62,7 @@ func SkbTracepoints(spec *btf.Spec) ([]Probe, error) {
 		if !ok || !strings.HasPrefix(td.Name, "btf_trace_") {
 			continue
 		}
-		ptr, ok := td.Type.(*btf.Pointer)
-		if !ok {
-			continue
-		}
-		proto, ok := ptr.Target.(*btf.FuncProto)
+		proto, ok := tracepointProto(td)
 		if !ok || len(proto.Params) < 2 {
 			continue
 		}

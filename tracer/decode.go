@@ -48,13 +48,20 @@ func (d *Decoder) Decode(raw []byte, ev *output.Event) error {
 	if len(raw) < eventSize {
 		return fmt.Errorf("short event: %d bytes, want at least %d", len(raw), eventSize)
 	}
+	return d.decode(raw, ev, kindName(raw[kindOffset]))
+}
+
+// decode is Decode with the event's kind already named, so that
+// DecodePath, which names kinds its own way, builds no throwaway name.
+// raw holds at least eventSize bytes.
+func (d *Decoder) decode(raw []byte, ev *output.Event, kind string) error {
 	var re bpf.DropEvent
 	// The record is the C struct in host layout; copying it out costs far
 	// less than a reflective decode at a million events per second.
 	re = *(*bpf.DropEvent)(unsafe.Pointer(&raw[0]))
 	*ev = output.Event{
 		Time:         d.clock.wall(re.Ts),
-		Kind:         kindName(re.Kind),
+		Kind:         kind,
 		ReasonCode:   re.Reason,
 		LocationAddr: re.Location,
 		Netns:        re.Netns,

@@ -27,10 +27,9 @@ func (d *Decoder) DecodePath(raw []byte, ev *output.Event, tracepoints []string)
 		return fmt.Errorf("short path event: %d bytes, want %d", len(raw), pathEventSize)
 	}
 	// struct path_event starts with a struct event.
-	if err := d.Decode(raw[:eventSize], ev); err != nil {
+	if err := d.decode(raw[:eventSize], ev, pathKind(raw[kindOffset])); err != nil {
 		return err
 	}
-	ev.Kind = pathKind(raw[kindOffset])
 	if ev.Kind != "drop" {
 		ev.Reason, ev.ReasonCode, ev.Location = "", 0, ""
 	}

@@ -22,16 +22,20 @@ func (p *PathTracer) load(ctx context.Context, cfg PathConfig, kspec *btf.Spec) 
 	if err := p.configure(spec, cfg, kspec); err != nil {
 		return err
 	}
-	if err := p.loadBase(spec, kspec); err != nil {
+	// One cache for every load: without it each per-target program
+	// parses vmlinux (and module) BTF again. It is safe for the
+	// parallel attach workers.
+	cache := btf.NewCache()
+	if err := p.loadBase(spec, kspec, cache); err != nil {
 		return err
 	}
 	if err := p.attachEnds(); err != nil {
 		return err
 	}
-	if err := p.attachFuncs(ctx, spec, cfg.Progress); err != nil {
+	if err := p.attachFuncs(ctx, spec, cache, cfg.Progress); err != nil {
 		return err
 	}
-	return p.attachTracepoints(ctx, spec, cfg.Progress)
+	return p.attachTracepoints(ctx, spec, cache, cfg.Progress)
 }
 
 func (p *PathTracer) configure(spec *ebpf.CollectionSpec, cfg PathConfig, kspec *btf.Spec) error {
@@ -60,13 +64,13 @@ func baseProgs(b kernel.Backend) []string {
 	return progs
 }
 
-func (p *PathTracer) loadBase(spec *ebpf.CollectionSpec, kspec *btf.Spec) error {
+func (p *PathTracer) loadBase(spec *ebpf.CollectionSpec, kspec *btf.Spec, cache *btf.Cache) error {
 	cs := spec.Copy()
 	cs.Programs = map[string]*ebpf.ProgramSpec{}
 	for _, name := range baseProgs(p.backend) {
 		cs.Programs[name] = spec.Programs[name]
 	}
-	coll, err := ebpf.NewCollectionWithOptions(cs, ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kspec}})
+	coll, err := ebpf.NewCollectionWithOptions(cs, ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kspec}, Cache: cache})
 	if err != nil {
 		return fmt.Errorf("loading path programs: %s", verbose(err))
 	}
@@ -92,7 +96,7 @@ func (p *PathTracer) posProgs(format string) (progs [kernel.MaxSkbParam]*ebpf.Pr
 	return progs
 }
 
-func (p *PathTracer) attachFuncs(ctx context.Context, spec *ebpf.CollectionSpec, progress kernel.Progress) error {
+func (p *PathTracer) attachFuncs(ctx context.Context, spec *ebpf.CollectionSpec, cache *btf.Cache, progress kernel.Progress) error {
 	var skipped []string
 	var err error
 	switch p.backend {
@@ -101,7 +105,7 @@ func (p *PathTracer) attachFuncs(ctx context.Context, spec *ebpf.CollectionSpec,
 	case kernel.BackendKprobe:
 		skipped, err = kernel.AttachKprobes(ctx, p.attach, p.posProgs("kprobe_skb_%d"), p.Plan.Funcs, progress)
 	case kernel.BackendFentry:
-		skipped, err = kernel.AttachTracing(ctx, p.attach, p.fentryLoader(spec), p.Plan.Funcs, progress)
+		skipped, err = kernel.AttachTracing(ctx, p.attach, p.fentryLoader(spec, cache), p.Plan.Funcs, progress)
 	default:
 		p.Plan.Funcs = nil
 		return nil
@@ -128,24 +132,25 @@ func (p *PathTracer) replacements(keepRodata bool) map[string]*ebpf.Map {
 
 // fentryLoader loads fentry_skb_<pos> against one function. The program
 // shares every map, .rodata included, with the base collection.
-func (p *PathTracer) fentryLoader(spec *ebpf.CollectionSpec) kernel.Loader {
+func (p *PathTracer) fentryLoader(spec *ebpf.CollectionSpec, cache *btf.Cache) kernel.Loader {
 	repl := p.replacements(false)
 	return func(pr kernel.Probe) (*ebpf.Program, error) {
 		name := fmt.Sprintf("fentry_skb_%d", pr.Pos)
 		ps := spec.Programs[name].Copy()
 		ps.AttachTo = pr.Name
-		return loadOne(spec, spec.Variables, name, ps, repl)
+		return loadOne(spec, spec.Variables, name, ps, repl, cache)
 	}
 }
 
 // loadOne loads program ps alone, with the maps of spec (those in repl
-// are shared, not created) and the given variable values.
-func loadOne(spec *ebpf.CollectionSpec, vars map[string]*ebpf.VariableSpec, name string, ps *ebpf.ProgramSpec, repl map[string]*ebpf.Map) (*ebpf.Program, error) {
+// are shared, not created) and the given variable values. cache holds
+// the kernel BTF shared by every load.
+func loadOne(spec *ebpf.CollectionSpec, vars map[string]*ebpf.VariableSpec, name string, ps *ebpf.ProgramSpec, repl map[string]*ebpf.Map, cache *btf.Cache) (*ebpf.Program, error) {
 	cs := &ebpf.CollectionSpec{Maps: map[string]*ebpf.MapSpec{}, Programs: map[string]*ebpf.ProgramSpec{name: ps}, Variables: vars, Types: spec.Types}
 	for n, m := range spec.Maps {
 		cs.Maps[n] = m.Copy()
 	}
-	coll, err := ebpf.NewCollectionWithOptions(cs, ebpf.CollectionOptions{MapReplacements: repl})
+	coll, err := ebpf.NewCollectionWithOptions(cs, ebpf.CollectionOptions{MapReplacements: repl, Cache: cache})
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +161,7 @@ func loadOne(spec *ebpf.CollectionSpec, vars map[string]*ebpf.VariableSpec, name
 // attachTracepoints attaches a tp_btf copy to every skb tracepoint but
 // the two that end a path. Each copy has its own .rodata whose
 // cfg_probe_id tells user space which tracepoint fired.
-func (p *PathTracer) attachTracepoints(ctx context.Context, spec *ebpf.CollectionSpec, progress kernel.Progress) error {
+func (p *PathTracer) attachTracepoints(ctx context.Context, spec *ebpf.CollectionSpec, cache *btf.Cache, progress kernel.Progress) error {
 	var targets []kernel.Probe
 	for _, tp := range p.Plan.Tracepoints {
 		if tp.Name == "kfree_skb" || tp.Name == "consume_skb" {
@@ -181,7 +186,7 @@ func (p *PathTracer) attachTracepoints(ctx context.Context, spec *ebpf.Collectio
 		}
 		ps := spec.Programs[name].Copy()
 		ps.AttachTo = pr.Name
-		return loadOne(spec, vars, name, ps, repl)
+		return loadOne(spec, vars, name, ps, repl, cache)
 	}
 	skipped, err := kernel.AttachTracing(ctx, p.attach, load, targets, progress)
 	p.Plan.Skipped = append(p.Plan.Skipped, skipped...)

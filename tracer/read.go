@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -59,6 +60,7 @@ func readRings(ctx context.Context, maps []*ebpf.Map, detach func(), decode func
 	defer tick.Stop()
 	var rec ringbuf.Record
 	var ev output.Event
+	var active []*ringQueue // handOn's scratch, reused every poll
 	detached := false
 	for {
 		done := ctx.Err() != nil
@@ -78,7 +80,8 @@ func readRings(ctx context.Context, maps []*ebpf.Map, detach func(), decode func
 			}
 			behind = behind || full
 		}
-		if err := handOn(qs, limit, decode, emit, &ev); err != nil {
+		var err error
+		if active, err = handOnWith(active, qs, limit, decode, emit, &ev); err != nil {
 			if errors.Is(err, ErrStop) {
 				return nil
 			}
@@ -128,8 +131,10 @@ func (q *ringQueue) drain(rec *ringbuf.Record) (full bool, err error) {
 		return false, nil
 	}
 	q.rd.SetDeadline(time.Now()) // in the past: return when the ring is empty
-	start := len(q.buf)
-	for len(q.buf)-start < drainMax {
+	// Counted here, not from len(q.buf): forget may shrink the buffer
+	// mid-drain.
+	read := 0
+	for read < drainMax {
 		err := q.rd.ReadInto(rec)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return false, nil
@@ -142,14 +147,27 @@ func (q *ringQueue) drain(rec *ringbuf.Record) (full bool, err error) {
 		}
 		// Every record starts with its event's bpf_ktime_get_ns().
 		ts := binary.NativeEndian.Uint64(rec.RawSample)
+		if len(q.buf)+len(rec.RawSample) > cap(q.buf) {
+			q.forget() // reuse the space before growing into new
+		}
 		q.recs = append(q.recs, record{ts: ts, off: len(q.buf), n: len(rec.RawSample)})
 		q.buf = append(q.buf, rec.RawSample...)
+		read += len(rec.RawSample)
 	}
 	return true, nil
 }
 
-// compact forgets the records handed on.
+// compact forgets the records handed on once they are at least half of
+// the queue: moving the held-back ones to the front on every drain would
+// copy them again and again while they wait out reorderSlack.
 func (q *ringQueue) compact() {
+	if q.next*2 >= len(q.recs) {
+		q.forget()
+	}
+}
+
+// forget drops the records handed on, moving the rest to the front.
+func (q *ringQueue) forget() {
 	if q.next == 0 {
 		return
 	}
@@ -170,24 +188,45 @@ func (q *ringQueue) compact() {
 // handOn decodes and emits, oldest first, the queued records timed at or
 // before limit.
 func handOn(qs []*ringQueue, limit uint64, decode func([]byte, *output.Event) error, emit func(*output.Event) error, ev *output.Event) error {
-	for {
-		var best *ringQueue
-		for _, q := range qs {
-			if q.next < len(q.recs) && q.recs[q.next].ts <= limit &&
-				(best == nil || q.recs[q.next].ts < best.recs[best.next].ts) {
-				best = q
-			}
-		}
-		if best == nil {
-			return nil
-		}
-		r := best.recs[best.next]
-		best.next++
-		if err := decode(best.buf[r.off:r.off+r.n], ev); err != nil {
-			return err
-		}
-		if err := emit(ev); err != nil {
-			return err
+	_, err := handOnWith(nil, qs, limit, decode, emit, ev)
+	return err
+}
+
+// handOnWith is handOn with its scratch slice passed in and returned, for
+// reuse. Only the queues with a record due are compared: with a ring per
+// possible CPU, most are idle. They stay in qs order, so of equal
+// timestamps the lower queue's goes first.
+func handOnWith(active, qs []*ringQueue, limit uint64, decode func([]byte, *output.Event) error, emit func(*output.Event) error, ev *output.Event) ([]*ringQueue, error) {
+	active = active[:0]
+	for _, q := range qs {
+		if q.due(limit) {
+			active = append(active, q)
 		}
 	}
+	for len(active) > 0 {
+		bi := 0
+		for i, q := range active[1:] {
+			if q.recs[q.next].ts < active[bi].recs[active[bi].next].ts {
+				bi = i + 1
+			}
+		}
+		best := active[bi]
+		r := best.recs[best.next]
+		best.next++
+		if !best.due(limit) {
+			active = slices.Delete(active, bi, bi+1)
+		}
+		if err := decode(best.buf[r.off:r.off+r.n], ev); err != nil {
+			return active, err
+		}
+		if err := emit(ev); err != nil {
+			return active, err
+		}
+	}
+	return active, nil
+}
+
+// due says the queue's next record is timed at or before limit.
+func (q *ringQueue) due(limit uint64) bool {
+	return q.next < len(q.recs) && q.recs[q.next].ts <= limit
 }

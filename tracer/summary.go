@@ -21,21 +21,17 @@ const maxDevices = 4096
 
 // sizeMaps sizes the maps for the mode: summary mode needs no ring buffer
 // and event mode no summary, so each gets the smallest the kernel takes.
-func sizeMaps(spec *ebpf.CollectionSpec, cfg Config) error {
-	if err := spec.Variables[bpf.DropVarCfgSummary].Set(boolByte(cfg.Summary)); err != nil {
-		return fmt.Errorf("setting %s: %w", bpf.DropVarCfgSummary, err)
-	}
+func sizeMaps(spec *ebpf.CollectionSpec, cfg Config) {
 	summary, ifnames := spec.Maps[bpf.DropMapSummary], spec.Maps[bpf.DropMapIfnames]
 	if !cfg.Summary {
 		summary.MaxEntries, ifnames.MaxEntries = 1, 1
-		return nil
+		return
 	}
 	keys := cfg.SummaryKeys
 	if keys <= 0 {
 		keys = DefaultSummaryKeys
 	}
 	summary.MaxEntries, ifnames.MaxEntries = uint32(keys), maxDevices
-	return nil
 }
 
 // SummaryOverflow returns how many drops matched but were not counted in

@@ -84,9 +84,8 @@ func Open(cfg Config) (*Tracer, error) {
 func configure(spec *ebpf.CollectionSpec, cfg Config) error {
 	consts := cfg.Filter.Constants()
 	consts[bpf.DropVarCfgSnaplen] = uint32(cfg.Snaplen)
-	if err := sizeMaps(spec, cfg); err != nil {
-		return err
-	}
+	consts[bpf.DropVarCfgSummary] = boolByte(cfg.Summary)
+	sizeMaps(spec, cfg)
 	return setConstants(spec, consts)
 }
 
@@ -105,7 +104,7 @@ func (t *Tracer) setReasons(codes []uint32) error {
 func explainPermission(err error) error {
 	var ve *ebpf.VerifierError
 	if errors.As(err, &ve) {
-		return errors.New(verbose(err))
+		return errors.New(rejected(ve))
 	}
 	if errors.Is(err, os.ErrPermission) {
 		return fmt.Errorf("root is needed (CAP_BPF and CAP_PERFMON): %w", err)
@@ -175,7 +174,11 @@ func sumPerCPU(m *ebpf.Map, key uint32) (uint64, error) {
 func verbose(err error) string {
 	var ve *ebpf.VerifierError
 	if errors.As(err, &ve) {
-		return fmt.Sprintf("the kernel's verifier rejected the program: %+v", ve)
+		return rejected(ve)
 	}
 	return err.Error()
+}
+
+func rejected(ve *ebpf.VerifierError) string {
+	return fmt.Sprintf("the kernel's verifier rejected the program: %+v", ve)
 }
