@@ -28,7 +28,7 @@ func (l dropLabels) values() []string {
 
 func eventLabels(ev *output.Event) dropLabels {
 	return dropLabels{
-		reason:   labelReason(ev.Reason, ev.ReasonCode),
+		reason:   output.ReasonText(ev.Reason, ev.ReasonCode),
 		location: ev.Location,
 		netns:    strconv.FormatUint(uint64(ev.Netns), 10),
 		ifname:   ev.Ifname,
@@ -38,20 +38,12 @@ func eventLabels(ev *output.Event) dropLabels {
 
 func keyLabels(k output.SummaryKey) dropLabels {
 	return dropLabels{
-		reason:   labelReason(k.Reason, k.ReasonCode),
+		reason:   output.ReasonText(k.Reason, k.ReasonCode),
 		location: k.Location,
 		netns:    strconv.FormatUint(uint64(k.Netns), 10),
 		ifname:   k.Ifname,
 		proto:    k.Proto,
 	}
-}
-
-// labelReason is the reason's name, else its number, as the text output shows it.
-func labelReason(name string, code uint32) string {
-	if name != "" || code == 0 {
-		return name
-	}
-	return strconv.FormatUint(uint64(code), 10)
 }
 
 // labelCap admits label sets up to max, first come first kept, so a set

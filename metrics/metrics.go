@@ -104,9 +104,9 @@ type dropWriter struct{ m *Metrics }
 
 func (w dropWriter) Write(ev *output.Event) error {
 	switch ev.Kind {
-	case "drop":
+	case output.KindDrop:
 		w.m.ObserveDrop(ev)
-	case "retransmit", "retransmit_synack", "reset_sent", "reset_received":
+	case output.KindRetransmit, output.KindRetransmitSynack, output.KindResetSent, output.KindResetReceived:
 		w.m.TCPEvent(ev.Kind)
 	}
 	return nil

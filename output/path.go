@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 )
 
 // pathFormat puts the skb first, so one packet's steps line up by address
@@ -22,6 +21,8 @@ type pathText struct {
 	wroteHead bool
 	skbColour map[uint64]string
 	next      int
+	line      []byte // reused, as in text
+	clock     clockText
 }
 
 // NewPathText returns a Writer for path tracing: one line per step of an
@@ -40,27 +41,27 @@ func (p *pathText) Write(ev *Event) error {
 		}
 		p.wroteHead = true
 	}
-	var b strings.Builder
 	c := p.colourOf(ev.Skb)
-	b.WriteString(c)
-	src, arrow, dst := textTuple(ev)
-	fmt.Fprintf(&b, strings.TrimSuffix(pathFormat, "\n"),
-		ev.Time.Local().Format("15:04:05.000000"),
-		fmt.Sprintf("0x%x", ev.Skb),
-		orDash(netnsText(ev.Netns)),
-		orDash(ev.Ifname),
-		orDash(ev.Proto),
-		src, arrow, dst,
-		strconv.FormatUint(uint64(ev.Len), 10),
-		pathStep(ev))
+	b := append(p.line[:0], c...)
+	b = p.clock.append(b, ev.Time)
+	b = append(b, ' ')
+	start := len(b)
+	b = append(b, "0x"...)
+	b = strconv.AppendUint(b, ev.Skb, 16)
+	b = padTo(b, start, 18)
+	b = append(b, ' ')
+	b = appendPacketCols(b, ev)
+	b = append(b, ' ')
+	b = appendPathStep(b, ev)
 	for _, frame := range ev.Stack {
-		b.WriteString("\n    " + frame)
+		b = append(b, "\n    "...)
+		b = append(b, frame...)
 	}
 	if c != "" {
-		b.WriteString(colourReset)
+		b = append(b, colourReset...)
 	}
-	b.WriteString("\n")
-	if _, err := io.WriteString(p.w, b.String()); err != nil {
+	p.line = append(b, '\n')
+	if _, err := p.w.Write(p.line); err != nil {
 		return fmt.Errorf("writing text event: %w", err)
 	}
 	return nil
@@ -68,16 +69,20 @@ func (p *pathText) Write(ev *Event) error {
 
 func (p *pathText) Close() error { return nil }
 
-// pathStep says what happened at this step: the function, and for the
-// end of a path, how it ended.
-func pathStep(ev *Event) string {
+// appendPathStep appends what happened at this step: the function, and
+// for the end of a path, how it ended.
+func appendPathStep(b []byte, ev *Event) []byte {
+	b = append(b, ev.Func...)
 	switch ev.Kind {
-	case kindDrop:
-		return fmt.Sprintf("%s DROP %s %s", ev.Func, orDash(reasonName(ev)), orDash(ev.Location))
+	case KindDrop:
+		b = append(b, " DROP "...)
+		b = append(b, orDash(ReasonText(ev.Reason, ev.ReasonCode))...)
+		b = append(b, ' ')
+		b = append(b, orDash(ev.Location)...)
 	case "consume":
-		return ev.Func + " CONSUMED"
+		b = append(b, " CONSUMED"...)
 	}
-	return ev.Func
+	return b
 }
 
 // colourOf gives each skb a colour on first sight. The map is reset when

@@ -105,7 +105,7 @@ func NewPcap(w io.Writer) (*Pcap, error) {
 // readable file.
 func (p *Pcap) Write(ev *Event) error {
 	if ev.LinkType == LinkNone || len(ev.Packet) == 0 {
-		if ev.Kind == kindDrop { // other events (TCP) carry no packet
+		if ev.Kind == KindDrop { // other events (TCP) carry no packet
 			p.skipped++
 		}
 		return nil
@@ -213,7 +213,7 @@ func rawEtherType(ev *Event) layers.EthernetType {
 func packetComment(ev *Event) string {
 	var b strings.Builder
 	b.WriteString(orDash(ev.Kind))
-	addField(&b, "reason", reasonName(ev))
+	addField(&b, "reason", ReasonText(ev.Reason, ev.ReasonCode))
 	addField(&b, "location", ev.Location)
 	addField(&b, "netns", netnsText(ev.Netns))
 	addField(&b, "if", ev.Ifname)

@@ -119,7 +119,7 @@ func (s summaryText) table(title string, rows []SummaryRow) error {
 		buf = fmt.Appendf(buf, summaryFormat,
 			strconv.FormatUint(r.Count, 10),
 			strconv.FormatFloat(r.Rate, 'f', 1, 64),
-			orDash(keyReason(r.Key)),
+			orDash(ReasonText(r.Key.Reason, r.Key.ReasonCode)),
 			orDash(r.Key.Location),
 			orDash(netnsText(r.Key.Netns)),
 			orDash(r.Key.Ifname),
@@ -130,10 +130,6 @@ func (s summaryText) table(title string, rows []SummaryRow) error {
 		return fmt.Errorf("writing summary: %w", err)
 	}
 	return nil
-}
-
-func keyReason(k SummaryKey) string {
-	return reasonName(&Event{Reason: k.Reason, ReasonCode: k.ReasonCode})
 }
 
 func sumCounts(rows []SummaryRow) uint64 {

@@ -1,9 +1,7 @@
 package output
 
 import (
-	"fmt"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -62,27 +60,37 @@ func newJSONTCPInfo(ti *TCPInfo) *jsonTCPInfo {
 	return &j
 }
 
-// tcpText is what a text line adds for a TCP socket, e.g.
-// " state=ESTABLISHED rtt=1.2ms rto=204ms retrans=3/7 cwnd=10"; "" when
-// the event has no socket.
-func tcpText(ev *Event) string {
-	var b strings.Builder
+// appendTCPText appends what a text line adds for a TCP socket, e.g.
+// " state=ESTABLISHED rtt=1.2ms rto=204ms retrans=3/7 cwnd=10"; nothing
+// when the event has no socket.
+func appendTCPText(b []byte, ev *Event) []byte {
 	if ev.TCPState != "" {
-		b.WriteString(" state=" + ev.TCPState)
+		b = append(b, " state="...)
+		b = append(b, ev.TCPState...)
 	}
 	switch ti := ev.TCPInfo; {
 	case ti == nil:
 	case ti.Gone:
-		b.WriteString(" gone")
+		b = append(b, " gone"...)
 	default:
-		fmt.Fprintf(&b, " rtt=%s rto=%s retrans=%d/%d cwnd=%d", micros(ti.RTT), micros(ti.RTO), ti.Retransmits, ti.TotalRetrans, ti.SndCwnd)
+		b = append(b, " rtt="...)
+		b = appendMicros(b, ti.RTT)
+		b = append(b, " rto="...)
+		b = appendMicros(b, ti.RTO)
+		b = append(b, " retrans="...)
+		b = strconv.AppendUint(b, uint64(ti.Retransmits), 10)
+		b = append(b, '/')
+		b = strconv.AppendUint(b, uint64(ti.TotalRetrans), 10)
+		b = append(b, " cwnd="...)
+		b = strconv.AppendUint(b, uint64(ti.SndCwnd), 10)
 	}
-	return b.String()
+	return b
 }
 
-// micros prints a µs duration as ss does: in ms, with what precision the
-// value has, e.g. "1.2ms", "204ms", "0.052ms".
-func micros(us uint32) string {
+// appendMicros appends a µs duration as ss prints it: in ms, with what
+// precision the value has, e.g. "1.2ms", "204ms", "0.052ms".
+func appendMicros(b []byte, us uint32) []byte {
 	ms := float64(us) / float64(time.Millisecond/time.Microsecond)
-	return strconv.FormatFloat(ms, 'f', -1, 64) + "ms"
+	b = strconv.AppendFloat(b, ms, 'f', -1, 64)
+	return append(b, "ms"...)
 }

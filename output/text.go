@@ -12,7 +12,8 @@ import (
 // ("255.255.255.255:65535"), so IPv4 lines align and IPv6 ones overflow.
 const textFormat = "%-15s %-10s %-15s %-5s %-21s %1s %-21s %5s %-20s %s%s\n"
 
-const kindDrop = "drop"
+// KindDrop is Event.Kind of a drop.
+const KindDrop = "drop"
 
 type text struct {
 	w         io.Writer
@@ -52,6 +53,17 @@ func (t *text) Close() error { return nil }
 func appendTextLine(b []byte, ev *Event, clock *clockText) []byte {
 	b = clock.append(b, ev.Time)
 	b = append(b, ' ')
+	b = appendPacketCols(b, ev)
+	b = appendCol(b, orDash(reasonText(ev)), 20)
+	b = append(b, ' ')
+	b = append(b, orDash(ev.Location)...)
+	b = appendTCPText(b, ev)
+	return append(b, '\n')
+}
+
+// appendPacketCols appends the columns from NETNS to LEN that the text and
+// path lines share: "%-10s %-15s %-5s %-21s %1s %-21s %5s".
+func appendPacketCols(b []byte, ev *Event) []byte {
 	start := len(b)
 	if ev.Netns == 0 {
 		b = append(b, '-')
@@ -69,12 +81,7 @@ func appendTextLine(b []byte, ev *Event, clock *clockText) []byte {
 	for i := len(n); i < 5; i++ {
 		b = append(b, ' ')
 	}
-	b = append(b, n...)
-	b = appendCol(b, orDash(reasonText(ev)), 20)
-	b = append(b, ' ')
-	b = append(b, orDash(ev.Location)...)
-	b = append(b, tcpText(ev)...)
-	return append(b, '\n')
+	return append(b, n...)
 }
 
 // appendCol appends a space and s, padded with spaces to width.
@@ -93,7 +100,9 @@ func padTo(b []byte, start, width int) []byte {
 	return b
 }
 
-// appendTuple appends the "%-21s %1s %-21s" columns of textTuple.
+// appendTuple appends the "%-21s %1s %-21s" columns: "src:sport > dst:dport",
+// or a lone "-" when the packet had no IP header, so that the columns after
+// it stay aligned either way.
 func appendTuple(b []byte, ev *Event) []byte {
 	if !ev.Src.IsValid() && !ev.Dst.IsValid() {
 		start := len(b)
@@ -122,10 +131,6 @@ func appendEndpoint(b []byte, addr netip.Addr, port uint16, withPort bool) []byt
 	}
 }
 
-func textLine(ev *Event) string {
-	return string(appendTextLine(nil, ev, &clockText{}))
-}
-
 // clockText formats event times as local "15:04:05.000000". Formatting the
 // clock part of a time costs more than the rest of a line, and at a
 // million events a second nearly all of them share their second with the
@@ -148,28 +153,6 @@ func (c *clockText) append(b []byte, t time.Time) []byte {
 	return b
 }
 
-// textTuple returns the two sides of "src:sport > dst:dport" and the arrow
-// between them, or a lone "-" when the packet had no IP header, so that the
-// columns after it stay aligned either way.
-func textTuple(ev *Event) (src, arrow, dst string) {
-	if !ev.Src.IsValid() && !ev.Dst.IsValid() {
-		return "-", "", ""
-	}
-	ports := hasPorts(ev)
-	return endpoint(ev.Src, ev.Sport, ports), ">", endpoint(ev.Dst, ev.Dport, ports)
-}
-
-func endpoint(addr netip.Addr, port uint16, withPort bool) string {
-	switch {
-	case !addr.IsValid():
-		return "-"
-	case withPort:
-		return netip.AddrPortFrom(addr, port).String()
-	default:
-		return addr.String()
-	}
-}
-
 // hasPorts says whether the ports mean anything. Port 0 is valid for TCP
 // and UDP, and the decoder may fill ports for protocols such as SCTP that
 // are only known here by number.
@@ -188,24 +171,24 @@ func netnsText(netns uint32) string {
 // that is not a drop (a retransmit, a trace point) usually has no reason,
 // so its kind says more than a dash.
 func reasonText(ev *Event) string {
-	if name := reasonName(ev); name != "" {
+	if name := ReasonText(ev.Reason, ev.ReasonCode); name != "" {
 		return name
 	}
-	if ev.Kind != kindDrop {
+	if ev.Kind != KindDrop {
 		return ev.Kind
 	}
 	return ""
 }
 
-// reasonName is the drop reason, or its number when the decoder could not
-// name it (a kernel newer than our table), because the number can still be
-// looked up.
-func reasonName(ev *Event) string {
+// ReasonText is a drop reason's name, or its number when the decoder could
+// not name it (a kernel newer than our table), because the number can
+// still be looked up; "" when there is neither.
+func ReasonText(name string, code uint32) string {
 	switch {
-	case ev.Reason != "":
-		return ev.Reason
-	case ev.ReasonCode != 0:
-		return strconv.FormatUint(uint64(ev.ReasonCode), 10)
+	case name != "":
+		return name
+	case code != 0:
+		return strconv.FormatUint(uint64(code), 10)
 	default:
 		return ""
 	}

@@ -110,7 +110,7 @@ func TestTCPText(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tcpText(tt.ev); got != tt.want {
+			if got := string(appendTCPText(nil, tt.ev)); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})

@@ -65,7 +65,7 @@ func streamTCP(ctx context.Context, t *tracer.Tracer, dec *tracer.Decoder, w out
 			if err := w.Write(ev); err != nil {
 				return err
 			}
-			if ev.Kind == "drop" {
+			if ev.Kind == output.KindDrop {
 				drops++
 			} else {
 				rep.events++

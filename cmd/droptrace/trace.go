@@ -25,14 +25,24 @@ type traceOptions struct {
 	funcs     string
 	listFuncs bool
 	stack     bool
+
+	// Set by validate from backend and funcs.
+	parsedBackend kernel.Backend
+	funcsRE       *regexp.Regexp // nil when funcs is ""
 }
 
 func (o *traceOptions) validate(cfg *config) error {
-	if _, err := kernel.ParseBackend(o.backend); err != nil {
+	b, err := kernel.ParseBackend(o.backend)
+	if err != nil {
 		return usagef("--backend: %v", err)
 	}
-	if _, err := regexp.Compile(o.funcs); err != nil {
+	re, err := regexp.Compile(o.funcs)
+	if err != nil {
 		return usagef("--filter-func: %q is not a regular expression: %v", o.funcs, err)
+	}
+	o.parsedBackend = b
+	if o.funcs != "" {
+		o.funcsRE = re
 	}
 	if !o.enabled {
 		return nil
@@ -50,17 +60,9 @@ func (o *traceOptions) validate(cfg *config) error {
 	return nil
 }
 
-func (o *traceOptions) regexp() *regexp.Regexp {
-	if o.funcs == "" {
-		return nil
-	}
-	return regexp.MustCompile(o.funcs)
-}
-
 // runTrace follows matching packets through the kernel (pwru style).
 func runTrace(ctx context.Context, cfg *config, spec filter.Spec, syms *kernel.Symbols, reasons *kernel.DropReasons) error {
-	backend, _ := kernel.ParseBackend(cfg.trace.backend)
-	pcfg := tracer.PathConfig{Filter: spec, Backend: backend, Funcs: cfg.trace.regexp(), Stack: cfg.trace.stack}
+	pcfg := tracer.PathConfig{Filter: spec, Backend: cfg.trace.parsedBackend, Funcs: cfg.trace.funcsRE, Stack: cfg.trace.stack}
 	if isTerminal(os.Stderr) {
 		pcfg.Progress = progressBar(os.Stderr)
 	}
@@ -127,7 +129,7 @@ func listFuncs(w io.Writer, cfg *config, syms *kernel.Symbols) error {
 	if err != nil {
 		return err
 	}
-	plan, err := tracer.Discover(kspec, syms, cfg.trace.regexp())
+	plan, err := tracer.Discover(kspec, syms, cfg.trace.funcsRE)
 	if err != nil {
 		return err
 	}

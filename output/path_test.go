@@ -1,0 +1,88 @@
+package output
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// pathEvents are testEvents as steps of paths: functions, a consume, a
+// stack, and an skb seen twice, so its colour is reused.
+func pathEvents(loc *time.Location) []*Event {
+	events := testEvents(loc)
+	funcs := []string{"kfree_skb_reason", "udp_v6_rcv", "icmp_rcv", "arp_rcv", "sctp_rcv", "tcp_retransmit_skb", "tcp_v6_rcv"}
+	for i, ev := range events {
+		ev.Func = funcs[i]
+	}
+	events[0].Stack = []string{"nft_do_chain+0x4f0 [nf_tables]", "nf_hook_slow+0x41", "ip_rcv+0x5c"}
+	events[2].Kind = "consume"
+	events[3].Stack = []string{"arp_rcv+0x20"}
+	again := *events[1]
+	again.Func = "tp:skb:consume_skb"
+	again.Kind = "trace"
+	again.Reason, again.ReasonCode, again.Location = "", 0, ""
+	return append(events, &again)
+}
+
+func writePath(t *testing.T, colour bool) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := NewPathText(&buf, colour)
+	for _, ev := range pathEvents(time.Local) {
+		if err := w.Write(ev); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	return buf.Bytes()
+}
+
+func TestPathTextGolden(t *testing.T) {
+	checkGolden(t, "path.golden", writePath(t, false))
+}
+
+func TestPathTextColourGolden(t *testing.T) {
+	checkGolden(t, "path_colour.golden", writePath(t, true))
+}
+
+func TestPathTextWriteError(t *testing.T) {
+	err := NewPathText(failingWriter{}, false).Write(pathEvents(time.Local)[0])
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("got error %v, want one wrapping %q", err, "disk full")
+	}
+}
+
+// errAfterHead fails every write after the first, the header.
+type errAfterHead struct{ n int }
+
+func (w *errAfterHead) Write(p []byte) (int, error) {
+	if w.n++; w.n > 1 {
+		return 0, errors.New("disk full")
+	}
+	return len(p), nil
+}
+
+func TestPathTextEventWriteError(t *testing.T) {
+	err := NewPathText(&errAfterHead{}, false).Write(pathEvents(time.Local)[0])
+	if err == nil || err.Error() != "writing text event: disk full" {
+		t.Errorf("got error %v, want %q", err, "writing text event: disk full")
+	}
+}
+
+// TestPathTextAllocs checks that a step costs no allocations once the
+// line buffer has grown.
+func TestPathTextAllocs(t *testing.T) {
+	w := NewPathText(io.Discard, false)
+	ev := pathEvents(time.Local)[0]
+	if err := w.Write(ev); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = w.Write(ev) }); n != 0 {
+		t.Errorf("got %v allocations per event, want 0", n)
+	}
+}
