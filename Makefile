@@ -50,19 +50,20 @@ e2e: build
 vmtest:
 	bash vmtest/run.sh
 
-deps-test:
-	@missing=""; for p in $(APT_TEST); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# apt_install installs the Debian packages of $(1) that are missing.
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
+endef
+
+deps-test:
+	$(call apt_install,$(APT_TEST))
 
 deps-gen:
-	@missing=""; for p in $(APT_GEN); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
-	fi
+	$(call apt_install,$(APT_GEN))
 
 # bench measures what droptrace costs (drop storms, TCP, event rate,
 # memory, BPF ns per drop) and prints Markdown tables; root, ~5 minutes.

@@ -16,40 +16,45 @@ import (
 // have their own start-up work).
 const settle = time.Second
 
-// tracerConfig is one way of watching the storm; start is nil for none.
+// dropReady is what droptrace prints once it is tracing.
+const dropReady = "tracing drops via"
+
+// tracerConfig is one way of watching the storm; argv is nil for none.
 type tracerConfig struct {
-	name  string
-	start func() (*proc, error)
+	name string
+	// argv is started with startProc(argv, ready, settle, stdout).
+	argv   []string
+	ready  string
+	settle time.Duration
+	stdout bool
 	// droptrace is true for droptrace itself: its memory and its lost
 	// events are reported.
 	droptrace bool
+	// costName names the row of the BPF cost table, if any.
+	costName string
+}
+
+func (c tracerConfig) start() (*proc, error) {
+	return startProc(c.argv, c.ready, c.settle, c.stdout)
 }
 
 func stormConfigs(bin string, tp *topology, tmp string) []tracerConfig {
-	dt := func(args ...string) func() (*proc, error) {
-		return func() (*proc, error) {
-			return startProc(append([]string{bin}, args...), "tracing drops via", settle, false)
-		}
-	}
-	self := func(flag string) func() (*proc, error) {
-		return func() (*proc, error) {
-			return startProc([]string{os.Args[0], flag}, floorReady, settle, false)
-		}
-	}
+	dt := func(args ...string) []string { return append([]string{bin}, args...) }
+	self := func(flag string) []string { return []string{os.Args[0], flag} }
 	return []tracerConfig{
 		{name: "no tracer"},
-		{name: "no tracer, measured as a configuration (the method's own error)", start: self("-idle")},
-		{name: "droptrace --summary", start: dt("--summary", "--interval", "1s"), droptrace: true},
-		{name: "droptrace, filter matches nothing (--filter-port 1)", start: dt("--filter-port", "1"), droptrace: true},
-		{name: "droptrace, every drop to /dev/null (--filter-netns)", start: dt("--filter-netns", tp.server), droptrace: true},
-		{name: "bpftrace count() on tracepoint:skb:kfree_skb", start: func() (*proc, error) {
-			return startProc([]string{"bpftrace", "-e", "tracepoint:skb:kfree_skb { @drops = count(); }"}, "Attaching", settle, true)
-		}},
-		{name: "empty tp_btf program on kfree_skb (the floor)", start: self("-floor-program")},
-		{name: "perf record -e skb:kfree_skb -a", start: func() (*proc, error) {
-			// perf says nothing when it is ready; it is, well within 2s.
-			return startProc([]string{"perf", "record", "-q", "-e", "skb:kfree_skb", "-a", "-o", tmp + "/perf.data"}, "", 2*time.Second, false)
-		}},
+		{name: "no tracer, measured as a configuration (the method's own error)", argv: self("-idle"), ready: floorReady, settle: settle},
+		{name: "droptrace --summary", argv: dt("--summary"), ready: dropReady, settle: settle, droptrace: true,
+			costName: "droptrace --summary"},
+		{name: "droptrace, filter matches nothing (--filter-port 1)", argv: dt("--filter-port", "1"), ready: dropReady, settle: settle, droptrace: true,
+			costName: "droptrace, filter matches nothing"},
+		{name: "droptrace, every drop to /dev/null (--filter-netns)", argv: dt("--filter-netns", tp.server), ready: dropReady, settle: settle, droptrace: true,
+			costName: "droptrace, every drop"},
+		{name: "bpftrace count() on tracepoint:skb:kfree_skb", argv: []string{"bpftrace", "-e", "tracepoint:skb:kfree_skb { @drops = count(); }"}, ready: "Attaching", settle: settle, stdout: true,
+			costName: "bpftrace count()"},
+		{name: "empty tp_btf program on kfree_skb (the floor)", argv: self("-floor-program"), ready: floorReady, settle: settle},
+		// perf says nothing when it is ready; it is, well within 2s.
+		{name: "perf record -e skb:kfree_skb -a", argv: []string{"perf", "record", "-q", "-e", "skb:kfree_skb", "-a", "-o", tmp + "/perf.data"}, settle: 2 * time.Second},
 	}
 }
 
@@ -58,9 +63,7 @@ func extraConfigs(extra []string) []tracerConfig {
 	var out []tracerConfig
 	for _, e := range extra {
 		name, command, _ := strings.Cut(e, "=")
-		out = append(out, tracerConfig{name: name, start: func() (*proc, error) {
-			return startProc([]string{"sh", "-c", command}, "", 2*time.Second, false)
-		}})
+		out = append(out, tracerConfig{name: name, argv: []string{"sh", "-c", command}, settle: 2 * time.Second})
 	}
 	return out
 }
@@ -70,7 +73,7 @@ func extraConfigs(extra []string) []tracerConfig {
 func selectConfigs(cfgs []tracerConfig, re *regexp.Regexp) []tracerConfig {
 	var out []tracerConfig
 	for _, c := range cfgs {
-		if c.start == nil || re.MatchString(c.name) {
+		if c.argv == nil || re.MatchString(c.name) {
 			out = append(out, c)
 		}
 	}

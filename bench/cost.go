@@ -19,9 +19,9 @@ type costRow struct {
 const bpfStats = "/proc/sys/kernel/bpf_stats_enabled"
 
 // bpfCost measures the drop programs' cost per call with the kernel's BPF
-// statistics. They cost a little themselves, so they are on only here,
-// after the rates were measured.
-func (b *bench) bpfCost() error {
+// statistics, for the configurations with a costName. They cost a little
+// themselves, so they are on only here, after the rates were measured.
+func (b *bench) bpfCost(cfgs []tracerConfig) error {
 	old, err := os.ReadFile(bpfStats)
 	if err != nil {
 		return err
@@ -30,18 +30,11 @@ func (b *bench) bpfCost() error {
 		return err
 	}
 	defer os.WriteFile(bpfStats, old, 0)
-	dt := func(args ...string) []string { return append([]string{b.o.bin}, args...) }
-	for _, c := range []struct {
-		name  string
-		argv  []string
-		ready string
-	}{
-		{"droptrace --summary", dt("--summary"), "tracing drops via"},
-		{"droptrace, filter matches nothing", dt("--filter-port", "1"), "tracing drops via"},
-		{"droptrace, every drop", dt("--filter-netns", b.tp.server), "tracing drops via"},
-		{"bpftrace count()", []string{"bpftrace", "-e", "tracepoint:skb:kfree_skb { @drops = count(); }"}, "Attaching"},
-	} {
-		row, err := b.costOnce(c.name, c.argv, c.ready)
+	for _, c := range cfgs {
+		if c.costName == "" {
+			continue
+		}
+		row, err := b.costOnce(c)
 		if err != nil {
 			return err
 		}
@@ -50,8 +43,8 @@ func (b *bench) bpfCost() error {
 	return nil
 }
 
-func (b *bench) costOnce(name string, argv []string, ready string) (costRow, error) {
-	p, err := startProc(argv, ready, 300*time.Millisecond, argv[0] == "bpftrace")
+func (b *bench) costOnce(c tracerConfig) (costRow, error) {
+	p, err := startProc(c.argv, c.ready, 300*time.Millisecond, c.stdout)
 	if err != nil {
 		return costRow{}, err
 	}
@@ -60,8 +53,8 @@ func (b *bench) costOnce(name string, argv []string, ready string) (costRow, err
 		return costRow{}, err
 	}
 	row, err := progStats(p.cmd.Process.Pid)
-	row.name = name
-	fmt.Fprintf(os.Stderr, "bench:   %-40s %6.1f ns/call, %d insns\n", name, row.nsPerCall, row.insns)
+	row.name = c.costName
+	fmt.Fprintf(os.Stderr, "bench:   %-40s %6.1f ns/call, %d insns\n", c.costName, row.nsPerCall, row.insns)
 	return row, err
 }
 

@@ -44,7 +44,7 @@ func (b *bench) eventRate() error {
 // eventStep runs droptrace through a storm paced at rate and returns the
 // events it lost and the drop rate achieved.
 func (b *bench) eventStep(rate int) (uint64, float64, error) {
-	p, err := startProc([]string{b.o.bin, "--filter-netns", b.tp.server}, "tracing drops via", 200*time.Millisecond, false)
+	p, err := startProc([]string{b.o.bin, "--filter-netns", b.tp.server}, dropReady, 200*time.Millisecond, false)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -84,16 +84,17 @@ func run(o options) error {
 	defer os.RemoveAll(tmp)
 	start := time.Now()
 	b := &bench{o: o, tp: tp}
+	cfgs := stormConfigs(o.bin, tp, tmp)
 	steps := []struct {
 		name string
 		fn   func() error
 	}{
 		{"drop storm", func() error {
-			return b.storms(selectConfigs(append(stormConfigs(o.bin, tp, tmp), extraConfigs(o.extra)...), o.configs))
+			return b.storms(selectConfigs(append(cfgs, extraConfigs(o.extra)...), o.configs))
 		}},
 		{"TCP throughput", b.tcp},
 		{"event rate without loss", b.eventRate},
-		{"BPF cost per drop", b.bpfCost},
+		{"BPF cost per drop", func() error { return b.bpfCost(cfgs) }},
 	}
 	for _, s := range steps {
 		if !strings.Contains(s.name, o.only) {

@@ -49,11 +49,17 @@ func (b *bench) storms(cfgs []tracerConfig) error {
 	for i, c := range cfgs {
 		b.storm[i].cfg = c
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	s := &storm{ns: b.tp.client, addr: b.tp.serverIP, port: stormPort, senders: b.o.senders}
+	return s.during(func() error { return b.stormSlices(s) })
+}
+
+// during runs the storm while fn runs and returns fn's error, or else the
+// storm's.
+func (s *storm) during(fn func() error) error {
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.run(ctx) }()
-	err := b.stormSlices(s)
+	err := fn()
 	cancel()
 	if serr := <-done; err == nil {
 		err = serr
@@ -72,7 +78,7 @@ func (b *bench) stormSlices(s *storm) error {
 	for round := range b.o.rounds {
 		for i := range b.storm {
 			row := &b.storm[i]
-			if row.cfg.start == nil {
+			if row.cfg.argv == nil {
 				continue
 			}
 			rate, err := b.tracerSlice(s, row)
@@ -122,16 +128,14 @@ func (b *bench) tracerSlice(s *storm, row *stormRow) (float64, error) {
 // measureStorm runs a storm (paced at rate when > 0) and returns the drops
 // per second the DROP rule counted over window, after a short warm-up.
 func measureStorm(tp *topology, window time.Duration, senders, rate int) (float64, error) {
-	ctx, cancel := context.WithCancel(context.Background())
 	s := &storm{ns: tp.client, addr: tp.serverIP, port: stormPort, senders: senders, rate: rate}
-	done := make(chan error, 1)
-	go func() { done <- s.run(ctx) }()
-	time.Sleep(300 * time.Millisecond)
-	n, elapsed, err := countDrops(tp, window)
-	cancel()
-	if serr := <-done; err == nil {
-		err = serr
-	}
+	var n uint64
+	var elapsed time.Duration
+	err := s.during(func() (err error) {
+		time.Sleep(300 * time.Millisecond)
+		n, elapsed, err = countDrops(tp, window)
+		return err
+	})
 	return float64(n) / elapsed.Seconds(), err
 }
 

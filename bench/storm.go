@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -98,7 +99,7 @@ func (s *storm) pacer() func(int) {
 // isTransient reports errors a flood may meet and carry on after: a full
 // socket buffer or a queue that refused the packet.
 func isTransient(err error) bool {
-	return errIs(err, unix.ENOBUFS) || errIs(err, unix.EAGAIN) || errIs(err, unix.ECONNREFUSED)
+	return errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ECONNREFUSED)
 }
 
 func enterNetns(ns string) error {

@@ -68,6 +68,3 @@ func (tp *topology) dropped() (uint64, error) {
 	}
 	return 0, fmt.Errorf("no DROP rule in %s:\n%s", tp.server, out)
 }
-
-// netnsInode is the server namespace's inode, as droptrace reports it.
-func (tp *topology) serverPath() string { return "/run/netns/" + tp.server }

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
 )
-
-func errIs(err, target error) bool { return errors.Is(err, target) }
 
 // sh runs a command and returns its combined output.
 func sh(name string, args ...string) (string, error) {

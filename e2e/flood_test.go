@@ -2,38 +2,20 @@ package e2e
 
 import (
 	"net"
-	"os"
-	"runtime"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 // floodUDP sends n datagrams as fast as it can from inside namespace ns.
 // The socket is made on a thread moved into ns, so it lives there.
 func floodUDP(t *testing.T, ns, addr string, port, n int) {
 	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		// The thread is never unlocked: it ends with the goroutine rather
-		// than going back to the pool in the wrong namespace.
-		runtime.LockOSThread()
-		errc <- floodFrom(ns, addr, port, n)
-	}()
-	if err := <-errc; err != nil {
+	if err := runInNetns(ns, func() error { return flood(addr, port, n) }); err != nil {
 		t.Fatalf("flooding %s:%d from %s: %v", addr, port, ns, err)
 	}
 }
 
-func floodFrom(ns, addr string, port, n int) error {
-	f, err := os.Open("/run/netns/" + ns)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-		return err
-	}
+// flood sends n datagrams to addr:port from the calling thread's namespace.
+func flood(addr string, port, n int) error {
 	conn, err := net.DialUDP("udp", nil, &net.UDPAddr{IP: net.ParseIP(addr), Port: port})
 	if err != nil {
 		return err

@@ -247,16 +247,26 @@ type jsonEvent struct {
 
 func (tr *tracer) events(t *testing.T) []jsonEvent {
 	t.Helper()
-	var evs []jsonEvent
-	sc := bufio.NewScanner(bytes.NewReader(tr.stdout.Bytes()))
+	return decodeLines[jsonEvent](t, tr.stdout.Bytes())
+}
+
+// decodeLines decodes data as one JSON value of type T a line.
+func decodeLines[T any](t *testing.T, data []byte) []T {
+	t.Helper()
+	var out []T
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		var ev jsonEvent
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			t.Fatalf("line %q is not a JSON event: %v", sc.Text(), err)
+		var v T
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			t.Fatalf("line %q is not JSON: %v", sc.Text(), err)
 		}
-		evs = append(evs, ev)
+		out = append(out, v)
 	}
-	return evs
+	if err := sc.Err(); err != nil {
+		t.Fatalf("reading JSON lines: %v", err)
+	}
+	return out
 }
 
 // syncBuffer collects stderr lines from the reading goroutine.

@@ -35,14 +35,14 @@ func TestEventsInTimeOrderAcrossCPUs(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			runtime.LockOSThread() // never unlocked: the thread leaves with the goroutine
-			var set unix.CPUSet
-			set.Set(cpu)
-			if err := unix.SchedSetaffinity(0, &set); err != nil {
-				errs <- fmt.Errorf("pinning to CPU %d: %w", cpu, err)
-				return
-			}
-			errs <- floodFrom(tp.client, tp.serverIP4, port, perCPU)
+			errs <- runInNetns(tp.client, func() error {
+				var set unix.CPUSet
+				set.Set(cpu)
+				if err := unix.SchedSetaffinity(0, &set); err != nil {
+					return fmt.Errorf("pinning to CPU %d: %w", cpu, err)
+				}
+				return flood(tp.serverIP4, port, perCPU)
+			})
 		}()
 	}
 	wg.Wait()

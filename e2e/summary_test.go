@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"os/exec"
 	"regexp"
@@ -29,12 +26,7 @@ type summaryTotal struct {
 func (tr *tracer) summaryTotals(t *testing.T) []summaryTotal {
 	t.Helper()
 	var out []summaryTotal
-	sc := bufio.NewScanner(bytes.NewReader(tr.stdout.Bytes()))
-	for sc.Scan() {
-		var s summaryTotal
-		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
-			t.Fatalf("line %q is not JSON: %v", sc.Text(), err)
-		}
+	for _, s := range decodeLines[summaryTotal](t, tr.stdout.Bytes()) {
 		if s.Kind == "summary_total" {
 			out = append(out, s)
 		}

@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -44,23 +41,21 @@ type tcpInfo struct {
 
 func (tr *tracer) tcpEvents(t *testing.T) []tcpEvent {
 	t.Helper()
-	var evs []tcpEvent
-	sc := bufio.NewScanner(bytes.NewReader(tr.stdout.Bytes()))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var ev tcpEvent
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			t.Fatalf("line %q is not a JSON event: %v", sc.Text(), err)
-		}
-		evs = append(evs, ev)
-	}
-	return evs
+	return decodeLines[tcpEvent](t, tr.stdout.Bytes())
 }
 
 // inNetns runs f on a thread moved into namespace ns; sockets f makes
 // live there and may be used from any goroutine afterwards.
 func inNetns(t *testing.T, ns string, f func() error) {
 	t.Helper()
+	if err := runInNetns(ns, f); err != nil {
+		t.Fatalf("in netns %s: %v", ns, err)
+	}
+}
+
+// runInNetns runs f on a new thread moved into namespace ns and returns
+// its error.
+func runInNetns(ns string, f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		// Never unlocked: the thread ends with the goroutine rather than
@@ -78,9 +73,7 @@ func inNetns(t *testing.T, ns string, f func() error) {
 		}
 		errc <- f()
 	}()
-	if err := <-errc; err != nil {
-		t.Fatalf("in netns %s: %v", ns, err)
-	}
+	return <-errc
 }
 
 // transfer is a TCP connection from the client namespace to a server in

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -46,7 +47,7 @@ func TestTraceReject(t *testing.T) {
 		}
 	}
 	t.Logf("path of %s: %s", drop.Skb, strings.Join(path, " > "))
-	if !contains(path, "tp:netif_receive_skb") || path[len(path)-1] != "tp:kfree_skb" {
+	if !slices.Contains(path, "tp:netif_receive_skb") || path[len(path)-1] != "tp:kfree_skb" {
 		t.Errorf("path %v: want it through tp:netif_receive_skb, ending at tp:kfree_skb", path)
 	}
 }
@@ -78,15 +79,6 @@ func TestTraceBadInput(t *testing.T) {
 	}
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // TestTraceStack checks --output-stack: the drop's kernel stack, innermost
 // first, without the tracing machinery's own frames.
 func TestTraceStack(t *testing.T) {
@@ -105,7 +97,7 @@ func TestTraceStack(t *testing.T) {
 		if len(ev.Stack) < 3 || strings.HasPrefix(ev.Stack[0], "bpf_") {
 			t.Fatalf("stack %v: want the kernel's frames, innermost first", ev.Stack)
 		}
-		if !contains(framesOf(ev.Stack), "nft_do_chain") || !contains(framesOf(ev.Stack), "ip_local_deliver") {
+		if !slices.Contains(framesOf(ev.Stack), "nft_do_chain") || !slices.Contains(framesOf(ev.Stack), "ip_local_deliver") {
 			t.Errorf("stack %v does not show the netfilter drop path", ev.Stack)
 		}
 		return

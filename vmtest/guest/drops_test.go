@@ -56,7 +56,7 @@ func TestDropsLoopback(t *testing.T) {
 		t.Errorf("Mode() = %q, want %q", got, want)
 	}
 
-	c := startCollector(tr, newDecoder(t))
+	c := startCollector(tr, newDecoder(t, loadKallsyms(t)))
 	sent := sendAll(t, port)
 	events := c.stop(t, len(sent))
 	for _, ev := range events {
@@ -67,17 +67,23 @@ func TestDropsLoopback(t *testing.T) {
 	checkStats(t, tr, len(sent))
 }
 
-func newDecoder(t *testing.T) *tracer.Decoder {
+func newDecoder(t *testing.T, syms *kernel.Symbols) *tracer.Decoder {
 	t.Helper()
 	reasons, err := kernel.LoadDropReasons()
 	if err != nil {
 		t.Fatalf("loading drop reasons: %v", err)
 	}
+	return tracer.NewDecoder(syms, reasons)
+}
+
+// loadKallsyms loads the kernel's symbols or fails the test.
+func loadKallsyms(t *testing.T) *kernel.Symbols {
+	t.Helper()
 	syms, err := kernel.LoadKallsyms()
 	if err != nil {
 		t.Fatalf("loading kallsyms: %v", err)
 	}
-	return tracer.NewDecoder(syms, reasons)
+	return syms
 }
 
 // closedPort returns a UDP port that no socket of either family holds.

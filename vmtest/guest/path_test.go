@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -70,10 +71,10 @@ func tracePath(t *testing.T, b kernel.Backend, proto, fn string) {
 	if drop.Reason != "NO_SOCKET" {
 		t.Errorf("drop reason %q, want NO_SOCKET", drop.Reason)
 	}
-	if b != kernel.BackendTracepoint && !contains(funcs, fn) {
+	if b != kernel.BackendTracepoint && !slices.Contains(funcs, fn) {
 		t.Errorf("path does not pass %s", fn)
 	}
-	if b == kernel.BackendTracepoint && !hasPrefix(funcs, "tp:") {
+	if b == kernel.BackendTracepoint && !slices.ContainsFunc(funcs, func(f string) bool { return strings.HasPrefix(f, "tp:") }) {
 		t.Errorf("tracepoint backend reported no tracepoint step")
 	}
 	if last := events[len(events)-1]; last.Kind != "drop" && drop.Skb == last.Skb {
@@ -84,31 +85,32 @@ func tracePath(t *testing.T, b kernel.Backend, proto, fn string) {
 // runPath attaches, runs send, and returns every event until a drop.
 func runPath(t *testing.T, cfg tracer.PathConfig, send func()) (*tracer.PathTracer, []output.Event) {
 	t.Helper()
-	dec := newDecoder(t)
-	syms, _ := kernel.LoadKallsyms()
+	syms := loadKallsyms(t)
+	dec := newDecoder(t, syms)
 	p, err := tracer.OpenPath(context.Background(), cfg, syms)
 	if err != nil {
 		t.Fatalf("OpenPath(%s): %v", cfg.Backend, err)
 	}
 	defer p.Close()
-	var (
-		mu     sync.Mutex
-		events []output.Event
-	)
+	// events is read only after Run has returned.
+	var events []output.Event
+	dropped := make(chan struct{})
+	var once sync.Once
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- p.Run(ctx, dec, func(ev *output.Event) error {
-			mu.Lock()
-			defer mu.Unlock()
 			events = append(events, *ev)
+			if ev.Kind == "drop" {
+				once.Do(func() { close(dropped) })
+			}
 			return nil
 		}, nil)
 	}()
 	send()
-	deadline := time.Now().Add(eventWait)
-	for time.Now().Before(deadline) && !hasDrop(&mu, events) {
-		time.Sleep(50 * time.Millisecond)
+	select {
+	case <-dropped:
+	case <-time.After(eventWait):
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -116,17 +118,6 @@ func runPath(t *testing.T, cfg tracer.PathConfig, send func()) (*tracer.PathTrac
 	}
 	p.Close()
 	return p, events
-}
-
-func hasDrop(mu *sync.Mutex, events []output.Event) bool {
-	mu.Lock()
-	defer mu.Unlock()
-	for _, ev := range events {
-		if ev.Kind == "drop" {
-			return true
-		}
-	}
-	return false
 }
 
 // sendTo sends a UDP datagram or a TCP SYN to a closed port on 127.0.0.1.
@@ -143,30 +134,12 @@ func sendTo(t *testing.T, proto string, port uint16) {
 	}
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func hasPrefix(list []string, prefix string) bool {
-	for _, x := range list {
-		if strings.HasPrefix(x, prefix) {
-			return true
-		}
-	}
-	return false
-}
-
 // TestAutoBackend checks what auto chooses, and that it says why it did
 // not choose better backends.
 func TestAutoBackend(t *testing.T) {
 	requireVM(t)
 	series := kernelSeries(kernelRelease(t))
-	syms, _ := kernel.LoadKallsyms()
+	syms := loadKallsyms(t)
 	p, err := tracer.OpenPath(context.Background(), tracer.PathConfig{Funcs: regexp.MustCompile(`^ip_rcv$`)}, syms)
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +169,7 @@ func TestAutoBackend(t *testing.T) {
 func TestAttachAll(t *testing.T) {
 	requireVM(t)
 	series := kernelSeries(kernelRelease(t))
-	syms, _ := kernel.LoadKallsyms()
+	syms := loadKallsyms(t)
 	for _, b := range backendsOf(series) {
 		cfg := tracer.PathConfig{Backend: b}
 		if b == kernel.BackendFentry || b == kernel.BackendKprobe {
@@ -253,7 +226,7 @@ func TestInterruptedAttach(t *testing.T) {
 			progsBefore, kprobesBefore := settledPrograms(t), countKprobes(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			time.AfterFunc(3*time.Second, cancel)
-			syms, _ := kernel.LoadKallsyms()
+			syms := loadKallsyms(t)
 			p, err := tracer.OpenPath(ctx, tracer.PathConfig{Backend: b}, syms)
 			if err == nil {
 				p.Close()
