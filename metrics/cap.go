@@ -3,7 +3,7 @@ package metrics
 import (
 	"strconv"
 
-	"github.com/droptrace/droptrace/output"
+	"github.com/droptrace/droptrace/event"
 )
 
 // DefaultMaxLabelSets is how many distinct label sets droptrace_drops_total
@@ -26,19 +26,11 @@ func (l dropLabels) values() []string {
 	return []string{l.reason, l.location, l.netns, l.ifname, l.proto}
 }
 
-func eventLabels(ev *output.Event) dropLabels {
-	return dropLabels{
-		reason:   output.ReasonText(ev.Reason, ev.ReasonCode),
-		location: ev.Location,
-		netns:    strconv.FormatUint(uint64(ev.Netns), 10),
-		ifname:   ev.Ifname,
-		proto:    ev.Proto,
-	}
-}
+func eventLabels(ev *event.Event) dropLabels { return keyLabels(ev.SummaryKey()) }
 
-func keyLabels(k output.SummaryKey) dropLabels {
+func keyLabels(k event.SummaryKey) dropLabels {
 	return dropLabels{
-		reason:   output.ReasonText(k.Reason, k.ReasonCode),
+		reason:   event.ReasonText(k.Reason, k.ReasonCode),
 		location: k.Location,
 		netns:    strconv.FormatUint(uint64(k.Netns), 10),
 		ifname:   k.Ifname,

@@ -6,7 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/droptrace/droptrace/output"
+	"github.com/droptrace/droptrace/event"
 )
 
 var (
@@ -24,14 +24,14 @@ type dropsCollector struct {
 	mu      sync.Mutex
 	cap     *labelCap
 	counts  map[dropLabels]uint64
-	summary func() (output.Counts, error)
+	summary func() (event.Counts, error)
 }
 
-func newDropsCollector(max int, summary func() (output.Counts, error)) *dropsCollector {
+func newDropsCollector(max int, summary func() (event.Counts, error)) *dropsCollector {
 	return &dropsCollector{cap: newLabelCap(max), counts: make(map[dropLabels]uint64), summary: summary}
 }
 
-func (c *dropsCollector) observe(ev *output.Event) {
+func (c *dropsCollector) observe(ev *event.Event) {
 	c.mu.Lock()
 	l, _ := c.cap.admit(eventLabels(ev))
 	c.counts[l]++
@@ -81,9 +81,9 @@ func (c *dropsCollector) snapshot() (map[dropLabels]uint64, error) {
 
 // sortedKeys orders keys busiest first, so the cap admits the busiest
 // label sets of the first scrape that sees them.
-func sortedKeys(counts output.Counts) []output.SummaryKey {
-	rows := output.Totals(counts, 0)
-	keys := make([]output.SummaryKey, len(rows))
+func sortedKeys(counts event.Counts) []event.SummaryKey {
+	rows := event.Totals(counts, 0)
+	keys := make([]event.SummaryKey, len(rows))
 	for i, r := range rows {
 		keys[i] = r.Key
 	}

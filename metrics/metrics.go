@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/droptrace/droptrace/output"
+	"github.com/droptrace/droptrace/event"
 )
 
 // Options says where the metrics' values come from.
@@ -18,7 +18,7 @@ type Options struct {
 	MaxLabelSets int
 	// Summary, when set, reads the kernel's drop counts at scrape time
 	// (summary mode); otherwise drops are counted with ObserveDrop.
-	Summary func() (output.Counts, error)
+	Summary func() (event.Counts, error)
 	// Lost, Overflow and Probes are read at scrape time.
 	Lost     func() uint64 // events the ring buffer had no room for
 	Overflow func() uint64 // drops not counted because the summary map was full
@@ -87,7 +87,7 @@ func scrapeFuncs(opts Options) []prometheus.Collector {
 }
 
 // ObserveDrop counts one reported drop (event mode).
-func (m *Metrics) ObserveDrop(ev *output.Event) { m.drops.observe(ev) }
+func (m *Metrics) ObserveDrop(ev *event.Event) { m.drops.observe(ev) }
 
 // TCPEvent counts one TCP event of the given kind.
 func (m *Metrics) TCPEvent(kind string) { m.tcp.WithLabelValues(kind).Inc() }
@@ -95,19 +95,19 @@ func (m *Metrics) TCPEvent(kind string) { m.tcp.WithLabelValues(kind).Inc() }
 // ServeHTTP serves the metrics in the Prometheus text format.
 func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.handle.ServeHTTP(w, r) }
 
-// Writer returns an output.Writer that counts the drops and TCP events it
+// Writer returns an event.Writer that counts the drops and TCP events it
 // is given, so metrics can sit beside the other outputs of event mode.
 // Path-tracing steps are not counted: the drop that ends a path is.
-func (m *Metrics) Writer() output.Writer { return dropWriter{m} }
+func (m *Metrics) Writer() event.Writer { return dropWriter{m} }
 
 type dropWriter struct{ m *Metrics }
 
-func (w dropWriter) Write(ev *output.Event) error {
-	switch ev.Kind {
-	case output.KindDrop:
+func (w dropWriter) Write(ev *event.Event) error {
+	switch {
+	case ev.Kind == event.KindDrop:
 		w.m.ObserveDrop(ev)
-	case output.KindRetransmit, output.KindRetransmitSynack, output.KindResetSent, output.KindResetReceived:
-		w.m.TCPEvent(ev.Kind)
+	case ev.Kind.IsTCP():
+		w.m.TCPEvent(string(ev.Kind))
 	}
 	return nil
 }

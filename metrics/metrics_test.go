@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/droptrace/droptrace/output"
+	"github.com/droptrace/droptrace/event"
 )
 
 func TestLabelCap(t *testing.T) {
@@ -64,7 +64,7 @@ func TestEventModeCap(t *testing.T) {
 	m := New(Options{Version: "test", MaxLabelSets: 3, Lost: func() uint64 { return 7 }, Probes: func() int { return 1 }})
 	for i := range 5 {
 		for range i + 1 {
-			m.ObserveDrop(&output.Event{Reason: "NETFILTER_DROP", Location: "nft_do_chain+0x46f", Netns: 42, Ifname: fmt.Sprintf("if%d", i), Proto: "udp"})
+			m.ObserveDrop(&event.Event{Reason: "NETFILTER_DROP", Location: "nft_do_chain+0x46f", Netns: 42, Ifname: fmt.Sprintf("if%d", i), Proto: "udp"})
 		}
 	}
 	m.TCPEvent("retransmit")
@@ -87,11 +87,11 @@ func TestEventModeCap(t *testing.T) {
 }
 
 func TestSummaryModeReadsAtScrape(t *testing.T) {
-	k := output.SummaryKey{Reason: "NO_SOCKET", Location: "__udp4_lib_rcv+0x4bc", Netns: 1, Ifname: "lo", Proto: "udp"}
+	k := event.SummaryKey{Reason: "NO_SOCKET", Location: "__udp4_lib_rcv+0x4bc", Netns: 1, Ifname: "lo", Proto: "udp"}
 	var n uint64
-	m := New(Options{Version: "test", Summary: func() (output.Counts, error) {
+	m := New(Options{Version: "test", Summary: func() (event.Counts, error) {
 		n += 10
-		return output.Counts{k: n}, nil
+		return event.Counts{k: n}, nil
 	}, Overflow: func() uint64 { return 0 }})
 	for _, want := range []float64{10, 20} {
 		got := dropCounts(scrape(t, m))

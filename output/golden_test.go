@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/droptrace/droptrace/event"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -34,11 +36,11 @@ func checkGolden(t *testing.T, name string, got []byte) {
 // testEvents covers each shape of tuple and reason the writers format.
 // Times are built in loc so that golden files do not depend on the
 // machine's time zone.
-func testEvents(loc *time.Location) []*Event {
+func testEvents(loc *time.Location) []*event.Event {
 	at := func(usec int) time.Time {
 		return time.Date(2025, time.March, 4, 15, 4, 5, 123456789+usec*1000, loc)
 	}
-	return []*Event{
+	return []*event.Event{
 		{ // IPv4 TCP, dropped by nftables
 			Time: at(0), Kind: "drop", Reason: "NETFILTER_DROP", ReasonCode: 6,
 			Location: "nft_do_chain+0x4f0 [nf_tables]", Netns: 4026531840,
@@ -76,7 +78,7 @@ func testEvents(loc *time.Location) []*Event {
 			Src: netip.MustParseAddr("10.0.0.2"), Dst: netip.MustParseAddr("10.0.0.1"),
 			Sport: 443, Dport: 43210, Len: 1500, CPU: 5, Skb: 0xffff888100a30800,
 			TCPState: "ESTABLISHED", SockCookie: 4097, SockSrcLocal: true,
-			TCPInfo: &TCPInfo{
+			TCPInfo: &event.TCPInfo{
 				State: "ESTABLISHED", RTT: 1200, RTTVar: 600, RTO: 204000, Retransmits: 3,
 				TotalRetrans: 7, Lost: 2, Sacked: 1, Unacked: 10, SndCwnd: 10,
 				SndSsthresh: 7, RcvQueue: 0, SendQueue: 14480, DeliveryRate: 1250000,
@@ -86,7 +88,7 @@ func testEvents(loc *time.Location) []*Event {
 			Time: at(6), Kind: "reset_received", Netns: 4026532001, Proto: "tcp",
 			Src: netip.MustParseAddr("fd00::1"), Dst: netip.MustParseAddr("fd00::2"),
 			Sport: 40000, Dport: 7001, CPU: 1, TCPState: "SYN_SENT", SockCookie: 8193,
-			SockSrcLocal: true, TCPInfo: &TCPInfo{Gone: true},
+			SockSrcLocal: true, TCPInfo: &event.TCPInfo{Gone: true},
 		},
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/netip"
 	"time"
+
+	"github.com/droptrace/droptrace/event"
 )
 
 // jsonEvent is the JSON lines schema. Every field is always present, so
@@ -41,16 +43,16 @@ type jsonLines struct {
 	enc *json.Encoder
 }
 
-// NewJSON returns a Writer that writes one JSON object per line to w, as
+// NewJSON returns an event.Writer that writes one JSON object per line to w, as
 // soon as each event arrives; w is not closed by Close.
-func NewJSON(w io.Writer) Writer {
+func NewJSON(w io.Writer) event.Writer {
 	enc := json.NewEncoder(w)
 	// Locations such as "<unknown>" should stay readable, not \u003c-escaped.
 	enc.SetEscapeHTML(false)
 	return &jsonLines{enc: enc}
 }
 
-func (j *jsonLines) Write(ev *Event) error {
+func (j *jsonLines) Write(ev *event.Event) error {
 	if err := j.enc.Encode(newJSONEvent(ev)); err != nil {
 		return fmt.Errorf("writing json event: %w", err)
 	}
@@ -59,12 +61,12 @@ func (j *jsonLines) Write(ev *Event) error {
 
 func (j *jsonLines) Close() error { return nil }
 
-func newJSONEvent(ev *Event) jsonEvent {
+func newJSONEvent(ev *event.Event) jsonEvent {
 	return jsonEvent{
 		// The offset the event carries is kept: RFC 3339 makes any offset
 		// unambiguous, and the decoder's local time is what users expect.
 		Time:       ev.Time.Format(time.RFC3339Nano),
-		Kind:       ev.Kind,
+		Kind:       string(ev.Kind),
 		Reason:     ev.Reason,
 		ReasonCode: ev.ReasonCode,
 		Location:   ev.Location,

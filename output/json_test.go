@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/droptrace/droptrace/event"
 )
 
 // jsonFields is the documented schema; a change here is a change for users.
@@ -25,7 +27,7 @@ var tcpInfoFields = []string{
 	"total_retrans", "unacked",
 }
 
-func writeJSON(t *testing.T, events []*Event) []byte {
+func writeJSON(t *testing.T, events []*event.Event) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w := NewJSON(&buf)
@@ -75,7 +77,7 @@ func TestJSONValues(t *testing.T) {
 	events := testEvents(tz)
 	tests := []struct {
 		name string
-		ev   *Event
+		ev   *event.Event
 		want jsonEvent
 	}{
 		{"ipv4 tcp", events[0], jsonEvent{
@@ -93,7 +95,7 @@ func TestJSONValues(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got jsonEvent
-			if err := json.Unmarshal(writeJSON(t, []*Event{tt.ev}), &got); err != nil {
+			if err := json.Unmarshal(writeJSON(t, []*event.Event{tt.ev}), &got); err != nil {
 				t.Fatalf("decoding: %v", err)
 			}
 			if !reflect.DeepEqual(got, tt.want) {
@@ -105,8 +107,8 @@ func TestJSONValues(t *testing.T) {
 
 // TestJSONNoHTMLEscape keeps symbols like "<unknown>" readable for grep.
 func TestJSONNoHTMLEscape(t *testing.T) {
-	ev := &Event{Kind: "drop", Location: "<unknown>"}
-	if got := string(writeJSON(t, []*Event{ev})); !strings.Contains(got, `"location":"<unknown>"`) {
+	ev := &event.Event{Kind: "drop", Location: "<unknown>"}
+	if got := string(writeJSON(t, []*event.Event{ev})); !strings.Contains(got, `"location":"<unknown>"`) {
 		t.Errorf("location escaped: %s", got)
 	}
 }
@@ -117,7 +119,7 @@ func TestJSONTCPInfo(t *testing.T) {
 	events := testEvents(time.UTC)
 	tests := []struct {
 		name string
-		ev   *Event
+		ev   *event.Event
 		want *jsonTCPInfo
 	}{
 		{"looked up", events[5], &jsonTCPInfo{
@@ -130,7 +132,7 @@ func TestJSONTCPInfo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out := writeJSON(t, []*Event{tt.ev})
+			out := writeJSON(t, []*event.Event{tt.ev})
 			var got jsonEvent
 			if err := json.Unmarshal(out, &got); err != nil {
 				t.Fatalf("decoding: %v", err)

@@ -1,13 +1,17 @@
 package output
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/droptrace/droptrace/event"
+)
 
 // Multi writes every event to each of ws in turn.
-func Multi(ws ...Writer) Writer { return multi(ws) }
+func Multi(ws ...event.Writer) event.Writer { return multi(ws) }
 
-type multi []Writer
+type multi []event.Writer
 
-func (m multi) Write(ev *Event) error {
+func (m multi) Write(ev *event.Event) error {
 	for _, w := range m {
 		if err := w.Write(ev); err != nil {
 			return err

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/droptrace/droptrace/event"
 )
 
 // pathFormat puts the skb first, so one packet's steps line up by address
@@ -25,15 +27,15 @@ type pathText struct {
 	clock     clockText
 }
 
-// NewPathText returns a Writer for path tracing: one line per step of an
+// NewPathText returns an event.Writer for path tracing: one line per step of an
 // skb through the kernel, with the skb address first and, when colour is
 // set (a terminal), one colour per skb so each packet's path stands out.
 // Drops show their reason and location after the function.
-func NewPathText(w io.Writer, colour bool) Writer {
+func NewPathText(w io.Writer, colour bool) event.Writer {
 	return &pathText{w: w, colour: colour, skbColour: map[uint64]string{}}
 }
 
-func (p *pathText) Write(ev *Event) error {
+func (p *pathText) Write(ev *event.Event) error {
 	if !p.wroteHead {
 		head := fmt.Sprintf(pathFormat, "TIME", "SKB", "NETNS", "IFACE", "PROTO", "SRC", "", "DST", "LEN", "FUNC")
 		if _, err := io.WriteString(p.w, head); err != nil {
@@ -71,15 +73,15 @@ func (p *pathText) Close() error { return nil }
 
 // appendPathStep appends what happened at this step: the function, and
 // for the end of a path, how it ended.
-func appendPathStep(b []byte, ev *Event) []byte {
+func appendPathStep(b []byte, ev *event.Event) []byte {
 	b = append(b, ev.Func...)
 	switch ev.Kind {
-	case KindDrop:
+	case event.KindDrop:
 		b = append(b, " DROP "...)
-		b = append(b, orDash(ReasonText(ev.Reason, ev.ReasonCode))...)
+		b = append(b, orDash(event.ReasonText(ev.Reason, ev.ReasonCode))...)
 		b = append(b, ' ')
 		b = append(b, orDash(ev.Location)...)
-	case "consume":
+	case event.KindConsume:
 		b = append(b, " CONSUMED"...)
 	}
 	return b

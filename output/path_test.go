@@ -7,11 +7,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/droptrace/droptrace/event"
 )
 
 // pathEvents are testEvents as steps of paths: functions, a consume, a
 // stack, and an skb seen twice, so its colour is reused.
-func pathEvents(loc *time.Location) []*Event {
+func pathEvents(loc *time.Location) []*event.Event {
 	events := testEvents(loc)
 	funcs := []string{"kfree_skb_reason", "udp_v6_rcv", "icmp_rcv", "arp_rcv", "sctp_rcv", "tcp_retransmit_skb", "tcp_v6_rcv"}
 	for i, ev := range events {

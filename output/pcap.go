@@ -13,6 +13,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/droptrace/droptrace/event"
 )
 
 const ethHeaderLen = 14
@@ -30,7 +32,7 @@ const placeholderDescription = "no packets; present so that the file is valid be
 
 type ifaceKey struct {
 	name string
-	link LinkType
+	link event.LinkType
 }
 
 // Pcap writes the packet bytes of events to a pcapng stream, one interface
@@ -44,7 +46,7 @@ type Pcap struct {
 	skipped uint64
 }
 
-var _ Writer = (*Pcap)(nil)
+var _ event.Writer = (*Pcap)(nil)
 
 // OpenPcap creates or truncates the file at path, readable by its owner
 // only since packets may hold secrets, and writes the pcapng header to it.
@@ -103,9 +105,9 @@ func NewPcap(w io.Writer) (*Pcap, error) {
 
 // Write writes ev's packet and flushes it, so that a killed run leaves a
 // readable file.
-func (p *Pcap) Write(ev *Event) error {
-	if ev.LinkType == LinkNone || len(ev.Packet) == 0 {
-		if ev.Kind == KindDrop { // other events (TCP) carry no packet
+func (p *Pcap) Write(ev *event.Event) error {
+	if ev.LinkType == event.LinkNone || len(ev.Packet) == 0 {
+		if ev.Kind == event.KindDrop { // other events (TCP) carry no packet
 			p.skipped++
 		}
 		return nil
@@ -154,13 +156,13 @@ func (p *Pcap) flush() error {
 
 // iface returns the interface id for ev, writing an interface description
 // block the first time its name and link type are seen.
-func (p *Pcap) iface(ev *Event) (int, error) {
+func (p *Pcap) iface(ev *event.Event) (int, error) {
 	key := ifaceKey{name: ev.Ifname, link: ev.LinkType}
 	if id, ok := p.ifaces[key]; ok {
 		return id, nil
 	}
 	desc := ""
-	if ev.LinkType == LinkRawIP {
+	if ev.LinkType == event.LinkRawIP {
 		desc = rawIPDescription
 	}
 	id, err := p.ng.AddInterface(newInterface(ev.Ifname, desc))
@@ -182,11 +184,11 @@ func newInterface(name, description string) pcapgo.NgInterface {
 }
 
 // ethernetFrame returns ev's packet as an Ethernet frame.
-func ethernetFrame(ev *Event) ([]byte, error) {
+func ethernetFrame(ev *event.Event) ([]byte, error) {
 	switch ev.LinkType {
-	case LinkEthernet:
+	case event.LinkEthernet:
 		return ev.Packet, nil
-	case LinkRawIP:
+	case event.LinkRawIP:
 		frame := make([]byte, ethHeaderLen, ethHeaderLen+len(ev.Packet))
 		binary.BigEndian.PutUint16(frame[12:], uint16(rawEtherType(ev)))
 		return append(frame, ev.Packet...), nil
@@ -197,7 +199,7 @@ func ethernetFrame(ev *Event) ([]byte, error) {
 
 // rawEtherType trusts the IP version in the bytes over skb->protocol,
 // because the bytes are what readers will decode.
-func rawEtherType(ev *Event) layers.EthernetType {
+func rawEtherType(ev *event.Event) layers.EthernetType {
 	switch ev.Packet[0] >> 4 {
 	case 4:
 		return layers.EthernetTypeIPv4
@@ -210,10 +212,10 @@ func rawEtherType(ev *Event) layers.EthernetType {
 
 // packetComment reads like "drop reason=NETFILTER_DROP location=... skb=0x...",
 // with the event kind first and unknown fields left out.
-func packetComment(ev *Event) string {
+func packetComment(ev *event.Event) string {
 	var b strings.Builder
-	b.WriteString(orDash(ev.Kind))
-	addField(&b, "reason", ReasonText(ev.Reason, ev.ReasonCode))
+	b.WriteString(orDash(string(ev.Kind)))
+	addField(&b, "reason", event.ReasonText(ev.Reason, ev.ReasonCode))
 	addField(&b, "location", ev.Location)
 	addField(&b, "netns", netnsText(ev.Netns))
 	addField(&b, "if", ev.Ifname)

@@ -17,6 +17,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/droptrace/droptrace/event"
 )
 
 func serialize(t *testing.T, ls ...gopacket.SerializableLayer) []byte {
@@ -60,7 +62,7 @@ func rawUDP6Packet(t *testing.T) []byte {
 
 // pcapCase is one event and what the file must hold for it.
 type pcapCase struct {
-	ev          *Event
+	ev          *event.Event
 	wantData    []byte // nil when the event must be skipped
 	wantLen     int
 	wantIface   string
@@ -73,36 +75,36 @@ func pcapCases(t *testing.T) []pcapCase {
 	udp := rawUDP6Packet(t)
 	ethHeader := []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x86, 0xdd}
 	return []pcapCase{{
-		ev: &Event{
+		ev: &event.Event{
 			Time: at, Kind: "drop", Reason: "NETFILTER_DROP", Location: "nft_do_chain+0x4f0 [nf_tables]",
 			Netns: 4026531840, Ifname: "veth0", Skb: 0xffff888100a2b300,
-			Packet: tcp, LinkType: LinkEthernet, OrigLen: uint32(len(tcp)),
+			Packet: tcp, LinkType: event.LinkEthernet, OrigLen: uint32(len(tcp)),
 		},
 		wantData: tcp, wantLen: len(tcp), wantIface: "veth0",
 		wantComment: "drop reason=NETFILTER_DROP location=nft_do_chain+0x4f0 [nf_tables] netns=4026531840 if=veth0 skb=0xffff888100a2b300",
 	}, {
-		ev: &Event{
+		ev: &event.Event{
 			Time: at.Add(time.Microsecond), Kind: "drop", Reason: "UDP_CSUM", Location: "__udp6_lib_rcv+0x7a",
 			Netns: 4026532001, Ifname: "tun0", EtherType: 0x86dd, Skb: 0xffff888100a2c400,
-			Packet: udp, LinkType: LinkRawIP, OrigLen: uint32(len(udp)),
+			Packet: udp, LinkType: event.LinkRawIP, OrigLen: uint32(len(udp)),
 		},
 		wantData: append(ethHeader, udp...), wantLen: ethHeaderLen + len(udp), wantIface: "tun0",
 		wantComment: "drop reason=UDP_CSUM location=__udp6_lib_rcv+0x7a netns=4026532001 if=tun0 skb=0xffff888100a2c400",
 	}, {
-		ev: &Event{ // no reason, netns or name: left out of the comment
+		ev: &event.Event{ // no reason, netns or name: left out of the comment
 			Time: at.Add(2 * time.Microsecond), Kind: "retransmit", Location: "tcp_retransmit_skb+0x15",
-			Skb: 0xffff888100a30800, Packet: tcp[:40], LinkType: LinkEthernet, OrigLen: uint32(len(tcp)),
+			Skb: 0xffff888100a30800, Packet: tcp[:40], LinkType: event.LinkEthernet, OrigLen: uint32(len(tcp)),
 		},
 		wantData: tcp[:40], wantLen: len(tcp), wantIface: "",
 		wantComment: "retransmit location=tcp_retransmit_skb+0x15 skb=0xffff888100a30800",
 	}, {
-		ev: &Event{Time: at, Kind: "drop", Ifname: "veth0", LinkType: LinkNone},
+		ev: &event.Event{Time: at, Kind: "drop", Ifname: "veth0", LinkType: event.LinkNone},
 	}, {
-		ev: &Event{Time: at, Kind: "drop", Ifname: "veth0", LinkType: LinkEthernet},
+		ev: &event.Event{Time: at, Kind: "drop", Ifname: "veth0", LinkType: event.LinkEthernet},
 	}, {
-		ev: &Event{ // same interface as the first: no new IDB
+		ev: &event.Event{ // same interface as the first: no new IDB
 			Time: at.Add(3 * time.Microsecond), Kind: "drop", Reason: "NO_SOCKET", Ifname: "veth0",
-			Skb: 0x1, Packet: tcp, LinkType: LinkEthernet, OrigLen: uint32(len(tcp)),
+			Skb: 0x1, Packet: tcp, LinkType: event.LinkEthernet, OrigLen: uint32(len(tcp)),
 		},
 		wantData: tcp, wantLen: len(tcp), wantIface: "veth0",
 		wantComment: "drop reason=NO_SOCKET if=veth0 skb=0x1",
@@ -111,7 +113,7 @@ func pcapCases(t *testing.T) []pcapCase {
 
 // writePcapFile writes the events with OpenPcap and returns the file path
 // and how many events were skipped.
-func writePcapFile(t *testing.T, events []*Event) (string, uint64) {
+func writePcapFile(t *testing.T, events []*event.Event) (string, uint64) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "drops.pcapng")
 	p, err := OpenPcap(path)
@@ -131,7 +133,7 @@ func writePcapFile(t *testing.T, events []*Event) (string, uint64) {
 
 func writtenCases(t *testing.T) (string, []pcapCase) {
 	cases := pcapCases(t)
-	var events []*Event
+	var events []*event.Event
 	var written []pcapCase
 	for _, c := range cases {
 		events = append(events, c.ev)
@@ -332,7 +334,7 @@ func TestPcapWriteErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad := &Event{Packet: []byte{0x45}, LinkType: LinkType(42)}
+	bad := &event.Event{Packet: []byte{0x45}, LinkType: event.LinkType(42)}
 	if err := p.Write(bad); err == nil {
 		t.Error("Write of an unknown link type: got nil error")
 	}

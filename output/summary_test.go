@@ -4,23 +4,25 @@ import (
 	"bytes"
 	"testing"
 	"time"
+
+	"github.com/droptrace/droptrace/event"
 )
 
 var (
-	keyNF = SummaryKey{Reason: "NETFILTER_DROP", ReasonCode: 6, Location: "nft_do_chain+0x46f [nf_tables]",
+	keyNF = event.SummaryKey{Reason: "NETFILTER_DROP", ReasonCode: 6, Location: "nft_do_chain+0x46f [nf_tables]",
 		LocationAddr: 0xffffffffc0a0146f, Netns: 4026532176, Ifindex: 7, Ifname: "veth0", Proto: "udp"}
-	keyNoSock = SummaryKey{Reason: "NO_SOCKET", ReasonCode: 3, Location: "__udp4_lib_rcv+0x4bc",
+	keyNoSock = event.SummaryKey{Reason: "NO_SOCKET", ReasonCode: 3, Location: "__udp4_lib_rcv+0x4bc",
 		LocationAddr: 0xffffffff81a2b4bc, Netns: 4026531840, Ifindex: 1, Ifname: "lo", Proto: "udp"}
-	keyNoIP = SummaryKey{ReasonCode: 999, Location: "arp_rcv+0x20", LocationAddr: 0xffffffff81b00020}
-	keyTCP  = SummaryKey{Reason: "TCP_INVALID_SEQUENCE", ReasonCode: 40, Location: "tcp_validate_incoming+0x120",
+	keyNoIP = event.SummaryKey{ReasonCode: 999, Location: "arp_rcv+0x20", LocationAddr: 0xffffffff81b00020}
+	keyTCP  = event.SummaryKey{Reason: "TCP_INVALID_SEQUENCE", ReasonCode: 40, Location: "tcp_validate_incoming+0x120",
 		LocationAddr: 0xffffffff81c00120, Netns: 4026531840, Ifindex: 2, Ifname: "eth0", Proto: "tcp"}
 )
 
 func TestInterval(t *testing.T) {
-	prev := Counts{keyNF: 100, keyNoSock: 5, keyTCP: 7}
-	cur := Counts{keyNF: 300, keyNoSock: 5, keyNoIP: 3, keyTCP: 10}
-	got := Interval(prev, cur, 2*time.Second)
-	want := []SummaryRow{
+	prev := event.Counts{keyNF: 100, keyNoSock: 5, keyTCP: 7}
+	cur := event.Counts{keyNF: 300, keyNoSock: 5, keyNoIP: 3, keyTCP: 10}
+	got := event.Interval(prev, cur, 2*time.Second)
+	want := []event.SummaryRow{
 		{Key: keyNF, Count: 200, Total: 300, Rate: 100},
 		{Key: keyTCP, Count: 3, Total: 10, Rate: 1.5},
 		{Key: keyNoIP, Count: 3, Total: 3, Rate: 1.5},
@@ -38,23 +40,23 @@ func TestInterval(t *testing.T) {
 // TestIntervalRecreatedKey: a total that went down (the key was removed
 // and counted again) reports its new total, never a wrapped difference.
 func TestIntervalRecreatedKey(t *testing.T) {
-	got := Interval(Counts{keyNF: 50}, Counts{keyNF: 20}, time.Second)
+	got := event.Interval(event.Counts{keyNF: 50}, event.Counts{keyNF: 20}, time.Second)
 	if len(got) != 0 {
 		t.Errorf("got %+v, want no rows", got)
 	}
 }
 
 func TestTotals(t *testing.T) {
-	got := Totals(Counts{keyNoSock: 4, keyNF: 40}, 4*time.Second)
+	got := event.Totals(event.Counts{keyNoSock: 4, keyNF: 40}, 4*time.Second)
 	if len(got) != 2 || got[0].Key != keyNF || got[0].Count != 40 || got[0].Rate != 10 || got[1].Total != 4 {
 		t.Errorf("got %+v", got)
 	}
 }
 
-func summaryFixture() (time.Time, []SummaryRow, []SummaryRow) {
+func summaryFixture() (time.Time, []event.SummaryRow, []event.SummaryRow) {
 	at := time.Date(2025, time.March, 4, 15, 4, 5, 0, time.Local)
-	interval := Interval(Counts{keyNF: 100}, Counts{keyNF: 1100, keyNoSock: 2, keyNoIP: 1, keyTCP: 2}, time.Second)
-	totals := Totals(Counts{keyNF: 1100, keyNoSock: 2, keyNoIP: 1, keyTCP: 2}, 10*time.Second)
+	interval := event.Interval(event.Counts{keyNF: 100}, event.Counts{keyNF: 1100, keyNoSock: 2, keyNoIP: 1, keyTCP: 2}, time.Second)
+	totals := event.Totals(event.Counts{keyNF: 1100, keyNoSock: 2, keyNoIP: 1, keyTCP: 2}, 10*time.Second)
 	return at, interval, totals
 }
 

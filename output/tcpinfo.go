@@ -3,35 +3,9 @@ package output
 import (
 	"strconv"
 	"time"
-)
 
-// Kinds of TCP events (--tcp), as they appear in Event.Kind and in JSON.
-const (
-	KindRetransmit       = "retransmit"
-	KindRetransmitSynack = "retransmit_synack"
-	KindResetSent        = "reset_sent"
-	KindResetReceived    = "reset_received"
+	"github.com/droptrace/droptrace/event"
 )
-
-// TCPInfo is a socket's struct tcp_info as sock_diag reported it shortly
-// after the event, plus its queues.
-type TCPInfo struct {
-	Gone         bool   // the socket no longer existed (closed, or only its TIME_WAIT remains); the rest is zero but State
-	State        string // e.g. "ESTABLISHED", at the look-up
-	RTT          uint32 // smoothed RTT, µs
-	RTTVar       uint32 // µs
-	RTO          uint32 // retransmission timeout, µs
-	Retransmits  uint8  // unanswered retransmissions of the current RTO episode
-	TotalRetrans uint32 // retransmitted segments over the connection's life
-	Lost         uint32
-	Sacked       uint32
-	Unacked      uint32
-	SndCwnd      uint32 // segments
-	SndSsthresh  uint32 // segments
-	RcvQueue     uint32 // bytes
-	SendQueue    uint32 // bytes
-	DeliveryRate uint64 // bytes per second
-}
 
 // jsonTCPInfo is the tcp_info object of the JSON schema.
 type jsonTCPInfo struct {
@@ -52,7 +26,7 @@ type jsonTCPInfo struct {
 	DeliveryRate uint64 `json:"delivery_rate"`
 }
 
-func newJSONTCPInfo(ti *TCPInfo) *jsonTCPInfo {
+func newJSONTCPInfo(ti *event.TCPInfo) *jsonTCPInfo {
 	if ti == nil {
 		return nil
 	}
@@ -63,7 +37,7 @@ func newJSONTCPInfo(ti *TCPInfo) *jsonTCPInfo {
 // appendTCPText appends what a text line adds for a TCP socket, e.g.
 // " state=ESTABLISHED rtt=1.2ms rto=204ms retrans=3/7 cwnd=10"; nothing
 // when the event has no socket.
-func appendTCPText(b []byte, ev *Event) []byte {
+func appendTCPText(b []byte, ev *event.Event) []byte {
 	if ev.TCPState != "" {
 		b = append(b, " state="...)
 		b = append(b, ev.TCPState...)

@@ -6,14 +6,13 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/droptrace/droptrace/event"
 )
 
 // The tuple sides are as wide as the longest IPv4 address with a port
 // ("255.255.255.255:65535"), so IPv4 lines align and IPv6 ones overflow.
 const textFormat = "%-15s %-10s %-15s %-5s %-21s %1s %-21s %5s %-20s %s%s\n"
-
-// KindDrop is Event.Kind of a drop.
-const KindDrop = "drop"
 
 type text struct {
 	w         io.Writer
@@ -22,14 +21,14 @@ type text struct {
 	clock     clockText
 }
 
-// NewText returns a Writer that prints one aligned line per event for a
+// NewText returns an event.Writer that prints one aligned line per event for a
 // human, after a header line. Each line is written to w as soon as its
 // event arrives; w is not closed by Close.
-func NewText(w io.Writer) Writer {
+func NewText(w io.Writer) event.Writer {
 	return &text{w: w}
 }
 
-func (t *text) Write(ev *Event) error {
+func (t *text) Write(ev *event.Event) error {
 	if !t.wroteHead {
 		head := fmt.Sprintf(textFormat, "TIME", "NETNS", "IFACE", "PROTO",
 			"SRC", "", "DST", "LEN", "REASON", "LOCATION", "")
@@ -50,7 +49,7 @@ func (t *text) Close() error { return nil }
 // appendTextLine appends what textFormat prints for ev. It appends rather
 // than calling fmt, which costs more than the rest of droptrace's user
 // space per event when every drop of a storm is printed.
-func appendTextLine(b []byte, ev *Event, clock *clockText) []byte {
+func appendTextLine(b []byte, ev *event.Event, clock *clockText) []byte {
 	b = clock.append(b, ev.Time)
 	b = append(b, ' ')
 	b = appendPacketCols(b, ev)
@@ -63,7 +62,7 @@ func appendTextLine(b []byte, ev *Event, clock *clockText) []byte {
 
 // appendPacketCols appends the columns from NETNS to LEN that the text and
 // path lines share: "%-10s %-15s %-5s %-21s %1s %-21s %5s".
-func appendPacketCols(b []byte, ev *Event) []byte {
+func appendPacketCols(b []byte, ev *event.Event) []byte {
 	start := len(b)
 	if ev.Netns == 0 {
 		b = append(b, '-')
@@ -103,7 +102,7 @@ func padTo(b []byte, start, width int) []byte {
 // appendTuple appends the "%-21s %1s %-21s" columns: "src:sport > dst:dport",
 // or a lone "-" when the packet had no IP header, so that the columns after
 // it stay aligned either way.
-func appendTuple(b []byte, ev *Event) []byte {
+func appendTuple(b []byte, ev *event.Event) []byte {
 	if !ev.Src.IsValid() && !ev.Dst.IsValid() {
 		start := len(b)
 		b = padTo(append(b, '-'), start, 21)
@@ -156,7 +155,7 @@ func (c *clockText) append(b []byte, t time.Time) []byte {
 // hasPorts says whether the ports mean anything. Port 0 is valid for TCP
 // and UDP, and the decoder may fill ports for protocols such as SCTP that
 // are only known here by number.
-func hasPorts(ev *Event) bool {
+func hasPorts(ev *event.Event) bool {
 	return ev.Proto == "tcp" || ev.Proto == "udp" || ev.Sport != 0 || ev.Dport != 0
 }
 
@@ -170,28 +169,14 @@ func netnsText(netns uint32) string {
 // reasonText names why the event happened for the REASON column. An event
 // that is not a drop (a retransmit, a trace point) usually has no reason,
 // so its kind says more than a dash.
-func reasonText(ev *Event) string {
-	if name := ReasonText(ev.Reason, ev.ReasonCode); name != "" {
+func reasonText(ev *event.Event) string {
+	if name := event.ReasonText(ev.Reason, ev.ReasonCode); name != "" {
 		return name
 	}
-	if ev.Kind != KindDrop {
-		return ev.Kind
+	if ev.Kind != event.KindDrop {
+		return string(ev.Kind)
 	}
 	return ""
-}
-
-// ReasonText is a drop reason's name, or its number when the decoder could
-// not name it (a kernel newer than our table), because the number can
-// still be looked up; "" when there is neither.
-func ReasonText(name string, code uint32) string {
-	switch {
-	case name != "":
-		return name
-	case code != 0:
-		return strconv.FormatUint(uint64(code), 10)
-	default:
-		return ""
-	}
 }
 
 func orDash(s string) string {

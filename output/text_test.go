@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/droptrace/droptrace/event"
 )
 
 func TestTextGolden(t *testing.T) {
@@ -47,7 +49,7 @@ func TestTextColumnsAlign(t *testing.T) {
 	var buf bytes.Buffer
 	w := NewText(&buf)
 	events := testEvents(time.Local)
-	aligned := []*Event{events[0], events[2], events[3], events[5]} // IPv4 TCP, ICMP, no IP, retransmit
+	aligned := []*event.Event{events[0], events[2], events[3], events[5]} // IPv4 TCP, ICMP, no IP, retransmit
 	for _, ev := range aligned {
 		if err := w.Write(ev); err != nil {
 			t.Fatalf("Write: %v", err)
@@ -66,14 +68,14 @@ func TestTextColumnsAlign(t *testing.T) {
 func TestReasonText(t *testing.T) {
 	tests := []struct {
 		name string
-		ev   Event
+		ev   event.Event
 		want string
 	}{
-		{"named", Event{Kind: "drop", Reason: "NO_SOCKET", ReasonCode: 3}, "NO_SOCKET"},
-		{"unnamed code", Event{Kind: "drop", ReasonCode: 77}, "77"},
-		{"no reasons", Event{Kind: "drop"}, ""},
-		{"other kind", Event{Kind: "retransmit"}, "retransmit"},
-		{"other kind with reason", Event{Kind: "trace", Reason: "NOT_SPECIFIED"}, "NOT_SPECIFIED"},
+		{"named", event.Event{Kind: "drop", Reason: "NO_SOCKET", ReasonCode: 3}, "NO_SOCKET"},
+		{"unnamed code", event.Event{Kind: "drop", ReasonCode: 77}, "77"},
+		{"no reasons", event.Event{Kind: "drop"}, ""},
+		{"other kind", event.Event{Kind: "retransmit"}, "retransmit"},
+		{"other kind with reason", event.Event{Kind: "trace", Reason: "NOT_SPECIFIED"}, "NOT_SPECIFIED"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,14 +101,14 @@ func TestTCPText(t *testing.T) {
 	events := testEvents(time.UTC)
 	tests := []struct {
 		name string
-		ev   *Event
+		ev   *event.Event
 		want string
 	}{
 		{"looked up", events[5], " state=ESTABLISHED rtt=1.2ms rto=204ms retrans=3/7 cwnd=10"},
 		{"gone", events[6], " state=SYN_SENT gone"},
 		{"no socket", events[0], ""},
-		{"socket not looked up", &Event{TCPState: "TIME_WAIT"}, " state=TIME_WAIT"},
-		{"sub-millisecond", &Event{TCPInfo: &TCPInfo{RTT: 52, RTO: 201000}}, " rtt=0.052ms rto=201ms retrans=0/0 cwnd=0"},
+		{"socket not looked up", &event.Event{TCPState: "TIME_WAIT"}, " state=TIME_WAIT"},
+		{"sub-millisecond", &event.Event{TCPInfo: &event.TCPInfo{RTT: 52, RTO: 201000}}, " rtt=0.052ms rto=201ms retrans=0/0 cwnd=0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/droptrace/droptrace/output"
+	"github.com/droptrace/droptrace/event"
 )
 
 // Flow identifies a TCP socket: its namespace and its two ends.
@@ -19,7 +19,7 @@ type Flow struct {
 // Lookup reads the tcp_info of the socket of f (with that cookie, when not
 // 0). A socket that no longer exists is a TCPInfo with Gone set, not an
 // error.
-type Lookup func(f Flow, cookie uint64) (*output.TCPInfo, error)
+type Lookup func(f Flow, cookie uint64) (*event.TCPInfo, error)
 
 // Config tunes the Annotator; DefaultConfig's values are the documented ones.
 type Config struct {
@@ -68,7 +68,7 @@ type Annotator struct {
 
 // item is an event on its way to the writer, with the look-up it waits for.
 type item struct {
-	ev       *output.Event
+	ev       *event.Event
 	q        *query // nil: no look-up
 	deadline time.Time
 }
@@ -79,7 +79,7 @@ type query struct {
 	flow   Flow
 	cookie uint64
 	done   chan struct{}
-	info   *output.TCPInfo
+	info   *event.TCPInfo
 	err    error
 }
 
@@ -111,7 +111,7 @@ func New(lookup Lookup, cfg Config) *Annotator {
 // Add takes a copy of ev. It never waits for a look-up; it waits only
 // when Backlog events are waiting for the writer. After Drain has
 // stopped, it returns the error Drain stopped with.
-func (a *Annotator) Add(ev *output.Event) error {
+func (a *Annotator) Add(ev *event.Event) error {
 	e := *ev
 	it := item{ev: &e}
 	if f, ok := FlowOf(&e); ok {
@@ -134,7 +134,7 @@ func (a *Annotator) Close() { close(a.items) }
 // Drain writes the events in the order they were added, each once its
 // look-up has finished or its wait is over, until Close or until write
 // fails. idle, when not nil, is called whenever no event is waiting.
-func (a *Annotator) Drain(write func(*output.Event) error, idle func() error) (err error) {
+func (a *Annotator) Drain(write func(*event.Event) error, idle func() error) (err error) {
 	defer func() {
 		a.stopErr = err
 		close(a.stopped)

@@ -7,22 +7,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/droptrace/droptrace/output"
+	"github.com/droptrace/droptrace/event"
 )
 
 // tcpEvent is a retransmit of the flow from 10.0.0.1:port to 10.0.0.2:80;
 // seq is kept in Len so the test can check the order of what is written.
-func tcpEvent(port uint16, seq uint32) *output.Event {
-	return &output.Event{
-		Kind: output.KindRetransmit, Proto: "tcp", Netns: 4026531840, Len: seq,
+func tcpEvent(port uint16, seq uint32) *event.Event {
+	return &event.Event{
+		Kind: event.KindRetransmit, Proto: "tcp", Netns: 4026531840, Len: seq,
 		Src: netip.MustParseAddr("10.0.0.1"), Sport: port,
 		Dst: netip.MustParseAddr("10.0.0.2"), Dport: 80,
 		TCPState: "ESTABLISHED", SockSrcLocal: true, SockCookie: 7,
 	}
 }
 
-func udpDrop(seq uint32) *output.Event {
-	return &output.Event{Kind: "drop", Proto: "udp", Netns: 4026531840, Len: seq,
+func udpDrop(seq uint32) *event.Event {
+	return &event.Event{Kind: "drop", Proto: "udp", Netns: 4026531840, Len: seq,
 		Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2")}
 }
 
@@ -31,16 +31,16 @@ type recorder struct {
 	mu     sync.Mutex
 	starts map[Flow][]time.Time
 	delay  time.Duration
-	result func() (*output.TCPInfo, error)
+	result func() (*event.TCPInfo, error)
 }
 
 func newRecorder() *recorder {
-	return &recorder{starts: map[Flow][]time.Time{}, result: func() (*output.TCPInfo, error) {
-		return &output.TCPInfo{State: "ESTABLISHED", RTO: 204000}, nil
+	return &recorder{starts: map[Flow][]time.Time{}, result: func() (*event.TCPInfo, error) {
+		return &event.TCPInfo{State: "ESTABLISHED", RTO: 204000}, nil
 	}}
 }
 
-func (r *recorder) lookup(f Flow, cookie uint64) (*output.TCPInfo, error) {
+func (r *recorder) lookup(f Flow, cookie uint64) (*event.TCPInfo, error) {
 	start := time.Now()
 	r.mu.Lock()
 	r.starts[f] = append(r.starts[f], start)
@@ -57,12 +57,12 @@ func (r *recorder) lookup(f Flow, cookie uint64) (*output.TCPInfo, error) {
 
 // run adds evs through an Annotator, every gap, and returns what Drain
 // wrote and the times each event was added.
-func run(t *testing.T, a *Annotator, evs []*output.Event, gap time.Duration) ([]*output.Event, []time.Time) {
+func run(t *testing.T, a *Annotator, evs []*event.Event, gap time.Duration) ([]*event.Event, []time.Time) {
 	t.Helper()
-	var got []*output.Event
+	var got []*event.Event
 	drained := make(chan error, 1)
 	go func() {
-		drained <- a.Drain(func(ev *output.Event) error { got = append(got, ev); return nil }, nil)
+		drained <- a.Drain(func(ev *event.Event) error { got = append(got, ev); return nil }, nil)
 	}()
 	added := make([]time.Time, len(evs))
 	for i, ev := range evs {
@@ -79,7 +79,7 @@ func run(t *testing.T, a *Annotator, evs []*output.Event, gap time.Duration) ([]
 	return got, added
 }
 
-func checkOrder(t *testing.T, got []*output.Event, n int) {
+func checkOrder(t *testing.T, got []*event.Event, n int) {
 	t.Helper()
 	if len(got) != n {
 		t.Fatalf("wrote %d events, want %d", len(got), n)
@@ -99,7 +99,7 @@ func TestCoalescing(t *testing.T) {
 	cfg := DefaultConfig()
 	a := New(r.lookup, cfg)
 	const n = 400
-	evs := make([]*output.Event, n)
+	evs := make([]*event.Event, n)
 	for i := range evs {
 		evs[i] = tcpEvent(1000, uint32(i))
 	}
@@ -136,14 +136,14 @@ func TestCoalescing(t *testing.T) {
 func TestSlowLookup(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
-	slow := func(Flow, uint64) (*output.TCPInfo, error) {
+	slow := func(Flow, uint64) (*event.TCPInfo, error) {
 		<-release
-		return &output.TCPInfo{}, nil
+		return &event.TCPInfo{}, nil
 	}
 	cfg := Config{Interval: 100 * time.Millisecond, Wait: 50 * time.Millisecond, Queue: 4, Workers: 1, Backlog: 1 << 14}
 	a := New(slow, cfg)
 	const n = 10000
-	evs := make([]*output.Event, n)
+	evs := make([]*event.Event, n)
 	for i := range evs {
 		if i%2 == 0 {
 			evs[i] = udpDrop(uint32(i))
@@ -152,10 +152,10 @@ func TestSlowLookup(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	var got []*output.Event
+	var got []*event.Event
 	drained := make(chan error, 1)
 	go func() {
-		drained <- a.Drain(func(ev *output.Event) error { got = append(got, ev); return nil }, nil)
+		drained <- a.Drain(func(ev *event.Event) error { got = append(got, ev); return nil }, nil)
 	}()
 	var slowest time.Duration
 	for _, ev := range evs {
@@ -192,18 +192,18 @@ func TestSlowLookup(t *testing.T) {
 func TestLookupResults(t *testing.T) {
 	tests := []struct {
 		name   string
-		result func() (*output.TCPInfo, error)
-		check  func(*output.TCPInfo) bool
+		result func() (*event.TCPInfo, error)
+		check  func(*event.TCPInfo) bool
 		stats  Stats
 	}{
-		{"gone", func() (*output.TCPInfo, error) { return &output.TCPInfo{Gone: true}, nil },
-			func(ti *output.TCPInfo) bool { return ti != nil && ti.Gone },
+		{"gone", func() (*event.TCPInfo, error) { return &event.TCPInfo{Gone: true}, nil },
+			func(ti *event.TCPInfo) bool { return ti != nil && ti.Gone },
 			Stats{Annotated: 1, Gone: 1, Lookups: 1}},
-		{"failing", func() (*output.TCPInfo, error) { return nil, errors.New("netns not found") },
-			func(ti *output.TCPInfo) bool { return ti == nil },
+		{"failing", func() (*event.TCPInfo, error) { return nil, errors.New("netns not found") },
+			func(ti *event.TCPInfo) bool { return ti == nil },
 			Stats{Failed: 1, Lookups: 1}},
-		{"found", func() (*output.TCPInfo, error) { return &output.TCPInfo{State: "ESTABLISHED", RTO: 408000}, nil },
-			func(ti *output.TCPInfo) bool { return ti != nil && !ti.Gone && ti.RTO == 408000 },
+		{"found", func() (*event.TCPInfo, error) { return &event.TCPInfo{State: "ESTABLISHED", RTO: 408000}, nil },
+			func(ti *event.TCPInfo) bool { return ti != nil && !ti.Gone && ti.RTO == 408000 },
 			Stats{Annotated: 1, Lookups: 1}},
 	}
 	for _, tt := range tests {
@@ -211,7 +211,7 @@ func TestLookupResults(t *testing.T) {
 			r := newRecorder()
 			r.result = tt.result
 			a := New(r.lookup, DefaultConfig())
-			got, _ := run(t, a, []*output.Event{tcpEvent(1, 0), udpDrop(1)}, 0)
+			got, _ := run(t, a, []*event.Event{tcpEvent(1, 0), udpDrop(1)}, 0)
 			checkOrder(t, got, 2)
 			if !tt.check(got[0].TCPInfo) {
 				t.Errorf("tcp_info %+v", got[0].TCPInfo)
@@ -234,7 +234,7 @@ func TestDrainStop(t *testing.T) {
 	written := 0
 	drained := make(chan error, 1)
 	go func() {
-		drained <- a.Drain(func(*output.Event) error {
+		drained <- a.Drain(func(*event.Event) error {
 			if written++; written == 3 {
 				return stop
 			}
@@ -261,17 +261,17 @@ func TestFlowOf(t *testing.T) {
 	ingress.Src, ingress.Sport, ingress.Dst, ingress.Dport = remote.Addr(), remote.Port(), local.Addr(), local.Port()
 	tests := []struct {
 		name   string
-		ev     *output.Event
+		ev     *event.Event
 		want   Flow
 		wantOK bool
 	}{
 		{"retransmit: source is local", tcpEvent(1000, 0), Flow{4026531840, local, remote}, true},
 		{"drop of an incoming packet: destination is local", ingress, Flow{4026531840, local, remote}, true},
 		{"udp", udpDrop(0), Flow{}, false},
-		{"time-wait socket", func() *output.Event { e := tcpEvent(1000, 0); e.TCPState = "TIME_WAIT"; return e }(), Flow{}, false},
-		{"request socket", func() *output.Event { e := tcpEvent(1000, 0); e.TCPState = "NEW_SYN_RECV"; return e }(), Flow{}, false},
-		{"no socket", func() *output.Event { e := tcpEvent(1000, 0); e.TCPState = ""; return e }(), Flow{}, false},
-		{"no netns", func() *output.Event { e := tcpEvent(1000, 0); e.Netns = 0; return e }(), Flow{}, false},
+		{"time-wait socket", func() *event.Event { e := tcpEvent(1000, 0); e.TCPState = "TIME_WAIT"; return e }(), Flow{}, false},
+		{"request socket", func() *event.Event { e := tcpEvent(1000, 0); e.TCPState = "NEW_SYN_RECV"; return e }(), Flow{}, false},
+		{"no socket", func() *event.Event { e := tcpEvent(1000, 0); e.TCPState = ""; return e }(), Flow{}, false},
+		{"no netns", func() *event.Event { e := tcpEvent(1000, 0); e.Netns = 0; return e }(), Flow{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

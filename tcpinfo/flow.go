@@ -4,8 +4,8 @@ import (
 	"errors"
 	"net/netip"
 
+	"github.com/droptrace/droptrace/event"
 	"github.com/droptrace/droptrace/kernel"
-	"github.com/droptrace/droptrace/output"
 )
 
 // connectionStates are the states of a full TCP socket with a peer, the
@@ -18,7 +18,7 @@ var connectionStates = map[string]bool{
 
 // FlowOf returns the socket an event belongs to, and whether it has one
 // worth looking up.
-func FlowOf(ev *output.Event) (Flow, bool) {
+func FlowOf(ev *event.Event) (Flow, bool) {
 	if ev.Proto != "tcp" || ev.Netns == 0 || !connectionStates[ev.TCPState] || !ev.Src.IsValid() || !ev.Dst.IsValid() {
 		return Flow{}, false
 	}
@@ -32,10 +32,10 @@ func FlowOf(ev *output.Event) (Flow, bool) {
 
 // SockDiagLookup looks flows up through d.
 func SockDiagLookup(d *kernel.SockDiag) Lookup {
-	return func(f Flow, cookie uint64) (*output.TCPInfo, error) {
+	return func(f Flow, cookie uint64) (*event.TCPInfo, error) {
 		s, err := d.LookupTCP(f.Netns, f.Local, f.Remote, cookie)
 		if errors.Is(err, kernel.ErrSocketGone) {
-			return &output.TCPInfo{Gone: true}, nil
+			return &event.TCPInfo{Gone: true}, nil
 		}
 		if err != nil {
 			return nil, err
@@ -46,8 +46,8 @@ func SockDiagLookup(d *kernel.SockDiag) Lookup {
 
 // tcpInfo converts what sock_diag reported. A socket without tcp_info is
 // a TIME_WAIT one: the connection's socket is gone.
-func tcpInfo(s *kernel.TCPSocket) *output.TCPInfo {
-	ti := &output.TCPInfo{State: kernel.TCPStateName(s.State), RcvQueue: s.RQueue, SendQueue: s.WQueue}
+func tcpInfo(s *kernel.TCPSocket) *event.TCPInfo {
+	ti := &event.TCPInfo{State: event.TCPStateName(s.State), RcvQueue: s.RQueue, SendQueue: s.WQueue}
 	i := s.Info
 	if i == nil {
 		ti.Gone = true

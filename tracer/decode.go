@@ -9,7 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/droptrace/droptrace/bpf"
-	"github.com/droptrace/droptrace/output"
+	"github.com/droptrace/droptrace/event"
 )
 
 // Symbolizer names a kernel address (kernel.Symbols).
@@ -44,24 +44,23 @@ func NewDecoder(syms Symbolizer, reasons ReasonNamer) *Decoder {
 const eventSize = int(unsafe.Sizeof(bpf.DropEvent{}))
 
 // Decode fills ev from one record. ev.Packet aliases nothing in raw.
-func (d *Decoder) Decode(raw []byte, ev *output.Event) error {
+func (d *Decoder) Decode(raw []byte, ev *event.Event) error {
 	if len(raw) < eventSize {
 		return fmt.Errorf("short event: %d bytes, want at least %d", len(raw), eventSize)
 	}
-	return d.decode(raw, ev, kindName(raw[kindOffset]))
+	return d.decode(raw, ev)
 }
 
-// decode is Decode with the event's kind already named, so that
-// DecodePath, which names kinds its own way, builds no throwaway name.
-// raw holds at least eventSize bytes.
-func (d *Decoder) decode(raw []byte, ev *output.Event, kind string) error {
+// decode is Decode without the length check: raw holds at least
+// eventSize bytes.
+func (d *Decoder) decode(raw []byte, ev *event.Event) error {
 	var re bpf.DropEvent
 	// The record is the C struct in host layout; copying it out costs far
 	// less than a reflective decode at a million events per second.
 	re = *(*bpf.DropEvent)(unsafe.Pointer(&raw[0]))
-	*ev = output.Event{
+	*ev = event.Event{
 		Time:         d.clock.wall(re.Ts),
-		Kind:         kind,
+		Kind:         kindOf(re.Kind),
 		ReasonCode:   re.Reason,
 		LocationAddr: re.Location,
 		Netns:        re.Netns,
@@ -73,7 +72,7 @@ func (d *Decoder) decode(raw []byte, ev *output.Event, kind string) error {
 		CPU:          re.Cpu,
 		Skb:          re.Skb,
 	}
-	if d.Reasons != nil && ev.Kind == "drop" {
+	if d.Reasons != nil && ev.Kind == event.KindDrop {
 		ev.Reason = d.Reasons.Name(re.Reason)
 	}
 	if d.Symbols != nil && re.Location != 0 {
@@ -95,7 +94,7 @@ func (d *Decoder) ifname(b *[16]int8) string {
 	return d.lastName
 }
 
-func decodeTuple(re *bpf.DropEvent, ev *output.Event) {
+func decodeTuple(re *bpf.DropEvent, ev *event.Event) {
 	switch re.Family {
 	case 4:
 		ev.Src = netip.AddrFrom4(addrBytes4(re.Saddr[0]))
@@ -111,7 +110,7 @@ func decodeTuple(re *bpf.DropEvent, ev *output.Event) {
 	ev.Dport = swap16(re.Dport)
 }
 
-func decodePacket(re *bpf.DropEvent, data []byte, ev *output.Event) error {
+func decodePacket(re *bpf.DropEvent, data []byte, ev *event.Event) error {
 	if re.CapLen == 0 {
 		return nil
 	}
@@ -122,9 +121,9 @@ func decodePacket(re *bpf.DropEvent, data []byte, ev *output.Event) error {
 	ev.OrigLen = re.OrigLen
 	switch re.Link {
 	case uint8(bpf.DropLinkKindLINK_ETHERNET):
-		ev.LinkType = output.LinkEthernet
+		ev.LinkType = event.LinkEthernet
 	case uint8(bpf.DropLinkKindLINK_RAW_IP):
-		ev.LinkType = output.LinkRawIP
+		ev.LinkType = event.LinkRawIP
 	}
 	return nil
 }

@@ -4,29 +4,30 @@ import (
 	"strconv"
 
 	"github.com/droptrace/droptrace/bpf"
-	"github.com/droptrace/droptrace/kernel"
-	"github.com/droptrace/droptrace/output"
+	"github.com/droptrace/droptrace/event"
 )
 
-// kindName names an event kind as JSON and text show it.
-func kindName(k uint8) string {
-	switch bpf.DropEventKind(k) {
-	case bpf.DropEventKindEVENT_DROP:
-		return "drop"
-	case bpf.DropEventKindEVENT_TCP_RETRANSMIT:
-		return output.KindRetransmit
-	case bpf.DropEventKindEVENT_TCP_RETRANSMIT_SYNACK:
-		return output.KindRetransmitSynack
-	case bpf.DropEventKindEVENT_TCP_RESET_SENT:
-		return output.KindResetSent
-	case bpf.DropEventKindEVENT_TCP_RESET_RECEIVED:
-		return output.KindResetReceived
-	}
-	return "kind" + strconv.Itoa(int(k))
+// kinds maps the programs' enum event_kind to the event model's kinds.
+var kinds = [...]event.Kind{
+	bpf.DropEventKindEVENT_DROP:                  event.KindDrop,
+	bpf.DropEventKindEVENT_TRACE:                 event.KindTrace,
+	bpf.DropEventKindEVENT_CONSUME:               event.KindConsume,
+	bpf.DropEventKindEVENT_TCP_RETRANSMIT:        event.KindRetransmit,
+	bpf.DropEventKindEVENT_TCP_RETRANSMIT_SYNACK: event.KindRetransmitSynack,
+	bpf.DropEventKindEVENT_TCP_RESET_SENT:        event.KindResetSent,
+	bpf.DropEventKindEVENT_TCP_RESET_RECEIVED:    event.KindResetReceived,
 }
 
-func decodeSock(re *bpf.DropEvent, ev *output.Event) {
-	ev.TCPState = kernel.TCPStateName(re.TcpState)
+// kindOf names the kind a record carries.
+func kindOf(k uint8) event.Kind {
+	if int(k) < len(kinds) && kinds[k] != "" {
+		return kinds[k]
+	}
+	return event.Kind("kind" + strconv.Itoa(int(k)))
+}
+
+func decodeSock(re *bpf.DropEvent, ev *event.Event) {
+	ev.TCPState = event.TCPStateName(re.TcpState)
 	ev.SockCookie = re.SockCookie
 	ev.SockSrcLocal = re.SkSrcLocal != 0
 }

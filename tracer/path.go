@@ -12,9 +12,9 @@ import (
 	"github.com/cilium/ebpf/link"
 
 	"github.com/droptrace/droptrace/bpf"
+	"github.com/droptrace/droptrace/event"
 	"github.com/droptrace/droptrace/filter"
 	"github.com/droptrace/droptrace/kernel"
-	"github.com/droptrace/droptrace/output"
 )
 
 // ErrNoFuncMatch means the function filter leaves nothing to probe.
@@ -162,8 +162,8 @@ func (p *PathTracer) Stats() (seen, lost uint64, err error) {
 }
 
 // Run reads events until ctx ends or emit returns ErrStop.
-func (p *PathTracer) Run(ctx context.Context, dec *Decoder, emit func(*output.Event) error, idle func() error) error {
-	decode := func(raw []byte, ev *output.Event) error {
+func (p *PathTracer) Run(ctx context.Context, dec *Decoder, emit func(*event.Event) error, idle func() error) error {
+	decode := func(raw []byte, ev *event.Event) error {
 		return dec.DecodePath(raw, ev, p.tracepoints)
 	}
 	return readRings(ctx, []*ebpf.Map{p.base.Maps[bpf.TraceMapEvents]}, func() { p.Detach() }, decode, emit, idle)

@@ -7,7 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/droptrace/droptrace/bpf"
-	"github.com/droptrace/droptrace/output"
+	"github.com/droptrace/droptrace/event"
 )
 
 const pathEventSize = int(unsafe.Sizeof(bpf.TracePathEvent{}))
@@ -22,15 +22,15 @@ var (
 
 // DecodePath fills ev from one path-tracing record. tracepoints names the
 // probe ids of tp_btf copies (id i+1 is tracepoints[i]).
-func (d *Decoder) DecodePath(raw []byte, ev *output.Event, tracepoints []string) error {
+func (d *Decoder) DecodePath(raw []byte, ev *event.Event, tracepoints []string) error {
 	if len(raw) < pathEventSize {
 		return fmt.Errorf("short path event: %d bytes, want %d", len(raw), pathEventSize)
 	}
 	// struct path_event starts with a struct event.
-	if err := d.decode(raw[:eventSize], ev, pathKind(raw[kindOffset])); err != nil {
+	if err := d.decode(raw[:eventSize], ev); err != nil {
 		return err
 	}
-	if ev.Kind != "drop" {
+	if ev.Kind != event.KindDrop {
 		ev.Reason, ev.ReasonCode, ev.Location = "", 0, ""
 	}
 	ip := binary.NativeEndian.Uint64(raw[offFuncIP:])
@@ -62,28 +62,16 @@ func isTracingFrame(frame string) bool {
 	return strings.HasSuffix(frame, "[bpf]")
 }
 
-var kindOffset = int(unsafe.Offsetof(bpf.DropEvent{}.Kind))
-
-func pathKind(k uint8) string {
-	switch k {
-	case uint8(bpf.DropEventKindEVENT_DROP):
-		return "drop"
-	case uint8(bpf.DropEventKindEVENT_CONSUME):
-		return "consume"
-	}
-	return "trace"
-}
-
-func (d *Decoder) funcName(ip uint64, id uint32, kind string, tracepoints []string) string {
+func (d *Decoder) funcName(ip uint64, id uint32, kind event.Kind, tracepoints []string) string {
 	switch {
 	case ip != 0:
 		name, _, _ := strings.Cut(d.symbolize(ip), "+")
 		return name
 	case id > 0 && int(id) <= len(tracepoints):
 		return "tp:" + tracepoints[id-1]
-	case kind == "drop":
+	case kind == event.KindDrop:
 		return "tp:kfree_skb"
-	case kind == "consume":
+	case kind == event.KindConsume:
 		return "tp:consume_skb"
 	}
 	return "?"

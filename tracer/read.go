@@ -13,7 +13,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
 
-	"github.com/droptrace/droptrace/output"
+	"github.com/droptrace/droptrace/event"
 )
 
 // ErrStop is returned by an emit callback to end Run early (e.g. --count).
@@ -24,7 +24,7 @@ var ErrStop = errors.New("stop")
 // drains what the ring buffers still hold, so no event that was sent is
 // left unread. idle, when not nil, is called after each read of the
 // rings: the moment to flush buffered output.
-func (t *Tracer) Run(ctx context.Context, dec *Decoder, emit func(*output.Event) error, idle func() error) error {
+func (t *Tracer) Run(ctx context.Context, dec *Decoder, emit func(*event.Event) error, idle func() error) error {
 	return readRings(ctx, t.rings, func() { t.Detach() }, dec.Decode, emit, idle)
 }
 
@@ -42,7 +42,7 @@ const reorderSlack = pollInterval
 
 // readRings is the read loop shared by every mode: decode turns one record
 // into an event, detach stops new events when ctx ends.
-func readRings(ctx context.Context, maps []*ebpf.Map, detach func(), decode func([]byte, *output.Event) error, emit func(*output.Event) error, idle func() error) error {
+func readRings(ctx context.Context, maps []*ebpf.Map, detach func(), decode func([]byte, *event.Event) error, emit func(*event.Event) error, idle func() error) error {
 	qs := make([]*ringQueue, 0, len(maps))
 	defer func() {
 		for _, q := range qs {
@@ -59,7 +59,7 @@ func readRings(ctx context.Context, maps []*ebpf.Map, detach func(), decode func
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	var rec ringbuf.Record
-	var ev output.Event
+	var ev event.Event
 	var active []*ringQueue // handOn's scratch, reused every poll
 	detached := false
 	for {
@@ -187,7 +187,7 @@ func (q *ringQueue) forget() {
 
 // handOn decodes and emits, oldest first, the queued records timed at or
 // before limit.
-func handOn(qs []*ringQueue, limit uint64, decode func([]byte, *output.Event) error, emit func(*output.Event) error, ev *output.Event) error {
+func handOn(qs []*ringQueue, limit uint64, decode func([]byte, *event.Event) error, emit func(*event.Event) error, ev *event.Event) error {
 	_, err := handOnWith(nil, qs, limit, decode, emit, ev)
 	return err
 }
@@ -196,7 +196,7 @@ func handOn(qs []*ringQueue, limit uint64, decode func([]byte, *output.Event) er
 // reuse. Only the queues with a record due are compared: with a ring per
 // possible CPU, most are idle. They stay in qs order, so of equal
 // timestamps the lower queue's goes first.
-func handOnWith(active, qs []*ringQueue, limit uint64, decode func([]byte, *output.Event) error, emit func(*output.Event) error, ev *output.Event) ([]*ringQueue, error) {
+func handOnWith(active, qs []*ringQueue, limit uint64, decode func([]byte, *event.Event) error, emit func(*event.Event) error, ev *event.Event) ([]*ringQueue, error) {
 	active = active[:0]
 	for _, q := range qs {
 		if q.due(limit) {

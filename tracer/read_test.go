@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/droptrace/droptrace/output"
+	"github.com/droptrace/droptrace/event"
 )
 
 // queue builds a ringQueue holding records with the given timestamps, as
@@ -27,15 +27,15 @@ func queue(ts ...uint64) *ringQueue {
 func collect(t *testing.T, qs []*ringQueue, limit uint64) []uint64 {
 	t.Helper()
 	var got []uint64
-	decode := func(raw []byte, ev *output.Event) error {
+	decode := func(raw []byte, ev *event.Event) error {
 		ev.Skb = binary.NativeEndian.Uint64(raw)
 		return nil
 	}
-	emit := func(ev *output.Event) error {
+	emit := func(ev *event.Event) error {
 		got = append(got, ev.Skb)
 		return nil
 	}
-	if err := handOn(qs, limit, decode, emit, &output.Event{}); err != nil {
+	if err := handOn(qs, limit, decode, emit, &event.Event{}); err != nil {
 		t.Fatal(err)
 	}
 	return got
@@ -83,13 +83,13 @@ func TestCompactKeepsRecordBytes(t *testing.T) {
 func TestHandOnStopsOnEmitError(t *testing.T) {
 	qs := []*ringQueue{queue(1, 2, 3)}
 	n := 0
-	err := handOn(qs, ^uint64(0), func([]byte, *output.Event) error { return nil }, func(*output.Event) error {
+	err := handOn(qs, ^uint64(0), func([]byte, *event.Event) error { return nil }, func(*event.Event) error {
 		n++
 		if n == 2 {
 			return ErrStop
 		}
 		return nil
-	}, &output.Event{})
+	}, &event.Event{})
 	if !errors.Is(err, ErrStop) || n != 2 {
 		t.Fatalf("handOn: err %v after %d events; want ErrStop after 2", err, n)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/droptrace/droptrace/bpf"
-	"github.com/droptrace/droptrace/output"
+	"github.com/droptrace/droptrace/event"
 )
 
 // DefaultSummaryKeys bounds the kernel's summary map: drops of keys beyond
@@ -45,7 +45,7 @@ const summaryBatch = 1024
 
 // SummaryCounts reads the kernel's drop counts in summary mode, summed over
 // CPUs, with reasons, locations and device names resolved by dec.
-func (t *Tracer) SummaryCounts(dec *Decoder) (output.Counts, error) {
+func (t *Tracer) SummaryCounts(dec *Decoder) (event.Counts, error) {
 	names, err := t.deviceNames()
 	if err != nil {
 		return nil, err
@@ -54,7 +54,7 @@ func (t *Tracer) SummaryCounts(dec *Decoder) (output.Counts, error) {
 	if err != nil {
 		return nil, err
 	}
-	counts := make(output.Counts, len(raw))
+	counts := make(event.Counts, len(raw))
 	for k, n := range raw {
 		counts[dec.SummaryKey(k, names[bpf.DropDevKey{Netns: k.Netns, Ifindex: k.Ifindex}])] += n
 	}
@@ -142,8 +142,8 @@ func (t *Tracer) deviceNames() (map[bpf.DropDevKey]string, error) {
 }
 
 // SummaryKey names a kernel summary key.
-func (d *Decoder) SummaryKey(k bpf.DropSummaryKey, ifname string) output.SummaryKey {
-	key := output.SummaryKey{
+func (d *Decoder) SummaryKey(k bpf.DropSummaryKey, ifname string) event.SummaryKey {
+	key := event.SummaryKey{
 		ReasonCode:   k.Reason,
 		LocationAddr: k.Location,
 		Netns:        k.Netns,

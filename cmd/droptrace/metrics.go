@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/droptrace/droptrace/event"
 	"github.com/droptrace/droptrace/metrics"
-	"github.com/droptrace/droptrace/output"
 	"github.com/droptrace/droptrace/tracer"
 )
 
@@ -24,7 +24,7 @@ func startMetrics(ctx context.Context, cfg *config, t *tracer.Tracer, dec *trace
 	}
 	opts := metricsOptions(t)
 	if cfg.summary {
-		opts.Summary = func() (output.Counts, error) { return t.SummaryCounts(dec) }
+		opts.Summary = func() (event.Counts, error) { return t.SummaryCounts(dec) }
 		opts.Overflow = func() uint64 { n, _ := t.SummaryOverflow(); return n }
 	}
 	return serveMetrics(ctx, cfg.metricsAddr, opts)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/droptrace/droptrace/event"
 	"github.com/droptrace/droptrace/filter"
 	"github.com/droptrace/droptrace/kernel"
 	"github.com/droptrace/droptrace/output"
@@ -85,7 +86,7 @@ func runDrops(ctx context.Context, cfg *config, spec filter.Spec, syms *kernel.S
 
 // streamDrops writes drop (and --tcp) events until the run ends, then
 // flushes the outputs and reports the counts.
-func streamDrops(ctx context.Context, cfg *config, t *tracer.Tracer, dec *tracer.Decoder, w output.Writer, pcap *output.Pcap) error {
+func streamDrops(ctx context.Context, cfg *config, t *tracer.Tracer, dec *tracer.Decoder, w event.Writer, pcap *output.Pcap) error {
 	var reported uint64
 	var tcp *tcpReport
 	var runErr error
@@ -107,12 +108,12 @@ func streamDrops(ctx context.Context, cfg *config, t *tracer.Tracer, dec *tracer
 }
 
 // runFunc is the Run method of a tracer of any mode.
-type runFunc func(ctx context.Context, dec *tracer.Decoder, emit func(*output.Event) error, idle func() error) error
+type runFunc func(ctx context.Context, dec *tracer.Decoder, emit func(*event.Event) error, idle func() error) error
 
 // streamEvents writes events until ctx ends or count events were written.
-func streamEvents(ctx context.Context, run runFunc, dec *tracer.Decoder, w output.Writer, count int) (uint64, error) {
+func streamEvents(ctx context.Context, run runFunc, dec *tracer.Decoder, w event.Writer, count int) (uint64, error) {
 	var n uint64
-	err := run(ctx, dec, func(ev *output.Event) error {
+	err := run(ctx, dec, func(ev *event.Event) error {
 		if err := w.Write(ev); err != nil {
 			return err
 		}
@@ -131,8 +132,8 @@ var stdout = bufio.NewWriterSize(os.Stdout, 64<<10)
 
 // openOutputs opens the stdout format and the pcap file; pcap is nil
 // when not asked for. With the pcap on stdout, stdout carries nothing else.
-func openOutputs(cfg *config) (output.Writer, *output.Pcap, error) {
-	var ws []output.Writer
+func openOutputs(cfg *config) (event.Writer, *output.Pcap, error) {
+	var ws []event.Writer
 	if cfg.pcap != "-" {
 		if cfg.output == "json" {
 			ws = append(ws, output.NewJSON(stdout))

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/droptrace/droptrace/event"
 	"github.com/droptrace/droptrace/output"
 	"github.com/droptrace/droptrace/tracer"
 )
@@ -14,7 +15,7 @@ import (
 // the totals when ctx ends.
 func summaryLoop(ctx context.Context, t *tracer.Tracer, dec *tracer.Decoder, sw output.SummaryWriter, interval time.Duration) error {
 	start := time.Now()
-	last, prev := start, output.Counts{}
+	last, prev := start, event.Counts{}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -26,7 +27,7 @@ func summaryLoop(ctx context.Context, t *tracer.Tracer, dec *tracer.Decoder, sw 
 			if err != nil {
 				return err
 			}
-			if err := sw.WriteInterval(now, output.Interval(prev, cur, now.Sub(last))); err != nil {
+			if err := sw.WriteInterval(now, event.Interval(prev, cur, now.Sub(last))); err != nil {
 				return err
 			}
 			if err := stdout.Flush(); err != nil {
@@ -47,7 +48,7 @@ func summaryTotals(t *tracer.Tracer, dec *tracer.Decoder, sw output.SummaryWrite
 	if err != nil {
 		return err
 	}
-	if err := sw.WriteTotals(now, now.Sub(start), output.Totals(cur, now.Sub(start))); err != nil {
+	if err := sw.WriteTotals(now, now.Sub(start), event.Totals(cur, now.Sub(start))); err != nil {
 		return err
 	}
 	return stdout.Flush()

@@ -6,8 +6,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/droptrace/droptrace/event"
 	"github.com/droptrace/droptrace/kernel"
-	"github.com/droptrace/droptrace/output"
 	"github.com/droptrace/droptrace/tcpinfo"
 	"github.com/droptrace/droptrace/tracer"
 )
@@ -50,7 +50,7 @@ type tcpReport struct {
 // buffer and the writers: the reader hands events to the Annotator and
 // never waits for a look-up; a second goroutine writes them, in order.
 // It returns the drops and the TCP events written.
-func streamTCP(ctx context.Context, t *tracer.Tracer, dec *tracer.Decoder, w output.Writer, count int) (uint64, *tcpReport, error) {
+func streamTCP(ctx context.Context, t *tracer.Tracer, dec *tracer.Decoder, w event.Writer, count int) (uint64, *tcpReport, error) {
 	diag := kernel.NewSockDiag(kernel.NewNetnsIndex())
 	defer diag.Close()
 	a := tcpinfo.New(tcpinfo.SockDiagLookup(diag), tcpinfo.DefaultConfig())
@@ -61,11 +61,11 @@ func streamTCP(ctx context.Context, t *tracer.Tracer, dec *tracer.Decoder, w out
 	rep := &tcpReport{}
 	drained := make(chan error, 1)
 	go func() {
-		drained <- a.Drain(func(ev *output.Event) error {
+		drained <- a.Drain(func(ev *event.Event) error {
 			if err := w.Write(ev); err != nil {
 				return err
 			}
-			if ev.Kind == output.KindDrop {
+			if ev.Kind == event.KindDrop {
 				drops++
 			} else {
 				rep.events++

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/droptrace/droptrace/event"
 	"github.com/droptrace/droptrace/filter"
 	"github.com/droptrace/droptrace/kernel"
-	"github.com/droptrace/droptrace/output"
 	"github.com/droptrace/droptrace/tracer"
 )
 
@@ -124,15 +124,15 @@ func sendOne(t *testing.T, network string, dst netip.AddrPort) netip.AddrPort {
 // collector runs Tracer.Run in the background and keeps what it emits.
 type collector struct {
 	cancel context.CancelFunc
-	events chan output.Event
+	events chan event.Event
 	done   chan error
 }
 
 func startCollector(tr *tracer.Tracer, dec *tracer.Decoder) *collector {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &collector{cancel: cancel, events: make(chan output.Event, 1024), done: make(chan error, 1)}
+	c := &collector{cancel: cancel, events: make(chan event.Event, 1024), done: make(chan error, 1)}
 	go func() {
-		c.done <- tr.Run(ctx, dec, func(ev *output.Event) error {
+		c.done <- tr.Run(ctx, dec, func(ev *event.Event) error {
 			select {
 			case c.events <- *ev:
 			default: // more events than any test sends: checkDrops reports the count
@@ -145,9 +145,9 @@ func startCollector(tr *tracer.Tracer, dec *tracer.Decoder) *collector {
 
 // stop waits for want events or eventWait, then a little longer to catch
 // duplicates, stops the tracer and returns everything it emitted.
-func (c *collector) stop(t *testing.T, want int) []output.Event {
+func (c *collector) stop(t *testing.T, want int) []event.Event {
 	t.Helper()
-	var events []output.Event
+	var events []event.Event
 	deadline := time.After(eventWait)
 wait:
 	for len(events) < want {
@@ -173,11 +173,11 @@ wait:
 
 // checkDrops checks that each sent datagram was reported exactly once, as
 // the kernel drops it, and that nothing else was.
-func checkDrops(t *testing.T, sent []sentDatagram, events []output.Event) {
+func checkDrops(t *testing.T, sent []sentDatagram, events []event.Event) {
 	t.Helper()
 	matched := 0
 	for _, s := range sent {
-		var got []output.Event
+		var got []event.Event
 		for _, ev := range events {
 			if ev.Src == s.src.Addr() && ev.Sport == s.src.Port() {
 				got = append(got, ev)
@@ -195,7 +195,7 @@ func checkDrops(t *testing.T, sent []sentDatagram, events []output.Event) {
 	}
 }
 
-func checkDrop(t *testing.T, s sentDatagram, ev output.Event) {
+func checkDrop(t *testing.T, s sentDatagram, ev event.Event) {
 	t.Helper()
 	if got, want := ev.Reason, "NO_SOCKET"; got != want {
 		t.Errorf("%s -> %s: reason %q, want %q", s.src, s.dst, got, want)

@@ -17,9 +17,9 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/droptrace/droptrace/event"
 	"github.com/droptrace/droptrace/filter"
 	"github.com/droptrace/droptrace/kernel"
-	"github.com/droptrace/droptrace/output"
 	"github.com/droptrace/droptrace/tracer"
 )
 
@@ -57,7 +57,7 @@ func tracePath(t *testing.T, b kernel.Backend, proto, fn string) {
 	p, events := runPath(t, tracer.PathConfig{Filter: spec, Backend: b, Funcs: pathFuncs}, func() { sendTo(t, proto, port) })
 	t.Logf("%s: %d probes attached in %v, detached in %v, %d refused", b, p.Probes(), p.AttachTime, p.DetachTime, len(p.Plan.Skipped))
 	var funcs []string
-	var drop *output.Event
+	var drop *event.Event
 	for i, ev := range events {
 		funcs = append(funcs, ev.Func)
 		if ev.Kind == "drop" && ev.Dport == port {
@@ -83,7 +83,7 @@ func tracePath(t *testing.T, b kernel.Backend, proto, fn string) {
 }
 
 // runPath attaches, runs send, and returns every event until a drop.
-func runPath(t *testing.T, cfg tracer.PathConfig, send func()) (*tracer.PathTracer, []output.Event) {
+func runPath(t *testing.T, cfg tracer.PathConfig, send func()) (*tracer.PathTracer, []event.Event) {
 	t.Helper()
 	syms := loadKallsyms(t)
 	dec := newDecoder(t, syms)
@@ -93,13 +93,13 @@ func runPath(t *testing.T, cfg tracer.PathConfig, send func()) (*tracer.PathTrac
 	}
 	defer p.Close()
 	// events is read only after Run has returned.
-	var events []output.Event
+	var events []event.Event
 	dropped := make(chan struct{})
 	var once sync.Once
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- p.Run(ctx, dec, func(ev *output.Event) error {
+		done <- p.Run(ctx, dec, func(ev *event.Event) error {
 			events = append(events, *ev)
 			if ev.Kind == "drop" {
 				once.Do(func() { close(dropped) })

@@ -1,7 +1,8 @@
-package output
+package event
 
 import (
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -17,10 +18,11 @@ const (
 	LinkRawIP
 )
 
-// Event is one decoded event from the kernel, ready to be written.
+// Event is one decoded event from the kernel, ready to be annotated and
+// written.
 type Event struct {
 	Time         time.Time
-	Kind         string // "drop", or a TCP event kind (KindRetransmit, ...)
+	Kind         Kind
 	Reason       string // drop reason name without the SKB_DROP_REASON_ prefix, e.g. "NETFILTER_DROP"; "" when the kernel has no reasons
 	ReasonCode   uint32
 	Location     string // symbolized drop location, e.g. "nft_do_chain+0x4f0 [nf_tables]"
@@ -51,8 +53,31 @@ type Event struct {
 	TCPInfo      *TCPInfo // the socket's tcp_info; nil when not looked up
 }
 
+// SummaryKey returns the key --summary would count ev under.
+func (ev *Event) SummaryKey() SummaryKey {
+	return SummaryKey{
+		Reason: ev.Reason, ReasonCode: ev.ReasonCode,
+		Location: ev.Location, LocationAddr: ev.LocationAddr,
+		Netns: ev.Netns, Ifindex: ev.Ifindex, Ifname: ev.Ifname, Proto: ev.Proto,
+	}
+}
+
 // Writer consumes events. Implementations are not safe for concurrent use.
 type Writer interface {
 	Write(ev *Event) error
 	Close() error
+}
+
+// ReasonText is a drop reason's name, or its number when the decoder could
+// not name it (a kernel newer than our table), because the number can
+// still be looked up; "" when there is neither.
+func ReasonText(name string, code uint32) string {
+	switch {
+	case name != "":
+		return name
+	case code != 0:
+		return strconv.FormatUint(uint64(code), 10)
+	default:
+		return ""
+	}
 }
