@@ -81,3 +81,9 @@ func sortRows(rows []SummaryRow) {
 		)
 	})
 }
+
+// SummaryWriter prints summaries: one per interval, and the totals at exit.
+type SummaryWriter interface {
+	WriteInterval(at time.Time, rows []SummaryRow) error
+	WriteTotals(at time.Time, elapsed time.Duration, rows []SummaryRow) error
+}

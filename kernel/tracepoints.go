@@ -16,7 +16,7 @@ func TracepointParams(spec *btf.Spec, name string) (int, error) {
 	if err := spec.TypeByName("btf_trace_"+name, &td); err != nil {
 		return 0, fmt.Errorf("looking up tracepoint %s in BTF: %w", name, err)
 	}
-	proto, ok := tracepointProto(td)
+	proto, ok := TracepointProto(td)
 	if !ok {
 		return 0, fmt.Errorf("btf_trace_%s: not a function pointer", name)
 	}
@@ -26,9 +26,9 @@ func TracepointParams(spec *btf.Spec, name string) (int, error) {
 	return len(proto.Params) - 1, nil
 }
 
-// tracepointProto returns the prototype a btf_trace_<name> typedef
+// TracepointProto returns the prototype a btf_trace_<name> typedef
 // points to; its first parameter is the tracepoint's context pointer.
-func tracepointProto(td *btf.Typedef) (*btf.FuncProto, bool) {
+func TracepointProto(td *btf.Typedef) (*btf.FuncProto, bool) {
 	ptr, ok := td.Type.(*btf.Pointer)
 	if !ok {
 		return nil, false

@@ -10,19 +10,13 @@ import (
 	"github.com/droptrace/droptrace/event"
 )
 
-// SummaryWriter prints summaries: one per interval, and the totals at exit.
-type SummaryWriter interface {
-	WriteInterval(at time.Time, rows []event.SummaryRow) error
-	WriteTotals(at time.Time, elapsed time.Duration, rows []event.SummaryRow) error
-}
-
 const summaryFormat = "%10s %12s %-20s %-36s %-10s %-15s %s\n"
 
 type summaryText struct{ w io.Writer }
 
 // NewSummaryText returns a SummaryWriter that prints aligned tables for a
 // human: a title line with the time and the drops, then a line per key.
-func NewSummaryText(w io.Writer) SummaryWriter { return summaryText{w: w} }
+func NewSummaryText(w io.Writer) event.SummaryWriter { return summaryText{w: w} }
 
 func (s summaryText) WriteInterval(at time.Time, rows []event.SummaryRow) error {
 	title := fmt.Sprintf("%s  %d new drops\n", at.Local().Format("15:04:05"), sumCounts(rows))
@@ -86,7 +80,7 @@ type summaryJSON struct{ enc *json.Encoder }
 
 // NewSummaryJSON returns a SummaryWriter that writes one JSON object per
 // key: kind "summary" each interval, "summary_total" at exit.
-func NewSummaryJSON(w io.Writer) SummaryWriter {
+func NewSummaryJSON(w io.Writer) event.SummaryWriter {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	return summaryJSON{enc: enc}

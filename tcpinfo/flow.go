@@ -5,7 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/droptrace/droptrace/event"
-	"github.com/droptrace/droptrace/kernel"
+	"github.com/droptrace/droptrace/sockdiag"
 )
 
 // connectionStates are the states of a full TCP socket with a peer, the
@@ -31,10 +31,10 @@ func FlowOf(ev *event.Event) (Flow, bool) {
 }
 
 // SockDiagLookup looks flows up through d.
-func SockDiagLookup(d *kernel.SockDiag) Lookup {
+func SockDiagLookup(d *sockdiag.Client) Lookup {
 	return func(f Flow, cookie uint64) (*event.TCPInfo, error) {
 		s, err := d.LookupTCP(f.Netns, f.Local, f.Remote, cookie)
-		if errors.Is(err, kernel.ErrSocketGone) {
+		if errors.Is(err, sockdiag.ErrSocketGone) {
 			return &event.TCPInfo{Gone: true}, nil
 		}
 		if err != nil {
@@ -46,7 +46,7 @@ func SockDiagLookup(d *kernel.SockDiag) Lookup {
 
 // tcpInfo converts what sock_diag reported. A socket without tcp_info is
 // a TIME_WAIT one: the connection's socket is gone.
-func tcpInfo(s *kernel.TCPSocket) *event.TCPInfo {
+func tcpInfo(s *sockdiag.TCPSocket) *event.TCPInfo {
 	ti := &event.TCPInfo{State: event.TCPStateName(s.State), RcvQueue: s.RQueue, SendQueue: s.WQueue}
 	i := s.Info
 	if i == nil {

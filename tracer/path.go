@@ -15,6 +15,7 @@ import (
 	"github.com/droptrace/droptrace/event"
 	"github.com/droptrace/droptrace/filter"
 	"github.com/droptrace/droptrace/kernel"
+	"github.com/droptrace/droptrace/tracer/attach"
 )
 
 // ErrNoFuncMatch means the function filter leaves nothing to probe.
@@ -26,18 +27,19 @@ var ErrBackend = errors.New("not usable on this kernel")
 // PathConfig says which packets to follow, and how to attach.
 type PathConfig struct {
 	Filter   filter.Spec
-	Backend  kernel.Backend // "" chooses the best one that works
+	Backend  attach.Backend // "" chooses the best one that works
 	Funcs    *regexp.Regexp // narrows the probed functions; nil for all
 	Stack    bool
-	Progress kernel.Progress
+	Progress attach.Progress
+	Decoder  *Decoder
 }
 
 // PathTracer follows skbs through kernel functions and tracepoints.
 type PathTracer struct {
 	base        *ebpf.Collection // maps, and the kfree_skb/consume_skb programs
 	ends        []link.Link
-	attach      *kernel.Attachment
-	backend     kernel.Backend
+	attach      *attach.Attachment
+	backend     attach.Backend
 	why         []string
 	tracepoints []string // index+1 is the probe id the tp_btf copies report
 	Plan        Plan
@@ -45,26 +47,27 @@ type PathTracer struct {
 	DetachTime  time.Duration // set by the first Detach that removed probes
 	probes      int
 	syms        *kernel.Symbols
+	dec         *Decoder
 }
 
 // Plan is what discovery found and attach did.
 type Plan struct {
-	Funcs       []kernel.Probe // functions to probe (none for the tracepoint backend)
-	Tracepoints []kernel.Probe // skb tracepoints, kfree_skb and consume_skb included
+	Funcs       []attach.Probe // functions to probe (none for the tracepoint backend)
+	Tracepoints []attach.Probe // skb tracepoints, kfree_skb and consume_skb included
 	Skipped     []string       // probes the kernel refused
 }
 
 // Discover lists the probes path tracing would attach: every traceable
 // function with an skb parameter matching re, and every skb tracepoint.
 func Discover(kspec *btf.Spec, syms *kernel.Symbols, re *regexp.Regexp) (Plan, error) {
-	funcs, err := kernel.SkbFuncs(kspec)
+	funcs, err := attach.SkbFuncs(kspec)
 	if err != nil {
 		return Plan{}, err
 	}
-	if funcs, err = kernel.Traceable(funcs, syms, re); err != nil {
+	if funcs, err = attach.Traceable(funcs, syms, re); err != nil {
 		return Plan{}, err
 	}
-	tps, err := kernel.SkbTracepoints(kspec)
+	tps, err := attach.SkbTracepoints(kspec)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -85,7 +88,7 @@ func OpenPath(ctx context.Context, cfg PathConfig, syms *kernel.Symbols) (*PathT
 	if cfg.Funcs != nil && len(plan.Funcs) == 0 {
 		return nil, fmt.Errorf("%w %q", ErrNoFuncMatch, cfg.Funcs)
 	}
-	p := &PathTracer{attach: &kernel.Attachment{}, Plan: plan, syms: syms}
+	p := &PathTracer{attach: &attach.Attachment{}, Plan: plan, syms: syms, dec: cfg.Decoder}
 	if err := p.chooseBackend(cfg.Backend, plan); err != nil {
 		return nil, err
 	}
@@ -96,13 +99,13 @@ func OpenPath(ctx context.Context, cfg PathConfig, syms *kernel.Symbols) (*PathT
 	}
 	p.AttachTime = time.Since(start)
 	p.probes = len(plan.Funcs) + len(plan.Tracepoints) - len(p.Plan.Skipped)
-	if p.backend == kernel.BackendTracepoint {
+	if p.backend == attach.BackendTracepoint {
 		p.probes = len(plan.Tracepoints) - len(p.Plan.Skipped)
 	}
 	return p, nil
 }
 
-func (p *PathTracer) chooseBackend(want kernel.Backend, plan Plan) error {
+func (p *PathTracer) chooseBackend(want attach.Backend, plan Plan) error {
 	// A backend is tried on ip_rcv, which every kernel has and every
 	// backend can probe, whatever functions the user narrowed the set to:
 	// one that refuses a particular function is still a working backend
@@ -112,19 +115,19 @@ func (p *PathTracer) chooseBackend(want kernel.Backend, plan Plan) error {
 		probeFn = plan.Funcs[0].Name
 	}
 	if want != "" {
-		if err := kernel.ProbeBackend(want, probeFn); err != nil {
+		if err := attach.ProbeBackend(want, probeFn); err != nil {
 			return fmt.Errorf("%w: %v", ErrBackend, err)
 		}
 		p.backend = want
 		return nil
 	}
-	b, why, err := kernel.ChooseBackend(probeFn)
+	b, why, err := attach.ChooseBackend(probeFn)
 	p.backend, p.why = b, why
 	return err
 }
 
 // Backend is the backend in use.
-func (p *PathTracer) Backend() kernel.Backend { return p.backend }
+func (p *PathTracer) Backend() attach.Backend { return p.backend }
 
 // Why says, for each backend better than the one in use, why it was not used.
 func (p *PathTracer) Why() []string { return p.why }
@@ -162,9 +165,9 @@ func (p *PathTracer) Stats() (seen, lost uint64, err error) {
 }
 
 // Run reads events until ctx ends or emit returns ErrStop.
-func (p *PathTracer) Run(ctx context.Context, dec *Decoder, emit func(*event.Event) error, idle func() error) error {
+func (p *PathTracer) Run(ctx context.Context, emit func(*event.Event) error, idle func() error) error {
 	decode := func(raw []byte, ev *event.Event) error {
-		return dec.DecodePath(raw, ev, p.tracepoints)
+		return p.dec.DecodePath(raw, ev, p.tracepoints)
 	}
 	return readRings(ctx, []*ebpf.Map{p.base.Maps[bpf.TraceMapEvents]}, func() { p.Detach() }, decode, emit, idle)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/droptrace/droptrace/bpf"
 	"github.com/droptrace/droptrace/kernel"
+	"github.com/droptrace/droptrace/tracer/attach"
 )
 
 // load creates the shared maps and the path's end programs, then attaches
@@ -51,13 +52,13 @@ func (p *PathTracer) configure(spec *ebpf.CollectionSpec, cfg PathConfig, kspec 
 
 // baseProgs are the programs of the shared collection for a backend; the
 // per-target ones (fentry, tp_btf) are loaded separately.
-func baseProgs(b kernel.Backend) []string {
+func baseProgs(b attach.Backend) []string {
 	progs := []string{bpf.TraceProgTpKfreeSkb, bpf.TraceProgTpConsumeSkb}
-	for pos := 1; pos <= kernel.MaxSkbParam; pos++ {
+	for pos := 1; pos <= attach.MaxSkbParam; pos++ {
 		switch b {
-		case kernel.BackendKprobe:
+		case attach.BackendKprobe:
 			progs = append(progs, fmt.Sprintf("kprobe_skb_%d", pos))
-		case kernel.BackendKprobeMulti:
+		case attach.BackendKprobeMulti:
 			progs = append(progs, fmt.Sprintf("kprobe_multi_skb_%d", pos))
 		}
 	}
@@ -89,23 +90,23 @@ func (p *PathTracer) attachEnds() error {
 	return nil
 }
 
-func (p *PathTracer) posProgs(format string) (progs [kernel.MaxSkbParam]*ebpf.Program) {
-	for pos := 1; pos <= kernel.MaxSkbParam; pos++ {
+func (p *PathTracer) posProgs(format string) (progs [attach.MaxSkbParam]*ebpf.Program) {
+	for pos := 1; pos <= attach.MaxSkbParam; pos++ {
 		progs[pos-1] = p.base.Programs[fmt.Sprintf(format, pos)]
 	}
 	return progs
 }
 
-func (p *PathTracer) attachFuncs(ctx context.Context, spec *ebpf.CollectionSpec, cache *btf.Cache, progress kernel.Progress) error {
+func (p *PathTracer) attachFuncs(ctx context.Context, spec *ebpf.CollectionSpec, cache *btf.Cache, progress attach.Progress) error {
 	var skipped []string
 	var err error
 	switch p.backend {
-	case kernel.BackendKprobeMulti:
-		skipped, err = kernel.AttachKprobeMulti(ctx, p.attach, p.posProgs("kprobe_multi_skb_%d"), p.Plan.Funcs, progress)
-	case kernel.BackendKprobe:
-		skipped, err = kernel.AttachKprobes(ctx, p.attach, p.posProgs("kprobe_skb_%d"), p.Plan.Funcs, progress)
-	case kernel.BackendFentry:
-		skipped, err = kernel.AttachTracing(ctx, p.attach, p.fentryLoader(spec, cache), p.Plan.Funcs, progress)
+	case attach.BackendKprobeMulti:
+		skipped, err = attach.AttachKprobeMulti(ctx, p.attach, p.posProgs("kprobe_multi_skb_%d"), p.Plan.Funcs, progress)
+	case attach.BackendKprobe:
+		skipped, err = attach.AttachKprobes(ctx, p.attach, p.posProgs("kprobe_skb_%d"), p.Plan.Funcs, progress)
+	case attach.BackendFentry:
+		skipped, err = attach.AttachTracing(ctx, p.attach, p.fentryLoader(spec, cache), p.Plan.Funcs, progress)
 	default:
 		p.Plan.Funcs = nil
 		return nil
@@ -132,9 +133,9 @@ func (p *PathTracer) replacements(keepRodata bool) map[string]*ebpf.Map {
 
 // fentryLoader loads fentry_skb_<pos> against one function. The program
 // shares every map, .rodata included, with the base collection.
-func (p *PathTracer) fentryLoader(spec *ebpf.CollectionSpec, cache *btf.Cache) kernel.Loader {
+func (p *PathTracer) fentryLoader(spec *ebpf.CollectionSpec, cache *btf.Cache) attach.Loader {
 	repl := p.replacements(false)
-	return func(pr kernel.Probe) (*ebpf.Program, error) {
+	return func(pr attach.Probe) (*ebpf.Program, error) {
 		name := fmt.Sprintf("fentry_skb_%d", pr.Pos)
 		ps := spec.Programs[name].Copy()
 		ps.AttachTo = pr.Name
@@ -161,8 +162,8 @@ func loadOne(spec *ebpf.CollectionSpec, vars map[string]*ebpf.VariableSpec, name
 // attachTracepoints attaches a tp_btf copy to every skb tracepoint but
 // the two that end a path. Each copy has its own .rodata whose
 // cfg_probe_id tells user space which tracepoint fired.
-func (p *PathTracer) attachTracepoints(ctx context.Context, spec *ebpf.CollectionSpec, cache *btf.Cache, progress kernel.Progress) error {
-	var targets []kernel.Probe
+func (p *PathTracer) attachTracepoints(ctx context.Context, spec *ebpf.CollectionSpec, cache *btf.Cache, progress attach.Progress) error {
+	var targets []attach.Probe
 	for _, tp := range p.Plan.Tracepoints {
 		if tp.Name == "kfree_skb" || tp.Name == "consume_skb" {
 			continue
@@ -175,7 +176,7 @@ func (p *PathTracer) attachTracepoints(ctx context.Context, spec *ebpf.Collectio
 		ids[name] = uint32(i + 1)
 	}
 	repl := p.replacements(true)
-	load := func(pr kernel.Probe) (*ebpf.Program, error) {
+	load := func(pr attach.Probe) (*ebpf.Program, error) {
 		name := fmt.Sprintf("tp_skb_%d", pr.Pos)
 		vars := make(map[string]*ebpf.VariableSpec, len(spec.Variables))
 		for n, v := range spec.Variables {
@@ -188,7 +189,7 @@ func (p *PathTracer) attachTracepoints(ctx context.Context, spec *ebpf.Collectio
 		ps.AttachTo = pr.Name
 		return loadOne(spec, vars, name, ps, repl, cache)
 	}
-	skipped, err := kernel.AttachTracing(ctx, p.attach, load, targets, progress)
+	skipped, err := attach.AttachTracing(ctx, p.attach, load, targets, progress)
 	p.Plan.Skipped = append(p.Plan.Skipped, skipped...)
 	return err
 }

@@ -1,9 +1,14 @@
 package tracer
 
-// Probes returns how many programs are attached to the kernel now.
+// Probes returns how many programs are attached to the kernel now: the
+// drop program and, with --tcp, one per TCP tracepoint.
 func (t *Tracer) Probes() int {
-	if t.link == nil {
-		return 0
+	n := 0
+	if t.link != nil {
+		n++
 	}
-	return 1
+	if t.tcp != nil {
+		n += len(t.tcp.links)
+	}
+	return n
 }

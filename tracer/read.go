@@ -24,8 +24,8 @@ var ErrStop = errors.New("stop")
 // drains what the ring buffers still hold, so no event that was sent is
 // left unread. idle, when not nil, is called after each read of the
 // rings: the moment to flush buffered output.
-func (t *Tracer) Run(ctx context.Context, dec *Decoder, emit func(*event.Event) error, idle func() error) error {
-	return readRings(ctx, t.rings, func() { t.Detach() }, dec.Decode, emit, idle)
+func (t *Tracer) Run(ctx context.Context, emit func(*event.Event) error, idle func() error) error {
+	return readRings(ctx, t.rings, func() { t.Detach() }, t.dec.Decode, emit, idle)
 }
 
 // pollInterval is how often the ring buffers are read. The programs do not

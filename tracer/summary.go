@@ -44,8 +44,8 @@ func (t *Tracer) SummaryOverflow() (uint64, error) {
 const summaryBatch = 1024
 
 // SummaryCounts reads the kernel's drop counts in summary mode, summed over
-// CPUs, with reasons, locations and device names resolved by dec.
-func (t *Tracer) SummaryCounts(dec *Decoder) (event.Counts, error) {
+// CPUs, with reasons, locations and device names resolved by the decoder.
+func (t *Tracer) SummaryCounts() (event.Counts, error) {
 	names, err := t.deviceNames()
 	if err != nil {
 		return nil, err
@@ -56,7 +56,7 @@ func (t *Tracer) SummaryCounts(dec *Decoder) (event.Counts, error) {
 	}
 	counts := make(event.Counts, len(raw))
 	for k, n := range raw {
-		counts[dec.SummaryKey(k, names[bpf.DropDevKey{Netns: k.Netns, Ifindex: k.Ifindex}])] += n
+		counts[t.dec.summaryKey(k, names[bpf.DropDevKey{Netns: k.Netns, Ifindex: k.Ifindex}])] += n
 	}
 	return counts, nil
 }
@@ -141,8 +141,8 @@ func (t *Tracer) deviceNames() (map[bpf.DropDevKey]string, error) {
 	return names, nil
 }
 
-// SummaryKey names a kernel summary key.
-func (d *Decoder) SummaryKey(k bpf.DropSummaryKey, ifname string) event.SummaryKey {
+// summaryKey names a kernel summary key.
+func (d *Decoder) summaryKey(k bpf.DropSummaryKey, ifname string) event.SummaryKey {
 	key := event.SummaryKey{
 		ReasonCode:   k.Reason,
 		LocationAddr: k.Location,

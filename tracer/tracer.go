@@ -27,6 +27,9 @@ type Config struct {
 	// SummaryKeys bounds the keys (DefaultSummaryKeys when 0).
 	Summary     bool
 	SummaryKeys int
+
+	// Decoder turns records into events (reasons and locations named).
+	Decoder *Decoder
 }
 
 // Tracer is the loaded and attached drop program.
@@ -38,6 +41,7 @@ type Tracer struct {
 	tcp      *tcpProbe   // nil without Config.TCP
 	rings    []*ebpf.Map // one per CPU; none in summary mode
 	summary  summaryState
+	dec      *Decoder
 }
 
 // Open loads the drop program specialised for cfg and attaches it.
@@ -67,7 +71,7 @@ func Open(cfg Config) (*Tracer, error) {
 		closeAll(rings)
 		return nil, explainPermission(err)
 	}
-	t := &Tracer{coll: coll, link: l, mode: mode, fallback: fallback, rings: rings}
+	t := &Tracer{coll: coll, link: l, mode: mode, fallback: fallback, rings: rings, dec: cfg.Decoder}
 	if err := t.setReasons(cfg.Filter.Reasons); err != nil {
 		t.Close()
 		return nil, err

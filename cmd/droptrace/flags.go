@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/droptrace/droptrace/filter"
+	"github.com/droptrace/droptrace/output"
 	"github.com/droptrace/droptrace/tracer"
 )
 
@@ -55,7 +58,7 @@ func newFlagSet(cfg *config) *pflag.FlagSet {
 	fs.StringVar(&f.Netns, "filter-netns", "", "only drops in this network namespace: inode, /proc/PID/ns/net, or an 'ip netns' name")
 	fs.StringVar(&f.Ifname, "filter-ifname", "", "only drops on the interface of this name (in any namespace)")
 	fs.StringSliceVar(&f.Reasons, "filter-reason", nil, "only drops with these reasons, e.g. NETFILTER_DROP,NO_SOCKET (see --list-reasons)")
-	fs.StringVarP(&cfg.output, "output", "o", "text", "output format on stdout: text or json")
+	fs.StringVarP(&cfg.output, "output", "o", "text", "output format on stdout: "+strings.Join(output.Formats(), " or "))
 	fs.StringVarP(&cfg.pcap, "output-pcap", "w", "", "also write the dropped packets to this pcapng file ('-' for stdout)")
 	fs.IntVar(&cfg.snaplen, "output-snaplen", tracer.MaxSnaplen, fmt.Sprintf("packet bytes saved per drop with --output-pcap (1-%d)", tracer.MaxSnaplen))
 	fs.StringVar(&cfg.hook, "drop-hook", tracer.HookAuto, "where to catch drops: auto (tp_btf, else the classic tracepoint), tp_btf, tracepoint")
@@ -100,8 +103,8 @@ func parseFlags(args []string) (*config, *pflag.FlagSet, error) {
 
 func validate(cfg *config) error {
 	switch {
-	case cfg.output != "text" && cfg.output != "json":
-		return usagef("--output: %q is not an output format (text, json)", cfg.output)
+	case !slices.Contains(output.Formats(), cfg.output):
+		return usagef("--output: %q is not an output format (%s)", cfg.output, strings.Join(output.Formats(), ", "))
 	case cfg.hook != tracer.HookAuto && cfg.hook != tracer.HookTpBTF && cfg.hook != tracer.HookTracepoint:
 		return usagef("--drop-hook: %q is not a hook (auto, tp_btf, tracepoint)", cfg.hook)
 	case cfg.snaplen < 1 || cfg.snaplen > tracer.MaxSnaplen:

@@ -7,16 +7,19 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
-
-	"github.com/cilium/ebpf/btf"
 
 	"github.com/droptrace/droptrace/event"
 	"github.com/droptrace/droptrace/filter"
 	"github.com/droptrace/droptrace/kernel"
 	"github.com/droptrace/droptrace/output"
+	"github.com/droptrace/droptrace/session"
 	"github.com/droptrace/droptrace/tracer"
 )
+
+// stdout is buffered: one write per event would cost a system call each
+// at a million drops a second. The run loops flush it whenever they have
+// caught up.
+var stdout = bufio.NewWriterSize(os.Stdout, 64<<10)
 
 func run(ctx context.Context, cfg *config) error {
 	reasons, err := kernel.LoadDropReasons()
@@ -37,24 +40,27 @@ func run(ctx context.Context, cfg *config) error {
 	if err != nil {
 		return err
 	}
+	dec := tracer.NewDecoder(syms, reasons)
 	switch {
 	case cfg.trace.listFuncs:
 		return listFuncs(os.Stdout, cfg, syms)
 	case cfg.trace.enabled:
-		return runTrace(ctx, cfg, spec, syms, reasons)
+		return runTrace(ctx, cfg, spec, syms, dec)
 	}
-	return runDrops(ctx, cfg, spec, syms, reasons)
+	return runDrops(ctx, cfg, spec, dec)
 }
 
-// runDrops reports each dropped packet (the default mode).
-func runDrops(ctx context.Context, cfg *config, spec filter.Spec, syms *kernel.Symbols, reasons *kernel.DropReasons) error {
+// runDrops reports each dropped packet (the default mode), or counts them
+// with --summary.
+func runDrops(ctx context.Context, cfg *config, spec filter.Spec, dec *tracer.Decoder) error {
+	tcfg := tracer.Config{Filter: spec, Hook: cfg.hook, TCP: cfg.tcp, Summary: cfg.summary, SummaryKeys: cfg.summaryKeys, Decoder: dec}
+	if cfg.pcap != "" {
+		tcfg.Snaplen = cfg.snaplen
+	}
+	// Outputs open before anything attaches: a bad path attaches nothing.
 	w, pcap, err := openOutputs(cfg)
 	if err != nil {
 		return err
-	}
-	tcfg := tracer.Config{Filter: spec, Hook: cfg.hook, TCP: cfg.tcp, Summary: cfg.summary, SummaryKeys: cfg.summaryKeys}
-	if pcap != nil {
-		tcfg.Snaplen = cfg.snaplen
 	}
 	t, err := tracer.Open(tcfg)
 	if err != nil {
@@ -62,84 +68,71 @@ func runDrops(ctx context.Context, cfg *config, spec filter.Spec, syms *kernel.S
 		return err
 	}
 	defer t.Close()
-	dec := tracer.NewDecoder(syms, reasons)
-	mx, err := startMetrics(ctx, cfg, t, dec)
+	mx, err := startMetrics(ctx, cfg, t, t)
 	if err != nil {
 		w.Close()
 		return err
 	}
+	if mx != nil {
+		w = output.Multi(w, mx)
+	}
 	// In the background: the rings fill while the reader waits, and a
 	// storm fills them within a few hundred milliseconds.
-	go releaseLoadMemory()
-	announce(t, spec)
-	ctx, cancel := withDuration(ctx, cfg.duration)
+	go session.ReleaseLoadMemory()
+	session.AnnounceDrops(os.Stderr, t, spec)
+	ctx, cancel := session.WithDuration(ctx, cfg.duration)
 	defer cancel()
 	if cfg.summary {
-		defer reportOverflow(t, cfg.summaryKeys)
-		return summaryLoop(ctx, t, dec, newSummaryWriter(cfg.output), cfg.interval)
+		defer session.ReportOverflow(os.Stderr, t, cfg.summaryKeys)
+		sw, err := output.NewSummary(cfg.output, stdout)
+		if err != nil {
+			return err
+		}
+		s := session.Summary{Source: t, Out: sw, Interval: cfg.interval, Flush: stdout.Flush}
+		return s.Run(ctx)
 	}
-	if mx != nil {
-		w = output.Multi(w, mx.Writer())
-	}
-	return streamDrops(ctx, cfg, t, dec, w, pcap)
+	return streamDrops(ctx, cfg, t, w, pcap)
 }
 
 // streamDrops writes drop (and --tcp) events until the run ends, then
 // flushes the outputs and reports the counts.
-func streamDrops(ctx context.Context, cfg *config, t *tracer.Tracer, dec *tracer.Decoder, w event.Writer, pcap *output.Pcap) error {
-	var reported uint64
-	var tcp *tcpReport
-	var runErr error
+func streamDrops(ctx context.Context, cfg *config, t *tracer.Tracer, w event.Writer, pcap *output.Pcap) error {
+	s := &session.Stream{Source: t, Out: w, Count: cfg.count, Flush: stdout.Flush}
+	var tcp *session.TCPStage
 	if cfg.tcp {
-		reported, tcp, runErr = streamTCP(ctx, t, dec, w, cfg.count)
-	} else {
-		reported, runErr = streamEvents(ctx, t.Run, dec, w, cfg.count)
+		tcp = session.NewTCPStage()
+		defer tcp.Release()
+		s.Stage = tcp
 	}
+	n, runErr := s.Run(ctx)
 	closeErr := w.Close()
 	if err := stdout.Flush(); closeErr == nil {
 		closeErr = err
 	}
-	summarize(t, reported, pcap)
-	summarizeTCP(t, tcp)
+	session.ReportDrops(os.Stderr, t, n)
+	if pcap != nil && pcap.Skipped() > 0 {
+		fmt.Fprintf(os.Stderr, "droptrace: %d drops had no packet bytes to write to the pcap\n", pcap.Skipped())
+	}
+	if tcp != nil {
+		tcp.Report(os.Stderr, t, n.TCP)
+	}
 	if runErr != nil {
 		return runErr
 	}
 	return closeErr
 }
 
-// runFunc is the Run method of a tracer of any mode.
-type runFunc func(ctx context.Context, dec *tracer.Decoder, emit func(*event.Event) error, idle func() error) error
-
-// streamEvents writes events until ctx ends or count events were written.
-func streamEvents(ctx context.Context, run runFunc, dec *tracer.Decoder, w event.Writer, count int) (uint64, error) {
-	var n uint64
-	err := run(ctx, dec, func(ev *event.Event) error {
-		if err := w.Write(ev); err != nil {
-			return err
-		}
-		n++
-		if count > 0 && n >= uint64(count) {
-			return tracer.ErrStop
-		}
-		return nil
-	}, stdout.Flush)
-	return n, err
-}
-
-// stdout is buffered: one write per event would cost a system call each
-// at a million drops a second. Run flushes it whenever it has caught up.
-var stdout = bufio.NewWriterSize(os.Stdout, 64<<10)
-
-// openOutputs opens the stdout format and the pcap file; pcap is nil
-// when not asked for. With the pcap on stdout, stdout carries nothing else.
+// openOutputs opens the stdout format and the pcap file; pcap is nil when
+// not asked for. With the pcap on stdout, stdout carries nothing else.
+// Summary mode writes its own tables.
 func openOutputs(cfg *config) (event.Writer, *output.Pcap, error) {
 	var ws []event.Writer
-	if cfg.pcap != "-" {
-		if cfg.output == "json" {
-			ws = append(ws, output.NewJSON(stdout))
-		} else {
-			ws = append(ws, output.NewText(stdout))
+	if cfg.pcap != "-" && !cfg.summary {
+		w, err := output.New(cfg.output, output.ModeDrops, stdout, output.Options{})
+		if err != nil {
+			return nil, nil, err
 		}
+		ws = append(ws, w)
 	}
 	var pcap *output.Pcap
 	if cfg.pcap != "" {
@@ -152,43 +145,7 @@ func openOutputs(cfg *config) (event.Writer, *output.Pcap, error) {
 	return output.Multi(ws...), pcap, nil
 }
 
-func announce(t *tracer.Tracer, spec filter.Spec) {
-	if fb := t.Fallback(); fb != "" {
-		fmt.Fprintf(os.Stderr, "droptrace: not using tp_btf: %s\n", fb)
-	}
-	announceTCP(t)
-	fmt.Fprintf(os.Stderr, "droptrace: tracing drops via %s, filters: %s; Ctrl-C to stop\n", t.Mode(), spec)
-}
-
-func summarize(t *tracer.Tracer, reported uint64, pcap *output.Pcap) {
-	seen, lost, err := t.Stats()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "droptrace: %d drops reported; %v\n", reported, err)
-		return
-	}
-	fmt.Fprintf(os.Stderr, "droptrace: %d drops reported, %d matched in the kernel, %d events lost\n", reported, seen, lost)
-	if pcap != nil && pcap.Skipped() > 0 {
-		fmt.Fprintf(os.Stderr, "droptrace: %d drops had no packet bytes to write to the pcap\n", pcap.Skipped())
-	}
-}
-
 func listReasons(w io.Writer, reasons *kernel.DropReasons) error {
 	_, err := io.WriteString(w, strings.Join(reasons.Names(), "\n")+"\n")
 	return err
-}
-
-// withDuration ends ctx after d, when d is set (--duration).
-func withDuration(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if d <= 0 {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, d)
-}
-
-func kernelSpec() (*btf.Spec, error) {
-	spec, err := btf.LoadKernelSpec()
-	if err != nil {
-		return nil, fmt.Errorf("reading kernel BTF (droptrace needs a kernel built with CONFIG_DEBUG_INFO_BTF): %w", err)
-	}
-	return spec, nil
 }

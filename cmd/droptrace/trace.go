@@ -7,15 +7,15 @@ import (
 	"io"
 	"os"
 	"regexp"
-	"strings"
-	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/cilium/ebpf/btf"
 
 	"github.com/droptrace/droptrace/filter"
 	"github.com/droptrace/droptrace/kernel"
 	"github.com/droptrace/droptrace/output"
+	"github.com/droptrace/droptrace/session"
 	"github.com/droptrace/droptrace/tracer"
+	"github.com/droptrace/droptrace/tracer/attach"
 )
 
 // traceOptions are the flags of path tracing (--trace).
@@ -27,12 +27,12 @@ type traceOptions struct {
 	stack     bool
 
 	// Set by validate from backend and funcs.
-	parsedBackend kernel.Backend
+	parsedBackend attach.Backend
 	funcsRE       *regexp.Regexp // nil when funcs is ""
 }
 
 func (o *traceOptions) validate(cfg *config) error {
-	b, err := kernel.ParseBackend(o.backend)
+	b, err := attach.ParseBackend(o.backend)
 	if err != nil {
 		return usagef("--backend: %v", err)
 	}
@@ -61,10 +61,14 @@ func (o *traceOptions) validate(cfg *config) error {
 }
 
 // runTrace follows matching packets through the kernel (pwru style).
-func runTrace(ctx context.Context, cfg *config, spec filter.Spec, syms *kernel.Symbols, reasons *kernel.DropReasons) error {
-	pcfg := tracer.PathConfig{Filter: spec, Backend: cfg.trace.parsedBackend, Funcs: cfg.trace.funcsRE, Stack: cfg.trace.stack}
-	if isTerminal(os.Stderr) {
-		pcfg.Progress = progressBar(os.Stderr)
+func runTrace(ctx context.Context, cfg *config, spec filter.Spec, syms *kernel.Symbols, dec *tracer.Decoder) error {
+	w, err := output.New(cfg.output, output.ModePath, stdout, output.Options{Colour: session.IsTerminal(os.Stdout)})
+	if err != nil {
+		return err
+	}
+	pcfg := tracer.PathConfig{Filter: spec, Backend: cfg.trace.parsedBackend, Funcs: cfg.trace.funcsRE, Stack: cfg.trace.stack, Decoder: dec}
+	if session.IsTerminal(os.Stderr) {
+		pcfg.Progress = session.ProgressBar(os.Stderr)
 	}
 	p, err := tracer.OpenPath(ctx, pcfg, syms)
 	switch {
@@ -78,56 +82,34 @@ func runTrace(ctx context.Context, cfg *config, spec filter.Spec, syms *kernel.S
 	case err != nil:
 		return err
 	}
-	defer closePath(p)
-	announcePath(p, spec)
+	defer session.ClosePath(os.Stderr, p)
+	session.AnnouncePath(os.Stderr, p, spec)
 	if err := ctx.Err(); err != nil {
 		return nil // interrupted while attaching: Close detaches
 	}
-	w := output.NewPathText(stdout, isTerminal(os.Stdout))
-	if cfg.output == "json" {
-		w = output.NewJSON(stdout)
+	mx, err := startMetrics(ctx, cfg, p, nil)
+	if err != nil {
+		return err
 	}
-	if cfg.metricsAddr != "" {
-		mx, err := serveMetrics(ctx, cfg.metricsAddr, metricsOptions(p))
-		if err != nil {
-			return err
-		}
-		w = output.Multi(w, mx.Writer())
+	if mx != nil {
+		w = output.Multi(w, mx)
 	}
-	ctx, cancel := withDuration(ctx, cfg.duration)
+	ctx, cancel := session.WithDuration(ctx, cfg.duration)
 	defer cancel()
-	n, runErr := streamEvents(ctx, p.Run, tracer.NewDecoder(syms, reasons), w, cfg.count)
+	s := &session.Stream{Source: p, Out: w, Count: cfg.count, Flush: stdout.Flush}
+	n, runErr := s.Run(ctx)
 	if err := stdout.Flush(); runErr == nil {
 		runErr = err
 	}
-	seen, lost, err := p.Stats()
-	if err == nil {
-		fmt.Fprintf(os.Stderr, "droptrace: %d path events reported, %d matched in the kernel, %d events lost\n", n, seen, lost)
-	}
+	session.ReportPath(os.Stderr, p, n)
 	return runErr
-}
-
-func closePath(p *tracer.PathTracer) {
-	p.Close()
-	fmt.Fprintf(os.Stderr, "droptrace: detached %d probes in %v\n", p.Probes(), p.DetachTime.Round(time.Millisecond))
-}
-
-func announcePath(p *tracer.PathTracer, spec filter.Spec) {
-	why := ""
-	if len(p.Why()) > 0 {
-		why = " (" + strings.Join(p.Why(), "; ") + ")"
-	}
-	fmt.Fprintf(os.Stderr, "droptrace: backend %s%s\n", p.Backend(), why)
-	fmt.Fprintf(os.Stderr, "droptrace: attached %d probes (%d functions, %d tracepoints, %d refused by the kernel) in %v\n",
-		p.Probes(), len(p.Plan.Funcs), len(p.Plan.Tracepoints), len(p.Plan.Skipped), p.AttachTime.Round(time.Millisecond))
-	fmt.Fprintf(os.Stderr, "droptrace: tracing packet paths, filters: %s; Ctrl-C to stop\n", spec)
 }
 
 // listFuncs prints what --trace would probe, and exits.
 func listFuncs(w io.Writer, cfg *config, syms *kernel.Symbols) error {
-	kspec, err := kernelSpec()
+	kspec, err := btf.LoadKernelSpec()
 	if err != nil {
-		return err
+		return fmt.Errorf("reading kernel BTF (droptrace needs a kernel built with CONFIG_DEBUG_INFO_BTF): %w", err)
 	}
 	plan, err := tracer.Discover(kspec, syms, cfg.trace.funcsRE)
 	if err != nil {
@@ -141,26 +123,4 @@ func listFuncs(w io.Writer, cfg *config, syms *kernel.Symbols) error {
 	}
 	fmt.Fprintf(os.Stderr, "droptrace: %d functions, %d tracepoints\n", len(plan.Funcs), len(plan.Tracepoints))
 	return nil
-}
-
-// progressBar redraws one line on a terminal while probes attach.
-func progressBar(w io.Writer) kernel.Progress {
-	last := time.Time{}
-	return func(done, total int) {
-		if done < total && time.Since(last) < 100*time.Millisecond {
-			return
-		}
-		last = time.Now()
-		width := 30
-		fill := width * done / max(total, 1)
-		fmt.Fprintf(w, "\rdroptrace: attaching [%s%s] %d/%d", strings.Repeat("#", fill), strings.Repeat(".", width-fill), done, total)
-		if done == total {
-			fmt.Fprint(w, "\r\x1b[K")
-		}
-	}
-}
-
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }

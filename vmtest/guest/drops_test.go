@@ -46,7 +46,7 @@ func TestDropsLoopback(t *testing.T) {
 	t.Logf("kernel %s", kernelRelease(t))
 	port := closedPort(t)
 
-	tr, err := tracer.Open(tracer.Config{Filter: filter.Spec{Proto: filter.ProtoUDP, Port: port}})
+	tr, err := tracer.Open(tracer.Config{Filter: filter.Spec{Proto: filter.ProtoUDP, Port: port}, Decoder: newDecoder(t, loadKallsyms(t))})
 	if err != nil {
 		t.Fatalf("opening tracer: %+v", err)
 	}
@@ -56,7 +56,7 @@ func TestDropsLoopback(t *testing.T) {
 		t.Errorf("Mode() = %q, want %q", got, want)
 	}
 
-	c := startCollector(tr, newDecoder(t, loadKallsyms(t)))
+	c := startCollector(tr)
 	sent := sendAll(t, port)
 	events := c.stop(t, len(sent))
 	for _, ev := range events {
@@ -128,11 +128,11 @@ type collector struct {
 	done   chan error
 }
 
-func startCollector(tr *tracer.Tracer, dec *tracer.Decoder) *collector {
+func startCollector(tr *tracer.Tracer) *collector {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &collector{cancel: cancel, events: make(chan event.Event, 1024), done: make(chan error, 1)}
 	go func() {
-		c.done <- tr.Run(ctx, dec, func(ev *event.Event) error {
+		c.done <- tr.Run(ctx, func(ev *event.Event) error {
 			select {
 			case c.events <- *ev:
 			default: // more events than any test sends: checkDrops reports the count

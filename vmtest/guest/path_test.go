@@ -21,6 +21,7 @@ import (
 	"github.com/droptrace/droptrace/filter"
 	"github.com/droptrace/droptrace/kernel"
 	"github.com/droptrace/droptrace/tracer"
+	"github.com/droptrace/droptrace/tracer/attach"
 )
 
 // pathFuncs narrows the probed functions to the receive path, so that
@@ -29,11 +30,11 @@ import (
 var pathFuncs = regexp.MustCompile(`^(ip_rcv|ip_rcv_core|ip_rcv_finish|ip_local_deliver|ip_local_deliver_finish|ip_output|ip_finish_output2|__netif_receive_skb_core|__udp4_lib_rcv|udp_rcv|tcp_v4_rcv|tcp_v4_send_reset|icmp_rcv)$`)
 
 // backendsOf returns the backends this kernel series must have (KERNEL.md).
-func backendsOf(series string) []kernel.Backend {
+func backendsOf(series string) []attach.Backend {
 	if series == "6.1" {
-		return []kernel.Backend{kernel.BackendKprobe, kernel.BackendFentry, kernel.BackendTracepoint}
+		return []attach.Backend{attach.BackendKprobe, attach.BackendFentry, attach.BackendTracepoint}
 	}
-	return []kernel.Backend{kernel.BackendKprobeMulti, kernel.BackendKprobe, kernel.BackendFentry, kernel.BackendTracepoint}
+	return []attach.Backend{attach.BackendKprobeMulti, attach.BackendKprobe, attach.BackendFentry, attach.BackendTracepoint}
 }
 
 func TestPathBackends(t *testing.T) {
@@ -48,7 +49,7 @@ func TestPathBackends(t *testing.T) {
 
 // tracePath sends one packet of proto to a closed loopback port and checks
 // its path: through fn (for function backends), ending in a NO_SOCKET drop.
-func tracePath(t *testing.T, b kernel.Backend, proto, fn string) {
+func tracePath(t *testing.T, b attach.Backend, proto, fn string) {
 	port := closedPort(t)
 	spec := filter.Spec{Port: port, Proto: filter.ProtoUDP}
 	if proto == "tcp" {
@@ -71,10 +72,10 @@ func tracePath(t *testing.T, b kernel.Backend, proto, fn string) {
 	if drop.Reason != "NO_SOCKET" {
 		t.Errorf("drop reason %q, want NO_SOCKET", drop.Reason)
 	}
-	if b != kernel.BackendTracepoint && !slices.Contains(funcs, fn) {
+	if b != attach.BackendTracepoint && !slices.Contains(funcs, fn) {
 		t.Errorf("path does not pass %s", fn)
 	}
-	if b == kernel.BackendTracepoint && !slices.ContainsFunc(funcs, func(f string) bool { return strings.HasPrefix(f, "tp:") }) {
+	if b == attach.BackendTracepoint && !slices.ContainsFunc(funcs, func(f string) bool { return strings.HasPrefix(f, "tp:") }) {
 		t.Errorf("tracepoint backend reported no tracepoint step")
 	}
 	if last := events[len(events)-1]; last.Kind != "drop" && drop.Skb == last.Skb {
@@ -86,7 +87,7 @@ func tracePath(t *testing.T, b kernel.Backend, proto, fn string) {
 func runPath(t *testing.T, cfg tracer.PathConfig, send func()) (*tracer.PathTracer, []event.Event) {
 	t.Helper()
 	syms := loadKallsyms(t)
-	dec := newDecoder(t, syms)
+	cfg.Decoder = newDecoder(t, syms)
 	p, err := tracer.OpenPath(context.Background(), cfg, syms)
 	if err != nil {
 		t.Fatalf("OpenPath(%s): %v", cfg.Backend, err)
@@ -99,7 +100,7 @@ func runPath(t *testing.T, cfg tracer.PathConfig, send func()) (*tracer.PathTrac
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- p.Run(ctx, dec, func(ev *event.Event) error {
+		done <- p.Run(ctx, func(ev *event.Event) error {
 			events = append(events, *ev)
 			if ev.Kind == "drop" {
 				once.Do(func() { close(dropped) })
@@ -148,11 +149,11 @@ func TestAutoBackend(t *testing.T) {
 	t.Logf("auto chose %s; why not better: %q", p.Backend(), p.Why())
 	switch series {
 	case "6.12":
-		if p.Backend() != kernel.BackendKprobeMulti {
+		if p.Backend() != attach.BackendKprobeMulti {
 			t.Errorf("auto chose %s on 6.12, want kprobe-multi", p.Backend())
 		}
 	case "6.1":
-		if p.Backend() == kernel.BackendKprobeMulti {
+		if p.Backend() == attach.BackendKprobeMulti {
 			t.Errorf("auto chose kprobe-multi on 6.1")
 		}
 		if len(p.Why()) == 0 || !strings.HasPrefix(p.Why()[0], "kprobe-multi:") {
@@ -172,7 +173,7 @@ func TestAttachAll(t *testing.T) {
 	syms := loadKallsyms(t)
 	for _, b := range backendsOf(series) {
 		cfg := tracer.PathConfig{Backend: b}
-		if b == kernel.BackendFentry || b == kernel.BackendKprobe {
+		if b == attach.BackendFentry || b == attach.BackendKprobe {
 			if !benchAll() {
 				continue
 			}
@@ -221,7 +222,7 @@ func benchAll() bool { return os.Getenv("DROPTRACE_BENCH_ALL") == "1" }
 // checks nothing is left behind: no BPF program, no kprobe.
 func TestInterruptedAttach(t *testing.T) {
 	requireVM(t)
-	for _, b := range []kernel.Backend{kernel.BackendKprobe, kernel.BackendFentry} {
+	for _, b := range []attach.Backend{attach.BackendKprobe, attach.BackendFentry} {
 		t.Run(string(b), func(t *testing.T) {
 			progsBefore, kprobesBefore := settledPrograms(t), countKprobes(t)
 			ctx, cancel := context.WithCancel(context.Background())

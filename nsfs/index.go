@@ -1,4 +1,4 @@
-package kernel
+package nsfs
 
 import (
 	"errors"
@@ -15,11 +15,11 @@ import (
 // found: it is gone, or only a process in another mount namespace has it.
 var ErrNetnsNotFound = errors.New("network namespace not found")
 
-// NetnsIndex maps network namespace inodes, the ids events carry, to a
+// Index maps network namespace inodes, the ids events carry, to a
 // file that opens the namespace: a name under /run/netns, else a
 // process's /proc/PID/ns/net. It scans once, then again when asked for an
 // inode it does not know, at most once per MinRescan.
-type NetnsIndex struct {
+type Index struct {
 	MinRescan time.Duration
 	scan      func() map[uint32]string
 	now       func() time.Time
@@ -29,18 +29,18 @@ type NetnsIndex struct {
 	scanned time.Time
 }
 
-// NewNetnsIndex returns an index over /run/netns and /proc.
-func NewNetnsIndex() *NetnsIndex {
-	return &NetnsIndex{
+// NewIndex returns an index over /run/netns and /proc.
+func NewIndex() *Index {
+	return &Index{
 		MinRescan: time.Second,
-		scan:      func() map[uint32]string { return ScanNetns("/run/netns", "/proc") },
+		scan:      func() map[uint32]string { return Scan("/run/netns", "/proc") },
 		now:       time.Now,
 	}
 }
 
 // Path returns a file that opens the namespace ino, scanning again when
 // ino is unknown and the last scan is older than MinRescan.
-func (x *NetnsIndex) Path(ino uint32) (string, error) {
+func (x *Index) Path(ino uint32) (string, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if p, ok := x.paths[ino]; ok {
@@ -59,16 +59,16 @@ func (x *NetnsIndex) Path(ino uint32) (string, error) {
 
 // Forget drops what the index knows of ino, because its file turned out
 // to open another namespace (a process exited, a name was reused).
-func (x *NetnsIndex) Forget(ino uint32) {
+func (x *Index) Forget(ino uint32) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	delete(x.paths, ino)
 }
 
-// ScanNetns lists the network namespaces reachable from runDir (ip netns
+// Scan lists the network namespaces reachable from runDir (ip netns
 // names) and procDir (every process's ns/net), by inode. The first file
 // found for an inode wins, so names are preferred to processes.
-func ScanNetns(runDir, procDir string) map[uint32]string {
+func Scan(runDir, procDir string) map[uint32]string {
 	paths := map[uint32]string{}
 	if names, err := os.ReadDir(runDir); err == nil {
 		for _, e := range names {

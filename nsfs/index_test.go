@@ -1,4 +1,4 @@
-package kernel
+package nsfs
 
 import (
 	"errors"
@@ -27,7 +27,7 @@ func TestNetnsIndexRefreshesOnMiss(t *testing.T) {
 		{1: "/run/netns/a", 2: "/proc/42/ns/net"},
 	}}
 	now := time.Unix(1000, 0)
-	x := &NetnsIndex{MinRescan: time.Second, scan: scans.scan, now: func() time.Time { return now }}
+	x := &Index{MinRescan: time.Second, scan: scans.scan, now: func() time.Time { return now }}
 
 	steps := []struct {
 		name      string
@@ -59,7 +59,7 @@ func TestNetnsIndexRefreshesOnMiss(t *testing.T) {
 func TestNetnsIndexForget(t *testing.T) {
 	scans := &fakeScans{steps: []map[uint32]string{{1: "/proc/7/ns/net"}, {1: "/proc/9/ns/net"}}}
 	now := time.Unix(1000, 0)
-	x := &NetnsIndex{MinRescan: time.Second, scan: scans.scan, now: func() time.Time { return now }}
+	x := &Index{MinRescan: time.Second, scan: scans.scan, now: func() time.Time { return now }}
 	if got, _ := x.Path(1); got != "/proc/7/ns/net" {
 		t.Fatalf("got %q", got)
 	}
@@ -83,11 +83,11 @@ func TestScanNetns(t *testing.T) {
 	if err := os.Symlink("/proc/self/ns/net", filepath.Join(run, "mine")); err != nil {
 		t.Fatal(err)
 	}
-	got := ScanNetns(run, "/proc")
+	got := Scan(run, "/proc")
 	if p := got[uint32(st.Ino)]; p != filepath.Join(run, "mine") {
 		t.Errorf("inode %d maps to %q, want the named file", st.Ino, p)
 	}
-	procOnly := ScanNetns(filepath.Join(run, "missing"), "/proc")
+	procOnly := Scan(filepath.Join(run, "missing"), "/proc")
 	if p := procOnly[uint32(st.Ino)]; filepath.Base(p) != "net" {
 		t.Errorf("inode %d maps to %q, want a /proc/PID/ns/net", st.Ino, p)
 	}

@@ -1,4 +1,4 @@
-package kernel
+package sockdiag
 
 import (
 	"errors"
@@ -11,6 +11,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/droptrace/droptrace/nsfs"
 )
 
 // ErrSocketGone means no socket with the tuple (and cookie) exists any more.
@@ -27,11 +29,11 @@ type TCPSocket struct {
 	Info *netlink.TCPInfo
 }
 
-// SockDiag looks TCP sockets up through netlink sock_diag (INET_DIAG) in
+// Client looks TCP sockets up through netlink sock_diag (INET_DIAG) in
 // the network namespace they live in, with one netlink handle per
 // namespace, opened on first use and closed after IdleClose unused.
-type SockDiag struct {
-	Netns     *NetnsIndex
+type Client struct {
+	Netns     *nsfs.Index
 	Timeout   time.Duration // netlink receive timeout of each look-up
 	IdleClose time.Duration
 
@@ -45,15 +47,15 @@ type diagHandle struct {
 	used time.Time
 }
 
-// NewSockDiag returns a SockDiag that finds namespaces through netns.
-func NewSockDiag(netns *NetnsIndex) *SockDiag {
-	return &SockDiag{Netns: netns, Timeout: time.Second, IdleClose: time.Minute, handles: map[uint32]*diagHandle{}}
+// NewSockDiag returns a Client that finds namespaces through netns.
+func New(idx *nsfs.Index) *Client {
+	return &Client{Netns: idx, Timeout: time.Second, IdleClose: time.Minute, handles: map[uint32]*diagHandle{}}
 }
 
 // LookupTCP returns the TCP socket of namespace ino whose local and remote
 // ends are local and remote; with a cookie other than 0, only the socket
 // with that cookie. A socket that does not exist is ErrSocketGone.
-func (d *SockDiag) LookupTCP(ino uint32, local, remote netip.AddrPort, cookie uint64) (*TCPSocket, error) {
+func (d *Client) LookupTCP(ino uint32, local, remote netip.AddrPort, cookie uint64) (*TCPSocket, error) {
 	h, err := d.handle(ino)
 	if err != nil {
 		return nil, err
@@ -100,7 +102,7 @@ func addrPort(ip net.IP, port uint16) netip.AddrPort {
 }
 
 // handle returns the namespace's netlink handle, opening it when needed.
-func (d *SockDiag) handle(ino uint32) (*diagHandle, error) {
+func (d *Client) handle(ino uint32) (*diagHandle, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := time.Now()
@@ -120,7 +122,7 @@ func (d *SockDiag) handle(ino uint32) (*diagHandle, error) {
 
 // open makes a netlink socket inside namespace ino. It checks that the
 // file still opens that namespace, since /proc/PID files get reused.
-func (d *SockDiag) open(ino uint32) (*netlink.Handle, error) {
+func (d *Client) open(ino uint32) (*netlink.Handle, error) {
 	path, err := d.Netns.Path(ino)
 	if err != nil {
 		return nil, err
@@ -134,7 +136,7 @@ func (d *SockDiag) open(ino uint32) (*netlink.Handle, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(int(ns), &st); err != nil || st.Ino != uint64(ino) {
 		d.Netns.Forget(ino)
-		return nil, fmt.Errorf("netns %d: %s now opens another namespace: %w", ino, path, ErrNetnsNotFound)
+		return nil, fmt.Errorf("netns %d: %s now opens another namespace: %w", ino, path, nsfs.ErrNetnsNotFound)
 	}
 	h, err := netlink.NewHandleAt(ns, unix.NETLINK_INET_DIAG)
 	if err != nil {
@@ -149,7 +151,7 @@ func (d *SockDiag) open(ino uint32) (*netlink.Handle, error) {
 
 // closeIdle closes handles unused for IdleClose: an open netlink socket
 // keeps its namespace alive after everything else has left it.
-func (d *SockDiag) closeIdle(now time.Time) {
+func (d *Client) closeIdle(now time.Time) {
 	for ino, h := range d.handles {
 		if now.Sub(h.used) > d.IdleClose && h.mu.TryLock() {
 			h.h.Close()
@@ -160,7 +162,7 @@ func (d *SockDiag) closeIdle(now time.Time) {
 }
 
 // Close closes every netlink handle.
-func (d *SockDiag) Close() {
+func (d *Client) Close() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for ino, h := range d.handles {

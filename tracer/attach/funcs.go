@@ -1,4 +1,4 @@
-package kernel
+package attach
 
 import (
 	"bufio"
@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/droptrace/droptrace/kernel"
 )
 
 // MaxSkbParam is the last parameter position probed for a struct sk_buff *:
@@ -62,7 +64,7 @@ func SkbTracepoints(spec *btf.Spec) ([]Probe, error) {
 		if !ok || !strings.HasPrefix(td.Name, "btf_trace_") {
 			continue
 		}
-		proto, ok := tracepointProto(td)
+		proto, ok := kernel.TracepointProto(td)
 		if !ok || len(proto.Params) < 2 {
 			continue
 		}
@@ -108,8 +110,8 @@ func denied(name string) bool {
 // in available_filter_functions when that file is readable (it is not
 // everywhere, and droptrace does not need it), not denied, and matching
 // re when re is not nil.
-func Traceable(funcs []Probe, syms *Symbols, re *regexp.Regexp) ([]Probe, error) {
-	ftrace, err := readFilterFunctions(TracefsPath + "/available_filter_functions")
+func Traceable(funcs []Probe, syms *kernel.Symbols, re *regexp.Regexp) ([]Probe, error) {
+	ftrace, err := readFilterFunctions(kernel.TracefsPath + "/available_filter_functions")
 	if err != nil {
 		return nil, err
 	}

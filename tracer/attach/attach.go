@@ -1,4 +1,4 @@
-package kernel
+package attach
 
 import (
 	"context"

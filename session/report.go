@@ -1,0 +1,27 @@
+package session
+
+import (
+	"fmt"
+	"io"
+)
+
+// ReportDrops says at exit how many drops were written, matched in the
+// kernel and lost.
+func ReportDrops(w io.Writer, src Source, n Written) {
+	report(w, src, n.Drops, "drops")
+}
+
+// ReportPath says at exit how many path events were written, matched and
+// lost.
+func ReportPath(w io.Writer, src Source, n Written) {
+	report(w, src, n.All, "path events")
+}
+
+func report(w io.Writer, src Source, reported uint64, what string) {
+	seen, lost, err := src.Stats()
+	if err != nil {
+		fmt.Fprintf(w, "droptrace: %d %s reported; %v\n", reported, what, err)
+		return
+	}
+	fmt.Fprintf(w, "droptrace: %d %s reported, %d matched in the kernel, %d events lost\n", reported, what, seen, lost)
+}

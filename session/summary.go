@@ -1,0 +1,65 @@
+package session
+
+import (
+	"context"
+	"time"
+
+	"github.com/droptrace/droptrace/event"
+)
+
+// Counter is a tracer in summary mode: the kernel counts drops by key.
+type Counter interface {
+	SummaryCounts() (event.Counts, error)
+	Detach() error
+}
+
+// Summary prints the kernel's drop counts every Interval, and the totals
+// when the run ends.
+type Summary struct {
+	Source   Counter
+	Out      event.SummaryWriter
+	Interval time.Duration
+	Flush    func() error
+}
+
+// Run prints until ctx ends, then detaches, so the totals are final, and
+// prints them.
+func (s *Summary) Run(ctx context.Context) error {
+	start := time.Now()
+	last, prev := start, event.Counts{}
+	tick := time.NewTicker(s.Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return s.totals(start)
+		case now := <-tick.C:
+			cur, err := s.Source.SummaryCounts()
+			if err != nil {
+				return err
+			}
+			if err := s.Out.WriteInterval(now, event.Interval(prev, cur, now.Sub(last))); err != nil {
+				return err
+			}
+			if err := s.Flush(); err != nil {
+				return err
+			}
+			prev, last = cur, now
+		}
+	}
+}
+
+func (s *Summary) totals(start time.Time) error {
+	if err := s.Source.Detach(); err != nil {
+		return err
+	}
+	now := time.Now()
+	cur, err := s.Source.SummaryCounts()
+	if err != nil {
+		return err
+	}
+	if err := s.Out.WriteTotals(now, now.Sub(start), event.Totals(cur, now.Sub(start))); err != nil {
+		return err
+	}
+	return s.Flush()
+}

@@ -1,0 +1,8 @@
+// Package attach discovers the kernel functions and tracepoints that
+// receive an skb (from BTF), probes which attach backend works on the
+// running kernel (kprobe-multi, kprobe, fentry, tracepoint) and attaches
+// path-tracing programs to many targets in parallel.
+//
+// It must not decide what programs do or decode events: the path tracer
+// loads the programs and hands them here to attach.
+package attach
