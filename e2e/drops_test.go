@@ -35,13 +35,22 @@ func flowOf(ev jsonEvent) flow {
 	return flow{proto: ev.Proto, src: ev.Src, dst: ev.Dst, dport: ev.Dport}
 }
 
-// sendAll sends n packets of each kind, over IPv4 and IPv6.
+// sendAll sends n packets of each kind, over IPv4 and IPv6, and returns
+// once the server's kernel has dropped every one: by the rules' counters
+// and the UDP NoPorts counters.
 func (tp *topology) sendAll(t *testing.T, n int) {
+	t.Helper()
 	for _, dst := range []string{tp.serverIP4, tp.serverIP6} {
 		tp.connectTCP(t, dst, rejectPort, n)
 		tp.sendUDP(t, dst, dropPort, n)
 		tp.sendUDP(t, dst, closedPort, n)
 	}
+	for _, ipt := range []string{"iptables", "ip6tables"} {
+		tp.waitRule(t, ipt, uint64(n), "tcp", fmt.Sprintf("dpt:%d", rejectPort))
+		tp.waitRule(t, ipt, uint64(n), "udp", fmt.Sprintf("dpt:%d", dropPort))
+	}
+	tp.waitNoPorts(t, false, uint64(n))
+	tp.waitNoPorts(t, true, uint64(n))
 }
 
 func TestNetfilterDrops(t *testing.T) {
@@ -53,6 +62,7 @@ func TestNetfilterDrops(t *testing.T) {
 		"--filter-reason", "NETFILTER_DROP", "--output-pcap", pcap)
 	const n = 3
 	tp.sendAll(t, n)
+	tr.waitLines(t, 4*n)
 	tr.stop(t)
 
 	evs := tr.events(t)
@@ -128,6 +138,7 @@ func TestTupleFilters(t *testing.T) {
 		"--filter-port", fmt.Sprint(dropPort), "--filter-proto", "udp")
 	const n = 4
 	tp.sendAll(t, n)
+	tr.waitLines(t, n)
 	tr.stop(t)
 
 	evs := tr.events(t)
@@ -149,6 +160,8 @@ func TestNoSocket(t *testing.T) {
 	tr := startTracer(t, "--output", "json", "--filter-netns", tp.server, "--filter-port", fmt.Sprint(closedPort))
 	const n = 2
 	tp.sendUDP(t, tp.serverIP4, closedPort, n)
+	tp.waitNoPorts(t, false, n)
+	tr.waitLines(t, n)
 	tr.stop(t)
 	evs := tr.events(t)
 	if len(evs) != n {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -151,10 +152,21 @@ func (tp *topology) connectTCP(t *testing.T, addr string, port, n int) {
 // tracer is a running droptrace.
 type tracer struct {
 	cmd    *exec.Cmd
-	stdout bytes.Buffer
+	stdout *lockedBuffer
 	stderr *syncBuffer
 	done   chan error
 }
+
+// ready ends the line droptrace prints on stderr once every program is
+// attached, in every mode.
+const ready = "; Ctrl-C to stop"
+
+// Deadlines that only end a broken run: attaching and detaching take
+// seconds at most, unless the machine is very busy.
+const (
+	attachWait = 60 * time.Second
+	exitWait   = 60 * time.Second
+)
 
 // startTracer starts droptrace and waits until it says it is attached.
 func startTracer(t *testing.T, args ...string) *tracer {
@@ -166,9 +178,18 @@ func startTracer(t *testing.T, args ...string) *tracer {
 // last element is the binary.
 func startTracerWith(t *testing.T, wrapper []string, args ...string) *tracer {
 	t.Helper()
-	argv := append(append([]string{}, wrapper...), args...)
+	out := &lockedBuffer{}
+	tr := startTracerTo(t, out, append(append([]string{}, wrapper...), args...))
+	tr.stdout = out
+	return tr
+}
+
+// startTracerTo starts the command line argv, droptrace's last, with its
+// stdout on w, and waits for the ready line.
+func startTracerTo(t *testing.T, w io.Writer, argv []string) *tracer {
+	t.Helper()
 	tr := &tracer{cmd: exec.Command(argv[0], argv[1:]...), stderr: &syncBuffer{}, done: make(chan error, 1)}
-	tr.cmd.Stdout = &tr.stdout
+	tr.cmd.Stdout = w
 	pipe, err := tr.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -177,25 +198,25 @@ func startTracerWith(t *testing.T, wrapper []string, args ...string) *tracer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tr.cmd.Process.Kill() })
-	ready := make(chan struct{})
-	go tr.readStderr(pipe, ready)
+	attached := make(chan struct{})
+	go tr.readStderr(pipe, attached)
 	select {
-	case <-ready:
+	case <-attached:
 	case err := <-tr.done:
 		t.Fatalf("droptrace exited before attaching: %v\n%s", err, tr.stderr.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("droptrace did not attach within 30s\n%s", tr.stderr.String())
+	case <-time.After(attachWait):
+		t.Fatalf("droptrace did not attach within %v\n%s", attachWait, tr.stderr.String())
 	}
 	return tr
 }
 
-func (tr *tracer) readStderr(pipe interface{ Read([]byte) (int, error) }, ready chan struct{}) {
+func (tr *tracer) readStderr(pipe io.Reader, attached chan struct{}) {
 	sc := bufio.NewScanner(pipe)
 	signalled := false
 	for sc.Scan() {
 		tr.stderr.WriteLine(sc.Text())
-		if !signalled && (strings.Contains(sc.Text(), "tracing drops via") || strings.Contains(sc.Text(), "tracing packet paths")) {
-			close(ready)
+		if !signalled && strings.HasSuffix(sc.Text(), ready) {
+			close(attached)
 			signalled = true
 		}
 	}
@@ -203,10 +224,12 @@ func (tr *tracer) readStderr(pipe interface{ Read([]byte) (int, error) }, ready 
 }
 
 // stop sends SIGINT, waits for droptrace to exit, and checks it exited 0.
+// droptrace detaches, then reads what its rings still hold: every drop
+// the kernel made before the signal is reported. Tests therefore wait
+// for their drops to have happened (a rule counter, a kernel counter, the
+// events written) before they stop it.
 func (tr *tracer) stop(t *testing.T) {
 	t.Helper()
-	// Let the last drops travel through the ring buffer before stopping.
-	time.Sleep(300 * time.Millisecond)
 	tr.cmd.Process.Signal(os.Interrupt)
 	tr.wait(t)
 }
@@ -218,9 +241,44 @@ func (tr *tracer) wait(t *testing.T) {
 		if err != nil {
 			t.Fatalf("droptrace: %v\nstderr:\n%s", err, tr.stderr.String())
 		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("droptrace did not exit within 20s\n%s", tr.stderr.String())
+	case <-time.After(exitWait):
+		t.Fatalf("droptrace did not exit within %v\n%s", exitWait, tr.stderr.String())
 	}
+}
+
+// waitLines waits until droptrace has written n whole lines to stdout. A
+// droptrace that writes fewer is left to the test's own checks, which say
+// more than a timeout would: it only logs.
+func (tr *tracer) waitLines(t *testing.T, n int) {
+	t.Helper()
+	tr.waitOutput(t, fmt.Sprintf("%d lines", n), func(out []byte) error {
+		return atLeast(uint64(bytes.Count(out, []byte("\n"))), uint64(n))
+	})
+}
+
+// waitOutput waits until check accepts the whole lines droptrace has
+// written so far; on timeout it logs, for the test's checks to fail with
+// everything droptrace wrote.
+func (tr *tracer) waitOutput(t *testing.T, what string, check func(out []byte) error) {
+	t.Helper()
+	err := poll(settle, func() error { return check(tr.stdout.Lines()) })
+	if err != nil {
+		t.Logf("droptrace's output after %v, waiting for %s: %v", settle, what, err)
+	}
+}
+
+// waitEvents waits until n of the JSON events written so far match.
+func (tr *tracer) waitEvents(t *testing.T, what string, n int, match func(jsonEvent) bool) {
+	t.Helper()
+	tr.waitOutput(t, what, func(out []byte) error {
+		got := 0
+		for _, ev := range decodeLines[jsonEvent](t, out) {
+			if match(ev) {
+				got++
+			}
+		}
+		return atLeast(uint64(got), uint64(n))
+	})
 }
 
 // jsonEvent is one line of --output json.
@@ -268,6 +326,35 @@ func decodeLines[T any](t *testing.T, data []byte) []T {
 	}
 	return out
 }
+
+// lockedBuffer is droptrace's stdout, written by exec's copying goroutine
+// while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// Bytes returns a copy of everything written.
+func (b *lockedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
+
+// Lines returns a copy of the whole lines written, without a last one
+// still being written.
+func (b *lockedBuffer) Lines() []byte {
+	out := b.Bytes()
+	return out[:bytes.LastIndexByte(out, '\n')+1]
+}
+
+func (b *lockedBuffer) String() string { return string(b.Bytes()) }
 
 // syncBuffer collects stderr lines from the reading goroutine.
 type syncBuffer struct {

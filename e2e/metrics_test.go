@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -93,16 +92,13 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-// waitForDrops polls until the endpoint shows n drops, for event mode,
-// where they arrive through the ring buffer.
+// waitForDrops waits until the endpoint shows n drops: in event mode they
+// arrive through the ring buffer, in summary mode at the next interval.
 func waitForDrops(t *testing.T, port int, tp *topology, n int) {
 	t.Helper()
-	for range 50 {
-		if dropsOf(curlMetrics(t, port), inode(t, tp.server), tp.serverIf) >= float64(n) {
-			return
-		}
-		sleepShort()
-	}
+	waitFor(t, fmt.Sprintf("%d drops on the metrics endpoint", n), settle, func() error {
+		return atLeast(uint64(dropsOf(curlMetrics(t, port), inode(t, tp.server), tp.serverIf)), uint64(n))
+	})
 }
 
 func dropsOf(fams map[string]*dto.MetricFamily, netns uint64, ifname string) float64 {
@@ -139,8 +135,6 @@ func checkGauge(t *testing.T, fams map[string]*dto.MetricFamily, name string, wa
 		t.Errorf("%s = %v, want %v", name, got, want)
 	}
 }
-
-func sleepShort() { time.Sleep(100 * time.Millisecond) }
 
 var attachedRe = regexp.MustCompile(`attached (\d+) probes`)
 

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -27,6 +28,8 @@ exec "$@"`
 	}
 	const n = 3
 	tp.sendUDP(t, tp.serverIP4, dropPort, n)
+	tp.waitRule(t, "iptables", n, "udp", fmt.Sprintf("dpt:%d", dropPort))
+	tr.waitLines(t, n)
 	tr.stop(t)
 	evs := tr.events(t)
 	if len(evs) != n {
@@ -43,6 +46,8 @@ func TestTextOutput(t *testing.T) {
 	tp.addRules(t)
 	tr := startTracer(t, "--filter-netns", tp.server, "--filter-port", fmt.Sprint(dropPort))
 	tp.sendUDP(t, tp.serverIP4, dropPort, 1)
+	tp.waitRule(t, "iptables", 1, "udp", fmt.Sprintf("dpt:%d", dropPort))
+	tr.waitLines(t, 2) // the header and the drop
 	tr.stop(t)
 	lines := strings.Split(strings.TrimSpace(tr.stdout.String()), "\n")
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "TIME") {
@@ -73,24 +78,31 @@ func TestPcapToStdout(t *testing.T) {
 	requireRoot(t)
 	tp := newTopology(t)
 	tp.addRules(t)
-	cmd := exec.Command("sh", "-c", fmt.Sprintf("%s -w - --count 3 --filter-netns %s --filter-port %d | tcpdump -nn -r -", binary(t), tp.server, dropPort))
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	pr, pw, err := os.Pipe()
+	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	time.Sleep(1500 * time.Millisecond) // attach
+	defer pr.Close()
+	tcpdump := exec.Command("tcpdump", "-nn", "-r", "-")
+	var out strings.Builder
+	tcpdump.Stdin, tcpdump.Stdout, tcpdump.Stderr = pr, &out, &out
+	if err := tcpdump.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tcpdump.Process.Kill() })
+	tr := startTracerTo(t, pw, []string{binary(t), "-w", "-", "--count", "3", "--filter-netns", tp.server, "--filter-port", fmt.Sprint(dropPort)})
+	pw.Close() // droptrace holds the write end: tcpdump sees the end of the capture when it exits
 	tp.sendUDP(t, tp.serverIP4, dropPort, 3)
+	tr.wait(t)
+	done := make(chan error, 1)
+	go func() { done <- tcpdump.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("%v\n%s", err, out.String())
+			t.Fatalf("tcpdump -r -: %v\n%s", err, out.String())
 		}
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("pipeline did not end\n%s", out.String())
+	case <-time.After(exitWait):
+		t.Fatalf("tcpdump did not end after droptrace did\n%s", out.String())
 	}
 	want := fmt.Sprintf("%s.", tp.clientIP4)
 	if c := strings.Count(out.String(), want); c != 3 {
@@ -111,6 +123,7 @@ func TestLostEvents(t *testing.T) {
 	tr.cmd.Process.Signal(syscall.SIGSTOP)
 	const n = 200000
 	floodUDP(t, tp.client, tp.serverIP4, dropPort, n)
+	tp.waitRule(t, "iptables", n, "udp", fmt.Sprintf("dpt:%d", dropPort))
 	tr.cmd.Process.Signal(syscall.SIGCONT)
 	tr.stop(t)
 	m := summaryRe.FindStringSubmatch(tr.stderr.String())

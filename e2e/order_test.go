@@ -52,7 +52,8 @@ func TestEventsInTimeOrderAcrossCPUs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(300 * time.Millisecond)
+	tp.waitRule(t, "iptables", 2*perCPU, "udp", "dpt:"+strconv.Itoa(port))
+	tr.waitLines(t, 2*perCPU)
 	tr.stop(t)
 	evs := tr.events(t)
 	if len(evs) != 2*perCPU {

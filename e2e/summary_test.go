@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // summaryTotal is one "summary_total" line of --summary --output json.
@@ -71,6 +70,7 @@ func TestSummaryMatchesBpftrace(t *testing.T) {
 	tr := startTracer(t, "--summary", "--output", "json", "--interval", "200ms", "--filter-netns", tp.server)
 	const n = 500
 	floodUDP(t, tp.client, tp.serverIP4, dropPort, n)
+	tp.waitRule(t, "iptables", n, "udp", fmt.Sprintf("dpt:%d", dropPort))
 	tr.stop(t)
 	byBpftrace := dropCounts(bt.stop(t))
 
@@ -112,8 +112,11 @@ func TestSummaryOverflow(t *testing.T) {
 	const n4, n6, nDrop = 5, 4, 3
 	tp.sendUDP(t, tp.serverIP4, closedPort, n4)
 	tp.sendUDP(t, tp.serverIP6, closedPort, n6)
-	time.Sleep(300 * time.Millisecond) // past an interval: counts read while runs are pending
+	// The first two keys are in the map, and droptrace has read them at
+	// an interval, before the third key's drops.
+	tr.waitIntervals(t, n4+n6)
 	tp.sendUDP(t, tp.serverIP4, dropPort, nDrop)
+	tp.waitRule(t, "iptables", nDrop, "udp", fmt.Sprintf("dpt:%d", dropPort))
 	tr.stop(t)
 	totals := tr.summaryTotals(t)
 	byLoc := map[string]uint64{}
@@ -140,7 +143,11 @@ func TestSummaryText(t *testing.T) {
 	tp.addRules(t)
 	tr := startTracer(t, "--summary", "--interval", "300ms", "--filter-netns", tp.server, "--filter-proto", "udp", "--filter-port", fmt.Sprint(dropPort))
 	tp.sendUDP(t, tp.serverIP4, dropPort, 7)
-	time.Sleep(500 * time.Millisecond)
+	row := regexp.MustCompile(fmt.Sprintf(`(?m)^ +(\d+) +[0-9.]+ NETFILTER_DROP +nft_do_chain\+0x[0-9a-f]+.* +%d +%s +udp$`, inode(t, tp.server), tp.serverIf))
+	// The rows of the intervals, all there is before the totals.
+	tr.waitOutput(t, "7 drops in the intervals' rows", func(out []byte) error {
+		return atLeast(sumRows(row, string(out)), 7)
+	})
 	tr.stop(t)
 	out := tr.stdout.String()
 	for _, want := range []*regexp.Regexp{
@@ -152,7 +159,6 @@ func TestSummaryText(t *testing.T) {
 			t.Errorf("stdout does not match %v:\n%s", want, out)
 		}
 	}
-	row := regexp.MustCompile(fmt.Sprintf(`(?m)^ +(\d+) +[0-9.]+ NETFILTER_DROP +nft_do_chain\+0x[0-9a-f]+.* +%d +%s +udp$`, inode(t, tp.server), tp.serverIf))
 	rows := row.FindAllStringSubmatch(out, -1)
 	if len(rows) < 2 {
 		t.Fatalf("want rows for the drops in intervals and in the totals:\n%s", out)
@@ -167,11 +173,44 @@ func TestSummaryText(t *testing.T) {
 	}
 }
 
-// resolveARP sends one datagram to a closed port, so the client knows the
-// server's MAC before a flood: no datagram of the flood then waits in, or
-// overflows, the neighbour queue.
+// sumRows adds the counts, the first group of row, of every row in out.
+func sumRows(row *regexp.Regexp, out string) uint64 {
+	var sum uint64
+	for _, r := range row.FindAllStringSubmatch(out, -1) {
+		n, _ := strconv.ParseUint(r[1], 10, 64)
+		sum += n
+	}
+	return sum
+}
+
+// waitIntervals waits until the "summary" lines droptrace has written
+// (--summary --output json) count n drops: it has read the map since
+// they were made.
+func (tr *tracer) waitIntervals(t *testing.T, n uint64) {
+	t.Helper()
+	tr.waitOutput(t, fmt.Sprintf("%d drops in the intervals", n), func(out []byte) error {
+		var sum uint64
+		for _, s := range decodeLines[summaryTotal](t, out) {
+			if s.Kind == "summary" {
+				sum += s.Count
+			}
+		}
+		return atLeast(sum, n)
+	})
+}
+
+// resolveARP makes sure the client knows the server's MAC before a flood,
+// so no datagram of the flood waits in, or overflows, the neighbour
+// queue: it sends one datagram to a closed port, which resolves the
+// address if the entry has expired, and waits until the entry has one.
 func (tp *topology) resolveARP(t *testing.T) {
 	t.Helper()
 	tp.sendUDP(t, tp.serverIP4, closedPort, 1)
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, "the client's neighbour entry for "+tp.serverIP4, settle, func() error {
+		out := tp.in(t, tp.client, "ip", "neigh", "show", tp.serverIP4)
+		if strings.Contains(out, " lladdr ") && !strings.Contains(out, "FAILED") && !strings.Contains(out, "INCOMPLETE") {
+			return nil
+		}
+		return fmt.Errorf("ip neigh shows %q", strings.TrimSpace(out))
+	})
 }

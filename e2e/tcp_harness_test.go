@@ -167,6 +167,7 @@ type ssSample struct {
 	rttMS        float64
 	cwnd         uint32
 	totalRetrans uint32
+	bytesAcked   uint64
 	timerCount   int // the third field of timer:(on,408ms,2): icsk_retransmits
 }
 
@@ -175,6 +176,7 @@ var (
 	ssRTT   = regexp.MustCompile(`\brtt:([0-9.]+)/`)
 	ssCwnd  = regexp.MustCompile(`\bcwnd:(\d+)`)
 	ssRetr  = regexp.MustCompile(`\bretrans:\d+/(\d+)`)
+	ssAcked = regexp.MustCompile(`\bbytes_acked:(\d+)`)
 	ssTimer = regexp.MustCompile(`timer:\([a-z_]+,[^,]+,(\d+)\)`)
 )
 
@@ -197,43 +199,105 @@ func parseSS(out string, at time.Time) (ssSample, bool) {
 		n, _ := strconv.ParseUint(m[1], 10, 32)
 		s.totalRetrans = uint32(n)
 	}
+	if m := ssAcked.FindStringSubmatch(out); m != nil {
+		s.bytesAcked, _ = strconv.ParseUint(m[1], 10, 64)
+	}
 	if m := ssTimer.FindStringSubmatch(out); m != nil {
 		s.timerCount, _ = strconv.Atoi(m[1])
 	}
 	return s, true
 }
 
-// sampleSS runs `ss -tino` for the client socket with local port sport in
-// namespace ns, over and over, until stop is closed.
-func sampleSS(ns string, sport uint16, stop chan struct{}) func() []ssSample {
-	var mu sync.Mutex
-	var samples []ssSample
-	done := make(chan struct{})
+// readSS runs `ss -tino` once for the established client socket with
+// local port sport in namespace ns.
+func readSS(ns string, sport uint16) (ssSample, error) {
+	out, err := exec.Command("ip", "netns", "exec", ns, "ss", "-tinoH", "state", "established",
+		fmt.Sprintf("( sport = :%d )", sport)).Output()
+	at := time.Now()
+	if err != nil {
+		return ssSample{}, fmt.Errorf("ss: %w", err)
+	}
+	s, ok := parseSS(string(out), at)
+	if !ok {
+		return s, fmt.Errorf("no established socket from port %d: ss printed %q", sport, out)
+	}
+	return s, nil
+}
+
+// waitSS waits until the client socket from sport shows what check wants.
+func (tp *topology) waitSS(t *testing.T, what string, sport uint16, check func(ssSample) error) {
+	t.Helper()
+	waitFor(t, what, settle, func() error {
+		s, err := readSS(tp.client, sport)
+		if err != nil {
+			return err
+		}
+		return check(s)
+	})
+}
+
+// acked is a waitSS check: at least n bytes acknowledged.
+func acked(n uint64) func(ssSample) error {
+	return func(s ssSample) error { return atLeast(s.bytesAcked, n) }
+}
+
+// timeouts is a waitSS check: at least n retransmission timeouts in a row.
+func timeouts(n int) func(ssSample) error {
+	return func(s ssSample) error { return atLeast(uint64(s.timerCount), uint64(n)) }
+}
+
+// ssSampler runs `ss -tino` for one client socket every sampleEvery (or
+// as fast as ss answers, when slower), until stopped.
+type ssSampler struct {
+	mu      sync.Mutex
+	samples []ssSample
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// sampleEvery is the sampling period: short beside the 200 ms and longer
+// gaps between retransmissions, which every sample must fall between.
+const sampleEvery = 20 * time.Millisecond
+
+func sampleSS(ns string, sport uint16) *ssSampler {
+	sm := &ssSampler{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
-		defer close(done)
+		defer close(sm.done)
+		tick := time.NewTicker(sampleEvery)
+		defer tick.Stop()
 		for {
+			if s, err := readSS(ns, sport); err == nil {
+				sm.mu.Lock()
+				sm.samples = append(sm.samples, s)
+				sm.mu.Unlock()
+			}
 			select {
-			case <-stop:
+			case <-sm.stop:
 				return
-			default:
+			case <-tick.C:
 			}
-			out, err := exec.Command("ip", "netns", "exec", ns, "ss", "-tinoH", "state", "established",
-				fmt.Sprintf("( sport = :%d )", sport)).Output()
-			at := time.Now()
-			if s, ok := parseSS(string(out), at); err == nil && ok {
-				mu.Lock()
-				samples = append(samples, s)
-				mu.Unlock()
-			}
-			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	return func() []ssSample {
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		return samples
+	return sm
+}
+
+// latest is the last sample taken, if any.
+func (sm *ssSampler) latest() (ssSample, bool) {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	if len(sm.samples) == 0 {
+		return ssSample{}, false
 	}
+	return sm.samples[len(sm.samples)-1], true
+}
+
+// finish stops sampling and returns every sample, oldest first.
+func (sm *ssSampler) finish() []ssSample {
+	close(sm.stop)
+	<-sm.done
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	return sm.samples
 }
 
 var tcpSummaryRe = regexp.MustCompile(`(\d+) TCP events reported, (\d+) matched in the kernel, (\d+) events lost`)
@@ -268,16 +332,12 @@ func isTCPEventKind(kind string) bool {
 // TIME_WAIT ones, which retransmit nothing.
 func (tp *topology) waitClosed(t *testing.T, port int, limit time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
+	waitFor(t, fmt.Sprintf("the client's sockets to port %d to close", port), limit, func() error {
 		out := tp.in(t, tp.client, "ss", "-tnH", "state", "all", "exclude", "time-wait", "exclude", "listening",
 			fmt.Sprintf("( dport = :%d )", port))
 		if strings.TrimSpace(out) == "" {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("client sockets to port %d still open after %v:\n%s", port, limit, out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Errorf("still open:\n%s", out)
+	})
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os/exec"
@@ -11,20 +12,21 @@ import (
 	"time"
 )
 
-// blackout drops the server's incoming TCP packets to port for d, and
-// returns when the rule was in place.
-func (tp *topology) blackout(t *testing.T, port int, d time.Duration) (from, to time.Time) {
+// blackout drops the server's incoming TCP packets to port until done
+// holds, and returns when the rule was put in place and when done held.
+func (tp *topology) blackout(t *testing.T, port int, what string, done func() error) (from, to time.Time) {
 	t.Helper()
 	rule := []string{"INPUT", "-p", "tcp", "--dport", strconv.Itoa(port), "-j", "DROP"}
 	tp.in(t, tp.server, append([]string{"iptables", "-I"}, rule...)...)
 	from = time.Now()
-	time.Sleep(d)
+	waitFor(t, what, settle, done)
 	to = time.Now()
 	tp.in(t, tp.server, append([]string{"iptables", "-D"}, rule...)...)
 	return from, to
 }
 
-// TestTCPRetransmitTCPInfo drops a transfer's data for 3 s: droptrace must
+// TestTCPRetransmitTCPInfo drops a transfer's data until the sender has
+// timed out three times in a row (1.4 s at the minimum RTO): droptrace must
 // report the sender's retransmissions with tcp_info whose RTO grows, and
 // which agrees with what ss prints for the socket between the same two
 // retransmissions: total_retrans, RTO (to ss's 1 ms), cwnd, the timer's
@@ -36,12 +38,19 @@ func TestTCPRetransmitTCPInfo(t *testing.T) {
 	const port = 7301
 	tr := startTracer(t, "--tcp", "--output", "json", "--filter-port", strconv.Itoa(port))
 	xfer := tp.startTransfer(t, tp.serverIP4, port, 1000, 10*time.Millisecond)
-	time.Sleep(500 * time.Millisecond) // RTT samples before the loss
-	stopSS := make(chan struct{})
-	samples := sampleSS(tp.client, xfer.localPort(), stopSS)
-	from, to := tp.blackout(t, port, 3*time.Second)
-	time.Sleep(time.Second)
-	close(stopSS)
+	// RTT samples before the loss: twenty writes acknowledged.
+	tp.waitSS(t, "20 kB of the transfer acknowledged", xfer.localPort(), acked(20000))
+	ss := sampleSS(tp.client, xfer.localPort())
+	// Ended by a sample taken after the third timeout, so the sampler has
+	// seen the socket between each retransmission and the next.
+	from, to := tp.blackout(t, port, "three retransmission timeouts in a row", func() error {
+		s, ok := ss.latest()
+		if !ok {
+			return errors.New("no ss sample yet")
+		}
+		return timeouts(3)(s)
+	})
+	samples := ss.finish()
 	xfer.finish()
 	tr.stop(t)
 
@@ -65,7 +74,7 @@ func TestTCPRetransmitTCPInfo(t *testing.T) {
 			frozen = append(frozen, ev)
 		}
 	}
-	compareWithSS(t, frozen, samples())
+	compareWithSS(t, frozen, samples)
 	checkAnnotatedDrops(t, tr.tcpEvents(t), inode(t, tp.server), port)
 }
 
@@ -148,9 +157,20 @@ func TestTCPResets(t *testing.T) {
 		tp.connectTCP(t, dst, rejectPort, 1)
 		tp.connectTCP(t, dst, closedTCP, 1)
 	}
+	clientNS, serverNS := inode(t, tp.client), inode(t, tp.server)
+	// The connects returned on the resets, so the kernel has sent and
+	// received every one: wait for the six to be written.
+	tr.waitOutput(t, "six resets", func(out []byte) error {
+		n := 0
+		for _, ev := range decodeLines[jsonEvent](t, out) {
+			if (ev.Kind == "reset_received" && ev.Netns == clientNS) || (ev.Kind == "reset_sent" && ev.Netns == serverNS) {
+				n++
+			}
+		}
+		return atLeast(uint64(n), 6)
+	})
 	tr.stop(t)
 
-	clientNS, serverNS := inode(t, tp.client), inode(t, tp.server)
 	got := map[string]int{}
 	for _, ev := range tr.tcpEvents(t) {
 		switch {
@@ -215,12 +235,16 @@ func TestTCPFilterIsolates(t *testing.T) {
 	tr := startTracer(t, "--tcp", "--output", "json", "--filter-port", strconv.Itoa(watched))
 	a := tp.startTransfer(t, tp.serverIP4, watched, 1000, 10*time.Millisecond)
 	b := tp.startTransfer(t, tp.serverIP4, other, 1000, 10*time.Millisecond)
-	time.Sleep(200 * time.Millisecond)
+	for _, x := range []*transfer{a, b} {
+		tp.waitSS(t, "data of both flows acknowledged", x.localPort(), acked(5000))
+	}
+	// Both flows retransmit through the blackout: 3 timeouts in a row each.
 	rule := []string{"INPUT", "-p", "tcp", "-m", "multiport", "--dports", fmt.Sprintf("%d,%d", watched, other), "-j", "DROP"}
 	tp.in(t, tp.server, append([]string{"iptables", "-I"}, rule...)...)
-	time.Sleep(1500 * time.Millisecond)
+	for _, x := range []*transfer{a, b} {
+		tp.waitSS(t, "both flows timed out three times in a row", x.localPort(), timeouts(3))
+	}
 	tp.in(t, tp.server, append([]string{"iptables", "-D"}, rule...)...)
-	time.Sleep(500 * time.Millisecond)
 	a.finish()
 	b.finish()
 	tr.stop(t)
@@ -240,6 +264,10 @@ func TestTCPFilterIsolates(t *testing.T) {
 }
 
 var bpftraceCount = regexp.MustCompile(`@n: (\d+)`)
+
+// burstDrops is how many segments TestTCPRetransmitBurst drops: each is
+// retransmitted, so at least as many retransmissions follow.
+const burstDrops = 2000
 
 // TestTCPRetransmitBurst makes thousands of retransmissions with a random
 // 10% loss on 32 bulk transfers. droptrace's retransmit events, plus what it
@@ -261,15 +289,17 @@ func TestTCPRetransmitBurst(t *testing.T) {
 	loss := []string{"INPUT", "-p", "tcp", "--dport", strconv.Itoa(port), "-m", "statistic", "--mode", "random", "--probability", "0.1", "-j", "DROP"}
 	tp.in(t, tp.server, append([]string{"iptables", "-I"}, loss...)...)
 	xfers := tp.startTransfers(t, tp.serverIP4, port, 32, 64<<10, 0)
-	time.Sleep(3 * time.Second)
+	// Every segment the rule drops is retransmitted at least once.
+	waitFor(t, fmt.Sprintf("the loss rule to drop %d segments", burstDrops), time.Minute, func() error {
+		return atLeast(tp.ruleCount(t, tp.server, "iptables", "tcp", "dpt:"+strconv.Itoa(port), "statistic"), burstDrops)
+	})
 	tp.in(t, tp.server, append([]string{"iptables", "-D"}, loss...)...)
-	time.Sleep(200 * time.Millisecond)
 	for _, x := range xfers {
 		x.finish()
 	}
 	// Backed-off timers retransmit for a while after the loss ends: both
 	// counters must have seen the last of it before either stops.
-	tp.waitClosed(t, port, 20*time.Second)
+	tp.waitClosed(t, port, time.Minute)
 	tr.stop(t)
 	out := bt.stop(t)
 	m := bpftraceCount.FindStringSubmatch(out)

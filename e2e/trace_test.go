@@ -18,6 +18,7 @@ func TestTraceReject(t *testing.T) {
 	tr := startTracer(t, "--trace", "--output", "json",
 		"--filter-dst-ip", tp.serverIP4, "--filter-port", fmt.Sprint(rejectPort), "--filter-proto", "tcp")
 	tp.connectTCP(t, tp.serverIP4, rejectPort, 1)
+	tr.waitDrop(t, tp)
 	tr.stop(t)
 
 	stderr := tr.stderr.String()
@@ -50,6 +51,14 @@ func TestTraceReject(t *testing.T) {
 	if !slices.Contains(path, "tp:netif_receive_skb") || path[len(path)-1] != "tp:kfree_skb" {
 		t.Errorf("path %v: want it through tp:netif_receive_skb, ending at tp:kfree_skb", path)
 	}
+}
+
+// waitDrop waits until iptables has rejected the SYN and droptrace has
+// written its drop, the end of its path.
+func (tr *tracer) waitDrop(t *testing.T, tp *topology) {
+	t.Helper()
+	tp.waitRule(t, "iptables", 1, "tcp", fmt.Sprintf("dpt:%d", rejectPort))
+	tr.waitEvents(t, "the drop", 1, func(ev jsonEvent) bool { return ev.Kind == "drop" })
 }
 
 func TestTraceBadInput(t *testing.T) {
@@ -88,6 +97,7 @@ func TestTraceStack(t *testing.T) {
 	tr := startTracer(t, "--trace", "--output-stack", "--output", "json",
 		"--filter-dst-ip", tp.serverIP4, "--filter-port", fmt.Sprint(rejectPort))
 	tp.connectTCP(t, tp.serverIP4, rejectPort, 1)
+	tr.waitDrop(t, tp)
 	tr.stop(t)
 	for _, ev := range tr.events(t) {
 		if ev.Kind != "drop" {
