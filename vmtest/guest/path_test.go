@@ -224,7 +224,7 @@ func TestInterruptedAttach(t *testing.T) {
 	requireVM(t)
 	for _, b := range []attach.Backend{attach.BackendKprobe, attach.BackendFentry} {
 		t.Run(string(b), func(t *testing.T) {
-			progsBefore, kprobesBefore := settledPrograms(t), countKprobes(t)
+			lastProg, kprobesBefore := lastProgramID(t), countKprobes(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			time.AfterFunc(3*time.Second, cancel)
 			syms := loadKallsyms(t)
@@ -236,40 +236,58 @@ func TestInterruptedAttach(t *testing.T) {
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("OpenPath: %v, want context.Canceled", err)
 			}
-			if got := settledPrograms(t); got != progsBefore {
-				t.Errorf("%d BPF programs loaded after an interrupted attach, %d before", got, progsBefore)
+			// Closed programs and probes go after an RCU grace period, not
+			// when Close returns: wait for them, within leftWait.
+			var left []ebpf.ProgramID
+			pollUntil(leftWait, func() bool { left = programsAfter(lastProg); return len(left) == 0 })
+			if len(left) > 0 {
+				t.Errorf("%d BPF programs loaded by the interrupted attach are still loaded after %v: IDs %v", len(left), leftWait, left)
 			}
-			if got := countKprobes(t); got != kprobesBefore {
-				t.Errorf("%d kprobes after an interrupted attach, %d before", got, kprobesBefore)
+			var kprobes int
+			pollUntil(leftWait, func() bool { kprobes = countKprobes(t); return kprobes == kprobesBefore })
+			if kprobes != kprobesBefore {
+				t.Errorf("%d kprobes after an interrupted attach, %d before", kprobes, kprobesBefore)
 			}
 		})
 	}
 }
 
-// settledPrograms counts loaded BPF programs once the count stops
-// changing: the kernel frees closed programs after an RCU grace period.
-func settledPrograms(t *testing.T) int {
-	t.Helper()
-	last := countPrograms(t)
-	for i := 0; i < 50; i++ {
-		time.Sleep(200 * time.Millisecond)
-		n := countPrograms(t)
-		if n == last {
-			return n
-		}
-		last = n
+// leftWait bounds the wait for what an interrupted attach leaves behind
+// to go; TCG is slow.
+const leftWait = 30 * time.Second
+
+// pollUntil calls cond every 50 ms until it holds or timeout passes.
+func pollUntil(timeout time.Duration, cond func() bool) {
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() && time.Now().Before(deadline) {
+		<-tick.C
 	}
-	return last
 }
 
-func countPrograms(t *testing.T) int {
+// lastProgramID returns the highest ID of a loaded BPF program, 0 when
+// none is. The kernel hands out IDs in increasing order, so every program
+// loaded later has a higher one.
+func lastProgramID(t *testing.T) ebpf.ProgramID {
 	t.Helper()
-	n := 0
-	for id := ebpf.ProgramID(0); ; n++ {
+	ids := programsAfter(0)
+	if len(ids) == 0 {
+		return 0
+	}
+	return ids[len(ids)-1]
+}
+
+// programsAfter returns the IDs above id of the loaded BPF programs, in
+// increasing order.
+func programsAfter(id ebpf.ProgramID) []ebpf.ProgramID {
+	var ids []ebpf.ProgramID
+	for {
 		next, err := ebpf.ProgramGetNextID(id)
 		if err != nil {
-			return n
+			return ids
 		}
+		ids = append(ids, next)
 		id = next
 	}
 }
