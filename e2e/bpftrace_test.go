@@ -51,8 +51,8 @@ func startBpftrace(t *testing.T, prog string) *bpftrace {
 	case <-ticked:
 	case err := <-bt.done:
 		t.Fatalf("bpftrace exited before attaching: %v\n%s", err, bt.out.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("bpftrace not attached after 60s\n%s", bt.out.String())
+	case <-time.After(attachWait):
+		t.Fatalf("bpftrace not attached after %v\n%s", attachWait, bt.out.String())
 	}
 	return bt
 }
@@ -63,8 +63,8 @@ func (bt *bpftrace) stop(t *testing.T) string {
 	bt.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-bt.done:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("bpftrace did not exit\n%s", bt.out.String())
+	case <-time.After(exitWait):
+		t.Fatalf("bpftrace did not exit within %v\n%s", exitWait, bt.out.String())
 	}
 	return bt.out.String()
 }

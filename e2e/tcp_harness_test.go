@@ -249,18 +249,20 @@ func timeouts(n int) func(ssSample) error {
 // ssSampler runs `ss -tino` for one client socket every sampleEvery (or
 // as fast as ss answers, when slower), until stopped.
 type ssSampler struct {
-	mu      sync.Mutex
-	samples []ssSample
-	stop    chan struct{}
-	done    chan struct{}
+	mu       sync.Mutex
+	samples  []ssSample
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
 }
 
 // sampleEvery is the sampling period: short beside the 200 ms and longer
 // gaps between retransmissions, which every sample must fall between.
 const sampleEvery = 20 * time.Millisecond
 
-func sampleSS(ns string, sport uint16) *ssSampler {
+func sampleSS(t *testing.T, ns string, sport uint16) *ssSampler {
 	sm := &ssSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	t.Cleanup(func() { sm.finish() }) // a test that fails half-way stops it too
 	go func() {
 		defer close(sm.done)
 		tick := time.NewTicker(sampleEvery)
@@ -293,7 +295,7 @@ func (sm *ssSampler) latest() (ssSample, bool) {
 
 // finish stops sampling and returns every sample, oldest first.
 func (sm *ssSampler) finish() []ssSample {
-	close(sm.stop)
+	sm.stopOnce.Do(func() { close(sm.stop) })
 	<-sm.done
 	sm.mu.Lock()
 	defer sm.mu.Unlock()

@@ -40,7 +40,7 @@ func TestTCPRetransmitTCPInfo(t *testing.T) {
 	xfer := tp.startTransfer(t, tp.serverIP4, port, 1000, 10*time.Millisecond)
 	// RTT samples before the loss: twenty writes acknowledged.
 	tp.waitSS(t, "20 kB of the transfer acknowledged", xfer.localPort(), acked(20000))
-	ss := sampleSS(tp.client, xfer.localPort())
+	ss := sampleSS(t, tp.client, xfer.localPort())
 	// Ended by a sample taken after the third timeout, so the sampler has
 	// seen the socket between each retransmission and the next.
 	from, to := tp.blackout(t, port, "three retransmission timeouts in a row", func() error {
