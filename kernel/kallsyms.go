@@ -193,9 +193,11 @@ func intern(modules map[string]string, b []byte) string {
 }
 
 // Symbolize returns "function+0xoff", with " [module]" for module symbols,
-// or the bare address in hex when it lies below every symbol. The nearest
-// lower symbol wins, so an address past the last function of a region is
-// still named after that function. Safe for concurrent use.
+// or the bare address in hex when it lies below every symbol or further
+// than maxSymbolSize past the nearest one: code loaded after kallsyms was
+// read (BPF programs, trampolines) is not part of the function before it.
+// The nearest lower symbol wins, so an address past the last function of
+// a region is still named after that function. Safe for concurrent use.
 func (s *Symbols) Symbolize(addr uint64) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -210,6 +212,10 @@ func (s *Symbols) Symbolize(addr uint64) string {
 	return str
 }
 
+// maxSymbolSize bounds how far past a symbol an address is still named
+// after it; the largest kernel functions are a few tens of KiB.
+const maxSymbolSize = 1 << 20
+
 func (s *Symbols) symbolize(addr uint64) string {
 	i := sort.Search(len(s.syms), func(i int) bool { return s.syms[i].addr > addr })
 	if i == 0 {
@@ -220,6 +226,9 @@ func (s *Symbols) symbolize(addr uint64) string {
 		i--
 	}
 	sym := s.syms[i-1]
+	if addr-sym.addr > maxSymbolSize {
+		return "0x" + strconv.FormatUint(addr, 16)
+	}
 	str := sym.name + "+0x" + strconv.FormatUint(addr-sym.addr, 16)
 	if sym.module != "" {
 		str += " [" + sym.module + "]"

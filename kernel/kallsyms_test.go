@@ -42,7 +42,8 @@ func TestSymbolize(t *testing.T) {
 		{0xffffffff81004010, "tcp_v4_rcv+0x10"},
 		{0xffffffff81005001, "dup_static+0x1"},
 		{0xffffffff81006abc, "listed_out_of_order+0xabc"},
-		{0xffffffff82000150, "listed_out_of_order+0xffa150"}, // past the core text
+		{0xffffffff81007150, "listed_out_of_order+0x1150"}, // past the last core symbol, close
+		{0xffffffff82000150, "0xffffffff82000150"},         // far past it: code loaded later (a BPF program)
 		{0xffffffffc0a004f0, "nft_do_chain+0x4f0 [nf_tables]"},
 		{0xffffffffc0a00810, "nft_do_chain_ipv4+0x10 [nf_tables]"},
 		{0xffffffffc0a01010, "nft_do_chain_ipv4+0x810 [nf_tables]"},
