@@ -1,5 +1,10 @@
 package pcapfilter
 
+import (
+	"fmt"
+	"strings"
+)
+
 // corpus is the differential test's expressions; l2Only ones need the
 // link-layer header, and both tcpdump and Compile must refuse them on raw
 // IP.
@@ -51,4 +56,16 @@ var corpus = []struct {
 	{expr: "vlan 100 and port 80", l2Only: true}, {expr: "tcp or vlan and tcp", l2Only: true},
 	{expr: "arp", l2Only: true}, {expr: "arp host 10.0.0.2", l2Only: true},
 	{expr: "ether[0] & 1 != 0", l2Only: true}, {expr: "ether[12:2] == 0x800", l2Only: true},
+	// Long enough that conditional jumps need long-jump trampolines.
+	{expr: longExpr(40, "(", " or ", ") and tcp", "port %d")},
+	{expr: longExpr(30, "not (", " or ", ")", "host 10.0.%d.1")},
+}
+
+func longExpr(n int, open, sep, close, format string) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf(format, 60+i)
+	}
+	parts[n-1] = fmt.Sprintf(format, 80)
+	return open + strings.Join(parts, sep) + close
 }

@@ -39,9 +39,18 @@ func parse(expr string, link Link) (node, *Error) {
 		return nil, err
 	}
 	if t := p.peek(); t.kind != tokEOF {
-		return nil, p.errorf(t, "unexpected %q", t.text)
+		return nil, p.unexpected(t)
 	}
 	return n, nil
+}
+
+// unexpected reports a token where and, or or the end was due; an
+// unsupported keyword says so ("ip protochain 6").
+func (p *parser) unexpected(t token) *Error {
+	if msg, ok := unsupported[t.text]; ok {
+		return p.errorf(t, "%s", msg)
+	}
+	return p.errorf(t, "unexpected %q, expected and, or or the end", t.text)
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -121,6 +130,9 @@ func (p *parser) parsePrimary() (node, *Error) {
 	if relErr == nil {
 		return rel, nil
 	}
+	if _, num := parseNumber(t.text); !p.is(t, "(") && !num {
+		return nil, relErr
+	}
 	p.i, p.nh, p.last = start, nh, last
 	var n node
 	var err *Error
@@ -141,9 +153,13 @@ func (p *parser) parseParen() (node, *Error) {
 	if err != nil {
 		return nil, err
 	}
-	if t := p.next(); !p.is(t, ")") {
-		return nil, p.errorf(t, "expected \")\"")
+	if t := p.peek(); !p.is(t, ")") {
+		if t.kind == tokEOF {
+			return nil, p.errorf(t, "expected \")\"")
+		}
+		return nil, p.unexpected(t)
 	}
+	p.next()
 	return n, nil
 }
 
