@@ -38,18 +38,18 @@ func Compile(expr string, link Link) (asm.Instructions, error) {
 	if err != nil {
 		return nil, err
 	}
-	insns, err := ToEBPF(classic, labelPrefix+"_"+link.String())
+	insns, err := toEBPF(classic, labelPrefix+"_"+link.String())
 	if err != nil {
 		return nil, fmt.Errorf("converting %q to eBPF: %w", expr, err)
 	}
 	return insns, nil
 }
 
-// ToEBPF converts a classic program into a filter function body: packet
+// toEBPF converts a classic program into a filter function body: packet
 // loads become bpf_probe_read_kernel calls bounded by data_end, and the
 // classic packet length becomes the len argument. Labels start with
 // prefix.
-func ToEBPF(classic []bpf.Instruction, prefix string) (asm.Instructions, error) {
+func toEBPF(classic []bpf.Instruction, prefix string) (asm.Instructions, error) {
 	result, fault, exit := prefix+"_result", prefix+"_fault", prefix+"_exit"
 	body, err := cbpfc.ToEBPF(classic, cbpfc.EBPFOpts{
 		PacketStart: regData, PacketEnd: regDataEnd,

@@ -131,12 +131,17 @@ func TestDifferentialKernel(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		var sel []int
-		for i, data := range c.data {
-			if k.match(t, data, len(data)) {
-				sel = append(sel, c.indices[i])
-			}
-		}
-		return sel, nil
+		return k.selectAll(t, c), nil
 	})
+}
+
+func (k *kernelFilter) selectAll(t *testing.T, c capture) []int {
+	t.Helper()
+	var sel []int
+	for i, data := range c.data {
+		if k.match(t, data, len(data)) {
+			sel = append(sel, c.indices[i])
+		}
+	}
+	return sel
 }
