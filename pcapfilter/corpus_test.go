@@ -54,7 +54,10 @@ var corpus = []struct {
 	{expr: "vlan 100 and host 10.0.0.1", l2Only: true}, {expr: "vlan 200 and udp", l2Only: true},
 	{expr: "not vlan", l2Only: true}, {expr: "vlan and vlan 100", l2Only: true},
 	{expr: "vlan 100 and port 80", l2Only: true}, {expr: "tcp or vlan and tcp", l2Only: true},
-	{expr: "arp", l2Only: true}, {expr: "arp host 10.0.0.2", l2Only: true},
+	{expr: "arp", l2Only: true}, {expr: "arp host 10.0.0.2", l2Only: true}, {expr: "rarp", l2Only: true},
+	{expr: "arp[6:2] == 1", l2Only: true}, {expr: "not arp and host 10.0.0.1", l2Only: true},
+	{expr: "sctp[0:2] == 3868"}, {expr: "igmp[0] == 0x11"}, {expr: "ip6 and not ip6 proto 58"},
+	{expr: "udp port 53 and not src net 2001:db8::/64"}, {expr: "port 80 and not 443"},
 	{expr: "ether[0] & 1 != 0", l2Only: true}, {expr: "ether[12:2] == 0x800", l2Only: true},
 	// Long enough that conditional jumps need long-jump trampolines.
 	{expr: longExpr(40, "(", " or ", ") and tcp", "port %d")},

@@ -2,7 +2,9 @@ package pcapfilter
 
 import (
 	"errors"
+	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -144,4 +146,40 @@ func (k *kernelFilter) selectAll(t *testing.T, c capture) []int {
 		}
 	}
 	return sel
+}
+
+// TestKernelMatchesClassic loads every corpus expression and random
+// combinations through the verifier and checks that the eBPF filter
+// selects what the classic program selects in x/net/bpf's interpreter.
+// It needs no tcpdump, so it also runs in the VM tests on older kernels
+// (vmtest/run.sh --pkg ./pcapfilter --run TestKernelMatchesClassic).
+func TestKernelMatchesClassic(t *testing.T) {
+	requireBPF(t)
+	exprs := make([]string, 0, len(corpus))
+	for _, e := range corpus {
+		exprs = append(exprs, e.expr)
+	}
+	r := rand.New(rand.NewPCG(14, 2026))
+	for range 100 {
+		exprs = append(exprs, randomExpr(r, 4))
+	}
+	loaded := 0
+	for _, link := range []Link{Ethernet, RawIP} {
+		c := writeCapture(t, link)
+		for _, expr := range exprs {
+			classic, err := CompileBPF(expr, link)
+			if err != nil {
+				continue // an L2-only expression on raw IP
+			}
+			k, err := loadKernelFilter(t, expr, link)
+			if err != nil {
+				t.Fatalf("%s %q: %v", link, expr, err)
+			}
+			loaded++
+			if got, want := k.selectAll(t, c), vmSelect(t, c, classic); !slices.Equal(got, want) {
+				t.Errorf("%s %q: kernel selects %v, classic %v", link, expr, got, want)
+			}
+		}
+	}
+	t.Logf("%d filters loaded and agree with the classic interpreter", loaded)
 }
