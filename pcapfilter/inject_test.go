@@ -9,23 +9,13 @@ import (
 )
 
 // twoStubSpec calls an L2 stub on the frame and an L3 stub on the frame
-// past its Ethernet header, and returns l2<<1 | l3. A function after the
-// stubs must survive the injection.
+// past its Ethernet header, and returns l2<<1 | l3 through a function
+// after the stubs, which must survive the injection.
 func twoStubSpec() *ebpf.CollectionSpec {
-	spec := testSpec(&ebpf.MapSpec{Name: "packets", Type: ebpf.Array, KeySize: 4, ValueSize: maxPacket, MaxEntries: 1})
-	main := spec.Programs["main"].Instructions
-	call := -1
-	for i, ins := range main {
-		if ins.IsFunctionCall() && ins.Reference() == testStub {
-			call = i
-		}
-	}
-	// Keep data, data_end and len in R6, R7, R8 (the context is no longer
-	// needed), call both stubs, combine.
-	tail := asm.Instructions{
+	return rawTPSpec(packetsSpec(), asm.Instructions{
+		asm.Mov.Reg(asm.R6, asm.R1),
 		asm.Mov.Reg(asm.R7, asm.R2),
 		asm.Mov.Reg(asm.R8, asm.R3),
-		asm.Mov.Reg(asm.R6, asm.R1),
 		asm.Call.Label("stub_l2"),
 		asm.Mov.Reg(asm.R9, asm.R0),
 		asm.LSh.Imm(asm.R9, 1),
@@ -36,6 +26,7 @@ func twoStubSpec() *ebpf.CollectionSpec {
 		asm.Add.Imm(asm.R3, -14),
 		asm.Call.Label("stub_l3"),
 		asm.Or.Reg(asm.R0, asm.R9),
+		asm.Mov.Reg(asm.R1, asm.R0),
 		asm.Call.Label("after"),
 		asm.Return(),
 		asm.Mov.Imm(asm.R0, 0).WithSymbol("miss"),
@@ -44,20 +35,10 @@ func twoStubSpec() *ebpf.CollectionSpec {
 		asm.Return(),
 		asm.Mov.Imm(asm.R0, 0).WithSymbol("stub_l3"),
 		asm.Return(),
-		// after returns its argument unchanged.
+		// after returns its argument.
 		asm.Mov.Reg(asm.R0, asm.R1).WithSymbol("after"),
 		asm.Return(),
-	}
-	main = append(main[:call:call], tail...)
-	// "after" takes the combined result in R1.
-	for i := range main {
-		if main[i].IsFunctionCall() && main[i].Reference() == "after" {
-			main = append(main[:i:i], append(asm.Instructions{asm.Mov.Reg(asm.R1, asm.R0)}, main[i:]...)...)
-			break
-		}
-	}
-	spec.Programs["main"].Instructions = main
-	return spec
+	})
 }
 
 func TestInjectWithoutStub(t *testing.T) {
@@ -65,7 +46,7 @@ func TestInjectWithoutStub(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := testSpec(&ebpf.MapSpec{Name: "packets", Type: ebpf.Array, KeySize: 4, ValueSize: maxPacket, MaxEntries: 1})
+	spec := testSpec(packetsSpec())
 	if err := Inject(spec, "no_such_stub", insns); !errors.Is(err, ErrNoStub) {
 		t.Fatalf("got %v, want ErrNoStub", err)
 	}

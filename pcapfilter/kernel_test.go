@@ -35,7 +35,22 @@ func requireBPF(t *testing.T) {
 // plain number, as BPF_CORE_READ(skb, head) gives), data_end and len from
 // the context. The packet sits in an array map, which is kernel memory.
 func testSpec(packets *ebpf.MapSpec) *ebpf.CollectionSpec {
-	main := asm.Instructions{
+	return rawTPSpec(packets, asm.Instructions{
+		asm.Call.Label(testStub),
+		asm.Return(),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol("miss"),
+		asm.Return(),
+		// The stub as clang would leave it: replaced by Inject.
+		asm.Mov.Imm(asm.R0, 0).WithSymbol(testStub),
+		asm.Return(),
+	})
+}
+
+// rawTPSpec builds the program: the argument set-up, then body, which
+// starts with R1-R3 holding data, data_end and len and must define
+// "miss" (no map value).
+func rawTPSpec(packets *ebpf.MapSpec, body asm.Instructions) *ebpf.CollectionSpec {
+	insns := asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1).WithSymbol("main"),
 		asm.StoreImm(asm.RFP, -4, 0, asm.Word),
 		asm.LoadMapPtr(asm.R1, 0).WithReference("packets"),
@@ -54,20 +69,18 @@ func testSpec(packets *ebpf.MapSpec) *ebpf.CollectionSpec {
 		asm.LoadMem(asm.R2, asm.R6, 0, asm.DWord),
 		asm.Add.Reg(asm.R2, asm.R1),
 		asm.LoadMem(asm.R3, asm.R6, testLenArg, asm.DWord),
-		asm.Call.Label(testStub),
-		asm.Return(),
-		asm.Mov.Imm(asm.R0, 0).WithSymbol("miss"),
-		asm.Return(),
-		// The stub as clang would leave it: replaced by Inject.
-		asm.Mov.Imm(asm.R0, 0).WithSymbol(testStub),
-		asm.Return(),
 	}
 	return &ebpf.CollectionSpec{
 		Maps: map[string]*ebpf.MapSpec{"packets": packets},
 		Programs: map[string]*ebpf.ProgramSpec{"main": {
-			Name: "pcapfilter_test", Type: ebpf.RawTracepoint, License: "GPL", Instructions: main,
+			Name: "pcapfilter_test", Type: ebpf.RawTracepoint, License: "GPL",
+			Instructions: append(insns, body...),
 		}},
 	}
+}
+
+func packetsSpec() *ebpf.MapSpec {
+	return &ebpf.MapSpec{Name: "packets", Type: ebpf.Array, KeySize: 4, ValueSize: maxPacket, MaxEntries: 1}
 }
 
 // kernelFilter is one compiled expression loaded into the kernel.
@@ -82,7 +95,7 @@ func loadKernelFilter(t *testing.T, expr string, link Link) (*kernelFilter, erro
 	if err != nil {
 		return nil, err
 	}
-	spec := testSpec(&ebpf.MapSpec{Name: "packets", Type: ebpf.Array, KeySize: 4, ValueSize: maxPacket, MaxEntries: 1})
+	spec := testSpec(packetsSpec())
 	if err := Inject(spec, testStub, insns); err != nil {
 		return nil, err
 	}
