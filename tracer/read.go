@@ -43,10 +43,10 @@ const reorderSlack = pollInterval
 // readRings is the read loop shared by every mode: decode turns one record
 // into an event, detach stops new events when ctx ends.
 func readRings(ctx context.Context, maps []*ebpf.Map, detach func(), decode func([]byte, *event.Event) error, emit func(*event.Event) error, idle func() error) error {
-	qs := make([]*ringQueue, 0, len(maps))
+	rds := make([]ringReader, 0, len(maps))
 	defer func() {
-		for _, q := range qs {
-			q.rd.Close()
+		for _, rd := range rds {
+			rd.Close()
 		}
 	}()
 	for _, m := range maps {
@@ -54,7 +54,25 @@ func readRings(ctx context.Context, maps []*ebpf.Map, detach func(), decode func
 		if err != nil {
 			return fmt.Errorf("opening ring buffer: %w", err)
 		}
-		qs = append(qs, &ringQueue{rd: rd})
+		rds = append(rds, rd)
+	}
+	return readLoop(ctx, rds, detach, decode, emit, idle)
+}
+
+// ringReader reads one ring buffer: a *ringbuf.Reader, or in tests a
+// fake that needs no BPF map.
+type ringReader interface {
+	AvailableBytes() int
+	SetDeadline(t time.Time)
+	ReadInto(rec *ringbuf.Record) error
+	Close() error
+}
+
+// readLoop is readRings once the rings are open.
+func readLoop(ctx context.Context, rds []ringReader, detach func(), decode func([]byte, *event.Event) error, emit func(*event.Event) error, idle func() error) error {
+	qs := make([]*ringQueue, len(rds))
+	for i, rd := range rds {
+		qs[i] = &ringQueue{rd: rd}
 	}
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
@@ -106,7 +124,7 @@ func readRings(ctx context.Context, maps []*ebpf.Map, detach func(), decode func
 
 // ringQueue holds the records read from one ring and not yet handed on.
 type ringQueue struct {
-	rd   *ringbuf.Reader
+	rd   ringReader
 	buf  []byte   // the records, back to back
 	recs []record // in ring order
 	next int      // first record not handed on
