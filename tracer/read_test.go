@@ -1,11 +1,19 @@
 package tracer
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/droptrace/droptrace/bpf"
 	"github.com/droptrace/droptrace/event"
 )
 
@@ -92,5 +100,300 @@ func TestHandOnStopsOnEmitError(t *testing.T) {
 	}, &event.Event{})
 	if !errors.Is(err, ErrStop) || n != 2 {
 		t.Fatalf("handOn: err %v after %d events; want ErrStop after 2", err, n)
+	}
+}
+
+// fakeRing is a ring buffer reader over records held in memory.
+type fakeRing struct {
+	recs [][]byte
+	err  error // returned by ReadInto once the records are read, instead of the deadline
+}
+
+func (r *fakeRing) AvailableBytes() int {
+	n := 0
+	for _, b := range r.recs {
+		n += len(b)
+	}
+	if r.err != nil {
+		n++
+	}
+	return n
+}
+
+func (r *fakeRing) SetDeadline(time.Time) {}
+
+func (r *fakeRing) ReadInto(rec *ringbuf.Record) error {
+	if len(r.recs) == 0 {
+		if r.err != nil {
+			return r.err
+		}
+		return os.ErrDeadlineExceeded
+	}
+	rec.RawSample = append(rec.RawSample[:0], r.recs[0]...)
+	r.recs = r.recs[1:]
+	return nil
+}
+
+func (r *fakeRing) Close() error { return nil }
+
+// stamped returns a drop record timed at ts whose Skb names it.
+func stamped(ts, skb uint64) []byte {
+	return dropRecord(&bpf.DropEvent{Ts: ts, Skb: skb, Kind: uint8(bpf.DropEventKindEVENT_DROP)}, nil)
+}
+
+// loopLog runs readLoop over rings with a real decoder and logs, in
+// order, the events emitted (by Skb), the idle calls and the detach.
+// The first idle call ends ctx, unless idleErr is set.
+type loopLog struct {
+	steps   []string
+	detach  func() // runs in detach, before it is logged
+	emitErr func(n int) error
+	idleErr error
+}
+
+func (l *loopLog) run(t *testing.T, ctx context.Context, rings ...*fakeRing) error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rds := make([]ringReader, len(rings))
+	for i, r := range rings {
+		rds[i] = r
+	}
+	d, _ := testDecoder()
+	emitted := 0
+	return readLoop(ctx, rds,
+		func() {
+			if l.detach != nil {
+				l.detach()
+			}
+			l.steps = append(l.steps, "detach")
+		},
+		d.Decode,
+		func(ev *event.Event) error {
+			emitted++
+			if l.emitErr != nil {
+				if err := l.emitErr(emitted); err != nil {
+					return err
+				}
+			}
+			l.steps = append(l.steps, strconv.FormatUint(ev.Skb, 10))
+			return nil
+		},
+		func() error {
+			l.steps = append(l.steps, "idle")
+			if l.idleErr != nil {
+				return l.idleErr
+			}
+			cancel()
+			return nil
+		})
+}
+
+func TestReadLoop(t *testing.T) {
+	now := uint64(monotonicNow())
+	past := func(d time.Duration) uint64 { return now - uint64(d) }
+	future := now + uint64(time.Hour)
+	tests := []struct {
+		name   string
+		rings  func() []*fakeRing
+		detach func(rings []*fakeRing) func()
+		want   []string
+	}{
+		{name: "rings merged in time order",
+			rings: func() []*fakeRing {
+				return []*fakeRing{
+					{recs: [][]byte{stamped(past(5*time.Second), 1), stamped(past(3*time.Second), 3), stamped(past(time.Second), 5)}},
+					{},
+					{recs: [][]byte{stamped(past(4*time.Second), 2), stamped(past(2*time.Second), 4)}},
+				}
+			},
+			want: []string{"1", "2", "3", "4", "5", "idle", "detach", "idle"}},
+		{name: "equal times: the lower ring first",
+			rings: func() []*fakeRing {
+				return []*fakeRing{{recs: [][]byte{stamped(past(time.Second), 1)}}, {recs: [][]byte{stamped(past(time.Second), 2)}}}
+			},
+			want: []string{"1", "2", "idle", "detach", "idle"}},
+		{name: "recent events wait for the others' rings, then drain after detach",
+			rings: func() []*fakeRing {
+				return []*fakeRing{
+					{recs: [][]byte{stamped(past(time.Second), 1), stamped(future+2, 4)}},
+					{recs: [][]byte{stamped(future+1, 3), stamped(future+3, 5)}},
+					{recs: [][]byte{stamped(past(time.Millisecond*500), 2)}},
+				}
+			},
+			want: []string{"1", "2", "idle", "detach", "3", "4", "5", "idle"}},
+		{name: "events sent before detach returned are read",
+			rings: func() []*fakeRing { return []*fakeRing{{recs: [][]byte{stamped(past(time.Second), 1)}}, {}} },
+			detach: func(rings []*fakeRing) func() {
+				return func() { rings[1].recs = append(rings[1].recs, stamped(now, 2)) }
+			},
+			want: []string{"1", "idle", "detach", "2", "idle"}},
+		{name: "no rings",
+			rings: func() []*fakeRing { return nil },
+			want:  []string{"idle", "detach", "idle"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rings := tt.rings()
+			l := &loopLog{}
+			if tt.detach != nil {
+				l.detach = tt.detach(rings)
+			}
+			if err := l.run(t, context.Background(), rings...); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(l.steps, tt.want) {
+				t.Errorf("got %v\nwant %v", l.steps, tt.want)
+			}
+		})
+	}
+}
+
+func TestReadLoopEndedContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	l := &loopLog{}
+	ring := &fakeRing{recs: [][]byte{stamped(uint64(monotonicNow())+uint64(time.Hour), 1)}}
+	if err := l.run(t, ctx, ring); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"detach", "1", "idle"}; !slices.Equal(l.steps, want) {
+		t.Errorf("got %v, want %v", l.steps, want)
+	}
+}
+
+// TestReadLoopBoundsDrain fills a ring with more than one drain may read:
+// the first round hands on what fits in drainMax, and the loop goes on
+// without waiting until the ring is empty.
+func TestReadLoopBoundsDrain(t *testing.T) {
+	perDrain := (drainMax + eventSize - 1) / eventSize
+	total := 2*perDrain + 10
+	ring := &fakeRing{}
+	for i := range total {
+		ring.recs = append(ring.recs, stamped(uint64(i+1), uint64(i+1)))
+	}
+	l := &loopLog{}
+	idles := 0
+	if err := l.run(t, context.Background(), ring); err != nil {
+		t.Fatal(err)
+	}
+	var emitted []uint64
+	for i, s := range l.steps {
+		switch s {
+		case "idle":
+			if idles++; idles == 1 && len(emitted) != perDrain {
+				t.Errorf("first round handed on %d events, want %d (drainMax %d)", len(emitted), perDrain, drainMax)
+			}
+		case "detach":
+		default:
+			n, _ := strconv.ParseUint(s, 10, 64)
+			if n != uint64(len(emitted)+1) {
+				t.Fatalf("step %d: event %d after %d events", i, n, len(emitted))
+			}
+			emitted = append(emitted, n)
+		}
+	}
+	if len(emitted) != total {
+		t.Errorf("%d events handed on, want %d", len(emitted), total)
+	}
+}
+
+func TestReadLoopErrors(t *testing.T) {
+	past := uint64(monotonicNow()) - uint64(time.Second)
+	errWrite := errors.New("write /dev/stdout: broken pipe")
+	errIdle := errors.New("flush failed")
+	errRing := errors.New("ring gone")
+	tests := []struct {
+		name      string
+		ring      *fakeRing
+		emitErr   func(n int) error
+		idleErr   error
+		wantErr   error  // errors.Is
+		wantText  string // in the error, when wantErr is nil and an error is wanted
+		wantSteps []string
+	}{
+		{name: "ErrStop ends the run without error",
+			ring:    &fakeRing{recs: [][]byte{stamped(past, 1), stamped(past+1, 2), stamped(past+2, 3)}},
+			emitErr: func(n int) error { return errIf(n == 2, ErrStop) }, wantSteps: []string{"1"}},
+		{name: "a write error ends the run",
+			ring:    &fakeRing{recs: [][]byte{stamped(past, 1), stamped(past+1, 2)}},
+			emitErr: func(n int) error { return errIf(n == 1, errWrite) }, wantErr: errWrite},
+		{name: "an idle error ends the run",
+			ring:    &fakeRing{recs: [][]byte{stamped(past, 1)}},
+			idleErr: errIdle, wantErr: errIdle, wantSteps: []string{"1", "idle"}},
+		{name: "a ring error ends the run",
+			ring:    &fakeRing{recs: [][]byte{stamped(past, 1)}, err: errRing},
+			wantErr: errRing},
+		{name: "a record too short for its time",
+			ring:     &fakeRing{recs: [][]byte{make([]byte, 7)}},
+			wantText: "short record in ring buffer: 7 bytes"},
+		{name: "a record too short for an event",
+			ring:     &fakeRing{recs: [][]byte{stamped(past, 1)[:eventSize-1]}},
+			wantText: "short event"},
+		{name: "a record that claims more packet bytes than it has",
+			ring:     &fakeRing{recs: [][]byte{dropRecord(&bpf.DropEvent{Ts: past, CapLen: 64}, make([]byte, 32))}},
+			wantText: "event claims 64 packet bytes, has 32"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := &loopLog{emitErr: tt.emitErr, idleErr: tt.idleErr}
+			err := l.run(t, context.Background(), tt.ring)
+			switch {
+			case tt.wantErr != nil:
+				if !errors.Is(err, tt.wantErr) {
+					t.Errorf("err %v, want %v", err, tt.wantErr)
+				}
+			case tt.wantText != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantText) {
+					t.Errorf("err %v, want one saying %q", err, tt.wantText)
+				}
+			default:
+				if err != nil {
+					t.Errorf("err %v, want none", err)
+				}
+			}
+			if tt.wantSteps != nil && !slices.Equal(l.steps, tt.wantSteps) {
+				t.Errorf("steps %v, want %v", l.steps, tt.wantSteps)
+			}
+		})
+	}
+}
+
+func errIf(cond bool, err error) error {
+	if cond {
+		return err
+	}
+	return nil
+}
+
+// TestDrainReusesSpace reads a ring twice with everything handed on in
+// between: the queue's buffer does not grow for the second read.
+func TestDrainReusesSpace(t *testing.T) {
+	ring := &fakeRing{}
+	q := &ringQueue{rd: ring}
+	var rec ringbuf.Record
+	var got []uint64
+	emit := func(ev *event.Event) error { got = append(got, ev.Skb); return nil }
+	d, _ := testDecoder()
+	capAfterFirst := 0
+	for round := range 3 {
+		for i := range 100 {
+			n := uint64(round*100 + i + 1)
+			ring.recs = append(ring.recs, stamped(n, n))
+		}
+		if full, err := q.drain(&rec); err != nil || full {
+			t.Fatalf("round %d: drain: full %v, err %v", round, full, err)
+		}
+		if err := handOn([]*ringQueue{q}, ^uint64(0), d.Decode, emit, &event.Event{}); err != nil {
+			t.Fatal(err)
+		}
+		if round == 0 {
+			capAfterFirst = cap(q.buf)
+		} else if cap(q.buf) != capAfterFirst {
+			t.Errorf("round %d: buffer grew from %d to %d bytes", round, capAfterFirst, cap(q.buf))
+		}
+	}
+	if len(got) != 300 || got[0] != 1 || got[299] != 300 {
+		t.Errorf("handed on %d events, %v...%v", len(got), got[:1], got[len(got)-1:])
 	}
 }
