@@ -65,13 +65,13 @@ func (s *Stream) Run(ctx context.Context) (Written, error) {
 	defer cancel()
 	drained := make(chan error, 1)
 	go func() {
-		drained <- s.Stage.Drain(func(ev *event.Event) error {
-			err := s.write(&n, ev)
-			if errors.Is(err, tracer.ErrStop) {
-				cancel() // Run may be waiting for an event that never comes
-			}
-			return err
-		}, s.Flush)
+		err := s.Stage.Drain(func(ev *event.Event) error { return s.write(&n, ev) }, s.Flush)
+		if err != nil {
+			// Stopped at the count or on a failed write or flush: end the
+			// source, which may be waiting for an event that never comes.
+			cancel()
+		}
+		drained <- err
 	}()
 	runErr := s.Source.Run(ctx, s.Stage.Add, nil)
 	s.Stage.Close()
