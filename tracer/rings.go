@@ -21,7 +21,7 @@ const (
 // kernel requires.
 func ringSize(n int) uint32 {
 	size := uint32(ringMaxSize)
-	for size > ringMinSize && size*uint32(n) > ringsTotal {
+	for size > ringMinSize && uint64(size)*uint64(n) > ringsTotal {
 		size /= 2
 	}
 	return size
