@@ -1,0 +1,205 @@
+package tracer
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/droptrace/droptrace/bpf"
+	"github.com/droptrace/droptrace/filter"
+	"github.com/droptrace/droptrace/tracer/attach"
+)
+
+// These tests check what the tracer sets up before the kernel sees it:
+// the constants and sizes in the embedded objects' specs, read without
+// loading anything.
+
+func TestConfigureDrop(t *testing.T) {
+	spec := loadDropSpec(t)
+	cfg := Config{
+		Filter:  filter.Spec{Port: 53, Proto: 17, Netns: 4026532000, Ifname: "veth0", Reasons: []uint32{2}, Src: netip.MustParsePrefix("10.0.0.0/8")},
+		Snaplen: 128,
+		Summary: true,
+	}
+	if err := configure(spec, cfg); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		want any
+	}{
+		{bpf.DropVarCfgSnaplen, uint32(128)},
+		{bpf.DropVarCfgSummary, uint8(1)},
+		{bpf.DropVarFilterNetns, uint32(4026532000)},
+		{bpf.DropVarFilterProto, uint8(17)},
+		{bpf.DropVarFilterIfnameOn, uint8(1)},
+		{bpf.DropVarFilterReasonOn, uint8(1)},
+		{bpf.DropVarFilterSrcFamily, uint8(4)},
+		{bpf.DropVarFilterDstFamily, uint8(0)},
+		// The port is compared with the packet's bytes: network order.
+		{bpf.DropVarFilterPort, inMemory16([]byte{0, 53})},
+	}
+	for _, tt := range tests {
+		if got := variable(t, spec, tt.name, tt.want); got != fmt.Sprint(tt.want) {
+			t.Errorf("%s = %s, want %v", tt.name, got, tt.want)
+		}
+	}
+	if got, want := spec.Maps[bpf.DropMapSummary].MaxEntries, uint32(DefaultSummaryKeys); got != want {
+		t.Errorf("summary map: %d keys, want %d", got, want)
+	}
+}
+
+// variable reads a constant of spec into a value of want's type.
+func variable(t *testing.T, spec *ebpf.CollectionSpec, name string, want any) string {
+	t.Helper()
+	vs, ok := spec.Variables[name]
+	if !ok {
+		t.Fatalf("no variable %s", name)
+	}
+	switch want.(type) {
+	case uint8:
+		var v uint8
+		if err := vs.Get(&v); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(v)
+	case uint16:
+		var v uint16
+		if err := vs.Get(&v); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(v)
+	default:
+		var v uint32
+		if err := vs.Get(&v); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(v)
+	}
+}
+
+// TestFilterConstantsInEveryObject sets the filter's constants in each
+// object that filters: a constant one of them lacks (a filter added in Go
+// and not in C) fails here rather than at run time.
+func TestFilterConstantsInEveryObject(t *testing.T) {
+	f := filter.Spec{Port: 443, Proto: 6, Ifname: "eth0", Dst: netip.MustParsePrefix("2001:db8::/32")}
+	for name, load := range map[string]func() (*ebpf.CollectionSpec, error){
+		"drop": bpf.LoadDrop, "tcp": bpf.LoadTcp, "trace": bpf.LoadTrace,
+	} {
+		spec, err := load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := setConstants(spec, f.Constants()); err != nil {
+			t.Errorf("%s object: %v", name, err)
+		}
+	}
+}
+
+func TestSetConstantsUnknown(t *testing.T) {
+	err := setConstants(loadDropSpec(t), map[string]any{"filter_colour": uint8(1)})
+	if err == nil || !strings.Contains(err.Error(), "filter_colour") {
+		t.Errorf("err %v, want one naming filter_colour", err)
+	}
+	err = setConstants(loadDropSpec(t), map[string]any{bpf.DropVarCfgSnaplen: uint64(1)})
+	if err == nil || !strings.Contains(err.Error(), bpf.DropVarCfgSnaplen) {
+		t.Errorf("err %v, want one naming %s", err, bpf.DropVarCfgSnaplen)
+	}
+}
+
+func TestOpenRejectsSnaplen(t *testing.T) {
+	for _, n := range []int{-1, MaxSnaplen + 1, 1 << 16} {
+		if _, err := Open(Config{Snaplen: n}); err == nil || !strings.Contains(err.Error(), "snaplen") {
+			t.Errorf("Open with snaplen %d: err %v, want a snaplen error", n, err)
+		}
+	}
+	// The C side bounds each copy by the same number.
+	if got, want := MaxSnaplen, unsafeSizeofData(); got != want {
+		t.Errorf("MaxSnaplen %d, the programs' buffer %d", got, want)
+	}
+}
+
+func unsafeSizeofData() int { return len(bpf.DropEventBuf{}.Data) }
+
+func TestRingSize(t *testing.T) {
+	tests := []struct {
+		cpus int
+		want uint32
+	}{
+		{1, ringMaxSize}, {2, ringMaxSize}, {4, ringMaxSize}, {5, 4 << 20}, {8, 4 << 20},
+		{16, 2 << 20}, {32, ringMinSize}, {64, ringMinSize}, {511, ringMinSize},
+		{512, ringMinSize}, {1024, ringMinSize}, {4096, ringMinSize}, // sizes times CPUs beyond 32 bits
+	}
+	for _, tt := range tests {
+		got := ringSize(tt.cpus)
+		if got != tt.want {
+			t.Errorf("ringSize(%d) = %d, want %d", tt.cpus, got, tt.want)
+		}
+		if got&(got-1) != 0 {
+			t.Errorf("ringSize(%d) = %d, not a power of two", tt.cpus, got)
+		}
+	}
+}
+
+// TestProgramNames checks that the programs the tracers load by name are
+// in the embedded objects.
+func TestProgramNames(t *testing.T) {
+	trace, err := bpf.LoadTrace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []attach.Backend{attach.BackendKprobe, attach.BackendKprobeMulti, attach.BackendFentry, attach.BackendTracepoint} {
+		progs := baseProgs(b)
+		if !slices.Contains(progs, bpf.TraceProgTpKfreeSkb) || !slices.Contains(progs, bpf.TraceProgTpConsumeSkb) {
+			t.Errorf("%s: %v lack the path's ends", b, progs)
+		}
+		for _, name := range progs {
+			if trace.Programs[name] == nil {
+				t.Errorf("%s: no program %s in the trace object", b, name)
+			}
+		}
+	}
+	if got, want := len(baseProgs(attach.BackendKprobe)), 2+attach.MaxSkbParam; got != want {
+		t.Errorf("kprobe backend: %d programs, want one per skb position and the two ends", got)
+	}
+	tcp, err := bpf.LoadTcp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tp := range tcpTracepoints {
+		for _, name := range []string{tp.btfProg, tp.tpProg} {
+			if tcp.Programs[name] == nil {
+				t.Errorf("%s: no program %s in the tcp object", tp.name, name)
+			}
+		}
+	}
+	drop := loadDropSpec(t)
+	for _, name := range []string{bpf.DropProgKfreeSkbBtf, bpf.DropProgKfreeSkbTp} {
+		if drop.Programs[name] == nil {
+			t.Errorf("no program %s in the drop object", name)
+		}
+	}
+}
+
+func TestExplainPermission(t *testing.T) {
+	err := explainPermission(fmt.Errorf("loading kfree_skb_btf: %w", os.ErrPermission))
+	if !errors.Is(err, os.ErrPermission) || !strings.HasPrefix(err.Error(), "root is needed") {
+		t.Errorf("EPERM: %v", err)
+	}
+	other := errors.New("map create: invalid argument")
+	if got := explainPermission(other); got != other {
+		t.Errorf("other errors: got %v, want it unchanged", got)
+	}
+	if got := verbose(other); got != other.Error() {
+		t.Errorf("verbose = %q", got)
+	}
+	if boolByte(true) != 1 || boolByte(false) != 0 {
+		t.Errorf("boolByte")
+	}
+}
