@@ -145,6 +145,17 @@ func TestDecodePathWithoutSymbols(t *testing.T) {
 	}
 }
 
+// TestDecodePathNoPacket: path records carry no packet bytes (trace.c
+// sets cap_len 0); one that claims some is refused, not read past.
+func TestDecodePathNoPacket(t *testing.T) {
+	pe := pathEvent(bpf.DropEvent{Kind: uint8(bpf.DropEventKindEVENT_TRACE), CapLen: 4, Link: uint8(bpf.DropLinkKindLINK_RAW_IP)})
+	d, _ := testDecoder()
+	var ev event.Event
+	if err := d.DecodePath(pathRecord(&pe), &ev, nil); err == nil || !strings.Contains(err.Error(), "packet bytes") {
+		t.Errorf("err %v, want one about packet bytes", err)
+	}
+}
+
 func TestDecodePathShort(t *testing.T) {
 	d, _ := testDecoder()
 	for _, n := range []int{0, eventSize, pathEventSize - 1} {
