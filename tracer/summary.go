@@ -83,12 +83,18 @@ func (t *Tracer) rawSummary() (map[bpf.DropSummaryKey]uint64, error) {
 	if err := t.coll.Maps[bpf.DropMapSummaryLast].Lookup(uint32(0), &pending); err != nil {
 		return nil, fmt.Errorf("reading the summary's pending drops: %w", err)
 	}
+	return t.summary.merge(out, pending), nil
+}
+
+// merge adds to out, the summary map's counts, the runs each CPU has not
+// moved into the map yet, and keeps every count at least the last one
+// returned.
+func (st *summaryState) merge(out map[bpf.DropSummaryKey]uint64, pending []bpf.DropSummaryPending) map[bpf.DropSummaryKey]uint64 {
 	for _, p := range pending {
 		if p.Count > 0 {
 			out[p.Key] += p.Count
 		}
 	}
-	st := &t.summary
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for k, last := range st.last {
@@ -97,7 +103,7 @@ func (t *Tracer) rawSummary() (map[bpf.DropSummaryKey]uint64, error) {
 		}
 	}
 	st.last = maps.Clone(out)
-	return out, nil
+	return out
 }
 
 // summaryMap reads the summary map in batches, summing the per-CPU values.
