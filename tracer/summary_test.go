@@ -1,6 +1,7 @@
 package tracer
 
 import (
+	"maps"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -113,4 +114,48 @@ func loadDropSpec(t *testing.T) *ebpf.CollectionSpec {
 		t.Fatal(err)
 	}
 	return spec
+}
+
+// TestSummaryMerge reads the kernel's counts several times, as the
+// summary loop and a metrics scrape do, with each CPU's pending run of
+// drops moving into the map between the reads.
+func TestSummaryMerge(t *testing.T) {
+	a := bpf.DropSummaryKey{Location: 0xffffffff81000010, Reason: 2, L4proto: protoUDP}
+	b := bpf.DropSummaryKey{Location: 0xffffffff81000010, Reason: 6, L4proto: protoTCP, Ifindex: 3}
+	c := bpf.DropSummaryKey{Location: 0xffffffff81000020, Reason: 2}
+	pending := func(k bpf.DropSummaryKey, n uint64) bpf.DropSummaryPending {
+		return bpf.DropSummaryPending{Key: k, Count: n}
+	}
+	reads := []struct {
+		name    string
+		inMap   map[bpf.DropSummaryKey]uint64
+		pending []bpf.DropSummaryPending // one per CPU
+		want    map[bpf.DropSummaryKey]uint64
+	}{
+		{name: "runs not yet in the map count",
+			inMap:   map[bpf.DropSummaryKey]uint64{a: 5},
+			pending: []bpf.DropSummaryPending{pending(a, 3), pending(b, 2), {}},
+			want:    map[bpf.DropSummaryKey]uint64{a: 8, b: 2}},
+		{name: "a run that moved between the two reads is not lost",
+			// A's run of 3 moved into the map after the map was read and
+			// before the pending runs were: read once as neither.
+			inMap:   map[bpf.DropSummaryKey]uint64{a: 5, b: 2},
+			pending: []bpf.DropSummaryPending{pending(c, 1), {}, {}},
+			want:    map[bpf.DropSummaryKey]uint64{a: 8, b: 2, c: 1}},
+		{name: "then read whole",
+			inMap:   map[bpf.DropSummaryKey]uint64{a: 8, b: 2},
+			pending: []bpf.DropSummaryPending{pending(c, 4), pending(a, 1), {}},
+			want:    map[bpf.DropSummaryKey]uint64{a: 9, b: 2, c: 4}},
+		{name: "an empty pending slot adds no key",
+			inMap:   map[bpf.DropSummaryKey]uint64{a: 9, b: 2, c: 4},
+			pending: []bpf.DropSummaryPending{{Key: bpf.DropSummaryKey{Reason: 99}}, {}, {}},
+			want:    map[bpf.DropSummaryKey]uint64{a: 9, b: 2, c: 4}},
+	}
+	var st summaryState
+	for _, r := range reads {
+		got := st.merge(maps.Clone(r.inMap), r.pending)
+		if !maps.Equal(got, r.want) {
+			t.Errorf("%s: got %v, want %v", r.name, got, r.want)
+		}
+	}
 }
