@@ -29,35 +29,35 @@ func TestDecodeTuple(t *testing.T) {
 		want6dst = "2001:db8:2::abcd:b"
 	)
 	tests := []struct {
-		name       string
-		link       bpf.DropLinkKind
-		etherType  uint16
-		pkt        []byte // from the start of the capture: Ethernet or IP header
-		src, dst   string // "" for none
-		proto      string
-		sport, dpt uint16
+		name         string
+		link         bpf.DropLinkKind
+		etherType    uint16
+		pkt          []byte // from the start of the capture: Ethernet or IP header
+		src, dst     string // "" for none
+		proto        string
+		sport, dport uint16
 	}{
 		{name: "ipv4 udp", link: bpf.DropLinkKindLINK_RAW_IP, etherType: etherIPv4,
 			pkt: ipv4(protoUDP, nil, 0, l4(5353, 53, 8)),
-			src: want4src, dst: want4dst, proto: "udp", sport: 5353, dpt: 53},
+			src: want4src, dst: want4dst, proto: "udp", sport: 5353, dport: 53},
 		{name: "ipv4 tcp in ethernet", link: bpf.DropLinkKindLINK_ETHERNET, etherType: etherIPv4,
 			pkt: eth(etherIPv4, ipv4(protoTCP, nil, 0, l4(40000, 443, 20))),
-			src: want4src, dst: want4dst, proto: "tcp", sport: 40000, dpt: 443},
+			src: want4src, dst: want4dst, proto: "tcp", sport: 40000, dport: 443},
 		{name: "ipv4 tcp with options", link: bpf.DropLinkKindLINK_RAW_IP, etherType: etherIPv4,
 			pkt: ipv4(protoTCP, []byte{0x94, 4, 0, 0, 1, 1, 1, 0}, 0, l4(1234, 8080, 20)),
-			src: want4src, dst: want4dst, proto: "tcp", sport: 1234, dpt: 8080},
+			src: want4src, dst: want4dst, proto: "tcp", sport: 1234, dport: 8080},
 		{name: "ipv4 udp first fragment", link: bpf.DropLinkKindLINK_RAW_IP, etherType: etherIPv4,
 			pkt: ipv4(protoUDP, nil, 0x2000, l4(7, 9, 8)), // MF, offset 0
-			src: want4src, dst: want4dst, proto: "udp", sport: 7, dpt: 9},
+			src: want4src, dst: want4dst, proto: "udp", sport: 7, dport: 9},
 		{name: "ipv4 udp later fragment has no ports", link: bpf.DropLinkKindLINK_RAW_IP, etherType: etherIPv4,
 			pkt: ipv4(protoUDP, nil, 185, l4(7, 9, 8)), // offset 1480 bytes
 			src: want4src, dst: want4dst, proto: "udp"},
 		{name: "ipv4 sctp", link: bpf.DropLinkKindLINK_RAW_IP, etherType: etherIPv4,
 			pkt: ipv4(protoSCTP, nil, 0, l4(3868, 3869, 12)),
-			src: want4src, dst: want4dst, proto: "132", sport: 3868, dpt: 3869},
+			src: want4src, dst: want4dst, proto: "132", sport: 3868, dport: 3869},
 		{name: "ipv4 udplite", link: bpf.DropLinkKindLINK_RAW_IP, etherType: etherIPv4,
 			pkt: ipv4(protoUDPLite, nil, 0, l4(6000, 6001, 8)),
-			src: want4src, dst: want4dst, proto: "136", sport: 6000, dpt: 6001},
+			src: want4src, dst: want4dst, proto: "136", sport: 6000, dport: 6001},
 		{name: "ipv4 icmp has no ports", link: bpf.DropLinkKindLINK_RAW_IP, etherType: etherIPv4,
 			pkt: ipv4(protoICMP, nil, 0, []byte{8, 0, 0xf7, 0xff, 0, 1, 0, 1}),
 			src: want4src, dst: want4dst, proto: "icmp"},
@@ -66,22 +66,22 @@ func TestDecodeTuple(t *testing.T) {
 			src: want4src, dst: want4dst, proto: "47"},
 		{name: "ipv6 tcp", link: bpf.DropLinkKindLINK_RAW_IP, etherType: etherIPv6,
 			pkt: ipv6(protoTCP, l4(50000, 22, 20)),
-			src: want6src, dst: want6dst, proto: "tcp", sport: 50000, dpt: 22},
+			src: want6src, dst: want6dst, proto: "tcp", sport: 50000, dport: 22},
 		{name: "ipv6 udp in ethernet", link: bpf.DropLinkKindLINK_ETHERNET, etherType: etherIPv6,
 			pkt: eth(etherIPv6, ipv6(protoUDP, l4(546, 547, 8))),
-			src: want6src, dst: want6dst, proto: "udp", sport: 546, dpt: 547},
+			src: want6src, dst: want6dst, proto: "udp", sport: 546, dport: 547},
 		{name: "ipv6 hop-by-hop routing dstopts", link: bpf.DropLinkKindLINK_RAW_IP, etherType: etherIPv6,
 			pkt: ipv6(protoHopOpts, ext6(protoRouting, 0, ext6(protoDstOpts, 2, ext6(protoUDP, 1, l4(4789, 4790, 8))))),
-			src: want6src, dst: want6dst, proto: "udp", sport: 4789, dpt: 4790},
+			src: want6src, dst: want6dst, proto: "udp", sport: 4789, dport: 4790},
 		{name: "ipv6 first fragment", link: bpf.DropLinkKindLINK_RAW_IP, etherType: etherIPv6,
 			pkt: ipv6(protoFragment, frag6(protoUDP, 0, true, l4(123, 124, 8))),
-			src: want6src, dst: want6dst, proto: "udp", sport: 123, dpt: 124},
+			src: want6src, dst: want6dst, proto: "udp", sport: 123, dport: 124},
 		{name: "ipv6 hop-by-hop then later fragment has no ports", link: bpf.DropLinkKindLINK_RAW_IP, etherType: etherIPv6,
 			pkt: ipv6(protoHopOpts, ext6(protoFragment, 0, frag6(protoTCP, 181, false, l4(123, 124, 20)))),
 			src: want6src, dst: want6dst, proto: "tcp"},
 		{name: "ipv6 sctp after dstopts", link: bpf.DropLinkKindLINK_RAW_IP, etherType: etherIPv6,
 			pkt: ipv6(protoDstOpts, ext6(protoSCTP, 0, l4(36412, 36412, 12))),
-			src: want6src, dst: want6dst, proto: "132", sport: 36412, dpt: 36412},
+			src: want6src, dst: want6dst, proto: "132", sport: 36412, dport: 36412},
 		{name: "ipv6 five extension headers: the fifth is not parsed", link: bpf.DropLinkKindLINK_RAW_IP, etherType: etherIPv6,
 			pkt: ipv6(protoHopOpts, ext6(protoDstOpts, 0, ext6(protoRouting, 0, ext6(protoDstOpts, 0, ext6(protoDstOpts, 0, ext6(protoUDP, 0, l4(1, 2, 8))))))),
 			src: want6src, dst: want6dst, proto: "60"},
@@ -119,7 +119,7 @@ func TestDecodeTuple(t *testing.T) {
 			if got, want := ev.Proto, tt.proto; got != want {
 				t.Errorf("Proto = %q, want %q", got, want)
 			}
-			if got, want := [2]uint16{ev.Sport, ev.Dport}, [2]uint16{tt.sport, tt.dpt}; got != want {
+			if got, want := [2]uint16{ev.Sport, ev.Dport}, [2]uint16{tt.sport, tt.dport}; got != want {
 				t.Errorf("ports = %d, want %d", got, want)
 			}
 			if got, want := ev.EtherType, tt.etherType; got != want {
