@@ -51,6 +51,8 @@ type Event struct {
 	SockCookie   uint64   // socket cookie, as sock_diag reports it; 0 when none or unknown
 	SockSrcLocal bool     // Src/Sport are the socket's local end (always for TCP events)
 	TCPInfo      *TCPInfo // the socket's tcp_info; nil when not looked up
+
+	Explain *Explain // cause, evidence and fix of a drop (--explain); nil when not explained
 }
 
 // SummaryKey returns the key --summary would count ev under.

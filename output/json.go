@@ -37,6 +37,7 @@ type jsonEvent struct {
 	TCPInfo    *jsonTCPInfo `json:"tcp_info"`
 	Func       string       `json:"func,omitempty"`
 	Stack      []string     `json:"stack,omitempty"`
+	Explain    *jsonExplain `json:"explain,omitempty"`
 }
 
 type jsonLines struct {
@@ -87,6 +88,7 @@ func newJSONEvent(ev *event.Event) jsonEvent {
 		TCPState:   ev.TCPState,
 		SockCookie: ev.SockCookie,
 		TCPInfo:    newJSONTCPInfo(ev.TCPInfo),
+		Explain:    newJSONExplain(ev.Explain),
 	}
 }
 

@@ -220,6 +220,10 @@ func packetComment(ev *event.Event) string {
 	addField(&b, "netns", netnsText(ev.Netns))
 	addField(&b, "if", ev.Ifname)
 	addField(&b, "skb", "0x"+strconv.FormatUint(ev.Skb, 16))
+	if ev.Explain != nil {
+		b.WriteString("\n")
+		b.WriteString(explainComment(ev.Explain))
+	}
 	return b.String()
 }
 

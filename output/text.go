@@ -57,7 +57,8 @@ func appendTextLine(b []byte, ev *event.Event, clock *clockText) []byte {
 	b = append(b, ' ')
 	b = append(b, orDash(ev.Location)...)
 	b = appendTCPText(b, ev)
-	return append(b, '\n')
+	b = append(b, '\n')
+	return appendExplainLine(b, ev.Explain)
 }
 
 // appendPacketCols appends the columns from NETNS to LEN that the text and
