@@ -1,0 +1,201 @@
+package explain
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/droptrace/droptrace/event"
+	"github.com/droptrace/droptrace/kernel"
+)
+
+// conn is what the look-ups of one network namespace use: a file
+// descriptor of the namespace (for sysctls and peers), a rtnetlink and
+// sock_diag handle, and a raw sock_diag socket for requests the library
+// does not make (SKMEMINFO).
+type conn struct {
+	ino  uint32
+	ns   netns.NsHandle
+	h    *netlink.Handle
+	diag *nl.NetlinkSocket
+	used time.Time
+}
+
+type conns struct {
+	netns     *kernel.NetnsIndex
+	timeout   time.Duration
+	idleClose time.Duration
+
+	mu  sync.Mutex
+	all map[uint32]*conn
+}
+
+func newConns(idx *kernel.NetnsIndex, timeout, idleClose time.Duration) *conns {
+	return &conns{netns: idx, timeout: timeout, idleClose: idleClose, all: map[uint32]*conn{}}
+}
+
+// get returns the namespace's conn, opening it when needed.
+func (cs *conns) get(ino uint32) (*conn, error) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	now := time.Now()
+	cs.closeIdle(now)
+	if c, ok := cs.all[ino]; ok {
+		c.used = now
+		return c, nil
+	}
+	c, err := cs.open(ino)
+	if err != nil {
+		return nil, err
+	}
+	c.used = now
+	cs.all[ino] = c
+	return c, nil
+}
+
+func (cs *conns) release(*conn) {}
+
+// open opens namespace ino, checking that the file found for it still
+// opens it (a /proc/PID file may belong to another process by now).
+func (cs *conns) open(ino uint32) (*conn, error) {
+	ns, err := openNetns(cs.netns, ino)
+	if err != nil {
+		return nil, err
+	}
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE, unix.NETLINK_INET_DIAG)
+	if err != nil {
+		ns.Close()
+		return nil, fmt.Errorf("netlink socket in netns %d: %w", ino, err)
+	}
+	c := &conn{ino: ino, ns: ns, h: h}
+	if err := h.SetSocketTimeout(cs.timeout); err != nil {
+		c.close()
+		return nil, fmt.Errorf("netlink socket timeout: %w", err)
+	}
+	cur, err := netns.Get()
+	if err != nil {
+		c.close()
+		return nil, fmt.Errorf("current netns: %w", err)
+	}
+	defer cur.Close()
+	if c.diag, err = nl.GetNetlinkSocketAt(ns, cur, unix.NETLINK_INET_DIAG); err != nil {
+		c.close()
+		return nil, fmt.Errorf("sock_diag socket in netns %d: %w", ino, err)
+	}
+	tv := unix.NsecToTimeval(cs.timeout.Nanoseconds())
+	if err := errors.Join(c.diag.SetReceiveTimeout(&tv), c.diag.SetSendTimeout(&tv)); err != nil {
+		c.close()
+		return nil, fmt.Errorf("sock_diag socket timeout: %w", err)
+	}
+	return c, nil
+}
+
+func openNetns(idx *kernel.NetnsIndex, ino uint32) (netns.NsHandle, error) {
+	path, err := idx.Path(ino)
+	if err != nil {
+		return 0, err
+	}
+	ns, err := netns.GetFromPath(path)
+	if err != nil {
+		idx.Forget(ino)
+		return 0, fmt.Errorf("opening netns %d (%s): %w", ino, path, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(ns), &st); err != nil || st.Ino != uint64(ino) {
+		ns.Close()
+		idx.Forget(ino)
+		return 0, fmt.Errorf("netns %d: %s now opens another namespace: %w", ino, path, kernel.ErrNetnsNotFound)
+	}
+	return ns, nil
+}
+
+func (c *conn) close() {
+	if c.diag != nil {
+		c.diag.Close()
+	}
+	if c.h != nil {
+		c.h.Close()
+	}
+	c.ns.Close()
+}
+
+// closeIdle closes conns unused for idleClose: an open namespace file
+// keeps the namespace alive after everything else has left it.
+func (cs *conns) closeIdle(now time.Time) {
+	for ino, c := range cs.all {
+		if now.Sub(c.used) > cs.idleClose {
+			c.close()
+			delete(cs.all, ino)
+		}
+	}
+}
+
+func (cs *conns) closeAll() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for ino, c := range cs.all {
+		c.close()
+		delete(cs.all, ino)
+	}
+}
+
+// inNetns runs f on a thread that has entered the conn's namespace, and
+// returns the thread to the namespace it came from. /proc/sys/net and
+// /proc/thread-self/net show the namespace of the thread that reads them.
+func (c *conn) inNetns(f func() error) error {
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("current netns: %w", err)
+	}
+	defer orig.Close()
+	if err := netns.Set(c.ns); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("entering netns %d: %w", c.ino, err)
+	}
+	ferr := f()
+	if err := netns.Set(orig); err != nil {
+		// The thread stays locked, so it ends with this goroutine
+		// instead of running others in the wrong namespace.
+		return fmt.Errorf("leaving netns %d: %w", c.ino, err)
+	}
+	runtime.UnlockOSThread()
+	return ferr
+}
+
+// sysctls reads sysctls of the conn's namespace, given as paths under
+// /proc/sys ("net/ipv4/conf/eth0/rp_filter"), and returns them keyed by
+// the names sysctl prints ("net.ipv4.conf.eth0.rp_filter"; a dot in a
+// device name becomes a slash). A value that cannot be read is "?".
+func (c *conn) sysctls(paths ...string) ([]event.Evidence, error) {
+	out := make([]event.Evidence, len(paths))
+	err := c.inNetns(func() error {
+		for i, p := range paths {
+			out[i] = event.Evidence{Key: sysctlName(p), Value: readSysctl(p)}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func sysctlName(path string) string {
+	return strings.NewReplacer(".", "/", "/", ".").Replace(path)
+}
+
+func readSysctl(path string) string {
+	b, err := os.ReadFile("/proc/sys/" + path)
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b)), " ")
+}
