@@ -39,6 +39,7 @@ var descriptions = map[string]string{
 	"DEV_HDR":       "the device driver's header or metadata is invalid",
 	"INVALID_PROTO": "the packet breaks its protocol's rules (e.g. an ICMP timestamp to broadcast)",
 	"SKB_GSO_SEG":   "splitting a large (GSO) packet into segments failed",
+	"SKB_BAD_GSO":   "the packet's segmentation offload (GSO) metadata is invalid (backported to stable 6.12)",
 
 	// IP layer
 	"NETFILTER_DROP":          "a netfilter rule (iptables, nftables) dropped the packet",
