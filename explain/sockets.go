@@ -3,7 +3,9 @@ package explain
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"strconv"
+	"strings"
 
 	"github.com/droptrace/droptrace/event"
 )
@@ -107,15 +109,47 @@ func (x *Explainer) socketMem(c *conn, ev *event.Event) (finding, error) {
 	}
 	limits, err := c.sysctls(memSysctls(ev.Proto)...)
 	f.evidence = append(f.evidence, limits...)
+	f.evidence = append(f.evidence, protoMem(ev.Proto)...)
 	return f, err
 }
 
-// memSysctls are the limits on a protocol's receive memory.
+// memSysctls are the per-namespace limits on a socket's receive memory.
 func memSysctls(proto string) []string {
 	if proto == "tcp" {
-		return []string{"net/core/rmem_max", "net/ipv4/tcp_rmem", "net/ipv4/tcp_mem"}
+		return []string{"net/core/rmem_max", "net/ipv4/tcp_rmem"}
 	}
-	return []string{"net/core/rmem_max", "net/core/rmem_default", "net/ipv4/udp_mem"}
+	return []string{"net/core/rmem_max", "net/core/rmem_default"}
+}
+
+// protoMem is the protocol's memory limit and use, in pages. Both are
+// global, not per namespace: the sysctl exists only in the initial
+// namespace, which is droptrace's own, and /proc/net/sockstat counts
+// every namespace's memory.
+func protoMem(proto string) []event.Evidence {
+	name := "net/ipv4/udp_mem"
+	if proto == "tcp" {
+		name = "net/ipv4/tcp_mem"
+	}
+	return kv(sysctlName(name), readSysctl(name), proto+"_mem_pages_in_use", sockstatMem(proto))
+}
+
+// sockstatMem reads "UDP: inuse 3 mem 2" from /proc/net/sockstat.
+func sockstatMem(proto string) string {
+	b, err := os.ReadFile("/proc/net/sockstat")
+	if err != nil {
+		return "?"
+	}
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) > 0 && f[0] == strings.ToUpper(proto)+":" {
+			for i := 1; i+1 < len(f); i++ {
+				if f[i] == "mem" {
+					return f[i+1]
+				}
+			}
+		}
+	}
+	return "?"
 }
 
 // receiver picks the socket that received the packet: the one with the
