@@ -98,11 +98,11 @@ func qdiscs(c *conn, ev *event.Event) (finding, error) {
 func qdiscText(q netlink.Qdisc) string {
 	a := q.Attrs()
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s", q.Type(), netlink.HandleStr(a.Handle))
+	fmt.Fprintf(&b, "%s %s", q.Type(), handleText(a.Handle))
 	if a.Parent == netlink.HANDLE_ROOT {
 		b.WriteString(" root")
 	} else {
-		b.WriteString(" parent " + netlink.HandleStr(a.Parent))
+		b.WriteString(" parent " + handleText(a.Parent))
 	}
 	if l, unit := qdiscLimit(q); l != 0 {
 		fmt.Fprintf(&b, " limit %d%s", l, unit)
@@ -111,6 +111,16 @@ func qdiscText(q netlink.Qdisc) string {
 		fmt.Fprintf(&b, " backlog %db %dp dropped %d overlimits %d", s.Queue.Backlog, s.Queue.Qlen, s.Queue.Drops, s.Queue.Overlimits)
 	}
 	return b.String()
+}
+
+// handleText prints a handle as tc does: "8001:" for a qdisc's, "1:10"
+// for a class's.
+func handleText(h uint32) string {
+	major, minor := h>>16, h&0xffff
+	if minor == 0 {
+		return strconv.FormatUint(uint64(major), 16) + ":"
+	}
+	return strconv.FormatUint(uint64(major), 16) + ":" + strconv.FormatUint(uint64(minor), 16)
 }
 
 // qdiscLimit returns the limit of the qdiscs that have one, with tc's
