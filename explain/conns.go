@@ -62,8 +62,6 @@ func (cs *conns) get(ino uint32) (*conn, error) {
 	return c, nil
 }
 
-func (cs *conns) release(*conn) {}
-
 // open opens namespace ino, checking that the file found for it still
 // opens it (a /proc/PID file may belong to another process by now).
 func (cs *conns) open(ino uint32) (*conn, error) {

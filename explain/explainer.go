@@ -40,10 +40,11 @@ type Stats struct {
 // Explainer explains drops. It is meant for one annotation worker:
 // Annotate is not safe for concurrent use, Stats is.
 type Explainer struct {
-	cfg   Config
-	now   func() time.Time
-	netns *kernel.NetnsIndex
-	conns *conns
+	cfg    Config
+	now    func() time.Time
+	netns  *kernel.NetnsIndex
+	conns  *conns
+	lookup func(probeKind, *event.Event) (finding, error) // the look-ups; replaced in tests
 
 	cache      map[string]cached
 	lastSweep  time.Time
@@ -69,11 +70,13 @@ type finding struct {
 // New returns an Explainer that finds namespaces through netns.
 func New(netns *kernel.NetnsIndex, cfg Config) *Explainer {
 	now := time.Now
-	return &Explainer{
+	x := &Explainer{
 		cfg: cfg, now: now, netns: netns,
 		conns: newConns(netns, cfg.Timeout, cfg.IdleClose),
 		cache: map[string]cached{}, tokens: float64(cfg.PerSecond), lastRefill: now(),
 	}
+	x.lookup = x.lookupSystem
+	return x
 }
 
 // Annotate sets ev.Explain for a drop: the cause and fix of its reason or

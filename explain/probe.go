@@ -74,7 +74,7 @@ func keyOf(kind probeKind, ev *event.Event) string {
 }
 
 // lookup reads the evidence of kind for ev in ev's namespace.
-func (x *Explainer) lookup(kind probeKind, ev *event.Event) (finding, error) {
+func (x *Explainer) lookupSystem(kind probeKind, ev *event.Event) (finding, error) {
 	if ev.Netns == 0 {
 		return finding{}, fmt.Errorf("the drop's network namespace is not known")
 	}
@@ -82,7 +82,6 @@ func (x *Explainer) lookup(kind probeKind, ev *event.Event) (finding, error) {
 	if err != nil {
 		return finding{}, err
 	}
-	defer x.conns.release(c)
 	switch kind {
 	case probeListeners:
 		return x.listeners(c, ev)

@@ -127,6 +127,9 @@ func TestRcvbufScenario(t *testing.T) {
 	if got, want := value(t, x, "owner"), fmt.Sprintf("%d (python3)", pid); got != want {
 		t.Errorf("owner %q, want %q", got, want)
 	}
+	if !strings.Contains(x.Cause, "udp 0.0.0.0:9010 ("+m[2]+" bytes) was full") {
+		t.Errorf("cause %q does not name the socket and its buffer", x.Cause)
+	}
 	if got, want := value(t, x, "socket"), "udp 0.0.0.0:9010"; got != want {
 		t.Errorf("socket %q, want %q", got, want)
 	}

@@ -104,6 +104,7 @@ func (x *Explainer) socketMem(c *conn, ev *event.Event) (finding, error) {
 	var f finding
 	if ok {
 		f.evidence = x.socketEvidence(s)
+		f.cause = memCause(ev.Reason, s)
 	} else {
 		f.evidence = kv("socket", "gone (no "+ev.Proto+" socket on "+dstText(ev)+")")
 	}
@@ -111,6 +112,16 @@ func (x *Explainer) socketMem(c *conn, ev *event.Event) (finding, error) {
 	f.evidence = append(f.evidence, limits...)
 	f.evidence = append(f.evidence, protoMem(ev.Proto)...)
 	return f, err
+}
+
+// memCause says how full the socket was, when its counters say.
+func memCause(reason string, s diagSocket) string {
+	rb, drops := s.memValue(memRcvbuf), s.memValue(memDrops)
+	if rb < 0 || drops < 0 || reason == "PROTO_MEM" {
+		return ""
+	}
+	return fmt.Sprintf("the receive buffer of %s %s (%d bytes) was full, %d packets dropped so far: its application reads more slowly than packets arrive",
+		s.proto, s.local, rb, drops)
 }
 
 // memSysctls are the per-namespace limits on a socket's receive memory.
