@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -193,7 +194,7 @@ func (tr *tracer) read(stdout io.Reader) {
 		var j jsonEvent
 		if json.Unmarshal(sc.Bytes(), &j) == nil {
 			tr.mu.Lock()
-			tr.seen = append(tr.seen, j.Reason+" "+j.Location)
+			tr.seen = append(tr.seen, fmt.Sprintf("%s %s %s:%d>%s:%d %s", j.Reason, j.Location, j.Src, j.Sport, j.Dst, j.Dport, j.TCPState))
 			tr.mu.Unlock()
 			tr.events <- j
 		}

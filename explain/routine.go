@@ -31,12 +31,15 @@ var (
 // Routine reports whether ev is a routine free rather than packet loss
 // (see the list above). Only drops can be routine.
 func Routine(ev *event.Event) bool {
-	if ev.Kind != event.KindDrop {
-		return false
-	}
-	if routineReasons[ev.Reason] {
+	return ev.Kind == event.KindDrop && RoutineAt(ev.Reason, ev.Location)
+}
+
+// RoutineAt is Routine for a reason and a location, e.g. of a --summary
+// row.
+func RoutineAt(reason, location string) bool {
+	if routineReasons[reason] {
 		return true
 	}
 	// Kernels before 5.17 have no reasons: the location alone decides.
-	return (ev.Reason == "NOT_SPECIFIED" || ev.Reason == "") && routineSites[Symbol(ev.Location)]
+	return (reason == "NOT_SPECIFIED" || reason == "") && routineSites[Symbol(location)]
 }

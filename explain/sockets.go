@@ -218,19 +218,30 @@ func (x *Explainer) socketEvidence(s diagSocket) []event.Evidence {
 	return out
 }
 
-// tcpSocket reports the TCP socket a rejected segment was for.
+// tcpSocket reports the TCP socket a rejected segment was for: the
+// connection's own (its state now, memory and owner), else the listener
+// on the port, which is what a segment without a connection reaches.
 func (x *Explainer) tcpSocket(c *conn, ev *event.Event) (finding, error) {
 	f := finding{evidence: kv("tcp_state_at_drop", orNone(ev.TCPState))}
 	socks, err := c.dumpSockets("tcp")
 	if err != nil {
 		return f, err
 	}
-	s, ok := receiver(socks, ev)
-	if !ok {
-		f.evidence = append(f.evidence, kv("socket", "none now")...)
+	var conns, listeners []diagSocket
+	for _, s := range socks {
+		switch score := receiverScore(s, ev); {
+		case score >= 3:
+			conns = append(conns, s)
+		case score >= 1 && s.state == tcpListen:
+			listeners = append(listeners, s)
+		}
+	}
+	if len(conns) > 0 {
+		f.evidence = append(f.evidence, x.socketEvidence(conns[0])...)
 		return f, nil
 	}
-	f.evidence = append(f.evidence, x.socketEvidence(s)...)
+	f.evidence = append(f.evidence, kv("socket", "none now")...)
+	f.evidence = append(f.evidence, x.listSockets(listeners)...)
 	return f, nil
 }
 
