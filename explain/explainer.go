@@ -25,7 +25,7 @@ type Config struct {
 
 // DefaultConfig returns the configuration droptrace runs with.
 func DefaultConfig() Config {
-	return Config{Interval: time.Second, PerSecond: 50, Timeout: 200 * time.Millisecond, MaxFDs: 65536, IdleClose: time.Minute}
+	return Config{Interval: time.Second, PerSecond: 20, Timeout: 200 * time.Millisecond, MaxFDs: 20000, IdleClose: time.Minute}
 }
 
 // Stats counts what the Explainer did.

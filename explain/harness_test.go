@@ -54,9 +54,10 @@ func in(t *testing.T, ns string, args ...string) string {
 
 // pair is two namespaces joined by a veth pair, with IPv4 addresses.
 type pair struct {
-	client, server     string
-	clientIf, serverIf string
-	clientIP, serverIP string
+	client, server       string
+	clientIf, serverIf   string
+	clientIP, serverIP   string
+	clientIP6, serverIP6 string
 }
 
 func newPair(t *testing.T, subnet string) *pair {
@@ -64,6 +65,8 @@ func newPair(t *testing.T, subnet string) *pair {
 	id := randomID(t)
 	p := &pair{client: "xc-" + id, server: "xs-" + id, clientIf: "xc" + id, serverIf: "xs" + id,
 		clientIP: subnet + ".1", serverIP: subnet + ".2"}
+	v6 := "fd31:" + subnet[strings.LastIndex(subnet, ".")+1:] + "::"
+	p.clientIP6, p.serverIP6 = v6+"1", v6+"2"
 	t.Cleanup(func() {
 		exec.Command("ip", "netns", "del", p.client).Run()
 		exec.Command("ip", "netns", "del", p.server).Run()
@@ -71,13 +74,16 @@ func newPair(t *testing.T, subnet string) *pair {
 	sh(t, "ip", "netns", "add", p.client)
 	sh(t, "ip", "netns", "add", p.server)
 	sh(t, "ip", "link", "add", p.clientIf, "netns", p.client, "type", "veth", "peer", "name", p.serverIf, "netns", p.server)
-	for _, end := range []struct{ ns, dev, ip string }{{p.client, p.clientIf, p.clientIP}, {p.server, p.serverIf, p.serverIP}} {
+	for _, end := range []struct{ ns, dev, ip, ip6 string }{{p.client, p.clientIf, p.clientIP, p.clientIP6}, {p.server, p.serverIf, p.serverIP, p.serverIP6}} {
 		sh(t, "ip", "-n", end.ns, "addr", "add", end.ip+"/24", "dev", end.dev)
+		sh(t, "ip", "-n", end.ns, "addr", "add", end.ip6+"/64", "dev", end.dev, "nodad")
 		sh(t, "ip", "-n", end.ns, "link", "set", end.dev, "up")
 		sh(t, "ip", "-n", end.ns, "link", "set", "lo", "up")
 	}
-	if out, err := exec.Command("ip", "netns", "exec", p.client, "ping", "-c", "1", "-w", "10", p.serverIP).CombinedOutput(); err != nil {
-		t.Fatalf("%s unreachable: %v\n%s", p.serverIP, err, out)
+	for _, dst := range []string{p.serverIP, p.serverIP6} {
+		if out, err := exec.Command("ip", "netns", "exec", p.client, "ping", "-c", "1", "-w", "10", dst).CombinedOutput(); err != nil {
+			t.Fatalf("%s unreachable: %v\n%s", dst, err, out)
+		}
 	}
 	return p
 }

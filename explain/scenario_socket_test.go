@@ -52,6 +52,7 @@ func TestNoSocketScenario(t *testing.T) {
 	requireRoot(t)
 	p := newPair(t, "10.231.1")
 	pid := pyServer(t, p.server, "SOCK_DGRAM", "127.0.0.1", 9003, 0)
+	pyServer(t, p.server, "SOCK_DGRAM", "0.0.0.0", 9004, 0)
 	tr := startTracer(t, p.server)
 	ss := in(t, p.server, "ss", "-lntup")
 
@@ -91,6 +92,21 @@ func TestNoSocketScenario(t *testing.T) {
 			t.Errorf("listener evidence %q, want %q (ss -lntup)", got, want)
 		}
 		if !strings.Contains(x.Cause, "but on 127.0.0.1, not on the packet's destination "+p.serverIP) {
+			t.Errorf("cause %q", x.Cause)
+		}
+	})
+	t.Run("listener of another family", func(t *testing.T) {
+		ev := tr.await(t, 10*time.Second, udpSend(t, p.client, p.serverIP6, 9004), func(j jsonEvent) bool {
+			return j.Reason == "NO_SOCKET" && j.Dport == 9004
+		})
+		x := explain(t, ev)
+		if !regexp.MustCompile(`udp .*0\.0\.0\.0:9004 `).MatchString(ss) {
+			t.Fatalf("ss does not show the IPv4 listener on 9004:\n%s", ss)
+		}
+		if got := values(x, "listener"); len(got) != 1 || !strings.HasPrefix(got[0], "udp 0.0.0.0:9004 pid ") {
+			t.Errorf("listener evidence %q, want the IPv4 socket ss shows", got)
+		}
+		if !strings.Contains(x.Cause, "listens on port 9004, but only for IPv4") {
 			t.Errorf("cause %q", x.Cause)
 		}
 	})

@@ -20,6 +20,7 @@ type diagSocket struct {
 	inode         uint32
 	cookie        uint64
 	rqueue        uint32
+	v6only        bool     // an AF_INET6 socket that takes no IPv4 (IPV6_V6ONLY)
 	mem           []uint32 // SK_MEMINFO_*: nil when the kernel sent none
 }
 
@@ -33,6 +34,7 @@ const (
 
 const (
 	inetDiagSKMemInfo = 7  // INET_DIAG_SKMEMINFO
+	inetDiagSKV6Only  = 11 // INET_DIAG_SKV6ONLY, sent for every AF_INET6 socket
 	sizeofDiagReq     = 56 // struct inet_diag_req_v2
 	sizeofDiagMsg     = 72 // struct inet_diag_msg
 	tcpListen         = 10
@@ -98,10 +100,13 @@ func parseDiagMsg(msg []byte, proto string) (diagSocket, error) {
 		return diagSocket{}, fmt.Errorf("sock_diag attributes: %w", err)
 	}
 	for _, a := range attrs {
-		if a.Attr.Type == inetDiagSKMemInfo {
+		switch a.Attr.Type {
+		case inetDiagSKMemInfo:
 			for i := 0; i+4 <= len(a.Value); i += 4 {
 				s.mem = append(s.mem, binary.NativeEndian.Uint32(a.Value[i:]))
 			}
+		case inetDiagSKV6Only:
+			s.v6only = len(a.Value) > 0 && a.Value[0] != 0
 		}
 	}
 	return s, nil

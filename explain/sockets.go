@@ -71,7 +71,7 @@ func listenerCause(ev *event.Event, found []diagSocket) string {
 			other = fmt.Sprintf("a %s socket listens on port %s, but the packet is %s", s.proto, port, ev.Proto)
 		case !s.local.Addr().IsUnspecified() && s.local.Addr() != ev.Dst:
 			return fmt.Sprintf("a %s socket listens on port %s, but on %s, not on the packet's destination %s", s.proto, port, s.local.Addr(), ev.Dst)
-		case s.local.Addr().Is4() != ev.Dst.Is4():
+		case s.local.Addr().Is4() && ev.Dst.Is6(), s.v6only && ev.Dst.Is4():
 			return fmt.Sprintf("a %s socket listens on port %s, but only for %s", s.proto, port, family(s.local.Addr()))
 		default:
 			return fmt.Sprintf("a %s socket on port %s exists now: it was probably opened after the drop, or it is connected elsewhere", s.proto, port)
