@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/droptrace/droptrace/event"
-	"github.com/droptrace/droptrace/kernel"
+	"github.com/droptrace/droptrace/nsfs"
 )
 
 // conn is what the look-ups of one network namespace use: a file
@@ -31,7 +31,7 @@ type conn struct {
 }
 
 type conns struct {
-	netns     *kernel.NetnsIndex
+	netns     *nsfs.Index
 	timeout   time.Duration
 	idleClose time.Duration
 
@@ -39,7 +39,7 @@ type conns struct {
 	all map[uint32]*conn
 }
 
-func newConns(idx *kernel.NetnsIndex, timeout, idleClose time.Duration) *conns {
+func newConns(idx *nsfs.Index, timeout, idleClose time.Duration) *conns {
 	return &conns{netns: idx, timeout: timeout, idleClose: idleClose, all: map[uint32]*conn{}}
 }
 
@@ -97,7 +97,7 @@ func (cs *conns) open(ino uint32) (*conn, error) {
 	return c, nil
 }
 
-func openNetns(idx *kernel.NetnsIndex, ino uint32) (netns.NsHandle, error) {
+func openNetns(idx *nsfs.Index, ino uint32) (netns.NsHandle, error) {
 	path, err := idx.Path(ino)
 	if err != nil {
 		return 0, err
@@ -111,7 +111,7 @@ func openNetns(idx *kernel.NetnsIndex, ino uint32) (netns.NsHandle, error) {
 	if err := unix.Fstat(int(ns), &st); err != nil || st.Ino != uint64(ino) {
 		ns.Close()
 		idx.Forget(ino)
-		return 0, fmt.Errorf("netns %d: %s now opens another namespace: %w", ino, path, kernel.ErrNetnsNotFound)
+		return 0, fmt.Errorf("netns %d: %s now opens another namespace: %w", ino, path, nsfs.ErrNetnsNotFound)
 	}
 	return ns, nil
 }

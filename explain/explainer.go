@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/droptrace/droptrace/event"
-	"github.com/droptrace/droptrace/kernel"
+	"github.com/droptrace/droptrace/nsfs"
 )
 
 // Config bounds the Explainer's look-ups; DefaultConfig's values are the
@@ -42,7 +42,7 @@ type Stats struct {
 type Explainer struct {
 	cfg    Config
 	now    func() time.Time
-	netns  *kernel.NetnsIndex
+	netns  *nsfs.Index
 	conns  *conns
 	lookup func(probeKind, *event.Event) (finding, error) // the look-ups; replaced in tests
 
@@ -68,7 +68,7 @@ type finding struct {
 }
 
 // New returns an Explainer that finds namespaces through netns.
-func New(netns *kernel.NetnsIndex, cfg Config) *Explainer {
+func New(netns *nsfs.Index, cfg Config) *Explainer {
 	now := time.Now
 	x := &Explainer{
 		cfg: cfg, now: now, netns: netns,

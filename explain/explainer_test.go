@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/droptrace/droptrace/event"
-	"github.com/droptrace/droptrace/kernel"
+	"github.com/droptrace/droptrace/nsfs"
 )
 
 // fakeClock is a settable time.
@@ -24,7 +24,7 @@ func testExplainer(perSecond int, result func() (finding, error)) (*Explainer, *
 	clock := &fakeClock{t: time.Unix(1000, 0)}
 	cfg := DefaultConfig()
 	cfg.PerSecond = perSecond
-	x := New(kernel.NewNetnsIndex(), cfg)
+	x := New(nsfs.NewIndex(), cfg)
 	x.now, x.lastRefill = clock.now, clock.t
 	calls := 0
 	x.lookup = func(probeKind, *event.Event) (finding, error) { calls++; return result() }

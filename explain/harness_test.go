@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/droptrace/droptrace/event"
-	"github.com/droptrace/droptrace/kernel"
+	"github.com/droptrace/droptrace/nsfs"
 )
 
 // requireRoot skips a scenario that needs root, loudly (fails under CI=true).
@@ -248,7 +248,7 @@ func reasonAt(reason, symbol string) func(jsonEvent) bool {
 // explain annotates ev with a fresh Explainer, as droptrace's worker would.
 func explain(t *testing.T, ev *event.Event) *event.Explain {
 	t.Helper()
-	x := New(kernel.NewNetnsIndex(), DefaultConfig())
+	x := New(nsfs.NewIndex(), DefaultConfig())
 	t.Cleanup(x.Close)
 	x.Annotate(ev)
 	if ev.Explain == nil {

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/droptrace/droptrace/event"
-	"github.com/droptrace/droptrace/kernel"
+	"github.com/droptrace/droptrace/nsfs"
 )
 
 // mtu reports the MTU of the drop's device and of its peer (a veth's
@@ -46,7 +46,7 @@ func (x *Explainer) peer(c *conn, link netlink.Link) (netlink.Link, uint32, erro
 		l, err := c.h.LinkByIndex(a.ParentIndex)
 		return l, c.ino, err
 	}
-	for ino, path := range kernel.ScanNetns("/run/netns", "/proc") {
+	for ino, path := range nsfs.Scan("/run/netns", "/proc") {
 		if found, ok := x.peerIn(c, ino, path, a); ok {
 			return found, ino, nil
 		}
