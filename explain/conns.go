@@ -146,29 +146,34 @@ func (cs *conns) closeAll() {
 	}
 }
 
-// inNetns runs f on a thread that has entered the conn's namespace, and
-// returns the thread to the namespace it came from. /proc/sys/net and
-// /proc/thread-self/net show the namespace of the thread that reads them.
+// inNetns runs f on a thread of its own that has entered the conn's
+// namespace: /proc/sys/net shows the namespace of the thread that opens
+// it. The thread goes back to its namespace afterwards; if it cannot,
+// its goroutine ends still locked to it, and Go retires the thread rather
+// than run anything else in the wrong namespace.
 func (c *conn) inNetns(f func() error) error {
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			done <- fmt.Errorf("current netns: %w", err)
+			return
+		}
+		defer orig.Close()
+		if err := netns.Set(c.ns); err != nil {
+			done <- fmt.Errorf("entering netns %d: %w", c.ino, err)
+			return
+		}
+		ferr := f()
+		if err := netns.Set(orig); err != nil {
+			done <- fmt.Errorf("leaving netns %d: %w", c.ino, err)
+			return
+		}
 		runtime.UnlockOSThread()
-		return fmt.Errorf("current netns: %w", err)
-	}
-	defer orig.Close()
-	if err := netns.Set(c.ns); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("entering netns %d: %w", c.ino, err)
-	}
-	ferr := f()
-	if err := netns.Set(orig); err != nil {
-		// The thread stays locked, so it ends with this goroutine
-		// instead of running others in the wrong namespace.
-		return fmt.Errorf("leaving netns %d: %w", c.ino, err)
-	}
-	runtime.UnlockOSThread()
-	return ferr
+		done <- ferr
+	}()
+	return <-done
 }
 
 // sysctls reads sysctls of the conn's namespace, given as paths under
