@@ -160,7 +160,13 @@ type tracer struct {
 
 func startTracer(t *testing.T, ns string) *tracer {
 	t.Helper()
-	cmd := exec.Command(droptraceBin(t), "-o", "json", "--filter-netns", ns)
+	return startTracerArgs(t, "--filter-netns", ns)
+}
+
+// startTracerArgs runs droptrace -o json with other filters.
+func startTracerArgs(t *testing.T, filters ...string) *tracer {
+	t.Helper()
+	cmd := exec.Command(droptraceBin(t), append([]string{"-o", "json"}, filters...)...)
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
