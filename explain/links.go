@@ -92,7 +92,34 @@ func qdiscs(c *conn, ev *event.Event) (finding, error) {
 		}
 		f.evidence = append(f.evidence, event.Evidence{Key: "qdisc", Value: qdiscText(q)})
 	}
+	switch ev.Reason {
+	case "TC_INGRESS":
+		f.evidence = append(f.evidence, tcFilters(c, link, netlink.HANDLE_MIN_INGRESS, "ingress")...)
+	case "TC_EGRESS":
+		f.evidence = append(f.evidence, tcFilters(c, link, netlink.HANDLE_MIN_EGRESS, "egress")...)
+	}
 	return f, nil
+}
+
+// tcFilters lists the filters of a clsact hook as tc filter show does in
+// short: "ingress bpf pref 49152 prog.o:[tc] id 42".
+func tcFilters(c *conn, link netlink.Link, parent uint32, hook string) []event.Evidence {
+	fs, err := c.h.FilterList(link, parent)
+	if err != nil {
+		return kv("filter", hook+" error: "+err.Error())
+	}
+	out := kv("filters", hook+" "+strconv.Itoa(len(fs)))
+	for i, flt := range fs {
+		if i == maxListed {
+			break
+		}
+		v := fmt.Sprintf("%s %s pref %d", hook, flt.Type(), flt.Attrs().Priority)
+		if b, ok := flt.(*netlink.BpfFilter); ok {
+			v += fmt.Sprintf(" %s id %d", b.Name, b.Id)
+		}
+		out = append(out, event.Evidence{Key: "filter", Value: v})
+	}
+	return out
 }
 
 func qdiscText(q netlink.Qdisc) string {
