@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,7 +43,6 @@ type Stats struct {
 type Explainer struct {
 	cfg    Config
 	now    func() time.Time
-	netns  *nsfs.Index
 	conns  *conns
 	lookup func(probeKind, *event.Event) (finding, error) // the look-ups; replaced in tests
 
@@ -71,7 +71,7 @@ type finding struct {
 func New(netns *nsfs.Index, cfg Config) *Explainer {
 	now := time.Now
 	x := &Explainer{
-		cfg: cfg, now: now, netns: netns,
+		cfg: cfg, now: now,
 		conns: newConns(netns, cfg.Timeout, cfg.IdleClose),
 		cache: map[string]cached{}, tokens: float64(cfg.PerSecond), lastRefill: now(),
 	}
@@ -92,7 +92,7 @@ func (x *Explainer) Annotate(ev *event.Event) {
 		exp.Evidence = x.cfg.Netfilter(ev)
 	} else if kind != probeNone && kind != probeRule {
 		f := x.evidence(kind, ev)
-		exp.Evidence = f.evidence
+		exp.Evidence = slices.Clone(f.evidence) // cached findings are shared by the drops of a key
 		exp.Cause = cmpOr(f.cause, exp.Cause)
 		exp.Fix = cmpOr(f.fix, exp.Fix)
 	}
@@ -111,7 +111,7 @@ func (x *Explainer) evidence(kind probeKind, ev *event.Event) finding {
 	}
 	if !x.take(now) {
 		x.count(func(s *Stats) { s.Skipped++ })
-		return finding{}
+		return finding{evidence: kv("lookup", "skipped: the budget of look-ups per second was spent")}
 	}
 	f, err := x.lookup(kind, ev)
 	x.count(func(s *Stats) { s.Lookups++ })

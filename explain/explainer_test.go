@@ -49,6 +49,11 @@ func TestBounds(t *testing.T) {
 	if st := x.Stats(); st != want || *calls != 3 {
 		t.Errorf("stats %+v (%d calls), want %+v", st, *calls, want)
 	}
+	skipped := noSocket(99)
+	x.Annotate(skipped)
+	if got := skipped.Explain.Evidence; len(got) != 1 || got[0].Key != "lookup" {
+		t.Errorf("a skipped look-up shows %v, want it said", got)
+	}
 	clock.t = clock.t.Add(2 * time.Second) // the budget refills, the cache expires
 	ev := noSocket(0)
 	x.Annotate(ev)
