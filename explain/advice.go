@@ -39,7 +39,6 @@ var reasonAdvice = map[string]advice{
 		"check the program's filter (SO_ATTACH_FILTER); usually intended", docFilter},
 	"IP_RPFILTER": {"reverse path filtering: the route back to the source does not leave through the interface the packet came in on",
 		"make the return route go out that interface, or relax rp_filter (2 = loose, 0 = off) for all and the device", docIPSysctl},
-	"IP_NOROUTE": {"no route to the destination", "add a route for the destination", ""},
 	"IP_OUTNOROUTES": {"no route for the outgoing packet in this namespace",
 		"add a route (or a default route) for the destination", ""},
 	"IP_INNOROUTES": {"the received packet's destination has no route (network unreachable)",

@@ -22,6 +22,9 @@ func (x *Explainer) mtu(c *conn, ev *event.Event) (finding, error) {
 	}
 	a := link.Attrs()
 	f := finding{evidence: kv("len", strconv.Itoa(int(ev.Len)), "mtu."+a.Name, strconv.Itoa(a.MTU))}
+	if ev.Reason == "PKT_TOO_BIG" && ev.Dst.IsValid() {
+		return wayOut(c, ev, f), nil
+	}
 	peer, pns, err := x.peer(c, link)
 	if err != nil || peer == nil {
 		return f, err
@@ -33,6 +36,25 @@ func (x *Explainer) mtu(c *conn, ev *event.Event) (finding, error) {
 		f.fix = fmt.Sprintf("give %s and %s the same MTU, or lower the sender's MTU to %d", a.Name, p.Name, p.MTU)
 	}
 	return f, nil
+}
+
+// wayOut adds the device a forwarded packet was to leave by, and its
+// MTU: a packet too big is dropped where it came in, and the MTU that
+// refused it is the outgoing device's.
+func wayOut(c *conn, ev *event.Event, f finding) finding {
+	route, dev, err := routeText(c, ev.Dst)
+	f.evidence = append(f.evidence, event.Evidence{Key: "route_get", Value: route})
+	if err != nil || dev == "" {
+		return f
+	}
+	out, err := c.h.LinkByName(dev)
+	if err != nil {
+		return f
+	}
+	mtu := out.Attrs().MTU
+	f.evidence = append(f.evidence, event.Evidence{Key: "mtu." + dev, Value: strconv.Itoa(mtu)})
+	f.cause = fmt.Sprintf("the packet (%d bytes) is larger than the MTU %d of %s, the way out to %s, and may not be fragmented", ev.Len, mtu, dev, ev.Dst)
+	return f
 }
 
 // peer returns the link at the other end of a veth (IFLA_LINK and

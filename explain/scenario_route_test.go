@@ -117,3 +117,30 @@ func TestMTUScenario(t *testing.T) {
 		t.Errorf("cause %q", x.Cause)
 	}
 }
+
+// TestPktTooBigScenario: a router forwards a DF packet to a link with a
+// smaller MTU; the drop (PKT_TOO_BIG where the packet came in) names the
+// way out and its MTU, checked against ip route get and ip link.
+func TestPktTooBigScenario(t *testing.T) {
+	requireRoot(t)
+	p := newPair(t, "10.231.12")
+	in(t, p.server, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	sh(t, "ip", "-n", p.server, "link", "add", "tba", "mtu", "1000", "type", "veth", "peer", "name", "tbb")
+	sh(t, "ip", "-n", p.server, "link", "set", "tba", "up")
+	sh(t, "ip", "-n", p.server, "link", "set", "tbb", "up")
+	sh(t, "ip", "-n", p.server, "route", "add", "10.95.0.0/24", "dev", "tba")
+	sh(t, "ip", "-n", p.client, "route", "add", "10.95.0.0/24", "via", p.serverIP)
+	tr := startTracer(t, p.server)
+	ev := tr.await(t, 10*time.Second, ping(p.client, "-M", "do", "-s", "1400", "10.95.0.1"), reasonAt("PKT_TOO_BIG", ""))
+	x := explain(t, ev)
+	if oracle := sh(t, "ip", "-n", p.server, "route", "get", "10.95.0.1"); !strings.Contains(oracle, "dev tba") || !strings.Contains(value(t, x, "route_get"), "dev tba") {
+		t.Errorf("route_get %q, ip route get says %q", value(t, x, "route_get"), oracle)
+	}
+	want := regexp.MustCompile(`mtu (\d+)`).FindStringSubmatch(sh(t, "ip", "-n", p.server, "link", "show", "tba"))[1]
+	if got := value(t, x, "mtu.tba"); got != want {
+		t.Errorf("mtu.tba = %s, ip link says %s", got, want)
+	}
+	if !strings.Contains(x.Cause, "larger than the MTU 1000 of tba") {
+		t.Errorf("cause %q", x.Cause)
+	}
+}
