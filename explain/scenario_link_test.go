@@ -109,3 +109,31 @@ func TestNeighScenario(t *testing.T) {
 		t.Errorf("%s = %q, sysctl says %q", k, got, want)
 	}
 }
+
+// TestNeighQueueFullScenario: a burst to an on-link address nobody
+// answers, with a tiny queue for packets awaiting resolution; checked
+// against sysctl and ip neigh.
+func TestNeighQueueFullScenario(t *testing.T) {
+	requireRoot(t)
+	p := newPair(t, "10.231.13")
+	const ghost = "10.231.13.77"
+	k := "net.ipv4.neigh." + p.clientIf + ".unres_qlen_bytes"
+	in(t, p.client, "sysctl", "-qw", k+"=2000")
+	tr := startTracer(t, p.client)
+	burst := func() {
+		exec.Command("ip", "netns", "exec", p.client, "bash", "-c",
+			fmt.Sprintf("for i in $(seq 20); do head -c 500 /dev/zero > /dev/udp/%s/9050; done", ghost)).Run()
+	}
+	ev := tr.await(t, 10*time.Second, burst, func(j jsonEvent) bool { return j.Reason == "NEIGH_QUEUEFULL" && j.Dst == ghost })
+	x := explain(t, ev)
+	if got := value(t, x, k); got != "2000" || got != strings.TrimSpace(in(t, p.client, "sysctl", "-n", k)) {
+		t.Errorf("%s = %q, sysctl says otherwise or not 2000", k, got)
+	}
+	oracle := strings.Fields(sh(t, "ip", "-n", p.client, "neigh", "show", ghost))
+	if len(oracle) == 0 {
+		t.Fatalf("ip neigh shows no entry for %s", ghost)
+	}
+	if got, want := value(t, x, "neigh_state"), oracle[len(oracle)-1]; got != want && !(got == "INCOMPLETE" && want == "FAILED") {
+		t.Errorf("neigh_state %s, ip neigh says %s", got, want)
+	}
+}
