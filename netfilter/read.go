@@ -1,0 +1,234 @@
+package netfilter
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+	"github.com/google/nftables/xt"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// maxSetElements bounds what is read of one set: a set larger than this
+// is marked Truncated, and a look-up that misses it proves nothing.
+const maxSetElements = 1 << 16
+
+// Reader reads the ruleset of one network namespace over netlink. It only
+// sends dump requests, which change nothing.
+type Reader struct {
+	ns   *os.File
+	conn *nftables.Conn
+}
+
+// OpenReader opens a reader for the namespace that path opens
+// (/run/netns/NAME, /proc/PID/ns/net).
+func OpenReader(path string) (*Reader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening netns %s: %w", path, err)
+	}
+	conn, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("nftables netlink in %s: %w", path, err)
+	}
+	return &Reader{ns: f, conn: conn}, nil
+}
+
+// Close releases the namespace.
+func (r *Reader) Close() error { return r.ns.Close() }
+
+// Read returns the namespace's ruleset now. Tables, chains and rules are
+// read by separate dumps: a ruleset changed during the read may be seen
+// half old, half new.
+func (r *Reader) Read() (*Ruleset, error) {
+	rs := &Ruleset{Start: time.Now()}
+	chains, err := r.dumpChains()
+	if err != nil {
+		return nil, err
+	}
+	tables := map[string]*Table{}
+	for _, c := range chains {
+		key := FamilyName(c.Table.Family) + " " + c.Table.Name
+		t, ok := tables[key]
+		if !ok {
+			t = c.Table
+			tables[key] = t
+			rs.Tables = append(rs.Tables, t)
+		}
+		c.Table = t
+		t.Chains = append(t.Chains, c)
+		if err := r.readRules(c); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range rs.Tables {
+		if err := r.readSets(t); err != nil {
+			return nil, err
+		}
+	}
+	rs.End = time.Now()
+	return rs, nil
+}
+
+func (r *Reader) readRules(c *Chain) error {
+	nt := &nftables.Table{Name: c.Table.Name, Family: c.Table.Family}
+	rules, err := r.conn.GetRules(nt, &nftables.Chain{Name: c.Name, Table: nt})
+	if err != nil {
+		return fmt.Errorf("listing rules of %s %s/%s: %w", FamilyName(c.Table.Family), c.Table.Name, c.Name, err)
+	}
+	for i, nr := range rules {
+		c.Rules = append(c.Rules, newRule(c, i+1, nr))
+	}
+	return nil
+}
+
+func newRule(c *Chain, pos int, nr *nftables.Rule) *Rule {
+	r := &Rule{Chain: c, Handle: nr.Handle, Position: pos, Exprs: nr.Exprs}
+	if b := userdata.Get(nr.UserData, userdata.TypeComment); b != nil {
+		r.Comment = cString(b)
+	}
+	for _, e := range nr.Exprs {
+		switch e := e.(type) {
+		case *expr.Counter:
+			r.HasCounter, r.Packets, r.Bytes = true, e.Packets, e.Bytes
+		case *expr.Match:
+			if cm, ok := e.Info.(*xt.Comment); ok && e.Name == "comment" {
+				r.Comment = string(*cm)
+			}
+		}
+	}
+	return r
+}
+
+func (r *Reader) readSets(t *Table) error {
+	nt := &nftables.Table{Name: t.Name, Family: t.Family}
+	sets, err := r.conn.GetSets(nt)
+	if err != nil {
+		return fmt.Errorf("listing sets of %s %s: %w", FamilyName(t.Family), t.Name, err)
+	}
+	t.Sets = map[string]*Set{}
+	for _, s := range sets {
+		set := &Set{Name: s.Name, Anonymous: s.Anonymous, Interval: s.Interval, KeyType: s.KeyType.Name, KeyLen: s.KeyType.Bytes}
+		if !s.IsMap && !s.Concatenation {
+			s.Table = nt
+			els, err := r.conn.GetSetElements(s)
+			if err != nil {
+				return fmt.Errorf("listing elements of set %s %s/%s: %w", FamilyName(t.Family), t.Name, s.Name, err)
+			}
+			if len(els) > maxSetElements {
+				els, set.Truncated = els[:maxSetElements], true
+			}
+			set.Elements = els
+		} else {
+			set.Truncated = true // maps and concatenations are not evaluated
+		}
+		t.Sets[s.Name] = set
+	}
+	return nil
+}
+
+// dumpChains dumps every chain with its counters and handle, which
+// nftables.Conn.ListChains does not decode.
+func (r *Reader) dumpChains() ([]*Chain, error) {
+	nl, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: int(r.ns.Fd())})
+	if err != nil {
+		return nil, fmt.Errorf("dialing netfilter netlink: %w", err)
+	}
+	defer nl.Close()
+	req := netlink.Message{
+		Header: netlink.Header{
+			Type:  netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETCHAIN),
+			Flags: netlink.Request | netlink.Dump,
+		},
+		Data: []byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, 0},
+	}
+	msgs, err := nl.Execute(req)
+	if err != nil {
+		return nil, fmt.Errorf("dumping chains: %w", err)
+	}
+	var chains []*Chain
+	for _, m := range msgs {
+		c, err := chainFromMsg(m.Data)
+		if err != nil {
+			return nil, fmt.Errorf("decoding chain: %w", err)
+		}
+		chains = append(chains, c)
+	}
+	return chains, nil
+}
+
+func chainFromMsg(b []byte) (*Chain, error) {
+	if len(b) < 4 {
+		return nil, fmt.Errorf("short message (%d bytes)", len(b))
+	}
+	c := &Chain{Table: &Table{Family: nftables.TableFamily(b[0])}}
+	ad, err := netlink.NewAttributeDecoder(b[4:])
+	if err != nil {
+		return nil, err
+	}
+	ad.ByteOrder = binary.BigEndian
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.NFTA_CHAIN_TABLE:
+			c.Table.Name = ad.String()
+		case unix.NFTA_CHAIN_NAME:
+			c.Name = ad.String()
+		case unix.NFTA_CHAIN_HANDLE:
+			c.Handle = ad.Uint64()
+		case unix.NFTA_CHAIN_TYPE:
+			c.Type = ad.String()
+		case unix.NFTA_CHAIN_POLICY:
+			c.PolicyDrop = ad.Uint32() == nfDrop
+		case unix.NFTA_CHAIN_HOOK:
+			c.Base = true
+			ad.Nested(func(nad *netlink.AttributeDecoder) error { decodeHook(nad, c); return nil })
+		case unix.NFTA_CHAIN_COUNTERS:
+			c.HasCounters = true
+			ad.Nested(func(nad *netlink.AttributeDecoder) error { decodeCounters(nad, c); return nil })
+		}
+	}
+	return c, ad.Err()
+}
+
+func decodeHook(ad *netlink.AttributeDecoder, c *Chain) {
+	ad.ByteOrder = binary.BigEndian
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.NFTA_HOOK_HOOKNUM:
+			c.Hook = ad.Uint32()
+		case unix.NFTA_HOOK_PRIORITY:
+			c.Priority = int32(ad.Uint32())
+		}
+	}
+}
+
+func decodeCounters(ad *netlink.AttributeDecoder, c *Chain) {
+	ad.ByteOrder = binary.BigEndian
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.NFTA_COUNTER_BYTES:
+			c.Bytes = ad.Uint64()
+		case unix.NFTA_COUNTER_PACKETS:
+			c.Packets = ad.Uint64()
+		}
+	}
+}
+
+// cString is b up to its first NUL.
+func cString(b []byte) string {
+	for i, c := range b {
+		if c == 0 {
+			return string(b[:i])
+		}
+	}
+	return string(b)
+}
+
+// nfDrop is NF_DROP, the verdict value of a drop policy.
+const nfDrop = 0
