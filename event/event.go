@@ -53,6 +53,7 @@ type Event struct {
 	TCPInfo      *TCPInfo // the socket's tcp_info; nil when not looked up
 
 	Explain *Explain // cause, evidence and fix of a drop (--explain); nil when not explained
+	Netfilter *Netfilter // the firewall rule of a NETFILTER_DROP; nil when not attributed
 }
 
 // SummaryKey returns the key --summary would count ev under.

@@ -3,6 +3,7 @@ package netfilter
 import (
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"os"
 	"time"
 
@@ -11,7 +12,11 @@ import (
 	"github.com/google/nftables/userdata"
 	"github.com/google/nftables/xt"
 	"github.com/mdlayher/netlink"
+	vnl "github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/droptrace/droptrace/kernel"
 )
 
 // maxSetElements bounds what is read of one set: a set larger than this
@@ -26,11 +31,17 @@ type Reader struct {
 }
 
 // OpenReader opens a reader for the namespace that path opens
-// (/run/netns/NAME, /proc/PID/ns/net).
-func OpenReader(path string) (*Reader, error) {
+// (/run/netns/NAME, /proc/PID/ns/net); with ino not 0, it checks that
+// path still opens the namespace of that inode.
+func OpenReader(path string, ino uint32) (*Reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening netns %s: %w", path, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil || (ino != 0 && st.Ino != uint64(ino)) {
+		f.Close()
+		return nil, fmt.Errorf("netns %d: %s opens another namespace: %w", ino, path, kernel.ErrNetnsNotFound)
 	}
 	conn, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())))
 	if err != nil {
@@ -42,6 +53,27 @@ func OpenReader(path string) (*Reader, error) {
 
 // Close releases the namespace.
 func (r *Reader) Close() error { return r.ns.Close() }
+
+// LocalAddrs returns the addresses of the namespace's devices, which
+// tell a packet delivered or sent locally from a forwarded one.
+func (r *Reader) LocalAddrs() (map[netip.Addr]bool, error) {
+	h, err := vnl.NewHandleAt(netns.NsHandle(int(r.ns.Fd())), unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("route netlink in netns: %w", err)
+	}
+	defer h.Close()
+	addrs, err := h.AddrList(nil, vnl.FAMILY_ALL)
+	if err != nil {
+		return nil, fmt.Errorf("listing addresses: %w", err)
+	}
+	local := map[netip.Addr]bool{}
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			local[ip.Unmap()] = true
+		}
+	}
+	return local, nil
+}
 
 // Read returns the namespace's ruleset now. Tables, chains and rules are
 // read by separate dumps: a ruleset changed during the read may be seen

@@ -1,0 +1,159 @@
+package netfilter
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/droptrace/droptrace/kernel"
+)
+
+// Config bounds the Annotator's work; DefaultConfig's values are the
+// documented ones.
+type Config struct {
+	Interval       time.Duration // at most one ruleset read per namespace per Interval
+	ReadsPerSecond int           // ruleset reads, all namespaces together
+	Baseline       int           // namespaces read when the Annotator starts
+	History        int           // reads kept per namespace
+	IdleClose      time.Duration // a namespace unused this long is let go
+}
+
+// DefaultConfig returns the configuration droptrace runs with.
+func DefaultConfig() Config {
+	return Config{Interval: 100 * time.Millisecond, ReadsPerSecond: 50, Baseline: 32, History: 4, IdleClose: time.Minute}
+}
+
+// Stats counts what the Annotator did with NETFILTER_DROP events.
+type Stats struct {
+	Counter, Replayed, Candidates uint64 // events annotated, by certainty
+	Unattributed                  uint64 // no rule of the ruleset read can have dropped the packet
+	NoHeaders                     uint64 // no IP header or namespace in the event: not looked at
+	Reads                         uint64 // ruleset reads
+	ReadsSkipped                  uint64 // reads refused by the budget: the event was replayed on an older read, without counters
+	Failed                        uint64 // namespace gone or netlink error: not annotated
+}
+
+// Annotator attributes NETFILTER_DROP events to firewall rules. It is
+// for one goroutine.
+type Annotator struct {
+	cfg    Config
+	index  *kernel.NetnsIndex
+	now    func() time.Time
+	ns     map[uint32]*nsState
+	tokens float64
+	refill time.Time
+	swept  time.Time
+	stats  Stats
+}
+
+// nsState is what is kept of one namespace: its reader and its last reads.
+type nsState struct {
+	reader *Reader
+	reads  []*Ruleset // oldest first
+	local  map[netip.Addr]bool
+	used   time.Time
+}
+
+// New returns an Annotator that finds namespaces through index, and reads
+// the rulesets of up to cfg.Baseline of them now, so that their first
+// drops have counters to compare with.
+func New(index *kernel.NetnsIndex, cfg Config) *Annotator {
+	a := &Annotator{cfg: cfg, index: index, now: time.Now, ns: map[uint32]*nsState{}, tokens: float64(cfg.ReadsPerSecond)}
+	a.refill = a.now()
+	n := 0
+	for ino := range kernel.ScanNetns("/run/netns", "/proc") {
+		if n >= cfg.Baseline {
+			break
+		}
+		if a.Prime(ino) == nil {
+			n++
+		}
+	}
+	return a
+}
+
+// Prime reads the namespace's ruleset now, as a baseline for the counters
+// of its next drops.
+func (a *Annotator) Prime(netns uint32) error {
+	st, err := a.namespace(netns)
+	if err != nil {
+		return err
+	}
+	return a.read(st)
+}
+
+// Stats returns the counts so far.
+func (a *Annotator) Stats() Stats { return a.stats }
+
+// Close lets every namespace go.
+func (a *Annotator) Close() error {
+	for ino, st := range a.ns {
+		st.reader.Close()
+		delete(a.ns, ino)
+	}
+	return nil
+}
+
+func (a *Annotator) namespace(ino uint32) (*nsState, error) {
+	if st, ok := a.ns[ino]; ok {
+		st.used = a.now()
+		return st, nil
+	}
+	path, err := a.index.Path(ino)
+	if err != nil {
+		return nil, err
+	}
+	r, err := OpenReader(path, ino)
+	if err != nil {
+		a.index.Forget(ino)
+		return nil, err
+	}
+	st := &nsState{reader: r, used: a.now()}
+	a.ns[ino] = st
+	return st, nil
+}
+
+// read reads the namespace's ruleset and addresses, keeping History reads.
+func (a *Annotator) read(st *nsState) error {
+	rs, err := st.reader.Read()
+	if err != nil {
+		return err
+	}
+	a.stats.Reads++
+	if local, err := st.reader.LocalAddrs(); err == nil {
+		st.local = local
+	}
+	st.reads = append(st.reads, rs)
+	if len(st.reads) > max(a.cfg.History, 2) {
+		st.reads = st.reads[1:]
+	}
+	return nil
+}
+
+// mayRead takes a read from the namespace's and the global budgets.
+func (a *Annotator) mayRead(st *nsState) bool {
+	now := a.now()
+	if n := len(st.reads); n > 0 && now.Sub(st.reads[n-1].Start) < a.cfg.Interval {
+		return false
+	}
+	a.tokens = min(float64(a.cfg.ReadsPerSecond), a.tokens+now.Sub(a.refill).Seconds()*float64(a.cfg.ReadsPerSecond))
+	a.refill = now
+	if a.tokens < 1 {
+		return false
+	}
+	a.tokens--
+	return true
+}
+
+func (a *Annotator) sweep() {
+	now := a.now()
+	if now.Sub(a.swept) < a.cfg.IdleClose {
+		return
+	}
+	a.swept = now
+	for ino, st := range a.ns {
+		if now.Sub(st.used) > a.cfg.IdleClose {
+			st.reader.Close()
+			delete(a.ns, ino)
+		}
+	}
+}

@@ -1,0 +1,132 @@
+package netfilter
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/droptrace/droptrace/event"
+)
+
+// reasonNetfilterDrop is the drop reason of a packet a rule or policy dropped.
+const reasonNetfilterDrop = "NETFILTER_DROP"
+
+// Annotate fills ev.Netfilter for a NETFILTER_DROP it can attribute; it
+// leaves every other event alone.
+func (a *Annotator) Annotate(ev *event.Event) {
+	if ev.Reason != reasonNetfilterDrop {
+		return
+	}
+	a.sweep()
+	pkt, ok := PacketOf(ev)
+	if !ok || ev.Netns == 0 {
+		a.stats.NoHeaders++
+		return
+	}
+	st, err := a.namespace(ev.Netns)
+	if err != nil {
+		a.stats.Failed++
+		return
+	}
+	rs, w, err := a.readsAround(st, ev.Time)
+	if err != nil {
+		a.stats.Failed++
+		return
+	}
+	outs, complete := Replay(rs, w, hooksOf(pkt, st.local), func(h uint32) *Packet { return hookView(pkt, ev.Ifname, h) })
+	ev.Netfilter = a.verdictOf(outs, complete, w, pkt)
+}
+
+// readsAround returns the ruleset to replay on and, when two reads
+// enclose the drop at t (the older ended before it, the newer started
+// after it), the counter window between them. It reads the ruleset once
+// more when no read started after t and the budget allows.
+func (a *Annotator) readsAround(st *nsState, t time.Time) (*Ruleset, *window, error) {
+	if n := len(st.reads); n == 0 || !st.reads[n-1].Start.After(t) {
+		if a.mayRead(st) || n == 0 {
+			if err := a.read(st); err != nil {
+				return nil, nil, err
+			}
+		} else {
+			a.stats.ReadsSkipped++
+		}
+	}
+	var old, cur *Ruleset
+	for _, rs := range st.reads {
+		if rs.End.Before(t) {
+			old = rs
+		}
+		if cur == nil && rs.Start.After(t) {
+			cur = rs
+		}
+	}
+	if old == nil || cur == nil {
+		return st.reads[len(st.reads)-1], nil, nil
+	}
+	return cur, newWindow(old, cur), nil
+}
+
+// PacketOf returns the headers of the event's packet as rules see them.
+func PacketOf(ev *event.Event) (*Packet, bool) {
+	if !ev.Src.IsValid() || !ev.Dst.IsValid() || ev.Src.Is4() != ev.Dst.Is4() {
+		return nil, false
+	}
+	p := &Packet{Src: ev.Src.Unmap(), Dst: ev.Dst.Unmap(), Sport: ev.Sport, Dport: ev.Dport, Mark: ev.Mark}
+	p.Proto, p.ProtoKnown = protoNumber(ev.Proto)
+	return p, true
+}
+
+func protoNumber(name string) (uint8, bool) {
+	switch name {
+	case "tcp":
+		return protoTCP, true
+	case "udp":
+		return protoUDP, true
+	case "icmp":
+		return protoICMP, true
+	case "icmp6":
+		return protoICMPv6, true
+	}
+	var n int
+	for _, c := range name {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return uint8(n), name != "" && n < 256
+}
+
+// hooksOf lists the hooks the packet passed, in order, from whether its
+// addresses are the namespace's own; every hook when they are not known.
+func hooksOf(p *Packet, local map[netip.Addr]bool) []uint32 {
+	if local == nil {
+		return []uint32{HookPrerouting, HookInput, HookForward, HookOutput, HookPostrouting}
+	}
+	src, dst := local[p.Src], local[p.Dst]
+	switch {
+	case src && dst:
+		return []uint32{HookOutput, HookPostrouting, HookPrerouting, HookInput}
+	case src:
+		return []uint32{HookOutput, HookPostrouting}
+	case dst:
+		return []uint32{HookPrerouting, HookInput}
+	}
+	return []uint32{HookPrerouting, HookForward, HookPostrouting}
+}
+
+// hookView is the packet as a hook sees it: the input device is the
+// event's at prerouting, input and forward, none after routing of a
+// local packet; the output device is not in the event.
+func hookView(p *Packet, ifname string, hook uint32) *Packet {
+	v := *p
+	switch hook {
+	case HookPrerouting, HookInput:
+		v.Iifname, v.IifKnown = ifname, ifname != ""
+		v.Oifname, v.OifKnown = "", true
+	case HookForward:
+		v.Iifname, v.IifKnown = ifname, ifname != ""
+	case HookOutput, HookPostrouting:
+		v.Iifname, v.IifKnown = "", true
+	}
+	return &v
+}
