@@ -46,16 +46,21 @@ type evaluator struct {
 	regs  map[uint32]reg
 	net   header
 	th    header
+	// notInvalid says the packet's conntrack state, unknown, is not
+	// invalid; notInvalidRegs are the registers holding that state.
+	notInvalid     bool
+	notInvalidRegs map[uint32]bool
 }
 
 func newEvaluator(pkt *Packet, t *Table) *evaluator {
-	return &evaluator{pkt: pkt, table: t, regs: map[uint32]reg{}, net: pkt.networkHeader(), th: pkt.transportHeader()}
+	return &evaluator{pkt: pkt, table: t, regs: map[uint32]reg{}, net: pkt.networkHeader(), th: pkt.transportHeader(), notInvalidRegs: map[uint32]bool{}}
 }
 
 // matches says whether the rule's matches hold for the packet, stopping
 // at its first statement that decides (verdict, reject, xt target).
 func (ev *evaluator) matches(r *Rule) tri {
 	clear(ev.regs)
+	clear(ev.notInvalidRegs)
 	result := yes
 	for _, e := range r.Exprs {
 		if isTerminal(e) {
@@ -101,6 +106,7 @@ func (ev *evaluator) payload(e *expr.Payload) tri {
 	if e.OperationType != expr.PayloadLoad {
 		return maybe
 	}
+	ev.notInvalidRegs[e.DestRegister] = false
 	var h header
 	switch e.Base {
 	case expr.PayloadBaseNetworkHeader:
@@ -124,6 +130,7 @@ func (ev *evaluator) meta(e *expr.Meta) tri {
 		return yes // a meta set statement does not decide
 	}
 	ev.regs[e.Register] = ev.metaValue(e.Key)
+	ev.notInvalidRegs[e.Register] = false
 	return yes
 }
 
@@ -174,11 +181,17 @@ func (ev *evaluator) ct(e *expr.Ct) tri {
 		v = binary.NativeEndian.AppendUint32(nil, ev.pkt.CtState)
 	}
 	ev.regs[e.Register] = v
+	ev.notInvalidRegs[e.Register] = e.Key == expr.CtKeySTATE && ev.notInvalid
 	return yes
 }
 
 func (ev *evaluator) bitwise(e *expr.Bitwise) tri {
 	src := ev.regs[e.SourceRegister]
+	if src == nil && ev.notInvalidRegs[e.SourceRegister] && isInvalidMask(e) {
+		ev.regs[e.DestRegister] = make(reg, 4) // the invalid bit, known to be 0
+		return yes
+	}
+	ev.notInvalidRegs[e.DestRegister] = false
 	if src == nil || len(src) < int(e.Len) || len(e.Mask) < int(e.Len) || len(e.Xor) < int(e.Len) {
 		ev.regs[e.DestRegister] = nil
 		return yes
@@ -189,6 +202,12 @@ func (ev *evaluator) bitwise(e *expr.Bitwise) tri {
 	}
 	ev.regs[e.DestRegister] = out
 	return yes
+}
+
+// isInvalidMask says whether the bitwise keeps only ct state's invalid bit.
+func isInvalidMask(e *expr.Bitwise) bool {
+	return e.Len == 4 && len(e.Mask) == 4 && len(e.Xor) == 4 &&
+		binary.NativeEndian.Uint32(e.Mask) == expr.CtStateBitINVALID && binary.NativeEndian.Uint32(e.Xor) == 0
 }
 
 func (ev *evaluator) cmp(e *expr.Cmp) tri {

@@ -80,6 +80,9 @@ func (r *Reader) LocalAddrs() (map[netip.Addr]bool, error) {
 // half old, half new.
 func (r *Reader) Read() (*Ruleset, error) {
 	rs := &Ruleset{Start: time.Now()}
+	if n, err := r.conntrackInvalid(); err == nil {
+		rs.CtInvalid, rs.CtInvalidKnown = n, true
+	}
 	chains, err := r.dumpChains()
 	if err != nil {
 		return nil, err

@@ -26,6 +26,10 @@ func (o Outcome) counted(w *window) bool {
 	return o.Chain.HasCounters && w.chainPackets(o.Chain) > 0
 }
 
+// conntrackPriority is NF_IP_PRI_CONNTRACK: chains after it see the
+// packet's conntrack state.
+const conntrackPriority = -200
+
 // maxReplaySteps bounds the rules evaluated for one packet.
 const (
 	maxReplaySteps = 10000
@@ -104,6 +108,7 @@ func familySees(f nftables.TableFamily, pkt *Packet) bool {
 func (rp *replayer) walk(c, base *Chain, pkt *Packet, depth int) flow {
 	var out flow
 	ev := newEvaluator(pkt, c.Table)
+	ev.notInvalid = rp.w != nil && rp.w.noInvalid() && base.Priority > conntrackPriority
 	for _, r := range c.Rules {
 		rp.steps++
 		if rp.steps > maxReplaySteps || depth > maxJumpDepth {

@@ -13,6 +13,11 @@ type Ruleset struct {
 	Tables []*Table
 	Start  time.Time // when the read began: counters include every packet before
 	End    time.Time // when it finished
+	// CtInvalid counts the packets conntrack found invalid in the
+	// namespace, read before the ruleset; CtInvalidKnown is false when
+	// it could not be read (no conntrack in the namespace).
+	CtInvalid      uint64
+	CtInvalidKnown bool
 }
 
 // Table is an nftables table; iptables-nft keeps each iptables table

@@ -39,6 +39,11 @@ func newWindow(old, cur *Ruleset) *window {
 	return w
 }
 
+// noInvalid says whether conntrack found no packet invalid in the window.
+func (w *window) noInvalid() bool {
+	return w.old.CtInvalidKnown && w.cur.CtInvalidKnown && w.cur.CtInvalid == w.old.CtInvalid
+}
+
 // rulePackets is how many packets the rule (of the newer read) counted in
 // the window; a rule the older read did not have counts from zero.
 func (w *window) rulePackets(r *Rule) uint64 {
