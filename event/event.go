@@ -52,7 +52,7 @@ type Event struct {
 	SockSrcLocal bool     // Src/Sport are the socket's local end (always for TCP events)
 	TCPInfo      *TCPInfo // the socket's tcp_info; nil when not looked up
 
-	Explain *Explain // cause, evidence and fix of a drop (--explain); nil when not explained
+	Explain   *Explain   // cause, evidence and fix of a drop (--explain); nil when not explained
 	Netfilter *Netfilter // the firewall rule of a NETFILTER_DROP; nil when not attributed
 }
 

@@ -35,9 +35,12 @@ type jsonEvent struct {
 	TCPState   string       `json:"tcp_state"`
 	SockCookie uint64       `json:"sock_cookie"`
 	TCPInfo    *jsonTCPInfo `json:"tcp_info"`
-	Func       string       `json:"func,omitempty"`
-	Stack      []string     `json:"stack,omitempty"`
-	Explain    *jsonExplain `json:"explain,omitempty"`
+	// Netfilter is the rule of a NETFILTER_DROP, when attributed; its
+	// schema is event.Netfilter's JSON tags.
+	Netfilter *event.Netfilter `json:"netfilter,omitempty"`
+	Func      string           `json:"func,omitempty"`
+	Stack     []string         `json:"stack,omitempty"`
+	Explain   *jsonExplain     `json:"explain,omitempty"`
 }
 
 type jsonLines struct {
@@ -89,6 +92,7 @@ func newJSONEvent(ev *event.Event) jsonEvent {
 		SockCookie: ev.SockCookie,
 		TCPInfo:    newJSONTCPInfo(ev.TCPInfo),
 		Explain:    newJSONExplain(ev.Explain),
+		Netfilter:  ev.Netfilter,
 	}
 }
 

@@ -220,6 +220,7 @@ func packetComment(ev *event.Event) string {
 	addField(&b, "netns", netnsText(ev.Netns))
 	addField(&b, "if", ev.Ifname)
 	addField(&b, "skb", "0x"+strconv.FormatUint(ev.Skb, 16))
+	addField(&b, "netfilter", netfilterComment(ev.Netfilter))
 	if ev.Explain != nil {
 		b.WriteString("\n")
 		b.WriteString(explainComment(ev.Explain))

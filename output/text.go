@@ -57,6 +57,7 @@ func appendTextLine(b []byte, ev *event.Event, clock *clockText) []byte {
 	b = append(b, ' ')
 	b = append(b, orDash(ev.Location)...)
 	b = appendTCPText(b, ev)
+	b = appendNetfilterText(b, ev.Netfilter)
 	b = append(b, '\n')
 	return appendExplainLine(b, ev.Explain)
 }

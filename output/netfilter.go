@@ -1,0 +1,65 @@
+package output
+
+import (
+	"strconv"
+
+	"github.com/droptrace/droptrace/event"
+)
+
+// appendNetfilterText appends the firewall rule of a NETFILTER_DROP, e.g.
+// ` REJECT tcp-reset filter/INPUT #3 "-A INPUT -p tcp -m tcp --dport 8443
+// -j REJECT --reject-with tcp-reset" (counter)`; nothing when the drop
+// was not attributed.
+func appendNetfilterText(b []byte, nf *event.Netfilter) []byte {
+	if nf == nil {
+		return b
+	}
+	b = append(b, ' ')
+	if len(nf.Candidates) > 0 {
+		b = append(b, "candidates: "...)
+		for i := range nf.Candidates {
+			if i > 0 {
+				b = append(b, "; "...)
+			}
+			b = appendNetfilterVerdict(b, &nf.Candidates[i])
+		}
+	} else {
+		v := event.NetfilterVerdict{Table: nf.Table, Chain: nf.Chain, Verdict: nf.Verdict,
+			RejectWith: nf.RejectWith, Rule: nf.Rule, Policy: nf.Policy}
+		b = appendNetfilterVerdict(b, &v)
+	}
+	b = append(b, " ("...)
+	b = append(b, nf.Certainty...)
+	return append(b, ')')
+}
+
+// appendNetfilterVerdict appends `DROP filter/INPUT #2 "rule text"`, or
+// `DROP filter policy of chain FORWARD`.
+func appendNetfilterVerdict(b []byte, v *event.NetfilterVerdict) []byte {
+	b = append(b, v.Verdict...)
+	if v.RejectWith != "" {
+		b = append(b, ' ')
+		b = append(b, v.RejectWith...)
+	}
+	b = append(b, ' ')
+	b = append(b, v.Table...)
+	if v.Policy || v.Rule == nil {
+		b = append(b, " policy of chain "...)
+		return append(b, v.Chain...)
+	}
+	b = append(b, '/')
+	b = append(b, v.Chain...)
+	b = append(b, " #"...)
+	b = strconv.AppendInt(b, int64(v.Rule.Position), 10)
+	b = append(b, ' ')
+	return strconv.AppendQuote(b, v.Rule.Text)
+}
+
+// netfilterComment is the pcapng comment's field for the rule: the text
+// line's suffix, after "netfilter=".
+func netfilterComment(nf *event.Netfilter) string {
+	if nf == nil {
+		return ""
+	}
+	return string(appendNetfilterText(nil, nf)[1:])
+}
