@@ -36,11 +36,10 @@ const (
 	maxJumpDepth   = 16
 )
 
-// replay evaluates the ruleset's base chains of hooks, in the order a
-// packet passes them, on pkt(hook), listing every rule or policy that may
-// have dropped it. A rule that reads what the packet does not tell is
-// followed both ways. With a window, a rule whose counter did not move
-// in it did not match. complete is false when the step bound was hit.
+// replayer walks the base chains a packet passed, listing every rule or
+// policy that may have dropped it. A rule that reads what the packet does
+// not tell is followed both ways. With a window, a rule whose counter did
+// not move in it did not match.
 type replayer struct {
 	rs       *Ruleset
 	w        *window
@@ -55,7 +54,9 @@ type flow struct {
 }
 
 // Replay returns what may have dropped a packet that passed the base
-// chains of hooks (in that order); view gives the packet as a hook sees it.
+// chains of hooks (in that order); view gives the packet as a hook sees
+// it, w (nil when none) the counter window enclosing the drop. complete
+// is false when the step bound cut the walk short.
 func Replay(rs *Ruleset, w *window, hooks []uint32, view func(hook uint32) *Packet) (outs []Outcome, complete bool) {
 	rp := &replayer{rs: rs, w: w}
 	for _, hook := range hooks {

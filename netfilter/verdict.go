@@ -22,17 +22,16 @@ const (
 	ActOther // queue, stolen, a target not known here: the packet leaves the ruleset's hands
 )
 
-// Terminal says whether the action ends the packet's path in the ruleset:
-// the drop decided here (drop, reject) or the packet went on (accept).
+// Drops says whether the action drops the packet (drop, reject).
 func (a Action) Drops() bool { return a == ActDrop || a == ActReject }
 
 // Verdict is a rule's verdict statement.
 type Verdict struct {
 	Action Action
 	Target string // jump and goto: the chain
-	// reject: the nft reject expression, or the xt REJECT target's value
-	reject   *expr.Reject
-	xtReject int // -1 when none
+
+	reject   *expr.Reject // a REJECT by an nft reject expression
+	xtReject int          // a REJECT by the xt REJECT target: its "with" value; -1 when none
 }
 
 // isTerminal says whether e is the rule's verdict statement.

@@ -1,10 +1,9 @@
 package netfilter
 
 // window is the counter movement between two reads of a namespace's
-// ruleset: every packet counted by a rule after the older read started
-// and before the newer one did... precisely, packets counted between
-// them; a drop that happened after the older read ended and before the
-// newer one started is certainly in it.
+// ruleset. A drop that happened after the older read ended and before
+// the newer one started is certainly counted in it; a rule whose counter
+// did not move in it did not match that drop.
 type window struct {
 	old, cur *Ruleset
 	rules    map[ruleKey]uint64 // packets counted by the old read

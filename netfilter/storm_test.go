@@ -1,0 +1,60 @@
+package netfilter
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/droptrace/droptrace/kernel"
+)
+
+// TestStormBudget drops a storm with one rule: the ruleset is read at
+// most once per interval, the other drops are attributed from the reads
+// there are, and every drop still names its rule.
+func TestStormBudget(t *testing.T) {
+	requireRoot(t)
+	tp := newTopo(t)
+	addIptablesRules(t, tp)
+	keepRuleset(t, tp.router)
+	cfg := DefaultConfig()
+	cfg.Baseline = 0
+	a := New(kernel.NewNetnsIndex(), cfg)
+	defer a.Close()
+	if err := a.Prime(inode(t, tp.router)); err != nil {
+		t.Fatal(err)
+	}
+	p := iptablesProbes(tp)[2] // udp/5353, INPUT #3 DROP
+	const n = 5000
+	start := time.Now()
+	runInNetns(t, tp.client, func() error {
+		c, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(p.src), p.sport)),
+			net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(p.dst), p.dport)))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for range n {
+			if _, err := c.Write([]byte("storm")); err != nil {
+				return err
+			}
+			ev := p.event(t)
+			a.Annotate(ev)
+			if nf := ev.Netfilter; nf == nil || nf.Rule == nil || nf.Rule.Position != 3 || nf.Chain != "INPUT" {
+				t.Errorf("storm drop attributed to %+v", nf)
+				return nil
+			}
+		}
+		return nil
+	})
+	elapsed := time.Since(start)
+	st := a.Stats()
+	t.Logf("%d drops in %v: %+v", n, elapsed, st)
+	maxReads := uint64(elapsed/cfg.Interval) + 2 // the baseline, and one per interval
+	if st.Reads > maxReads {
+		t.Errorf("%d ruleset reads for %d drops in %v, want at most %d", st.Reads, n, elapsed, maxReads)
+	}
+	if st.Counter+st.Replayed != n || st.ReadsSkipped == 0 {
+		t.Errorf("stats %+v: want %d attributed, look-ups skipped", st, n)
+	}
+}
