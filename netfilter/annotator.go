@@ -1,6 +1,7 @@
 package netfilter
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -15,11 +16,12 @@ type Config struct {
 	Baseline       int           // namespaces read when the Annotator starts
 	History        int           // reads kept per namespace
 	IdleClose      time.Duration // a namespace unused this long is let go
+	MaxNamespaces  int           // namespaces held at once; drops in others are skipped, counted
 }
 
 // DefaultConfig returns the configuration droptrace runs with.
 func DefaultConfig() Config {
-	return Config{Interval: 100 * time.Millisecond, ReadsPerSecond: 50, Baseline: 32, History: 4, IdleClose: time.Minute}
+	return Config{Interval: 100 * time.Millisecond, ReadsPerSecond: 50, Baseline: 32, History: 4, IdleClose: time.Minute, MaxNamespaces: 256}
 }
 
 // Stats counts what the Annotator did with NETFILTER_DROP events.
@@ -28,7 +30,7 @@ type Stats struct {
 	Unattributed                  uint64 // no rule of the ruleset read can have dropped the packet
 	NoHeaders                     uint64 // no IP header or namespace in the event: not looked at
 	Reads                         uint64 // ruleset reads
-	ReadsSkipped                  uint64 // reads refused by the budget: the event was replayed on an older read, without counters
+	ReadsSkipped                  uint64 // reads refused by the budget: the event was replayed on an older read without a counter window, or not annotated when there was none
 	Failed                        uint64 // namespace gone or netlink error: not annotated
 }
 
@@ -78,6 +80,9 @@ func (a *Annotator) Prime(netns uint32) error {
 	if err != nil {
 		return err
 	}
+	if st == nil {
+		return fmt.Errorf("netns %d: %d namespaces held already", netns, len(a.ns))
+	}
 	return a.read(st)
 }
 
@@ -97,6 +102,9 @@ func (a *Annotator) namespace(ino uint32) (*nsState, error) {
 	if st, ok := a.ns[ino]; ok {
 		st.used = a.now()
 		return st, nil
+	}
+	if len(a.ns) >= a.cfg.MaxNamespaces {
+		return nil, nil
 	}
 	path, err := a.index.Path(ino)
 	if err != nil {

@@ -27,27 +27,36 @@ func (a *Annotator) Annotate(ev *event.Event) {
 		a.stats.Failed++
 		return
 	}
+	if st == nil {
+		a.stats.ReadsSkipped++ // too many namespaces held
+		return
+	}
 	rs, w, err := a.readsAround(st, ev.Time)
 	if err != nil {
 		a.stats.Failed++
 		return
 	}
-	outs, complete := Replay(rs, w, hooksOf(pkt, st.local), func(h uint32) *Packet { return hookView(pkt, ev.Ifname, h) })
+	if rs == nil {
+		return // never read, and the budget refused a read: counted
+	}
+	outs, complete := replay(rs, w, hooksOf(pkt, st.local), func(h uint32) *Packet { return hookView(pkt, ev.Ifname, h) })
 	ev.Netfilter = a.verdictOf(outs, complete, w, pkt)
 }
 
 // readsAround returns the ruleset to replay on and, when two reads
 // enclose the drop at t (the older ended before it, the newer started
 // after it), the counter window between them. It reads the ruleset once
-// more when no read started after t and the budget allows.
+// more when no read started after t and the budget allows; nil when the
+// namespace was never read and the budget refuses.
 func (a *Annotator) readsAround(st *nsState, t time.Time) (*Ruleset, *window, error) {
 	if n := len(st.reads); n == 0 || !st.reads[n-1].Start.After(t) {
-		if a.mayRead(st) || n == 0 {
-			if err := a.read(st); err != nil {
-				return nil, nil, err
-			}
-		} else {
+		if !a.mayRead(st) {
 			a.stats.ReadsSkipped++
+			if n == 0 {
+				return nil, nil, nil
+			}
+		} else if err := a.read(st); err != nil {
+			return nil, nil, err
 		}
 	}
 	var old, cur *Ruleset

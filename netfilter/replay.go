@@ -53,11 +53,11 @@ type flow struct {
 	accept, ret bool
 }
 
-// Replay returns what may have dropped a packet that passed the base
+// replay returns what may have dropped a packet that passed the base
 // chains of hooks (in that order); view gives the packet as a hook sees
 // it, w (nil when none) the counter window enclosing the drop. complete
 // is false when the step bound cut the walk short.
-func Replay(rs *Ruleset, w *window, hooks []uint32, view func(hook uint32) *Packet) (outs []Outcome, complete bool) {
+func replay(rs *Ruleset, w *window, hooks []uint32, view func(hook uint32) *Packet) (outs []Outcome, complete bool) {
 	rp := &replayer{rs: rs, w: w}
 	for _, hook := range hooks {
 		pkt := view(hook)
