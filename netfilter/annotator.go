@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/droptrace/droptrace/kernel"
+	"github.com/droptrace/droptrace/nsfs"
 )
 
 // Config bounds the Annotator's work; DefaultConfig's values are the
@@ -38,7 +38,7 @@ type Stats struct {
 // for one goroutine.
 type Annotator struct {
 	cfg    Config
-	index  *kernel.NetnsIndex
+	index  *nsfs.Index
 	now    func() time.Time
 	ns     map[uint32]*nsState
 	tokens float64
@@ -58,11 +58,11 @@ type nsState struct {
 // New returns an Annotator that finds namespaces through index, and reads
 // the rulesets of up to cfg.Baseline of them now, so that their first
 // drops have counters to compare with.
-func New(index *kernel.NetnsIndex, cfg Config) *Annotator {
+func New(index *nsfs.Index, cfg Config) *Annotator {
 	a := &Annotator{cfg: cfg, index: index, now: time.Now, ns: map[uint32]*nsState{}, tokens: float64(cfg.ReadsPerSecond)}
 	a.refill = a.now()
 	n := 0
-	for ino := range kernel.ScanNetns("/run/netns", "/proc") {
+	for ino := range nsfs.Scan("/run/netns", "/proc") {
 		if n >= cfg.Baseline {
 			break
 		}

@@ -19,7 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/droptrace/droptrace/event"
-	"github.com/droptrace/droptrace/kernel"
+	"github.com/droptrace/droptrace/nsfs"
 )
 
 func requireRoot(t *testing.T) {
@@ -221,7 +221,7 @@ func keepRuleset(t *testing.T, ns string) {
 func testAnnotator(t *testing.T) *Annotator {
 	cfg := DefaultConfig()
 	cfg.Baseline, cfg.Interval, cfg.ReadsPerSecond = 0, 0, 1000
-	a := New(kernel.NewNetnsIndex(), cfg)
+	a := New(nsfs.NewIndex(), cfg)
 	t.Cleanup(func() { a.Close() })
 	return a
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/droptrace/droptrace/kernel"
+	"github.com/droptrace/droptrace/nsfs"
 )
 
 // maxSetElements bounds what is read of one set: a set larger than this
@@ -41,7 +41,7 @@ func OpenReader(path string, ino uint32) (*Reader, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil || (ino != 0 && st.Ino != uint64(ino)) {
 		f.Close()
-		return nil, fmt.Errorf("netns %d: %s opens another namespace: %w", ino, path, kernel.ErrNetnsNotFound)
+		return nil, fmt.Errorf("netns %d: %s opens another namespace: %w", ino, path, nsfs.ErrNetnsNotFound)
 	}
 	conn, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())))
 	if err != nil {

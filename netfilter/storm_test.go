@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/droptrace/droptrace/kernel"
+	"github.com/droptrace/droptrace/nsfs"
 )
 
 // TestStormBudget drops a storm with one rule: the ruleset is read at
@@ -19,7 +19,7 @@ func TestStormBudget(t *testing.T) {
 	keepRuleset(t, tp.router)
 	cfg := DefaultConfig()
 	cfg.Baseline = 0
-	a := New(kernel.NewNetnsIndex(), cfg)
+	a := New(nsfs.NewIndex(), cfg)
 	defer a.Close()
 	if err := a.Prime(inode(t, tp.router)); err != nil {
 		t.Fatal(err)
