@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/droptrace/droptrace/event"
+
 	"github.com/droptrace/droptrace/nsfs"
 )
 
@@ -30,6 +32,7 @@ type Stats struct {
 	Unattributed                  uint64 // no rule of the ruleset read can have dropped the packet
 	NoHeaders                     uint64 // no IP header or namespace in the event: not looked at
 	Reads                         uint64 // ruleset reads
+	Cached                        uint64 // events of a flow whose attribution, on the same reads, was already made
 	ReadsSkipped                  uint64 // reads refused by the budget: the event was replayed on an older read without a counter window, or not annotated when there was none
 	Failed                        uint64 // namespace gone or netlink error: not annotated
 }
@@ -53,6 +56,7 @@ type nsState struct {
 	reads  []*Ruleset // oldest first
 	local  map[netip.Addr]bool
 	used   time.Time
+	flows  map[flowKey]*event.Netfilter // attributions of the current reads
 }
 
 // New returns an Annotator that finds namespaces through index, and reads
@@ -115,7 +119,7 @@ func (a *Annotator) namespace(ino uint32) (*nsState, error) {
 		a.index.Forget(ino)
 		return nil, err
 	}
-	st := &nsState{reader: r, used: a.now()}
+	st := &nsState{reader: r, used: a.now(), flows: map[flowKey]*event.Netfilter{}}
 	a.ns[ino] = st
 	return st, nil
 }
@@ -131,6 +135,7 @@ func (a *Annotator) read(st *nsState) error {
 		st.local = local
 	}
 	st.reads = append(st.reads, rs)
+	clear(st.flows)
 	if len(st.reads) > max(a.cfg.History, 2) {
 		st.reads = st.reads[1:]
 	}

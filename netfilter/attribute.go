@@ -39,8 +39,65 @@ func (a *Annotator) Annotate(ev *event.Event) {
 	if rs == nil {
 		return // never read, and the budget refused a read: counted
 	}
+	ev.Netfilter = a.attribute(st, ev, pkt, rs, w)
+	a.count(ev.Netfilter)
+}
+
+// attribute replays the ruleset on the packet, once per flow, ruleset
+// read and window: a storm of one flow costs one replay per read.
+func (a *Annotator) attribute(st *nsState, ev *event.Event, pkt *Packet, rs *Ruleset, w *window) *event.Netfilter {
+	key := flowKey{src: pkt.Src, dst: pkt.Dst, proto: ev.Proto, sport: pkt.Sport, dport: pkt.Dport,
+		ifname: ev.Ifname, mark: pkt.Mark, cur: rs}
+	if w != nil {
+		key.old = w.old
+	}
+	if nf, ok := st.flows[key]; ok {
+		a.stats.Cached++
+		return copyNetfilter(nf)
+	}
 	outs, complete := replay(rs, w, hooksOf(pkt, st.local), func(h uint32) *Packet { return hookView(pkt, ev.Ifname, h) })
-	ev.Netfilter = a.verdictOf(outs, complete, w, pkt)
+	nf := annotation(outs, complete, w, pkt)
+	if len(st.flows) >= maxFlows {
+		clear(st.flows)
+	}
+	st.flows[key] = nf
+	return copyNetfilter(nf)
+}
+
+// maxFlows bounds the attributions remembered per namespace.
+const maxFlows = 4096
+
+// flowKey is what an attribution depends on.
+type flowKey struct {
+	src, dst     netip.Addr
+	proto        string
+	sport, dport uint16
+	ifname       string
+	mark         uint32
+	cur, old     *Ruleset
+}
+
+// copyNetfilter gives each event its own annotation, which later stages
+// may complete (the reply); rules and candidates are shared, read-only.
+func copyNetfilter(nf *event.Netfilter) *event.Netfilter {
+	if nf == nil {
+		return nil
+	}
+	c := *nf
+	return &c
+}
+
+func (a *Annotator) count(nf *event.Netfilter) {
+	switch {
+	case nf == nil:
+		a.stats.Unattributed++
+	case nf.Certainty == event.CertaintyCounter:
+		a.stats.Counter++
+	case nf.Certainty == event.CertaintyReplayed:
+		a.stats.Replayed++
+	default:
+		a.stats.Candidates++
+	}
 }
 
 // readsAround returns the ruleset to replay on and, when two reads
@@ -111,7 +168,8 @@ func hooksOf(p *Packet, local map[netip.Addr]bool) []uint32 {
 	if local == nil {
 		return []uint32{HookPrerouting, HookInput, HookForward, HookOutput, HookPostrouting}
 	}
-	src, dst := local[p.Src], local[p.Dst]
+	src := local[p.Src] || p.Src.IsLoopback()
+	dst := local[p.Dst] || p.Dst.IsLoopback() || p.Dst.IsMulticast()
 	switch {
 	case src && dst:
 		return []uint32{HookOutput, HookPostrouting, HookPrerouting, HookInput}

@@ -128,16 +128,23 @@ func newRule(c *Chain, pos int, nr *nftables.Rule) *Rule {
 	if b := userdata.Get(nr.UserData, userdata.TypeComment); b != nil {
 		r.Comment = cString(b)
 	}
+	matchesAfter := false
 	for _, e := range nr.Exprs {
 		switch e := e.(type) {
 		case *expr.Counter:
 			r.HasCounter, r.Packets, r.Bytes = true, e.Packets, e.Bytes
+			matchesAfter = false
+		case *expr.Cmp, *expr.Range, *expr.Lookup, *expr.Limit, *expr.Quota, *expr.Connlimit:
+			matchesAfter = r.HasCounter
 		case *expr.Match:
 			if cm, ok := e.Info.(*xt.Comment); ok && e.Name == "comment" {
 				r.Comment = string(*cm)
+			} else {
+				matchesAfter = r.HasCounter
 			}
 		}
 	}
+	r.CounterAfterMatches = r.HasCounter && !matchesAfter
 	return r
 }
 

@@ -21,7 +21,7 @@ func (o Outcome) counted(w *window) bool {
 		return false
 	}
 	if o.Rule != nil {
-		return o.Rule.HasCounter && w.rulePackets(o.Rule) > 0
+		return o.Rule.CounterAfterMatches && w.rulePackets(o.Rule) > 0
 	}
 	return o.Chain.HasCounters && w.chainPackets(o.Chain) > 0
 }

@@ -57,7 +57,11 @@ type Rule struct {
 	// Bytes are its values.
 	HasCounter     bool
 	Packets, Bytes uint64
-	Comment        string // from an xt comment match or the rule's userdata
+	// CounterAfterMatches says the counter follows every match of the
+	// rule (as iptables-nft places it), so it counts only packets the
+	// rule matched; a counter before a match counts packets it tested.
+	CounterAfterMatches bool
+	Comment             string // from an xt comment match or the rule's userdata
 }
 
 // Set is a named or anonymous set of a table, with its elements.

@@ -2,11 +2,10 @@ package netfilter
 
 import "github.com/droptrace/droptrace/event"
 
-// verdictOf turns the replay's outcomes into the event's annotation, with
+// annotation turns the replay's outcomes into the event's annotation, with
 // its certainty; nil when no rule can have dropped the packet.
-func (a *Annotator) verdictOf(outs []Outcome, complete bool, w *window, pkt *Packet) *event.Netfilter {
+func annotation(outs []Outcome, complete bool, w *window, pkt *Packet) *event.Netfilter {
 	if len(outs) == 0 {
-		a.stats.Unattributed++
 		return nil
 	}
 	cands := make([]event.NetfilterVerdict, len(outs))
@@ -18,13 +17,9 @@ func (a *Annotator) verdictOf(outs []Outcome, complete bool, w *window, pkt *Pac
 		nf.Certainty = event.CertaintyReplayed
 		if outs[0].counted(w) {
 			nf.Certainty = event.CertaintyCounter
-			a.stats.Counter++
-		} else {
-			a.stats.Replayed++
 		}
 		return nf
 	}
-	a.stats.Candidates++
 	nf := common(cands)
 	nf.Certainty = event.CertaintyCandidates
 	nf.Candidates = cands
