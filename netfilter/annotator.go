@@ -19,11 +19,14 @@ type Config struct {
 	History        int           // reads kept per namespace
 	IdleClose      time.Duration // a namespace unused this long is let go
 	MaxNamespaces  int           // namespaces held at once; drops in others are skipped, counted
+	// ReplaysPerSecond bounds the replays (with their route look-ups):
+	// a flood of distinct flows is annotated up to it, the rest counted.
+	ReplaysPerSecond int
 }
 
 // DefaultConfig returns the configuration droptrace runs with.
 func DefaultConfig() Config {
-	return Config{Interval: 100 * time.Millisecond, ReadsPerSecond: 50, Baseline: 32, History: 4, IdleClose: time.Minute, MaxNamespaces: 256}
+	return Config{Interval: 100 * time.Millisecond, ReadsPerSecond: 50, Baseline: 32, History: 4, IdleClose: time.Minute, MaxNamespaces: 256, ReplaysPerSecond: 20000}
 }
 
 // Stats counts what the Annotator did with NETFILTER_DROP events.
@@ -32,6 +35,8 @@ type Stats struct {
 	Unattributed                  uint64 // no rule of the ruleset read can have dropped the packet
 	NoHeaders                     uint64 // no IP header or namespace in the event: not looked at
 	Reads                         uint64 // ruleset reads
+	RouteLookups                  uint64 // output devices asked of the namespace's routes
+	ReplaysSkipped                uint64 // refused by the replay budget: not annotated
 	Cached                        uint64 // events of a flow whose attribution, on the same reads, was already made
 	ReadsSkipped                  uint64 // reads refused by the budget: the event was replayed on an older read without a counter window, or not annotated when there was none
 	Failed                        uint64 // namespace gone or netlink error: not annotated
@@ -40,14 +45,14 @@ type Stats struct {
 // Annotator attributes NETFILTER_DROP events to firewall rules. It is
 // for one goroutine.
 type Annotator struct {
-	cfg    Config
-	index  *nsfs.Index
-	now    func() time.Time
-	ns     map[uint32]*nsState
-	tokens float64
-	refill time.Time
-	swept  time.Time
-	stats  Stats
+	cfg                      Config
+	index                    *nsfs.Index
+	now                      func() time.Time
+	ns                       map[uint32]*nsState
+	readTokens, replayTokens float64
+	refill                   time.Time
+	swept                    time.Time
+	stats                    Stats
 }
 
 // nsState is what is kept of one namespace: its reader and its last reads.
@@ -63,7 +68,8 @@ type nsState struct {
 // the rulesets of up to cfg.Baseline of them now, so that their first
 // drops have counters to compare with.
 func New(index *nsfs.Index, cfg Config) *Annotator {
-	a := &Annotator{cfg: cfg, index: index, now: time.Now, ns: map[uint32]*nsState{}, tokens: float64(cfg.ReadsPerSecond)}
+	a := &Annotator{cfg: cfg, index: index, now: time.Now, ns: map[uint32]*nsState{},
+		readTokens: float64(cfg.ReadsPerSecond), replayTokens: float64(cfg.ReplaysPerSecond)}
 	a.refill = a.now()
 	n := 0
 	for ino := range nsfs.Scan("/run/netns", "/proc") {
@@ -148,12 +154,21 @@ func (a *Annotator) mayRead(st *nsState) bool {
 	if n := len(st.reads); n > 0 && now.Sub(st.reads[n-1].Start) < a.cfg.Interval {
 		return false
 	}
-	a.tokens = min(float64(a.cfg.ReadsPerSecond), a.tokens+now.Sub(a.refill).Seconds()*float64(a.cfg.ReadsPerSecond))
+	return a.take(&a.readTokens)
+}
+
+// take refills both budgets for the time gone by and takes one from
+// tokens (&a.readTokens or &a.replayTokens).
+func (a *Annotator) take(tokens *float64) bool {
+	now := a.now()
+	gone := now.Sub(a.refill).Seconds()
 	a.refill = now
-	if a.tokens < 1 {
+	a.readTokens = min(float64(a.cfg.ReadsPerSecond), a.readTokens+gone*float64(a.cfg.ReadsPerSecond))
+	a.replayTokens = min(float64(a.cfg.ReplaysPerSecond), a.replayTokens+gone*float64(a.cfg.ReplaysPerSecond))
+	if *tokens < 1 {
 		return false
 	}
-	a.tokens--
+	*tokens--
 	return true
 }
 

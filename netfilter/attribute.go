@@ -55,7 +55,13 @@ func (a *Annotator) attribute(st *nsState, ev *event.Event, pkt *Packet, rs *Rul
 		a.stats.Cached++
 		return copyNetfilter(nf)
 	}
-	outs, complete := replay(rs, w, hooksOf(pkt, st.local), func(h uint32) *Packet { return hookView(pkt, ev.Ifname, h) })
+	if !a.take(&a.replayTokens) {
+		a.stats.ReplaysSkipped++
+		return nil
+	}
+	hooks := hooksOf(pkt, st.local)
+	oif, oifKnown := a.outputDevice(st, pkt, ev.Ifname, hooks)
+	outs, complete := replay(rs, w, hooks, func(h uint32) *Packet { return hookView(pkt, ev.Ifname, oif, oifKnown, h) })
 	nf := annotation(outs, complete, w, pkt)
 	if len(st.flows) >= maxFlows {
 		clear(st.flows)
@@ -181,10 +187,28 @@ func hooksOf(p *Packet, local map[netip.Addr]bool) []uint32 {
 	return []uint32{HookPrerouting, HookForward, HookPostrouting}
 }
 
+// outputDevice asks the namespace's routes which device a forwarded or
+// local packet leaves by; not known for a packet delivered locally, or
+// when the look-up fails.
+func (a *Annotator) outputDevice(st *nsState, p *Packet, iif string, hooks []uint32) (string, bool) {
+	if hooks[len(hooks)-1] == HookInput || len(hooks) == 4 {
+		return "", false // delivered here (or looped back: several devices)
+	}
+	if hooks[0] == HookOutput {
+		iif = ""
+	} else if iif == "" {
+		return "", false
+	}
+	a.stats.RouteLookups++
+	oif, err := st.reader.OutputDevice(p.Src, p.Dst, iif, p.Mark)
+	return oif, err == nil
+}
+
 // hookView is the packet as a hook sees it: the input device is the
 // event's at prerouting, input and forward, none after routing of a
-// local packet; the output device is not in the event.
-func hookView(p *Packet, ifname string, hook uint32) *Packet {
+// local packet; the output device, none before routing, is the route's
+// after it.
+func hookView(p *Packet, ifname, oif string, oifKnown bool, hook uint32) *Packet {
 	v := *p
 	switch hook {
 	case HookPrerouting, HookInput:
@@ -192,8 +216,10 @@ func hookView(p *Packet, ifname string, hook uint32) *Packet {
 		v.Oifname, v.OifKnown = "", true
 	case HookForward:
 		v.Iifname, v.IifKnown = ifname, ifname != ""
+		v.Oifname, v.OifKnown = oif, oifKnown
 	case HookOutput, HookPostrouting:
 		v.Iifname, v.IifKnown = "", true
+		v.Oifname, v.OifKnown = oif, oifKnown
 	}
 	return &v
 }

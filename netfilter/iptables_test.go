@@ -25,6 +25,8 @@ var iptablesRules = map[string][]string{
 		"-P FORWARD DROP",
 		"-A FORWARD -p udp --dport 4000 -j REJECT --reject-with icmp-admin-prohibited",
 		"-A FORWARD -p icmp -j ACCEPT",
+		"-A FORWARD -o lo -p udp --dport 4001 -j REJECT",
+		"-A FORWARD -o RBIF -p udp --dport 4001 -j DROP",
 		"-A OUTPUT -p udp --dport 3000 -j DROP",
 		"-A OUTPUT -d 10.77.2.2/32 -p tcp --dport 3001 -j REJECT --reject-with tcp-reset",
 	},
@@ -71,6 +73,7 @@ func iptablesProbes(tp *topo) []probe {
 		in("tcp", router4, 41008, 7001, "CUSTOM", "DROP", "", 2),
 		fwd(in("udp", router4, 41009, 4000, "FORWARD", "REJECT", "icmp-admin-prohibited", 1)),
 		fwd(in("tcp", router4, 41010, 5555, "FORWARD", "DROP", "", 0)),
+		fwd(in("udp", router4, 41013, 4001, "FORWARD", "DROP", "", 4)),
 		out(in("udp", router4, 41011, 3000, "OUTPUT", "DROP", "", 1)),
 		out(in("tcp", router4, 41012, 3001, "OUTPUT", "REJECT", "tcp-reset", 2)),
 		in("tcp", router6, 41101, 8443, "INPUT", "REJECT", "tcp-reset", 1),
@@ -87,6 +90,7 @@ func addIptablesRules(t *testing.T, tp *topo) {
 	t.Helper()
 	for _, tool := range []string{"iptables", "ip6tables"} {
 		for _, r := range iptablesRules[tool] {
+			r = strings.ReplaceAll(r, "RBIF", tp.rbIf)
 			tp.in(t, tp.router, append([]string{tool}, strings.Fields(r)...)...)
 		}
 	}

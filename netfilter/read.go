@@ -26,8 +26,9 @@ const maxSetElements = 1 << 16
 // Reader reads the ruleset of one network namespace over netlink. It only
 // sends dump requests, which change nothing.
 type Reader struct {
-	ns   *os.File
-	conn *nftables.Conn
+	ns    *os.File
+	conn  *nftables.Conn
+	route *vnl.Handle
 }
 
 // OpenReader opens a reader for the namespace that path opens
@@ -43,26 +44,31 @@ func OpenReader(path string, ino uint32) (*Reader, error) {
 		f.Close()
 		return nil, fmt.Errorf("netns %d: %s opens another namespace: %w", ino, path, nsfs.ErrNetnsNotFound)
 	}
-	conn, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())))
+	conn, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())), nftables.AsLasting())
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("nftables netlink in %s: %w", path, err)
 	}
-	return &Reader{ns: f, conn: conn}, nil
+	route, err := vnl.NewHandleAt(netns.NsHandle(int(f.Fd())), unix.NETLINK_ROUTE)
+	if err != nil {
+		conn.CloseLasting()
+		f.Close()
+		return nil, fmt.Errorf("route netlink in %s: %w", path, err)
+	}
+	return &Reader{ns: f, conn: conn, route: route}, nil
 }
 
-// Close releases the namespace.
-func (r *Reader) Close() error { return r.ns.Close() }
+// Close releases the namespace and the reader's sockets.
+func (r *Reader) Close() error {
+	r.route.Close()
+	r.conn.CloseLasting()
+	return r.ns.Close()
+}
 
 // LocalAddrs returns the addresses of the namespace's devices, which
 // tell a packet delivered or sent locally from a forwarded one.
 func (r *Reader) LocalAddrs() (map[netip.Addr]bool, error) {
-	h, err := vnl.NewHandleAt(netns.NsHandle(int(r.ns.Fd())), unix.NETLINK_ROUTE)
-	if err != nil {
-		return nil, fmt.Errorf("route netlink in netns: %w", err)
-	}
-	defer h.Close()
-	addrs, err := h.AddrList(nil, vnl.FAMILY_ALL)
+	addrs, err := r.route.AddrList(nil, vnl.FAMILY_ALL)
 	if err != nil {
 		return nil, fmt.Errorf("listing addresses: %w", err)
 	}
@@ -73,6 +79,22 @@ func (r *Reader) LocalAddrs() (map[netip.Addr]bool, error) {
 		}
 	}
 	return local, nil
+}
+
+// OutputDevice returns the device the namespace routes a packet from src
+// to dst through: a forwarded one that came in on iif, or a local one
+// (iif ""). Routing by policy rules other than the mark may differ.
+func (r *Reader) OutputDevice(src, dst netip.Addr, iif string, mark uint32) (string, error) {
+	opts := &vnl.RouteGetOptions{Iif: iif, SrcAddr: src.AsSlice(), Mark: mark}
+	routes, err := r.route.RouteGetWithOptions(dst.AsSlice(), opts)
+	if err != nil || len(routes) == 0 {
+		return "", fmt.Errorf("route to %s: %w", dst, err)
+	}
+	link, err := r.route.LinkByIndex(routes[0].LinkIndex)
+	if err != nil {
+		return "", fmt.Errorf("device %d: %w", routes[0].LinkIndex, err)
+	}
+	return link.Attrs().Name, nil
 }
 
 // Read returns the namespace's ruleset now. Tables, chains and rules are
