@@ -15,7 +15,8 @@ import (
 type Config struct {
 	Interval       time.Duration // at most one ruleset read per namespace per Interval
 	ReadsPerSecond int           // ruleset reads, all namespaces together
-	Baseline       int           // namespaces read when the Annotator starts
+	Baseline       int           // namespaces read when the Annotator starts,
+	BaselineTime   time.Duration // for at most this long
 	History        int           // reads kept per namespace
 	IdleClose      time.Duration // a namespace unused this long is let go
 	MaxNamespaces  int           // namespaces held at once; drops in others are skipped, counted
@@ -26,7 +27,7 @@ type Config struct {
 
 // DefaultConfig returns the configuration droptrace runs with.
 func DefaultConfig() Config {
-	return Config{Interval: 100 * time.Millisecond, ReadsPerSecond: 50, Baseline: 32, History: 4, IdleClose: time.Minute, MaxNamespaces: 256, ReplaysPerSecond: 20000}
+	return Config{Interval: 100 * time.Millisecond, ReadsPerSecond: 20, Baseline: 32, BaselineTime: 500 * time.Millisecond, History: 4, IdleClose: time.Minute, MaxNamespaces: 256, ReplaysPerSecond: 20000}
 }
 
 // Stats counts what the Annotator did with NETFILTER_DROP events.
@@ -65,15 +66,16 @@ type nsState struct {
 }
 
 // New returns an Annotator that finds namespaces through index, and reads
-// the rulesets of up to cfg.Baseline of them now, so that their first
-// drops have counters to compare with.
+// the rulesets of up to cfg.Baseline of them now (for at most
+// cfg.BaselineTime), so that their first drops have counters to compare
+// with.
 func New(index *nsfs.Index, cfg Config) *Annotator {
 	a := &Annotator{cfg: cfg, index: index, now: time.Now, ns: map[uint32]*nsState{},
 		readTokens: float64(cfg.ReadsPerSecond), replayTokens: float64(cfg.ReplaysPerSecond)}
 	a.refill = a.now()
-	n := 0
+	n, start := 0, a.now()
 	for ino := range nsfs.Scan("/run/netns", "/proc") {
-		if n >= cfg.Baseline {
+		if n >= cfg.Baseline || a.now().Sub(start) > cfg.BaselineTime {
 			break
 		}
 		if a.Prime(ino) == nil {
@@ -148,11 +150,18 @@ func (a *Annotator) read(st *nsState) error {
 	return nil
 }
 
-// mayRead takes a read from the namespace's and the global budgets.
+// mayRead takes a read from the namespace's and the global budgets. A
+// namespace is read again after Interval, or after ten times its last
+// read's duration when that is longer: reading a large ruleset costs tens
+// of milliseconds (2,000 rules: about 40 ms of CPU), and its reads must
+// not take more than a tenth of the time.
 func (a *Annotator) mayRead(st *nsState) bool {
 	now := a.now()
-	if n := len(st.reads); n > 0 && now.Sub(st.reads[n-1].Start) < a.cfg.Interval {
-		return false
+	if n := len(st.reads); n > 0 {
+		last := st.reads[n-1]
+		if gap := max(a.cfg.Interval, 10*last.End.Sub(last.Start)); now.Sub(last.Start) < gap {
+			return false
+		}
 	}
 	return a.take(&a.readTokens)
 }

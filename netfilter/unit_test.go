@@ -3,9 +3,12 @@ package netfilter
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+
+	"github.com/droptrace/droptrace/nsfs"
 )
 
 func TestParseConntrackStat(t *testing.T) {
@@ -73,4 +76,20 @@ func TestUnknownFieldIsMaybe(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", name, got, tc.want)
 		}
 	}
+}
+
+// TestBaseline: New reads the namespaces it can see, so that their first
+// drops have a read to compare counters with.
+func TestBaseline(t *testing.T) {
+	requireRoot(t)
+	ns := textNamespace(t)
+	cfg := DefaultConfig()
+	cfg.Baseline, cfg.BaselineTime = 1<<20, time.Minute
+	a := New(nsfs.NewIndex(), cfg)
+	defer a.Close()
+	st, ok := a.ns[inode(t, ns)]
+	if !ok || len(st.reads) != 1 || len(st.reads[0].Tables) == 0 {
+		t.Fatalf("namespace %s not read at start (%d namespaces read)", ns, len(a.ns))
+	}
+	t.Logf("%d namespaces read at start", a.Stats().Reads)
 }
