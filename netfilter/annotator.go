@@ -13,7 +13,8 @@ import (
 // Config bounds the Annotator's work; DefaultConfig's values are the
 // documented ones.
 type Config struct {
-	Interval       time.Duration // at most one ruleset read per namespace per Interval
+	Interval       time.Duration // at most one ruleset read per namespace per Interval,
+	ReadCost       int           // and per ReadCost times its last read's duration
 	ReadsPerSecond int           // ruleset reads, all namespaces together
 	Baseline       int           // namespaces read when the Annotator starts,
 	BaselineTime   time.Duration // for at most this long
@@ -27,7 +28,7 @@ type Config struct {
 
 // DefaultConfig returns the configuration droptrace runs with.
 func DefaultConfig() Config {
-	return Config{Interval: 100 * time.Millisecond, ReadsPerSecond: 20, Baseline: 32, BaselineTime: 500 * time.Millisecond, History: 4, IdleClose: time.Minute, MaxNamespaces: 256, ReplaysPerSecond: 20000}
+	return Config{Interval: 100 * time.Millisecond, ReadCost: 10, ReadsPerSecond: 20, Baseline: 32, BaselineTime: 500 * time.Millisecond, History: 4, IdleClose: time.Minute, MaxNamespaces: 256, ReplaysPerSecond: 20000}
 }
 
 // Stats counts what the Annotator did with NETFILTER_DROP events.
@@ -151,15 +152,15 @@ func (a *Annotator) read(st *nsState) error {
 }
 
 // mayRead takes a read from the namespace's and the global budgets. A
-// namespace is read again after Interval, or after ten times its last
-// read's duration when that is longer: reading a large ruleset costs tens
-// of milliseconds (2,000 rules: about 40 ms of CPU), and its reads must
-// not take more than a tenth of the time.
+// namespace is read again after Interval, or after ReadCost times its
+// last read's duration when that is longer: reading a large ruleset costs
+// tens of milliseconds (2,000 rules: about 40 ms of CPU), and its reads
+// must take no more than a ReadCost-th of the time.
 func (a *Annotator) mayRead(st *nsState) bool {
 	now := a.now()
 	if n := len(st.reads); n > 0 {
 		last := st.reads[n-1]
-		if gap := max(a.cfg.Interval, 10*last.End.Sub(last.Start)); now.Sub(last.Start) < gap {
+		if gap := max(a.cfg.Interval, time.Duration(a.cfg.ReadCost)*last.End.Sub(last.Start)); now.Sub(last.Start) < gap {
 			return false
 		}
 	}

@@ -220,7 +220,7 @@ func keepRuleset(t *testing.T, ns string) {
 // machine, and reads the ruleset at every drop.
 func testAnnotator(t *testing.T) *Annotator {
 	cfg := DefaultConfig()
-	cfg.Baseline, cfg.Interval, cfg.ReadsPerSecond = 0, 0, 1000
+	cfg.Baseline, cfg.Interval, cfg.ReadCost, cfg.ReadsPerSecond = 0, 0, 0, 1000
 	a := New(nsfs.NewIndex(), cfg)
 	t.Cleanup(func() { a.Close() })
 	return a
