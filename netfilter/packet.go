@@ -77,12 +77,9 @@ func (h header) read(off, n int) ([]byte, bool) {
 // networkHeader is the IPv4 or IPv6 header as far as the packet knows it.
 func (p *Packet) networkHeader() header {
 	if p.IPv6() {
+		// The next header field (byte 6) is left unknown: Proto is the
+		// transport protocol after any extension headers, not the first.
 		h := newHeader(40)
-		if p.ProtoKnown {
-			// Only right without extension headers; nft's ip6 nexthdr
-			// reads the same byte.
-			h.set(6, []byte{p.Proto})
-		}
 		s, d := p.Src.As16(), p.Dst.As16()
 		h.set(8, s[:])
 		h.set(24, d[:])
