@@ -61,6 +61,7 @@ func (a *Annotator) attribute(st *nsState, ev *event.Event, pkt *Packet, rs *Rul
 	}
 	hooks := hooksOf(pkt, st.local)
 	oif, oifKnown := a.outputDevice(st, pkt, ev.Ifname, hooks)
+	pkt.Iif = ev.Ifindex
 	outs, complete := replay(rs, w, hooks, func(h uint32) *Packet { return hookView(pkt, ev.Ifname, oif, oifKnown, h) })
 	nf := annotation(outs, complete, w, pkt)
 	if len(st.flows) >= maxFlows {
@@ -218,7 +219,7 @@ func hookView(p *Packet, ifname, oif string, oifKnown bool, hook uint32) *Packet
 		v.Iifname, v.IifKnown = ifname, ifname != ""
 		v.Oifname, v.OifKnown = oif, oifKnown
 	case HookOutput, HookPostrouting:
-		v.Iifname, v.IifKnown = "", true
+		v.Iifname, v.IifKnown, v.Iif = "", true, 0
 		v.Oifname, v.OifKnown = oif, oifKnown
 	}
 	return &v

@@ -159,6 +159,10 @@ func (ev *evaluator) metaValue(k expr.MetaKey) reg {
 		if p.OifKnown {
 			return ifname(p.Oifname)
 		}
+	case expr.MetaKeyIIF:
+		if p.IifKnown && (p.Iif != 0 || p.Iifname == "") {
+			return binary.NativeEndian.AppendUint32(nil, p.Iif)
+		}
 	case expr.MetaKeyMARK:
 		return binary.NativeEndian.AppendUint32(nil, p.Mark)
 	}

@@ -15,6 +15,7 @@ type Packet struct {
 	// forward; "" with IifKnown at output, where there is none.
 	Iifname  string
 	IifKnown bool
+	Iif      uint32 // the input device's index, with Iifname
 	Oifname  string
 	OifKnown bool
 	Mark     uint32

@@ -14,7 +14,7 @@ type Outcome struct {
 	Base  *Chain // the base chain the packet was in when it was dropped
 }
 
-// Counted says whether the outcome's counter moved in the window: the
+// counted says whether the outcome's counter moved in the window: the
 // rule's counter, or the chain's policy counter.
 func (o Outcome) counted(w *window) bool {
 	if w == nil {
