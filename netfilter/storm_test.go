@@ -19,6 +19,7 @@ func TestStormBudget(t *testing.T) {
 	keepRuleset(t, tp.router)
 	cfg := DefaultConfig()
 	cfg.Baseline = 0
+	cfg.ReadCost = 0 // the interval alone spaces reads, whatever a read costs on a busy machine
 	a := New(nsfs.NewIndex(), cfg)
 	defer a.Close()
 	if err := a.Prime(inode(t, tp.router)); err != nil {
@@ -51,8 +52,8 @@ func TestStormBudget(t *testing.T) {
 	st := a.Stats()
 	t.Logf("%d drops in %v: %+v", n, elapsed, st)
 	maxReads := uint64(elapsed/cfg.Interval) + 2 // the baseline, and one per interval
-	if st.Reads > maxReads || st.Reads < 3 {
-		t.Errorf("%d ruleset reads for %d drops in %v, want 3 to %d", st.Reads, n, elapsed, maxReads)
+	if st.Reads > maxReads || st.Reads < 2 {
+		t.Errorf("%d ruleset reads for %d drops in %v, want 2 to %d", st.Reads, n, elapsed, maxReads)
 	}
 	if st.Counter+st.Replayed != uint64(n) || st.ReadsSkipped == 0 || st.Cached == 0 {
 		t.Errorf("stats %+v: want %d attributed, look-ups skipped", st, n)
