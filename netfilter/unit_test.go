@@ -9,6 +9,7 @@ import (
 	"github.com/google/nftables/expr"
 
 	"github.com/droptrace/droptrace/nsfs"
+	"github.com/droptrace/droptrace/session"
 )
 
 func TestParseConntrackStat(t *testing.T) {
@@ -93,3 +94,6 @@ func TestBaseline(t *testing.T) {
 	}
 	t.Logf("%d namespaces read at start", a.Stats().Reads)
 }
+
+// The run loop's annotation stage runs it.
+var _ session.Annotator = (*Annotator)(nil)
