@@ -25,4 +25,3 @@ func TestParseAddr(t *testing.T) {
 		}
 	}
 }
-
