@@ -54,6 +54,8 @@ type Event struct {
 
 	Explain   *Explain   // cause, evidence and fix of a drop (--explain); nil when not explained
 	Netfilter *Netfilter // the firewall rule of a NETFILTER_DROP; nil when not attributed
+
+	Pod *Pod // names of the event's network namespace; nil when not annotated
 }
 
 // SummaryKey returns the key --summary would count ev under.

@@ -29,6 +29,7 @@ type SummaryRow struct {
 	Count uint64
 	Total uint64
 	Rate  float64
+	Pod   *Pod // names of Key.Netns, filled by an annotator; nil when not annotated
 }
 
 // Interval returns the keys that had drops between the snapshots prev and

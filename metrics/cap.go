@@ -16,26 +16,34 @@ const overflowValue = "other"
 // dropLabels are the labels of droptrace_drops_total, in dropLabelNames order.
 type dropLabels struct {
 	reason, location, netns, ifname, proto string
+	pod, podNamespace                      string
 }
 
-var dropLabelNames = []string{"reason", "location", "netns", "ifname", "proto"}
+var dropLabelNames = []string{"reason", "location", "netns", "ifname", "proto", "pod", "pod_namespace"}
 
-var overflowLabels = dropLabels{overflowValue, overflowValue, overflowValue, overflowValue, overflowValue}
+var overflowLabels = dropLabels{overflowValue, overflowValue, overflowValue, overflowValue, overflowValue, overflowValue, overflowValue}
 
 func (l dropLabels) values() []string {
-	return []string{l.reason, l.location, l.netns, l.ifname, l.proto}
+	return []string{l.reason, l.location, l.netns, l.ifname, l.proto, l.pod, l.podNamespace}
 }
 
-func eventLabels(ev *event.Event) dropLabels { return keyLabels(ev.SummaryKey()) }
+func eventLabels(ev *event.Event) dropLabels { return keyLabels(ev.SummaryKey(), ev.Pod) }
 
-func keyLabels(k event.SummaryKey) dropLabels {
-	return dropLabels{
+// keyLabels are the labels of a summary key in a namespace named pod
+// (nil when not named). A pod's labels add no label sets of their own:
+// a pod has one namespace, which the netns label already tells apart.
+func keyLabels(k event.SummaryKey, pod *event.Pod) dropLabels {
+	l := dropLabels{
 		reason:   event.ReasonText(k.Reason, k.ReasonCode),
 		location: k.Location,
 		netns:    strconv.FormatUint(uint64(k.Netns), 10),
 		ifname:   k.Ifname,
 		proto:    k.Proto,
 	}
+	if pod != nil {
+		l.pod, l.podNamespace = pod.Name, pod.Namespace
+	}
+	return l
 }
 
 // labelCap admits label sets up to max, first come first kept, so a set

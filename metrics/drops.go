@@ -11,7 +11,7 @@ import (
 
 var (
 	dropsDesc = prometheus.NewDesc("droptrace_drops_total",
-		"Dropped packets that matched the filters, by drop reason, kernel location, network namespace inode, interface and IP protocol. Past the label-set cap, new label sets are counted with every label \"other\".",
+		"Dropped packets that matched the filters, by drop reason, kernel location, network namespace inode, interface, IP protocol, and the pod of the namespace (\"\" when none). Past the label-set cap, new label sets are counted with every label \"other\".",
 		dropLabelNames, nil)
 	overflowDesc = prometheus.NewDesc("droptrace_metrics_label_overflow_total",
 		"Drops counted under the \"other\" label set of droptrace_drops_total because it had reached its cap of label sets.",
@@ -25,10 +25,12 @@ type dropsCollector struct {
 	cap     *labelCap
 	counts  map[dropLabels]uint64
 	summary func() (event.Counts, error)
+	names   func(netns uint32) *event.Pod // nil when namespaces are not named
 }
 
-func newDropsCollector(max int, summary func() (event.Counts, error)) *dropsCollector {
-	return &dropsCollector{cap: newLabelCap(max), counts: make(map[dropLabels]uint64), summary: summary}
+func newDropsCollector(opts Options) *dropsCollector {
+	return &dropsCollector{cap: newLabelCap(opts.MaxLabelSets), counts: make(map[dropLabels]uint64),
+		summary: opts.Summary, names: opts.Names}
 }
 
 func (c *dropsCollector) observe(ev *event.Event) {
@@ -73,7 +75,7 @@ func (c *dropsCollector) snapshot() (map[dropLabels]uint64, error) {
 	}
 	out := make(map[dropLabels]uint64)
 	for _, k := range sortedKeys(kernel) {
-		l, _ := c.cap.admit(keyLabels(k))
+		l, _ := c.cap.admit(keyLabels(k, c.podOf(k.Netns)))
 		out[l] += kernel[k]
 	}
 	return out, nil
@@ -88,4 +90,11 @@ func sortedKeys(counts event.Counts) []event.SummaryKey {
 		keys[i] = r.Key
 	}
 	return keys
+}
+
+func (c *dropsCollector) podOf(netns uint32) *event.Pod {
+	if c.names == nil {
+		return nil
+	}
+	return c.names(netns)
 }

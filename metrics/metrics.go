@@ -19,6 +19,9 @@ type Options struct {
 	// Summary, when set, reads the kernel's drop counts at scrape time
 	// (summary mode); otherwise drops are counted with ObserveDrop.
 	Summary func() (event.Counts, error)
+	// Names, when set, names a namespace's pod in summary mode (the
+	// pods annotator's cached look-up); in event mode the event's Pod is.
+	Names func(netns uint32) *event.Pod
 	// Lost, Overflow and Probes are read at scrape time.
 	Lost     func() uint64 // events the ring buffer had no room for
 	Overflow func() uint64 // drops not counted because the summary map was full
@@ -42,7 +45,7 @@ func New(opts Options) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		reg:   reg,
-		drops: newDropsCollector(opts.MaxLabelSets, opts.Summary),
+		drops: newDropsCollector(opts),
 		tcp: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "droptrace_tcp_events_total",
 			Help: "TCP events (retransmits, resets, ...) by kind.",

@@ -71,10 +71,10 @@ func TestEventModeCap(t *testing.T) {
 	fams := scrape(t, m)
 	got := dropCounts(fams)
 	want := map[string]float64{
-		"ifname=if0 location=nft_do_chain+0x46f netns=42 proto=udp reason=NETFILTER_DROP ": 1,
-		"ifname=if1 location=nft_do_chain+0x46f netns=42 proto=udp reason=NETFILTER_DROP ": 2,
-		"ifname=if2 location=nft_do_chain+0x46f netns=42 proto=udp reason=NETFILTER_DROP ": 3,
-		"ifname=other location=other netns=other proto=other reason=other ":                9,
+		"ifname=if0 location=nft_do_chain+0x46f netns=42 pod= pod_namespace= proto=udp reason=NETFILTER_DROP ": 1,
+		"ifname=if1 location=nft_do_chain+0x46f netns=42 pod= pod_namespace= proto=udp reason=NETFILTER_DROP ": 2,
+		"ifname=if2 location=nft_do_chain+0x46f netns=42 pod= pod_namespace= proto=udp reason=NETFILTER_DROP ": 3,
+		"ifname=other location=other netns=other pod=other pod_namespace=other proto=other reason=other ":      9,
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("drops:\ngot  %v\nwant %v", got, want)
@@ -95,7 +95,7 @@ func TestSummaryModeReadsAtScrape(t *testing.T) {
 	}, Overflow: func() uint64 { return 0 }})
 	for _, want := range []float64{10, 20} {
 		got := dropCounts(scrape(t, m))
-		if v := got["ifname=lo location=__udp4_lib_rcv+0x4bc netns=1 proto=udp reason=NO_SOCKET "]; v != want {
+		if v := got["ifname=lo location=__udp4_lib_rcv+0x4bc netns=1 pod= pod_namespace= proto=udp reason=NO_SOCKET "]; v != want {
 			t.Errorf("got %v, want %v", got, want)
 		}
 	}
@@ -112,5 +112,29 @@ func checkValue(t *testing.T, fams map[string]*dto.MetricFamily, name string, wa
 	got := m.GetCounter().GetValue() + m.GetGauge().GetValue()
 	if got != want {
 		t.Errorf("%s = %v, want %v", name, got, want)
+	}
+}
+
+// TestPodLabels checks the pod labels in both modes: from the event's
+// annotation, and from Names at scrape time.
+func TestPodLabels(t *testing.T) {
+	pod := &event.Pod{Name: "web", Namespace: "shop", Container: "nginx"}
+	m := New(Options{Version: "test"})
+	m.ObserveDrop(&event.Event{Reason: "NO_SOCKET", Netns: 7, Proto: "udp", Pod: pod})
+	const want = "ifname= location= netns=7 pod=web pod_namespace=shop proto=udp reason=NO_SOCKET "
+	if got := dropCounts(scrape(t, m)); got[want] != 1 || len(got) != 1 {
+		t.Errorf("event mode: got %v, want %q: 1", got, want)
+	}
+	k := event.SummaryKey{Reason: "NO_SOCKET", Netns: 7, Proto: "udp"}
+	m = New(Options{Version: "test",
+		Summary: func() (event.Counts, error) { return event.Counts{k: 3}, nil },
+		Names: func(netns uint32) *event.Pod {
+			if netns == 7 {
+				return pod
+			}
+			return nil
+		}})
+	if got := dropCounts(scrape(t, m)); got[want] != 3 || len(got) != 1 {
+		t.Errorf("summary mode: got %v, want %q: 3", got, want)
 	}
 }

@@ -13,7 +13,7 @@ import (
 // jsonEvent is the JSON lines schema. Every field is always present, so
 // consumers such as jq need no defaults, except those of modes that add
 // them (func in path tracing, stack with --output-stack); change it only
-// with the README.
+// with the README. The names of the namespace come last.
 type jsonEvent struct {
 	Time       string       `json:"time"`
 	Kind       string       `json:"kind"`
@@ -41,6 +41,11 @@ type jsonEvent struct {
 	Func      string           `json:"func,omitempty"`
 	Stack     []string         `json:"stack,omitempty"`
 	Explain   *jsonExplain     `json:"explain,omitempty"`
+	// Names of the network namespace (annotation), "" when unknown.
+	NetnsName    string `json:"netns_name"`
+	Pod          string `json:"pod"`
+	PodNamespace string `json:"pod_namespace"`
+	Container    string `json:"container"`
 }
 
 type jsonLines struct {
@@ -66,7 +71,7 @@ func (j *jsonLines) Write(ev *event.Event) error {
 func (j *jsonLines) Close() error { return nil }
 
 func newJSONEvent(ev *event.Event) jsonEvent {
-	return jsonEvent{
+	j := jsonEvent{
 		// The offset the event carries is kept: RFC 3339 makes any offset
 		// unambiguous, and the decoder's local time is what users expect.
 		Time:       ev.Time.Format(time.RFC3339Nano),
@@ -94,6 +99,10 @@ func newJSONEvent(ev *event.Event) jsonEvent {
 		Explain:    newJSONExplain(ev.Explain),
 		Netfilter:  ev.Netfilter,
 	}
+	if p := ev.Pod; p != nil {
+		j.NetnsName, j.Pod, j.PodNamespace, j.Container = p.NetnsName, p.Name, p.Namespace, p.Container
+	}
+	return j
 }
 
 // addrText is "" for an invalid address, which netip would print as

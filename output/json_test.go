@@ -15,9 +15,9 @@ import (
 
 // jsonFields is the documented schema; a change here is a change for users.
 var jsonFields = []string{
-	"cpu", "dport", "dst", "ifindex", "ifname", "kind", "len", "location",
-	"mark", "netns", "proto", "reason", "reason_code", "skb", "sock_cookie", "sport", "src",
-	"tcp_info", "tcp_state", "time",
+	"container", "cpu", "dport", "dst", "ifindex", "ifname", "kind", "len", "location",
+	"mark", "netns", "netns_name", "pod", "pod_namespace", "proto", "reason", "reason_code",
+	"skb", "sock_cookie", "sport", "src", "tcp_info", "tcp_state", "time",
 }
 
 // tcpInfoFields is the documented schema of the tcp_info object.

@@ -218,6 +218,11 @@ func packetComment(ev *event.Event) string {
 	addField(&b, "reason", event.ReasonText(ev.Reason, ev.ReasonCode))
 	addField(&b, "location", ev.Location)
 	addField(&b, "netns", netnsText(ev.Netns))
+	if p := ev.Pod; p != nil {
+		addField(&b, "netns_name", p.NetnsName)
+		addField(&b, "pod", p.Ref())
+		addField(&b, "container", p.Container)
+	}
 	addField(&b, "if", ev.Ifname)
 	addField(&b, "skb", "0x"+strconv.FormatUint(ev.Skb, 16))
 	addField(&b, "netfilter", netfilterComment(ev.Netfilter))

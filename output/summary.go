@@ -39,7 +39,7 @@ func (s summaryText) table(title string, rows []event.SummaryRow) error {
 			strconv.FormatFloat(r.Rate, 'f', 1, 64),
 			orDash(event.ReasonText(r.Key.Reason, r.Key.ReasonCode)),
 			orDash(r.Key.Location),
-			orDash(netnsText(r.Key.Netns)),
+			orDash(summaryNetns(r)),
 			orDash(r.Key.Ifname),
 			orDash(r.Key.Proto))
 	}
@@ -74,6 +74,11 @@ type jsonSummary struct {
 	Ifindex    uint32  `json:"ifindex"`
 	Ifname     string  `json:"ifname"`
 	Proto      string  `json:"proto"`
+	// Names of the network namespace, as in drop events.
+	NetnsName    string `json:"netns_name"`
+	Pod          string `json:"pod"`
+	PodNamespace string `json:"pod_namespace"`
+	Container    string `json:"container"`
 }
 
 type summaryJSON struct{ enc *json.Encoder }
@@ -97,15 +102,31 @@ func (s summaryJSON) WriteTotals(at time.Time, _ time.Duration, rows []event.Sum
 func (s summaryJSON) write(at time.Time, kind string, rows []event.SummaryRow) error {
 	ts := at.Format(time.RFC3339Nano)
 	for _, r := range rows {
-		k := r.Key
-		err := s.enc.Encode(jsonSummary{
-			Time: ts, Kind: kind, Count: r.Count, Total: r.Total, Rate: r.Rate,
-			Reason: k.Reason, ReasonCode: k.ReasonCode, Location: k.Location,
-			Netns: k.Netns, Ifindex: k.Ifindex, Ifname: k.Ifname, Proto: k.Proto,
-		})
-		if err != nil {
+		if err := s.enc.Encode(newJSONSummary(ts, kind, r)); err != nil {
 			return fmt.Errorf("writing json summary: %w", err)
 		}
 	}
 	return nil
+}
+
+func newJSONSummary(ts, kind string, r event.SummaryRow) jsonSummary {
+	k := r.Key
+	j := jsonSummary{
+		Time: ts, Kind: kind, Count: r.Count, Total: r.Total, Rate: r.Rate,
+		Reason: k.Reason, ReasonCode: k.ReasonCode, Location: k.Location,
+		Netns: k.Netns, Ifindex: k.Ifindex, Ifname: k.Ifname, Proto: k.Proto,
+	}
+	if p := r.Pod; p != nil {
+		j.NetnsName, j.Pod, j.PodNamespace, j.Container = p.NetnsName, p.Name, p.Namespace, p.Container
+	}
+	return j
+}
+
+// summaryNetns is the NETNS column of a row: its name when known, as in
+// the text lines of events.
+func summaryNetns(r event.SummaryRow) string {
+	if name := podText(r.Pod); name != "" {
+		return name
+	}
+	return netnsText(r.Key.Netns)
 }

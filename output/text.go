@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/droptrace/droptrace/event"
@@ -66,11 +67,7 @@ func appendTextLine(b []byte, ev *event.Event, clock *clockText) []byte {
 // path lines share: "%-10s %-15s %-5s %-21s %1s %-21s %5s".
 func appendPacketCols(b []byte, ev *event.Event) []byte {
 	start := len(b)
-	if ev.Netns == 0 {
-		b = append(b, '-')
-	} else {
-		b = strconv.AppendUint(b, uint64(ev.Netns), 10)
-	}
+	b = appendNetns(b, ev.Netns, ev.Pod)
 	b = padTo(b, start, 10)
 	b = appendCol(b, orDash(ev.Ifname), 15)
 	b = appendCol(b, orDash(ev.Proto), 5)
@@ -159,6 +156,36 @@ func (c *clockText) append(b []byte, t time.Time) []byte {
 // are only known here by number.
 func hasPorts(ev *event.Event) bool {
 	return ev.Proto == "tcp" || ev.Proto == "udp" || ev.Sport != 0 || ev.Dport != 0
+}
+
+// appendNetns appends the NETNS column: the namespace's best name when
+// it has one (pod "namespace/name", 'ip netns' name, container name),
+// else its inode, else "-".
+func appendNetns(b []byte, netns uint32, pod *event.Pod) []byte {
+	if name := podText(pod); name != "" {
+		return append(b, name...)
+	}
+	if netns == 0 {
+		return append(b, '-')
+	}
+	return strconv.AppendUint(b, uint64(netns), 10)
+}
+
+// podText is the name the NETNS column shows for p, "" when none. A
+// container known only by its cgroup path is left to the inode, which is
+// shorter.
+func podText(p *event.Pod) string {
+	switch {
+	case p == nil:
+		return ""
+	case p.Name != "":
+		return p.Ref()
+	case p.NetnsName != "":
+		return p.NetnsName
+	case p.Container != "" && !strings.HasPrefix(p.Container, "/"):
+		return p.Container
+	}
+	return ""
 }
 
 func netnsText(netns uint32) string {
