@@ -1,0 +1,211 @@
+package pods
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// testRuntime is a containerd the test started, with its CRI plugin and
+// a CNI bridge of its own.
+type testRuntime struct {
+	dir, sock, image string
+	rt               runtimeapi.RuntimeServiceClient
+}
+
+// startContainerd starts containerd under a temporary directory, imports
+// a pause image built here, and cleans everything up when the test ends.
+func startContainerd(t *testing.T) *testRuntime {
+	t.Helper()
+	requireRoot(t)
+	requireTools(t, "containerd", "ctr", "runc", "containerd-shim-runc-v2", "/usr/lib/cni/bridge")
+	id := randomID(t)
+	dir, err := os.MkdirTemp("/tmp", "dtpods-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &testRuntime{dir: dir, sock: filepath.Join(dir, "c.sock"), image: "docker.io/droptrace/pause:" + id}
+	bridge := "dtp" + id
+	t.Cleanup(func() {
+		killMatching(r.sock) // the shims, should removing the pods have failed
+		unmountUnder(t, dir)
+		if l, err := netlink.LinkByName(bridge); err == nil {
+			netlink.LinkDel(l)
+		}
+		os.RemoveAll(dir)
+	})
+	writeCNIConf(t, dir, id, bridge)
+	writeOCIImage(t, buildPause(t, dir), r.image, filepath.Join(dir, "pause.tar"))
+	r.start(t)
+	run(t, "ctr", "--address", r.sock, "-n", "k8s.io", "images", "import", filepath.Join(dir, "pause.tar"))
+	return r
+}
+
+func writeCNIConf(t *testing.T, dir, id, bridge string) {
+	t.Helper()
+	b := id[0:2]
+	conf := fmt.Sprintf(`{"cniVersion": "0.4.0", "name": "dtpods-%s", "plugins": [{
+  "type": "bridge", "bridge": %q, "isGateway": false, "ipMasq": false,
+  "ipam": {"type": "host-local", "dataDir": %q, "ranges": [[{"subnet": "10.251.%d.0/24"}]]}}]}`,
+		id, bridge, filepath.Join(dir, "ipam"), hexByte(b))
+	os.MkdirAll(filepath.Join(dir, "cni"), 0o755)
+	if err := os.WriteFile(filepath.Join(dir, "cni", "10-dtpods.conflist"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func hexByte(s string) int {
+	var n int
+	fmt.Sscanf(s, "%x", &n)
+	return n
+}
+
+const containerdConfig = `version = 2
+root = "%[1]s/root"
+state = "%[1]s/state"
+[grpc]
+  address = "%[1]s/c.sock"
+[ttrpc]
+  address = "%[1]s/c.sock.ttrpc"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "%[2]s"
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "%[1]s/cni"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+`
+
+// start runs containerd and waits until its CRI API answers.
+func (r *testRuntime) start(t *testing.T) {
+	t.Helper()
+	conf := filepath.Join(r.dir, "config.toml")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(containerdConfig, r.dir, r.image)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log, err := os.Create(filepath.Join(r.dir, "containerd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("containerd", "--config", conf)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		unavailable(t, "starting containerd: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	conn, err := grpc.NewClient("unix://"+r.sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	r.rt = runtimeapi.NewRuntimeServiceClient(conn)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := r.rt.Status(ctx, &runtimeapi.StatusRequest{})
+		cancel()
+		if err == nil {
+			return
+		}
+		select {
+		case <-exited:
+			logs, _ := os.ReadFile(log.Name())
+			unavailable(t, "containerd exited: %s", tail(string(logs), 2000))
+		default:
+		}
+		if time.Now().After(deadline) {
+			logs, _ := os.ReadFile(log.Name())
+			unavailable(t, "containerd's CRI API did not answer: %v\n%s", err, tail(string(logs), 2000))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// testPod is a pod sandbox with one container, made as the kubelet does.
+type testPod struct {
+	id     string
+	config *runtimeapi.PodSandboxConfig
+}
+
+// runPod creates a pod sandbox and starts container ctr in it; the test
+// removes it at the end unless removePod did.
+func (r *testRuntime) runPod(t *testing.T, namespace, name, ctr string) *testPod {
+	t.Helper()
+	ctx := contextFor(t, time.Minute)
+	cfg := &runtimeapi.PodSandboxConfig{
+		Metadata:     &runtimeapi.PodSandboxMetadata{Name: name, Namespace: namespace, Uid: randomID(t) + "-uid"},
+		Hostname:     name,
+		LogDirectory: filepath.Join(r.dir, "logs", name+randomID(t)),
+		Labels:       map[string]string{"io.kubernetes.pod.name": name, "io.kubernetes.pod.namespace": namespace},
+		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
+			NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_POD, Pid: runtimeapi.NamespaceMode_CONTAINER, Ipc: runtimeapi.NamespaceMode_POD},
+		}},
+	}
+	os.MkdirAll(cfg.LogDirectory, 0o755)
+	sb, err := r.rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
+	if err != nil {
+		t.Fatalf("RunPodSandbox %s/%s: %v", namespace, name, err)
+	}
+	p := &testPod{id: sb.GetPodSandboxId(), config: cfg}
+	t.Cleanup(func() { r.removePod(t, p) })
+	c, err := r.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
+		PodSandboxId: p.id, SandboxConfig: cfg,
+		Config: &runtimeapi.ContainerConfig{
+			Metadata: &runtimeapi.ContainerMetadata{Name: ctr},
+			Image:    &runtimeapi.ImageSpec{Image: r.image},
+			LogPath:  ctr + ".log",
+		},
+	})
+	if err != nil {
+		t.Fatalf("CreateContainer %s: %v", ctr, err)
+	}
+	if _, err := r.rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.GetContainerId()}); err != nil {
+		t.Fatalf("StartContainer %s: %v", ctr, err)
+	}
+	return p
+}
+
+// removePod stops and removes the pod, as the kubelet does when a pod is
+// deleted; removing it twice is harmless.
+func (r *testRuntime) removePod(t *testing.T, p *testPod) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := r.rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: p.id}); err != nil && !strings.Contains(err.Error(), "not found") {
+		t.Errorf("StopPodSandbox: %v", err)
+	}
+	if _, err := r.rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.id}); err != nil && !strings.Contains(err.Error(), "not found") {
+		t.Errorf("RemovePodSandbox: %v", err)
+	}
+}

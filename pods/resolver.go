@@ -1,0 +1,202 @@
+package pods
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/droptrace/droptrace/event"
+)
+
+// Options configure a Resolver; the zero value finds a CRI runtime at the
+// usual sockets and reads the usual paths.
+type Options struct {
+	// CRIEndpoint is the runtime's socket ("/path" or "unix:///path"):
+	// "" tries DefaultCRIEndpoints, "none" names no pods.
+	CRIEndpoint string
+	// Interval is how often the snapshot is rebuilt (2 s when 0);
+	// MinMissRefresh the least time between rebuilds asked for by an
+	// unknown namespace (1 s when 0).
+	Interval, MinMissRefresh time.Duration
+	// Timeout bounds the CRI calls of one rebuild (2 s when 0).
+	Timeout time.Duration
+	Paths   Paths // DefaultPaths when Proc is ""
+}
+
+// Stats counts what the Resolver did; every field only grows.
+type Stats struct {
+	Refreshes     uint64 // snapshots built
+	CRIErrors     uint64 // rebuilds whose CRI calls failed (the last good pods were kept)
+	Named         uint64 // events given a name
+	Unnamed       uint64 // events in a known namespace with no name
+	Misses        uint64 // events in a namespace the snapshot did not know
+	MissRefreshes uint64 // rebuilds asked for by a miss
+}
+
+// ErrPodNotFound means no ready pod sandbox has that namespace and name.
+var ErrPodNotFound = errors.New("pod not found")
+
+// Resolver names network namespaces from a snapshot it keeps current.
+// Annotate, AnnotateRows and Lookup are safe for concurrent use and never
+// wait on the system.
+type Resolver struct {
+	opts  Options
+	cri   *criClient // nil without a CRI runtime
+	snap  atomic.Pointer[snapshot]
+	kick  chan struct{}
+	stop  context.CancelFunc
+	done  chan struct{}
+	stats struct{ refreshes, criErrors, named, unnamed, misses, missRefreshes atomic.Uint64 }
+
+	lastKick atomic.Int64 // unix nanoseconds of the last rebuild a miss asked for
+
+	mu        sync.Mutex // one rebuild at a time; guards what rebuilds keep
+	keep      keep
+	followers map[*follower]struct{}
+}
+
+// New connects to the CRI runtime, builds the first snapshot and keeps it
+// current until Close. An explicit CRIEndpoint that does not answer is an
+// error; without one, a missing runtime only means no pods are named
+// (CRIEndpoint says which, if any, was found).
+func New(ctx context.Context, opts Options) (*Resolver, error) {
+	opts = withDefaults(opts)
+	r := &Resolver{opts: opts, kick: make(chan struct{}, 1), done: make(chan struct{}),
+		followers: map[*follower]struct{}{}}
+	cctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	switch opts.CRIEndpoint {
+	case "none":
+	case "":
+		r.cri, _ = findCRI(cctx, DefaultCRIEndpoints)
+	default:
+		c, err := dialCRI(cctx, opts.CRIEndpoint)
+		if err != nil {
+			return nil, fmt.Errorf("--cri-endpoint: %w", err)
+		}
+		r.cri = c
+	}
+	r.refresh(ctx)
+	lctx, stop := context.WithCancel(context.Background())
+	r.stop = stop
+	go r.loop(lctx)
+	return r, nil
+}
+
+func withDefaults(o Options) Options {
+	if o.Interval <= 0 {
+		o.Interval = 2 * time.Second
+	}
+	if o.MinMissRefresh <= 0 {
+		o.MinMissRefresh = time.Second
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Second
+	}
+	if o.Paths.Proc == "" {
+		o.Paths = DefaultPaths
+	}
+	return o
+}
+
+// CRIEndpoint is the CRI runtime's socket the Resolver reads, "" when
+// none was found.
+func (r *Resolver) CRIEndpoint() string {
+	if r.cri == nil {
+		return ""
+	}
+	return r.cri.endpoint
+}
+
+// Close stops the rebuilds and closes the CRI connection.
+func (r *Resolver) Close() error {
+	r.stop()
+	<-r.done
+	if r.cri != nil {
+		return r.cri.Close()
+	}
+	return nil
+}
+
+func (r *Resolver) loop(ctx context.Context) {
+	defer close(r.done)
+	t := time.NewTicker(r.opts.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-r.kick:
+		}
+		r.refresh(ctx)
+	}
+}
+
+// Annotate sets ev.Pod to the names of ev's namespace (nil when it has
+// none). The Pod is shared between events and must not be modified. A
+// namespace the snapshot does not know asks for a rebuild, at most once
+// per MinMissRefresh, and the event goes unnamed.
+func (r *Resolver) Annotate(ev *event.Event) {
+	p, known := r.snap.Load().names[ev.Netns]
+	switch {
+	case !known:
+		r.stats.misses.Add(1)
+		r.missed()
+	case p == nil:
+		r.stats.unnamed.Add(1)
+	default:
+		r.stats.named.Add(1)
+	}
+	ev.Pod = p
+}
+
+// AnnotateRows names each summary row's namespace, as Annotate does.
+func (r *Resolver) AnnotateRows(rows []event.SummaryRow) {
+	for i := range rows {
+		rows[i].Pod = r.Lookup(rows[i].Key.Netns)
+	}
+}
+
+// Lookup returns the names of namespace netns, nil when it has none or
+// is unknown (which asks for a rebuild, as in Annotate).
+func (r *Resolver) Lookup(netns uint32) *event.Pod {
+	p, known := r.snap.Load().names[netns]
+	if !known && netns != 0 {
+		r.missed()
+	}
+	return p
+}
+
+func (r *Resolver) missed() {
+	now := time.Now().UnixNano()
+	last := r.lastKick.Load()
+	if now-last < int64(r.opts.MinMissRefresh) || !r.lastKick.CompareAndSwap(last, now) {
+		return
+	}
+	select {
+	case r.kick <- struct{}{}:
+		r.stats.missRefreshes.Add(1)
+	default:
+	}
+}
+
+// Stats returns the counters so far.
+func (r *Resolver) Stats() Stats {
+	s := &r.stats
+	return Stats{Refreshes: s.refreshes.Load(), CRIErrors: s.criErrors.Load(), Named: s.named.Load(),
+		Unnamed: s.unnamed.Load(), Misses: s.misses.Load(), MissRefreshes: s.missRefreshes.Load()}
+}
+
+// ParsePodRef splits "NAMESPACE/NAME" as --filter-pod takes it.
+func ParsePodRef(ref string) (namespace, name string, err error) {
+	ns, name, ok := strings.Cut(ref, "/")
+	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", fmt.Errorf("--filter-pod %q: want NAMESPACE/NAME", ref)
+	}
+	return ns, name, nil
+}
