@@ -209,3 +209,19 @@ func (r *testRuntime) removePod(t *testing.T, p *testPod) {
 		t.Errorf("RemovePodSandbox: %v", err)
 	}
 }
+
+// podByName finds the ready sandbox of pod namespace/name.
+func (r *testRuntime) podByName(t *testing.T, namespace, name string) *testPod {
+	t.Helper()
+	resp, err := r.rt.ListPodSandbox(contextFor(t, 10*time.Second), &runtimeapi.ListPodSandboxRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sb := range resp.GetItems() {
+		if md := sb.GetMetadata(); md.GetName() == name && md.GetNamespace() == namespace {
+			return &testPod{id: sb.GetId()}
+		}
+	}
+	t.Fatalf("no sandbox %s/%s", namespace, name)
+	return nil
+}

@@ -1,31 +1,120 @@
 package pods
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/droptrace/droptrace/output"
 )
 
-// TestCRIPod names a pod sandbox made through containerd's CRI API, as
-// the kubelet makes them, and follows it when it is deleted and created
-// again under the same name.
+// TestCRIPod makes pod sandboxes through containerd's CRI API, as the
+// kubelet makes them, drops a packet inside one under droptrace filtered
+// to the namespace its name resolves to, and checks the event is named;
+// then deletes the pod, creates it again under the same name, and checks
+// that Follow reports its new namespace and its drops are named again.
 func TestCRIPod(t *testing.T) {
 	r := startContainerd(t)
+	bin := droptraceBinary(t)
 	ns, name := "shop-"+randomID(t), "web"
-	pod := r.runPod(t, ns, name, "app")
+	ref := ns + "/" + name
+	r.runPod(t, ns, name, "app")
+	r.runPod(t, ns, "other", "db")
 	res, err := New(context.Background(), Options{CRIEndpoint: r.sock, Interval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { res.Close() })
-	ino, err := res.Resolve(contextFor(t, 10*time.Second), ns+"/"+name)
+	ino, err := res.Resolve(contextFor(t, 10*time.Second), ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("pod %s/%s: netns %d", ns, name, ino)
-	p := res.Lookup(ino)
-	if p == nil || p.Name != name || p.Namespace != ns || p.Container != "app" {
-		t.Fatalf("Lookup(%d) = %+v, want pod %s/%s container app", ino, p, ns, name)
+	other, err := res.Resolve(contextFor(t, 10*time.Second), ns+"/other")
+	if err != nil {
+		t.Fatal(err)
 	}
-	_ = pod
+	t.Logf("pod %s: netns %d; %s/other: netns %d", ref, ino, ns, other)
+	if ino == other {
+		t.Fatalf("both pods resolve to netns %d", ino)
+	}
+	checkPodDrop(t, res, bin, ino, other, ns, name)
+
+	inodes, stop := res.Follow(ref)
+	defer stop()
+	if got := <-inodes; got != ino {
+		t.Fatalf("Follow(%s) started at %d, want %d", ref, got, ino)
+	}
+	r.removePod(t, r.podByName(t, ns, name))
+	r.runPod(t, ns, name, "app")
+	recreated := waitInode(t, inodes, ino)
+	t.Logf("pod %s recreated: netns %d", ref, recreated)
+	checkPodDrop(t, res, bin, recreated, other, ns, name)
+}
+
+// waitInode waits for Follow to report an inode other than old and 0.
+func waitInode(t *testing.T, inodes <-chan uint32, old uint32) uint32 {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case ino := <-inodes:
+			if ino != 0 && ino != old {
+				return ino
+			}
+		case <-timeout:
+			t.Fatalf("Follow did not report the recreated pod within 30s")
+		}
+	}
+}
+
+// checkPodDrop runs droptrace filtered to ino (what --filter-pod resolves
+// to), drops a packet in ino and in other, and checks that only ino's drop
+// is reported, named as the pod in the JSON output.
+func checkPodDrop(t *testing.T, res *Resolver, bin string, ino, other uint32, ns, name string) {
+	t.Helper()
+	tr := startDroptrace(t, bin, "--filter-netns", fmt.Sprint(ino))
+	dropIn(t, netnsPath(t, other), 9001)
+	dropIn(t, netnsPath(t, ino), 9002)
+	ev := tr.waitDrop(t, 9002)
+	for _, e := range tr.all() {
+		if e.Netns != ino || e.Dport == 9001 {
+			t.Errorf("--filter-netns %d reported a drop in netns %d to port %d", ino, e.Netns, e.Dport)
+		}
+	}
+	if ev.Reason != "NO_SOCKET" {
+		t.Errorf("drop reason %q, want NO_SOCKET", ev.Reason)
+	}
+	res.Annotate(ev)
+	var buf bytes.Buffer
+	if err := output.NewJSON(&buf).Write(ev); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Netns                        uint32
+		Pod, PodNamespace, Container string
+	}
+	if err := json.Unmarshal(buf.Bytes(), &struct {
+		Netns        *uint32 `json:"netns"`
+		Pod          *string `json:"pod"`
+		PodNamespace *string `json:"pod_namespace"`
+		Container    *string `json:"container"`
+	}{&got.Netns, &got.Pod, &got.PodNamespace, &got.Container}); err != nil {
+		t.Fatal(err)
+	}
+	if got.Netns != ino || got.Pod != name || got.PodNamespace != ns || got.Container != "app" {
+		t.Errorf("JSON event %s: want netns %d pod %s pod_namespace %s container app", buf.Bytes(), ino, name, ns)
+	}
+}
+
+// netnsPath is /proc/PID/ns/net of a process in namespace ino.
+func netnsPath(t *testing.T, ino uint32) string {
+	t.Helper()
+	pid, ok := procNetns("/proc")[ino]
+	if !ok {
+		t.Fatalf("no process in netns %d", ino)
+	}
+	return fmt.Sprintf("/proc/%d/ns/net", pid)
 }
