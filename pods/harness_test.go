@@ -137,3 +137,5 @@ func contextFor(t *testing.T, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+func writeFile(path string, data []byte) error { return os.WriteFile(path, data, 0o644) }
