@@ -144,6 +144,8 @@ func (r *Resolver) loop(ctx context.Context) {
 func (r *Resolver) Annotate(ev *event.Event) {
 	p, known := r.snap.Load().names[ev.Netns]
 	switch {
+	case ev.Netns == 0: // the kernel did not say: nothing to name
+		r.stats.unnamed.Add(1)
 	case !known:
 		r.stats.misses.Add(1)
 		r.missed()
