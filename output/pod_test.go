@@ -45,7 +45,7 @@ func TestPodGolden(t *testing.T) {
 		rows = append(rows, event.SummaryRow{Key: ev.SummaryKey(), Count: 2, Total: 2, Rate: 1, Pod: ev.Pod})
 	}
 	at := time.Date(2025, time.March, 4, 15, 4, 5, 0, time.UTC)
-	for _, w := range []SummaryWriter{NewSummaryText(&buf), NewSummaryJSON(&buf)} {
+	for _, w := range []event.SummaryWriter{NewSummaryText(&buf), NewSummaryJSON(&buf)} {
 		if err := w.WriteTotals(at, 2*time.Second, rows); err != nil {
 			t.Fatalf("summary: %v", err)
 		}
