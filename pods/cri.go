@@ -115,33 +115,34 @@ func (c *criClient) containerNames(ctx context.Context) (map[string][]string, er
 	return out, nil
 }
 
-// sandboxNetns returns a file that opens the sandbox's network namespace:
-// /proc/PID/ns/net of its pid (containerd, CRI-O) or the namespace's
-// path in its runtime spec. hostNetwork is true for a pod that shares the
-// node's namespace, which names nothing.
-func (c *criClient) sandboxNetns(ctx context.Context, id string, procDir string) (path string, hostNetwork bool, err error) {
+// sandboxNetns returns the files that should open the sandbox's network
+// namespace, best first: the namespace's path in its runtime spec
+// (containerd, CRI-O; readable without CAP_SYS_PTRACE), then its
+// process's /proc/PID/ns/net. hostNetwork is true for a pod that shares
+// the node's namespace, which names nothing.
+func (c *criClient) sandboxNetns(ctx context.Context, id string, procDir string) (paths []string, hostNetwork bool, err error) {
 	resp, err := c.rt.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id, Verbose: true})
 	if err != nil {
-		return "", false, fmt.Errorf("cri endpoint %s: status of sandbox %s: %w", c.endpoint, id, err)
+		return nil, false, fmt.Errorf("cri endpoint %s: status of sandbox %s: %w", c.endpoint, id, err)
 	}
 	opts := resp.GetStatus().GetLinux().GetNamespaces().GetOptions()
 	if opts.GetNetwork() == runtimeapi.NamespaceMode_NODE {
-		return "", true, nil
+		return nil, true, nil
 	}
 	var info verboseInfo
 	if raw, ok := resp.GetInfo()["info"]; ok {
 		if err := json.Unmarshal([]byte(raw), &info); err != nil {
-			return "", false, fmt.Errorf("cri endpoint %s: status of sandbox %s: decoding info: %w", c.endpoint, id, err)
+			return nil, false, fmt.Errorf("cri endpoint %s: status of sandbox %s: decoding info: %w", c.endpoint, id, err)
 		}
 	}
-	if p := info.netnsPath(procDir); p != "" {
-		return p, false, nil
+	if paths = info.netnsPaths(procDir); len(paths) == 0 {
+		return nil, false, fmt.Errorf("cri endpoint %s: sandbox %s: no pid or network namespace in its verbose status", c.endpoint, id)
 	}
-	return "", false, fmt.Errorf("cri endpoint %s: sandbox %s: no pid or network namespace in its verbose status", c.endpoint, id)
+	return paths, false, nil
 }
 
 // verboseInfo is what containerd and CRI-O put in a sandbox's verbose
-// status under "info": its pid and OCI runtime spec.
+// status under "info": its OCI runtime spec and (containerd) its pid.
 type verboseInfo struct {
 	Pid         int `json:"pid"`
 	RuntimeSpec struct {
@@ -154,14 +155,22 @@ type verboseInfo struct {
 	} `json:"runtimeSpec"`
 }
 
-func (v verboseInfo) netnsPath(procDir string) string {
-	if v.Pid > 0 {
-		return fmt.Sprintf("%s/%d/ns/net", procDir, v.Pid)
-	}
+// netnsPaths lists the spec's path, then the pid's. Runtimes write
+// /var/run/netns/...; /var/run is a link to /run on the hosts they run
+// on, but need not exist in droptrace's own container (FROM scratch).
+func (v verboseInfo) netnsPaths(procDir string) []string {
+	var paths []string
 	for _, ns := range v.RuntimeSpec.Linux.Namespaces {
 		if ns.Type == "network" && ns.Path != "" {
-			return ns.Path
+			p := ns.Path
+			if rest, ok := strings.CutPrefix(p, "/var/run/"); ok {
+				p = "/run/" + rest
+			}
+			paths = append(paths, p)
 		}
 	}
-	return ""
+	if v.Pid > 0 {
+		paths = append(paths, fmt.Sprintf("%s/%d/ns/net", procDir, v.Pid))
+	}
+	return paths
 }

@@ -37,6 +37,10 @@ func TestCRIPod(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("pod %s: netns %d; %s/other: netns %d", ref, ino, ns, other)
+	paths, _, err := res.cri.sandboxNetns(contextFor(t, 10*time.Second), r.podByName(t, ns, name).id, "/proc")
+	if err != nil || len(paths) != 2 || netnsInode(paths[0]) != ino || netnsInode(paths[1]) != ino {
+		t.Errorf("sandbox status: paths %q (%v), want the spec's and the pid's, both netns %d", paths, err, ino)
+	}
 	if ino == other {
 		t.Fatalf("both pods resolve to netns %d", ino)
 	}

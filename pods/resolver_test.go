@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -173,7 +174,7 @@ func TestParsePodRef(t *testing.T) {
 
 func TestVerboseInfoNetns(t *testing.T) {
 	var v verboseInfo
-	if got := v.netnsPath("/proc"); got != "" {
+	if got := v.netnsPaths("/proc"); len(got) != 0 {
 		t.Errorf("empty info: %q", got)
 	}
 	v.RuntimeSpec.Linux.Namespaces = append(v.RuntimeSpec.Linux.Namespaces,
@@ -181,11 +182,8 @@ func TestVerboseInfoNetns(t *testing.T) {
 			Type string `json:"type"`
 			Path string `json:"path"`
 		}{"network", "/var/run/netns/cni-1"})
-	if got := v.netnsPath("/proc"); got != "/var/run/netns/cni-1" {
-		t.Errorf("spec path: %q", got)
-	}
 	v.Pid = 42
-	if got := v.netnsPath("/proc"); got != "/proc/42/ns/net" {
-		t.Errorf("pid: %q", got)
+	if got := v.netnsPaths("/proc"); !slices.Equal(got, []string{"/run/netns/cni-1", "/proc/42/ns/net"}) {
+		t.Errorf("paths: %q", got)
 	}
 }

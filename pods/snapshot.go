@@ -131,15 +131,8 @@ func (r *Resolver) listPods(ctx context.Context) ([]podNetns, error) {
 	for _, sb := range sbs {
 		ino, ok := r.keep.sandboxNetns[sb.id]
 		if !ok {
-			path, host, err := r.cri.sandboxNetns(ctx, sb.id, r.opts.Paths.Proc)
-			if err != nil {
+			if ino, ok = r.sandboxInode(ctx, sb.id); !ok {
 				continue // gone since the list, or not started: asked again next time
-			}
-			if !host {
-				ino = netnsInode(path)
-			}
-			if ino == 0 && !host {
-				continue
 			}
 		}
 		seen[sb.id] = ino
@@ -150,4 +143,22 @@ func (r *Resolver) listPods(ctx context.Context) ([]podNetns, error) {
 	}
 	r.keep.sandboxNetns = seen
 	return out, nil
+}
+
+// sandboxInode is the inode of the sandbox's namespace, 0 for a pod on
+// the node's network; ok is false when it cannot be known now.
+func (r *Resolver) sandboxInode(ctx context.Context, id string) (ino uint32, ok bool) {
+	paths, host, err := r.cri.sandboxNetns(ctx, id, r.opts.Paths.Proc)
+	if err != nil {
+		return 0, false
+	}
+	if host {
+		return 0, true
+	}
+	for _, p := range paths {
+		if ino := netnsInode(p); ino != 0 {
+			return ino, true
+		}
+	}
+	return 0, false
 }
