@@ -163,6 +163,12 @@ type testPod struct {
 // removes it at the end unless removePod did.
 func (r *testRuntime) runPod(t *testing.T, namespace, name, ctr string) *testPod {
 	t.Helper()
+	return r.runPodOn(t, namespace, name, ctr, runtimeapi.NamespaceMode_POD)
+}
+
+// runPodOn is runPod on the pod's own network (POD) or the node's (NODE).
+func (r *testRuntime) runPodOn(t *testing.T, namespace, name, ctr string, network runtimeapi.NamespaceMode) *testPod {
+	t.Helper()
 	ctx := contextFor(t, time.Minute)
 	cfg := &runtimeapi.PodSandboxConfig{
 		Metadata:     &runtimeapi.PodSandboxMetadata{Name: name, Namespace: namespace, Uid: randomID(t) + "-uid"},
@@ -170,8 +176,11 @@ func (r *testRuntime) runPod(t *testing.T, namespace, name, ctr string) *testPod
 		LogDirectory: filepath.Join(r.dir, "logs", name+randomID(t)),
 		Labels:       map[string]string{"io.kubernetes.pod.name": name, "io.kubernetes.pod.namespace": namespace},
 		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
-			NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_POD, Pid: runtimeapi.NamespaceMode_CONTAINER, Ipc: runtimeapi.NamespaceMode_POD},
+			NamespaceOptions: &runtimeapi.NamespaceOption{Network: network, Pid: runtimeapi.NamespaceMode_CONTAINER, Ipc: runtimeapi.NamespaceMode_POD},
 		}},
+	}
+	if network == runtimeapi.NamespaceMode_NODE {
+		cfg.Hostname = "" // the node's UTS namespace too, as the kubelet does
 	}
 	os.MkdirAll(cfg.LogDirectory, 0o755)
 	sb, err := r.rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/droptrace/droptrace/output"
 )
@@ -23,6 +26,7 @@ func TestCRIPod(t *testing.T) {
 	ref := ns + "/" + name
 	r.runPod(t, ns, name, "app")
 	r.runPod(t, ns, "other", "db")
+	r.runPodOn(t, ns, "hostnet", "agent", runtimeapi.NamespaceMode_NODE)
 	res, err := New(context.Background(), Options{CRIEndpoint: r.sock, Interval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +47,12 @@ func TestCRIPod(t *testing.T) {
 	}
 	if ino == other {
 		t.Fatalf("both pods resolve to netns %d", ino)
+	}
+	if _, err := res.Resolve(contextFor(t, 10*time.Second), ns+"/hostnet"); !errors.Is(err, ErrPodNotFound) {
+		t.Errorf("a pod on the node's network resolved (%v): it has no namespace of its own", err)
+	}
+	if p := res.Lookup(linkInode("/proc/1/ns/net")); p != nil && p.Name != "" {
+		t.Errorf("the node's namespace is named as pod %s", p.Ref())
 	}
 	checkPodDrop(t, res, bin, ino, other, ns, name)
 

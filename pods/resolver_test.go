@@ -65,6 +65,9 @@ func TestLocalNames(t *testing.T) {
 	f.process(2, 100, "0::/init.scope\n")
 	f.process(50, 200, "0::/libpod_parent/libpod-abc\n")
 	f.process(60, 300, "1:name=systemd:/system.slice/docker-def.scope\n2:cpu:/other\n")
+	f.write(filepath.Join(f.paths.RunNetns, "blue"), "") // its inode stands for the namespace's
+	blue := netnsInode(filepath.Join(f.paths.RunNetns, "blue"))
+	f.process(80, blue, "0::/user.slice/session-4.scope\n") // ip netns exec blue ...
 	f.process(70, 400, "0::/user.slice/session-3.scope\n")
 	f.process(71, 400, "0::/user.slice/session-3.scope/child\n")
 	f.write(filepath.Join(f.paths.Storage, "overlay-containers", "containers.json"),
@@ -80,6 +83,7 @@ func TestLocalNames(t *testing.T) {
 		{200, &event.Pod{Container: "web"}},
 		{300, &event.Pod{Container: "db"}},
 		{400, &event.Pod{Container: "/user.slice/session-3.scope"}}, // the lowest pid's cgroup
+		{blue, &event.Pod{NetnsName: "blue"}},                       // no cgroup path beside a name
 	}
 	for _, tt := range tests {
 		ev := &event.Event{Netns: tt.netns}
@@ -88,8 +92,8 @@ func TestLocalNames(t *testing.T) {
 			t.Errorf("netns %d: got %+v, want %+v", tt.netns, ev.Pod, tt.want)
 		}
 	}
-	if s := r.Stats(); s.Named != 3 || s.Unnamed != 1 || s.Misses != 0 || s.Refreshes != 1 {
-		t.Errorf("stats %+v, want 3 named, 1 unnamed, no miss, 1 refresh", s)
+	if s := r.Stats(); s.Named != 4 || s.Unnamed != 1 || s.Misses != 0 || s.Refreshes != 1 {
+		t.Errorf("stats %+v, want 4 named, 1 unnamed, no miss, 1 refresh", s)
 	}
 }
 

@@ -43,12 +43,13 @@ func (r *Resolver) refresh(ctx context.Context) {
 	for ino := range procs {
 		s.names[ino] = nil
 	}
-	hostIno := linkInode(filepath.Join(r.opts.Paths.Proc, "1", "ns", "net"))
-	r.addContainers(s, procs, hostIno)
+	// Named first, so that no cgroup path stands in for an 'ip netns' name.
 	for ino, name := range ipNetnsNames(r.opts.Paths.RunNetns) {
 		podOf(s, ino).NetnsName = name
 	}
-	r.addPods(ctx, s)
+	hostIno := linkInode(filepath.Join(r.opts.Paths.Proc, "1", "ns", "net"))
+	r.addContainers(s, procs, hostIno)
+	r.addPods(ctx, s, hostIno)
 	r.snap.Store(s)
 	r.stats.refreshes.Add(1)
 	r.notify(s)
@@ -65,8 +66,9 @@ func podOf(s *snapshot, ino uint32) *event.Pod {
 	return p
 }
 
-// addContainers names namespaces by their plain container's name, else by
-// a process's cgroup path (not the host's: it is no container).
+// addContainers names namespaces by their plain container's name, else
+// (when they have no name yet) by a process's cgroup path; not the
+// host's, which is no container.
 func (r *Resolver) addContainers(s *snapshot, procs map[uint32]int, hostIno uint32) {
 	p := r.opts.Paths
 	byPid := storageContainers(p)
@@ -95,9 +97,10 @@ func (r *Resolver) addContainers(s *snapshot, procs map[uint32]int, hostIno uint
 	r.keep.cgroups = cgroups
 }
 
-// addPods names the namespaces of the CRI runtime's pods. When the
-// runtime does not answer, the pods it listed last are kept.
-func (r *Resolver) addPods(ctx context.Context, s *snapshot) {
+// addPods names the namespaces of the CRI runtime's pods, but not the
+// host's (pods on the node's network share it). When the runtime does not
+// answer, the pods it listed last are kept.
+func (r *Resolver) addPods(ctx context.Context, s *snapshot, hostIno uint32) {
 	if r.cri != nil {
 		ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 		pods, err := r.listPods(ctx)
@@ -109,6 +112,9 @@ func (r *Resolver) addPods(ctx context.Context, s *snapshot) {
 		}
 	}
 	for _, pn := range r.keep.pods {
+		if pn.ino == hostIno {
+			continue
+		}
 		p := podOf(s, pn.ino)
 		p.Name, p.Namespace, p.Container = pn.name, pn.namespace, pn.ctr
 		s.pods[pn.namespace+"/"+pn.name] = pn.ino
