@@ -2,6 +2,7 @@ package pods
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -22,6 +23,11 @@ import (
 type testRuntime struct {
 	dir, sock, image string
 	rt               runtimeapi.RuntimeServiceClient
+
+	// What a runtime that died would leave: the ids of the sandboxes and
+	// containers made (their processes' cgroup paths hold them), and the
+	// sandboxes' namespace files.
+	ids, netns []string
 }
 
 // startContainerd starts containerd under a temporary directory, imports
@@ -38,7 +44,12 @@ func startContainerd(t *testing.T) *testRuntime {
 	r := &testRuntime{dir: dir, sock: filepath.Join(dir, "c.sock"), image: "docker.io/droptrace/pause:" + id}
 	bridge := "dtp" + id
 	t.Cleanup(func() {
-		killMatching(r.sock) // the shims, should removing the pods have failed
+		// Should removing the pods have failed: their processes, shims,
+		// namespaces and mounts.
+		killMatching(append([]string{r.sock}, r.ids...)...)
+		for _, p := range r.netns {
+			removeNetns(p)
+		}
 		unmountUnder(t, dir)
 		if l, err := netlink.LinkByName(bridge); err == nil {
 			netlink.LinkDel(l)
@@ -188,7 +199,9 @@ func (r *testRuntime) runPodOn(t *testing.T, namespace, name, ctr string, networ
 		t.Fatalf("RunPodSandbox %s/%s: %v", namespace, name, err)
 	}
 	p := &testPod{id: sb.GetPodSandboxId(), config: cfg}
+	r.ids = append(r.ids, p.id)
 	t.Cleanup(func() { r.removePod(t, p) })
+	r.recordNetns(t, p.id)
 	c, err := r.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
 		PodSandboxId: p.id, SandboxConfig: cfg,
 		Config: &runtimeapi.ContainerConfig{
@@ -200,6 +213,7 @@ func (r *testRuntime) runPodOn(t *testing.T, namespace, name, ctr string, networ
 	if err != nil {
 		t.Fatalf("CreateContainer %s: %v", ctr, err)
 	}
+	r.ids = append(r.ids, c.GetContainerId())
 	if _, err := r.rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.GetContainerId()}); err != nil {
 		t.Fatalf("StartContainer %s: %v", ctr, err)
 	}
@@ -233,4 +247,22 @@ func (r *testRuntime) podByName(t *testing.T, namespace, name string) *testPod {
 	}
 	t.Fatalf("no sandbox %s/%s", namespace, name)
 	return nil
+}
+
+// recordNetns notes the sandbox's namespace file, to remove it should the
+// runtime die before it does.
+func (r *testRuntime) recordNetns(t *testing.T, id string) {
+	resp, err := r.rt.PodSandboxStatus(contextFor(t, 10*time.Second), &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id, Verbose: true})
+	if err != nil {
+		return
+	}
+	var info verboseInfo
+	if json.Unmarshal([]byte(resp.GetInfo()["info"]), &info) != nil {
+		return
+	}
+	for _, ns := range info.RuntimeSpec.Linux.Namespaces {
+		if ns.Type == "network" && strings.HasPrefix(ns.Path, "/var/run/netns/") {
+			r.netns = append(r.netns, ns.Path)
+		}
+	}
 }

@@ -117,18 +117,35 @@ func unmountUnder(t *testing.T, dir string) {
 	}
 }
 
-// killMatching kills the processes whose command line contains marker:
-// the shims a test's containerd started, which outlive it.
-func killMatching(marker string) {
-	pids, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range pids {
-		data, err := os.ReadFile(p)
-		if err != nil || !strings.Contains(strings.ReplaceAll(string(data), "\x00", " "), marker) {
+// killMatching kills the processes whose command line or cgroup path
+// holds one of markers: the shims a test's containerd started (their
+// command line names its socket) and the pods' processes (their cgroup
+// paths name the sandbox and container ids), which outlive it.
+func killMatching(markers ...string) {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, dir := range dirs {
+		pid, err := strconv.Atoi(filepath.Base(dir))
+		if err != nil || pid == os.Getpid() {
 			continue
 		}
-		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil && pid != os.Getpid() {
-			unix.Kill(pid, unix.SIGKILL)
+		cmdline, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
+		cgroup, _ := os.ReadFile(filepath.Join(dir, "cgroup"))
+		text := strings.ReplaceAll(string(cmdline), "\x00", " ") + "\n" + string(cgroup)
+		for _, m := range markers {
+			if m != "" && strings.Contains(text, m) {
+				unix.Kill(pid, unix.SIGKILL)
+				break
+			}
 		}
+	}
+}
+
+// removeNetns unmounts and removes a network namespace file a runtime
+// that died left behind.
+func removeNetns(path string) {
+	if _, err := os.Stat(path); err == nil {
+		unix.Unmount(path, unix.MNT_DETACH)
+		os.Remove(path)
 	}
 }
 
