@@ -266,3 +266,24 @@ func (r *testRuntime) recordNetns(t *testing.T, id string) {
 		}
 	}
 }
+
+// podInode is the inode of a sandbox's namespace, as its runtime reports
+// it (not through the Resolver under test).
+func (r *testRuntime) podInode(t *testing.T, id string) uint32 {
+	t.Helper()
+	resp, err := r.rt.PodSandboxStatus(contextFor(t, 10*time.Second), &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id, Verbose: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info verboseInfo
+	if err := json.Unmarshal([]byte(resp.GetInfo()["info"]), &info); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range info.netnsPaths("/proc") {
+		if ino := netnsInode(p); ino != 0 {
+			return ino
+		}
+	}
+	t.Fatalf("sandbox %s: no namespace in its status", id)
+	return 0
+}

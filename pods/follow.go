@@ -32,6 +32,11 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) (uint32, error) {
 // now, and again each time a rebuild finds it changed: 0 when the pod is
 // gone, the new inode when it was recreated under the same name. Only the
 // latest value waits in the channel. stop ends the following.
+//
+// A 0 is no filter value: keep filtering on the last inode (it now
+// matches nothing) until the pod is back. The kernel may give the new
+// namespace the inode just freed; nothing is sent then, and a filter on
+// it already selects the recreated pod.
 func (r *Resolver) Follow(ref string) (inodes <-chan uint32, stop func()) {
 	f := &follower{ref: ref, ch: make(chan uint32, 1)}
 	r.mu.Lock()
