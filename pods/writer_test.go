@@ -5,7 +5,11 @@ import (
 	"time"
 
 	"github.com/droptrace/droptrace/event"
+	"github.com/droptrace/droptrace/session"
 )
+
+// The Resolver can also run in the session's annotation stage.
+var _ session.Annotator = (*Resolver)(nil)
 
 type recorder struct {
 	events []*event.Event
