@@ -9,7 +9,7 @@ BPF_CFLAGS := -O2 -g -Wall -Werror
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-APT_TEST  := iproute2 iputils-ping iptables nftables tcpdump tshark bpftrace iperf3 qemu-system-x86 busybox-static cpio
+APT_TEST  := iproute2 iputils-ping iptables nftables tcpdump tshark bpftrace iperf3 qemu-system-x86 busybox-static cpio containerd runc containernetworking-plugins podman
 APT_GEN   := clang-14 llvm-14 libbpf-dev linux-libc-dev
 
 GO_SOURCES := $(shell find . -name '*.go' -not -name '*_test.go' -not -path './.git/*') bpf/drop_bpfel.o bpf/tcp_bpfel.o
