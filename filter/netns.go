@@ -101,3 +101,17 @@ func checkNetType(path string) error {
 	}
 	return nil
 }
+
+// NetnsPath returns the file a --filter-netns argument names: the path
+// itself, or the file of an 'ip netns' name; "" for an inode number,
+// which names no file.
+func NetnsPath(arg string) string {
+	switch {
+	case arg == "" || isDecimal(arg):
+		return ""
+	case strings.ContainsRune(arg, '/'):
+		return arg
+	default:
+		return filepath.Join(netnsRunDir, arg)
+	}
+}

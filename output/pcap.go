@@ -1,6 +1,7 @@
 package output
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -48,14 +49,21 @@ type Pcap struct {
 
 var _ event.Writer = (*Pcap)(nil)
 
-// OpenPcap creates or truncates the file at path, readable by its owner
-// only since packets may hold secrets, and writes the pcapng header to it.
-// A path of "-" means standard output, which Close leaves open.
+// OpenPcap opens the file at path as OpenPcapContext does, without a
+// way to abandon the open.
 func OpenPcap(path string) (*Pcap, error) {
+	return OpenPcapContext(context.Background(), path, nil)
+}
+
+// OpenPcapContext opens path with OpenFile (no symbolic link followed, a
+// new file readable by its owner only, FIFOs and devices as streams) and
+// writes the pcapng header to it. A path of "-" means standard output,
+// which Close leaves open.
+func OpenPcapContext(ctx context.Context, path string, notice func(string)) (*Pcap, error) {
 	if path == "-" {
 		return NewPcap(os.Stdout)
 	}
-	f, err := createPrivate(path)
+	f, err := OpenFile(ctx, path, notice)
 	if err != nil {
 		return nil, err
 	}
@@ -66,24 +74,6 @@ func OpenPcap(path string) (*Pcap, error) {
 	}
 	p.file = f
 	return p, nil
-}
-
-func createPrivate(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening pcap output: %w", err)
-	}
-	// The mode given to OpenFile only applies to a new file. Devices and
-	// pipes (-w /dev/null) are not ours to chmod.
-	info, err := f.Stat()
-	if err == nil && info.Mode().IsRegular() {
-		err = f.Chmod(0o600)
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("restricting pcap output %s: %w", path, err)
-	}
-	return f, nil
 }
 
 // NewPcap writes the pcapng header to w and returns a Pcap that writes to

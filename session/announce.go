@@ -13,6 +13,7 @@ import (
 // AnnounceDrops says how the drop (and TCP) programs are attached and
 // that droptrace is ready: its last line ends in "Ctrl-C to stop".
 func AnnounceDrops(w io.Writer, t *tracer.Tracer, spec filter.Spec) {
+	announceTracefs(w)
 	if fb := t.Fallback(); fb != "" {
 		fmt.Fprintf(w, "droptrace: not using tp_btf: %s\n", fb)
 	}

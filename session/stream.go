@@ -3,6 +3,8 @@ package session
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 
 	"github.com/droptrace/droptrace/event"
 	"github.com/droptrace/droptrace/tracer"
@@ -34,6 +36,11 @@ type Stream struct {
 	Out    event.Writer // where events are written
 	Count  int          // stop after this many events; 0 for no limit
 	Flush  func() error // flushes buffered output when the reader is idle
+
+	written  Written // passed to Out; only the run's goroutine touches it
+	mu       sync.Mutex
+	reported Written       // written and flushed
+	progress atomic.Uint64 // writes and flushes, for the stop watchdog
 }
 
 // Written counts the events a Stream wrote, by kind.
@@ -54,18 +61,33 @@ func (n *Written) add(ev *event.Event) {
 }
 
 // Run writes events until ctx ends, Count events were written or a write
-// fails, and returns what was written.
+// fails, and returns what was reported: written and flushed. When ctx
+// ends and the output stops taking events (a reader that does not read),
+// Run abandons it (see Stopping) and returns ErrAbandoned.
 func (s *Stream) Run(ctx context.Context) (Written, error) {
-	var n Written
+	done := make(chan error, 1)
+	go func() { done <- s.run(ctx) }()
+	err := Stopping(ctx, done, &s.progress)
+	return s.Reported(), err
+}
+
+// Reported returns the events written and flushed so far.
+func (s *Stream) Reported() Written {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reported
+}
+
+func (s *Stream) run(ctx context.Context) error {
 	if s.Stage == nil {
-		err := s.Source.Run(ctx, func(ev *event.Event) error { return s.write(&n, ev) }, s.Flush)
-		return n, err
+		err := s.Source.Run(ctx, s.write, s.flush)
+		return s.final(err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	drained := make(chan error, 1)
 	go func() {
-		err := s.Stage.Drain(func(ev *event.Event) error { return s.write(&n, ev) }, s.Flush)
+		err := s.Stage.Drain(s.write, s.flush)
 		if err != nil {
 			// Stopped at the count or on a failed write or flush: end the
 			// source, which may be waiting for an event that never comes.
@@ -77,18 +99,42 @@ func (s *Stream) Run(ctx context.Context) (Written, error) {
 	s.Stage.Close()
 	drainErr := <-drained
 	if drainErr != nil && !errors.Is(drainErr, tracer.ErrStop) {
-		return n, drainErr
+		return drainErr
 	}
-	return n, runErr
+	return s.final(runErr)
 }
 
-func (s *Stream) write(n *Written, ev *event.Event) error {
+// final flushes what the last events left buffered, unless the run
+// failed.
+func (s *Stream) final(err error) error {
+	if err != nil {
+		return err
+	}
+	return s.flush()
+}
+
+func (s *Stream) write(ev *event.Event) error {
 	if err := s.Out.Write(ev); err != nil {
 		return err
 	}
-	n.add(ev)
-	if s.Count > 0 && n.All >= uint64(s.Count) {
+	s.written.add(ev)
+	s.progress.Add(1)
+	if s.Count > 0 && s.written.All >= uint64(s.Count) {
 		return tracer.ErrStop
 	}
+	return nil
+}
+
+// flush flushes the output; what it held is then reported.
+func (s *Stream) flush() error {
+	if s.Flush != nil {
+		if err := s.Flush(); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	s.reported = s.written
+	s.mu.Unlock()
+	s.progress.Add(1)
 	return nil
 }

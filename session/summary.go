@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/droptrace/droptrace/event"
@@ -20,11 +21,20 @@ type Summary struct {
 	Out      event.SummaryWriter
 	Interval time.Duration
 	Flush    func() error
+
+	progress atomic.Uint64 // tables flushed, for the stop watchdog
 }
 
 // Run prints until ctx ends, then detaches, so the totals are final, and
-// prints them.
+// prints them. An output that takes no more tables once ctx has ended is
+// abandoned, as Stream does (ErrAbandoned).
 func (s *Summary) Run(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- s.run(ctx) }()
+	return Stopping(ctx, done, &s.progress)
+}
+
+func (s *Summary) run(ctx context.Context) error {
 	start := time.Now()
 	last, prev := start, event.Counts{}
 	tick := time.NewTicker(s.Interval)
@@ -44,6 +54,7 @@ func (s *Summary) Run(ctx context.Context) error {
 			if err := s.Flush(); err != nil {
 				return err
 			}
+			s.progress.Add(1)
 			prev, last = cur, now
 		}
 	}

@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/droptrace/droptrace/cli"
 	"github.com/droptrace/droptrace/filter"
 	"github.com/droptrace/droptrace/output"
 	"github.com/droptrace/droptrace/tracer"
@@ -37,15 +37,6 @@ type config struct {
 	help        bool
 }
 
-// usageError is a bad command line: one line on stderr, exit status 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error {
-	return &usageError{msg: fmt.Sprintf(format, args...)}
-}
-
 func newFlagSet(cfg *config) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("droptrace", pflag.ContinueOnError)
 	fs.SortFlags = false
@@ -57,7 +48,7 @@ func newFlagSet(cfg *config) *pflag.FlagSet {
 	fs.StringVar(&f.Proto, "filter-proto", "", "only drops of this protocol: tcp, udp, icmp, icmp6")
 	fs.StringVar(&f.Netns, "filter-netns", "", "only drops in this network namespace: inode, /proc/PID/ns/net, or an 'ip netns' name")
 	fs.StringVar(&f.Ifname, "filter-ifname", "", "only drops on the interface of this name (in any namespace)")
-	fs.StringSliceVar(&f.Reasons, "filter-reason", nil, "only drops with these reasons, e.g. NETFILTER_DROP,NO_SOCKET (see --list-reasons)")
+	fs.StringSliceVar(&f.Reasons, "filter-reason", nil, "only drops with these reasons, e.g. NETFILTER_DROP,NO_SOCKET (see --list-reasons); a list, repeatable")
 	fs.StringVarP(&cfg.output, "output", "o", "text", "output format on stdout: "+strings.Join(output.Formats(), " or "))
 	fs.StringVarP(&cfg.pcap, "output-pcap", "w", "", "also write the dropped packets to this pcapng file ('-' for stdout)")
 	fs.IntVar(&cfg.snaplen, "output-snaplen", tracer.MaxSnaplen, fmt.Sprintf("packet bytes saved per drop with --output-pcap (1-%d)", tracer.MaxSnaplen))
@@ -80,44 +71,48 @@ func newFlagSet(cfg *config) *pflag.FlagSet {
 	return fs
 }
 
+// rules are what the flags require beyond their own value: an empty
+// value would mean "everything", a repeated filter would silently keep
+// only its last value, and a flag of another mode would do nothing.
+var rules = []cli.Rule{
+	{Flag: "filter-src-ip", NonEmpty: true, Once: true},
+	{Flag: "filter-dst-ip", NonEmpty: true, Once: true},
+	{Flag: "filter-port", NonEmpty: true, Once: true},
+	{Flag: "filter-proto", NonEmpty: true, Once: true},
+	{Flag: "filter-netns", NonEmpty: true, Once: true},
+	{Flag: "filter-ifname", NonEmpty: true, Once: true},
+	{Flag: "filter-reason", NonEmpty: true}, // a list: repeats add to it
+	{Flag: "output-pcap", NonEmpty: true, Once: true},
+	{Flag: "metrics-addr", NonEmpty: true, Once: true},
+	{Flag: "output-snaplen", Needs: []string{"output-pcap"}},
+	{Flag: "backend", Needs: []string{"trace"}},
+	{Flag: "output-stack", Needs: []string{"trace"}},
+	{Flag: "filter-func", NonEmpty: true, Needs: []string{"trace", "list-funcs"}},
+	{Flag: "interval", Needs: []string{"summary"}},
+	{Flag: "summary-keys", Needs: []string{"summary"}},
+}
+
 // parseFlags parses args and checks what can be checked without the kernel.
 func parseFlags(args []string) (*config, *pflag.FlagSet, error) {
 	cfg := &config{}
 	fs := newFlagSet(cfg)
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args, rules); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			cfg.help = true
 			return cfg, fs, nil
 		}
-		return nil, fs, usagef("%v (see --help)", err)
+		var ue *cli.Error
+		if errors.As(err, &ue) {
+			return nil, fs, err
+		}
+		return nil, fs, cli.Usagef("%v (see --help)", err)
 	}
 	if fs.NArg() > 0 {
-		return nil, fs, usagef("unexpected argument %q (see --help)", fs.Arg(0))
+		return nil, fs, cli.Usagef("unexpected argument %q (see --help)", fs.Arg(0))
 	}
 	cfg.outputSet = fs.Changed("output")
 	if err := validate(cfg); err != nil {
 		return nil, fs, err
 	}
 	return cfg, fs, cfg.trace.validate(cfg)
-}
-
-func validate(cfg *config) error {
-	switch {
-	case !slices.Contains(output.Formats(), cfg.output):
-		return usagef("--output: %q is not an output format (%s)", cfg.output, strings.Join(output.Formats(), ", "))
-	case cfg.hook != tracer.HookAuto && cfg.hook != tracer.HookTpBTF && cfg.hook != tracer.HookTracepoint:
-		return usagef("--drop-hook: %q is not a hook (auto, tp_btf, tracepoint)", cfg.hook)
-	case cfg.snaplen < 1 || cfg.snaplen > tracer.MaxSnaplen:
-		return usagef("--output-snaplen: %d is out of range (1-%d)", cfg.snaplen, tracer.MaxSnaplen)
-	case cfg.count < 0:
-		return usagef("--count: %d is negative", cfg.count)
-	case cfg.duration < 0:
-		return usagef("--duration: %v is negative", cfg.duration)
-	case cfg.pcap == "-" && cfg.outputSet:
-		return usagef("--output-pcap: '-' takes stdout, which --output %s also writes to; write the pcap to a file", cfg.output)
-	}
-	if err := validateTCP(cfg); err != nil {
-		return err
-	}
-	return validateMonitoring(cfg)
 }

@@ -10,7 +10,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/droptrace/droptrace/filter"
+	"github.com/droptrace/droptrace/cli"
+	"github.com/droptrace/droptrace/session"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -20,8 +21,8 @@ func main() {
 	os.Exit(realMain(os.Args[1:]))
 }
 
-// realMain returns the exit status: 0 on success and on Ctrl-C, 1 on a
-// runtime failure, 2 on a usage error.
+// realMain returns the exit status: 0 on success, on a signal and when
+// stdout's reader goes away; 1 on a runtime failure, 2 on a usage error.
 func realMain(args []string) int {
 	cfg, fs, err := parseFlags(args)
 	switch {
@@ -34,19 +35,28 @@ func realMain(args []string) int {
 		fmt.Fprintf(os.Stdout, "droptrace %s\n", version)
 		return 0
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A closed pipe on stdout is an error the run loop sees (EPIPE), as
+	// `tcpdump | head` ends, rather than a signal that kills droptrace
+	// before it says what it reported.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	return report(run(ctx, cfg))
 }
 
 func report(err error) int {
-	if err == nil {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, session.ErrAbandoned):
+		fmt.Fprintf(os.Stderr, "droptrace: %v\n", err)
+		return 0
+	case errors.Is(err, syscall.EPIPE):
+		fmt.Fprintln(os.Stderr, "droptrace: the reader of the output went away")
 		return 0
 	}
 	fmt.Fprintf(os.Stderr, "droptrace: %v\n", err)
-	var ue *usageError
-	var fe *filter.Error
-	if errors.As(err, &ue) || errors.As(err, &fe) {
+	if cli.IsUsage(err) {
 		return 2
 	}
 	return 1

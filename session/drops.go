@@ -1,0 +1,140 @@
+package session
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/droptrace/droptrace/event"
+	"github.com/droptrace/droptrace/output"
+	"github.com/droptrace/droptrace/tracer"
+)
+
+// Drops is the default mode: each dropped packet (and --tcp event)
+// reported, or, with Tracer.Summary, counted in the kernel and printed as
+// tables.
+type Drops struct {
+	Tracer   tracer.Config
+	Format   string        // --output
+	Stdout   *bufio.Writer // flushed whenever the reader has caught up
+	Stderr   io.Writer
+	Pcap     string // --output-pcap; "" for none, "-" for stdout alone
+	Count    int
+	Duration time.Duration
+	Interval time.Duration // --summary
+	Metrics  Metrics
+}
+
+// Run opens the outputs, attaches, and reports until ctx ends.
+func (d *Drops) Run(ctx context.Context) error {
+	// Outputs open before anything attaches: a bad path attaches nothing.
+	// Waiting for a FIFO's reader ends with --duration too.
+	w, pcap, err := d.openOutputs(ctx)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		fmt.Fprintf(d.Stderr, "droptrace: stopped before --output-pcap %s was open; nothing attached\n", d.Pcap)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer ReleaseTracefs(d.Stderr) // after the tracer is closed
+	t, err := tracer.Open(d.Tracer)
+	if err != nil {
+		w.Close()
+		return err
+	}
+	defer d.closeTracer(t)
+	var summary *tracer.Tracer
+	if d.Tracer.Summary {
+		summary = t
+	}
+	mx, err := d.Metrics.start(ctx, d.Stderr, t, summary)
+	if err != nil {
+		w.Close()
+		return err
+	}
+	if mx != nil {
+		w = output.Multi(w, mx)
+	}
+	// In the background: the rings fill while the reader waits, and a
+	// storm fills them within a few hundred milliseconds.
+	go ReleaseLoadMemory()
+	AnnounceDrops(d.Stderr, t, d.Tracer.Filter)
+	ctx, cancel := WithDuration(ctx, d.Duration)
+	defer cancel()
+	if d.Tracer.Summary {
+		return d.summary(ctx, t)
+	}
+	return d.stream(ctx, t, w, pcap)
+}
+
+func (d *Drops) closeTracer(t *tracer.Tracer) {
+	if err := t.Close(); err != nil {
+		fmt.Fprintf(d.Stderr, "droptrace: detaching: %v\n", err)
+	}
+}
+
+func (d *Drops) summary(ctx context.Context, t *tracer.Tracer) error {
+	defer ReportOverflow(d.Stderr, t, d.Tracer.SummaryKeys)
+	sw, err := output.NewSummary(d.Format, d.Stdout)
+	if err != nil {
+		return err
+	}
+	s := Summary{Source: t, Out: sw, Interval: d.Interval, Flush: d.Stdout.Flush}
+	return s.Run(ctx)
+}
+
+// stream writes drop (and --tcp) events until the run ends, then
+// flushes the outputs and reports the counts.
+func (d *Drops) stream(ctx context.Context, t *tracer.Tracer, w event.Writer, pcap *output.Pcap) error {
+	s := &Stream{Source: t, Out: w, Count: d.Count, Flush: d.Stdout.Flush}
+	var tcp *TCPStage
+	if d.Tracer.TCP {
+		tcp = NewTCPStage()
+		s.Stage = tcp
+	}
+	n, runErr := s.Run(ctx)
+	if !errors.Is(runErr, ErrAbandoned) {
+		// Abandoned, a writer may still be blocked in the outputs.
+		runErr = errors.Join(runErr, w.Close())
+		if tcp != nil {
+			tcp.Release()
+		}
+	}
+	ReportDrops(d.Stderr, t, n)
+	if pcap != nil && pcap.Skipped() > 0 {
+		fmt.Fprintf(d.Stderr, "droptrace: %d drops had no packet bytes to write to the pcap\n", pcap.Skipped())
+	}
+	if tcp != nil {
+		tcp.Report(d.Stderr, t, n.TCP)
+	}
+	return runErr
+}
+
+// openOutputs opens the stdout format and the pcap file; pcap is nil when
+// not asked for. With the pcap on stdout, stdout carries nothing else.
+// Summary mode writes its own tables.
+func (d *Drops) openOutputs(ctx context.Context) (event.Writer, *output.Pcap, error) {
+	var ws []event.Writer
+	if d.Pcap != "-" && !d.Tracer.Summary {
+		w, err := output.New(d.Format, output.ModeDrops, d.Stdout, output.Options{})
+		if err != nil {
+			return nil, nil, err
+		}
+		ws = append(ws, w)
+	}
+	if d.Pcap == "" {
+		return output.Multi(ws...), nil, nil
+	}
+	ctx, cancel := WithDuration(ctx, d.Duration)
+	defer cancel()
+	notice := func(s string) { fmt.Fprintf(d.Stderr, "droptrace: --output-pcap: %s\n", s) }
+	pcap, err := output.OpenPcapContext(ctx, d.Pcap, notice)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--output-pcap: %w", err)
+	}
+	return output.Multi(append(ws, pcap)...), pcap, nil
+}

@@ -1,0 +1,42 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/droptrace/droptrace/event"
+	"github.com/droptrace/droptrace/metrics"
+	"github.com/droptrace/droptrace/tracer"
+)
+
+// Metrics says where to serve Prometheus metrics (--metrics-addr).
+type Metrics struct {
+	Addr    string // host:port; "" for none
+	Version string // droptrace's, for the build info metric
+}
+
+// start serves the metrics, reading the source's counters at scrape time,
+// and returns the writer that counts the events written; nil when no
+// address was given. summary is the drop tracer in summary mode, else nil.
+func (m Metrics) start(ctx context.Context, stderr io.Writer, src Source, summary *tracer.Tracer) (event.Writer, error) {
+	if m.Addr == "" {
+		return nil, nil
+	}
+	opts := metrics.Options{
+		Version: m.Version,
+		Lost:    func() uint64 { _, lost, _ := src.Stats(); return lost },
+		Probes:  src.Probes,
+	}
+	if summary != nil {
+		opts.Summary = summary.SummaryCounts
+		opts.Overflow = func() uint64 { n, _ := summary.SummaryOverflow(); return n }
+	}
+	reg := metrics.New(opts)
+	bound, _, err := metrics.Listen(ctx, m.Addr, reg)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	fmt.Fprintf(stderr, "droptrace: serving Prometheus metrics on http://%s/metrics\n", bound)
+	return reg.Writer(), nil
+}
