@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -18,8 +17,8 @@ import (
 // tables.
 type Drops struct {
 	Tracer   tracer.Config
-	Format   string        // --output
-	Stdout   *bufio.Writer // flushed whenever the reader has caught up
+	Format   string  // --output
+	Stdout   *Buffer // flushed whenever the reader has caught up
 	Stderr   io.Writer
 	Pcap     string // --output-pcap; "" for none, "-" for stdout alone
 	Count    int
@@ -90,7 +89,7 @@ func (d *Drops) summary(ctx context.Context, t *tracer.Tracer) error {
 // stream writes drop (and --tcp) events until the run ends, then
 // flushes the outputs and reports the counts.
 func (d *Drops) stream(ctx context.Context, t *tracer.Tracer, w event.Writer, pcap *output.Pcap) error {
-	s := &Stream{Source: t, Out: w, Count: d.Count, Flush: d.Stdout.Flush}
+	s := &Stream{Source: t, Out: w, Count: d.Count, Buf: d.Stdout}
 	var tcp *TCPStage
 	if d.Tracer.TCP {
 		tcp = NewTCPStage()

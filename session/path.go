@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -25,7 +24,7 @@ type Path struct {
 	Syms     *kernel.Symbols
 	Backend  string // --backend as given, for errors
 	Format   string // --output
-	Stdout   *bufio.Writer
+	Stdout   *Buffer
 	Stderr   io.Writer
 	Count    int
 	Duration time.Duration
@@ -67,7 +66,7 @@ func (p *Path) Run(ctx context.Context) error {
 	}
 	ctx, cancel := WithDuration(ctx, p.Duration)
 	defer cancel()
-	s := &Stream{Source: pt, Out: w, Count: p.Count, Flush: p.Stdout.Flush}
+	s := &Stream{Source: pt, Out: w, Count: p.Count, Buf: p.Stdout}
 	n, err := s.Run(ctx)
 	ReportPath(p.Stderr, pt, n)
 	return err

@@ -35,12 +35,20 @@ type Stream struct {
 	Stage  Stage        // nil: events go straight to Out
 	Out    event.Writer // where events are written
 	Count  int          // stop after this many events; 0 for no limit
-	Flush  func() error // flushes buffered output when the reader is idle
+	Buf    *Buffer      // where Out writes, flushed when the reader is idle; nil when Out is unbuffered
 
-	written  Written // passed to Out; only the run's goroutine touches it
+	written  Written   // passed to Out; only the run's goroutine touches it
+	pending  []pending // written to Buf but not yet to its file
 	mu       sync.Mutex
 	reported Written       // written and flushed
 	progress atomic.Uint64 // writes and flushes, for the stop watchdog
+}
+
+// pending is an event in Buf: reported once its last byte, at offset
+// end, reached the file.
+type pending struct {
+	end  uint64
+	kind event.Kind
 }
 
 // Written counts the events a Stream wrote, by kind.
@@ -50,12 +58,12 @@ type Written struct {
 	All   uint64 // every event written, path steps included
 }
 
-func (n *Written) add(ev *event.Event) {
+func (n *Written) add(k event.Kind) {
 	n.All++
 	switch {
-	case ev.Kind == event.KindDrop:
+	case k == event.KindDrop:
 		n.Drops++
-	case ev.Kind.IsTCP():
+	case k.IsTCP():
 		n.TCP++
 	}
 }
@@ -114,10 +122,22 @@ func (s *Stream) final(err error) error {
 }
 
 func (s *Stream) write(ev *event.Event) error {
-	if err := s.Out.Write(ev); err != nil {
+	err := s.Out.Write(ev)
+	if err != nil {
+		s.commit()
 		return err
 	}
-	s.written.add(ev)
+	s.written.add(ev.Kind)
+	if s.Buf == nil {
+		s.mu.Lock()
+		s.reported.add(ev.Kind)
+		s.mu.Unlock()
+	} else {
+		s.pending = append(s.pending, pending{end: s.Buf.accepted(), kind: ev.Kind})
+		if s.Buf.written() >= s.pending[0].end {
+			s.commit() // the buffer filled and was written out
+		}
+	}
 	s.progress.Add(1)
 	if s.Count > 0 && s.written.All >= uint64(s.Count) {
 		return tracer.ErrStop
@@ -125,16 +145,27 @@ func (s *Stream) write(ev *event.Event) error {
 	return nil
 }
 
-// flush flushes the output; what it held is then reported.
+// flush writes the buffer out; the events it held are then reported.
 func (s *Stream) flush() error {
-	if s.Flush != nil {
-		if err := s.Flush(); err != nil {
-			return err
-		}
+	if s.Buf == nil {
+		return nil
 	}
+	err := s.Buf.Flush()
+	s.commit()
+	if err == nil {
+		s.progress.Add(1)
+	}
+	return err
+}
+
+// commit reports the pending events whose bytes all reached the file.
+func (s *Stream) commit() {
+	done := s.Buf.written()
+	i := 0
 	s.mu.Lock()
-	s.reported = s.written
+	for ; i < len(s.pending) && s.pending[i].end <= done; i++ {
+		s.reported.add(s.pending[i].kind)
+	}
 	s.mu.Unlock()
-	s.progress.Add(1)
-	return nil
+	s.pending = append(s.pending[:0], s.pending[i:]...)
 }

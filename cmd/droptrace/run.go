@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -17,7 +16,7 @@ import (
 // stdout is buffered: one write per event would cost a system call each
 // at a million drops a second. The run loops flush it whenever they have
 // caught up.
-var stdout = bufio.NewWriterSize(os.Stdout, 64<<10)
+var stdout = session.NewBuffer(os.Stdout, 64<<10)
 
 func run(ctx context.Context, cfg *config) error {
 	reasons, err := kernel.LoadDropReasons()
