@@ -35,7 +35,12 @@ type Stream struct {
 	Stage  Stage        // nil: events go straight to Out
 	Out    event.Writer // where events are written
 	Count  int          // stop after this many events; 0 for no limit
-	Buf    *Buffer      // where Out writes, flushed when the reader is idle; nil when Out is unbuffered
+	// Buf is where Out writes, flushed when the reader is idle: an event
+	// is reported once its bytes reached Buf's file. Without Buf, Flush
+	// (when set) is called instead, and an event is reported once a
+	// Flush after it succeeded; without either, once Out took it.
+	Buf   *Buffer
+	Flush func() error
 
 	written  Written   // passed to Out; only the run's goroutine touches it
 	pending  []pending // written to Buf but not yet to its file
@@ -128,15 +133,18 @@ func (s *Stream) write(ev *event.Event) error {
 		return err
 	}
 	s.written.add(ev.Kind)
-	if s.Buf == nil {
-		s.mu.Lock()
-		s.reported.add(ev.Kind)
-		s.mu.Unlock()
-	} else {
+	switch {
+	case s.Buf != nil:
 		s.pending = append(s.pending, pending{end: s.Buf.accepted(), kind: ev.Kind})
 		if s.Buf.written() >= s.pending[0].end {
 			s.commit() // the buffer filled and was written out
 		}
+	case s.Flush != nil:
+		s.pending = append(s.pending, pending{kind: ev.Kind})
+	default:
+		s.mu.Lock()
+		s.reported.add(ev.Kind)
+		s.mu.Unlock()
 	}
 	s.progress.Add(1)
 	if s.Count > 0 && s.written.All >= uint64(s.Count) {
@@ -147,19 +155,27 @@ func (s *Stream) write(ev *event.Event) error {
 
 // flush writes the buffer out; the events it held are then reported.
 func (s *Stream) flush() error {
-	if s.Buf == nil {
-		return nil
+	var err error
+	switch {
+	case s.Buf != nil:
+		err = s.Buf.Flush()
+		s.commit()
+	case s.Flush != nil:
+		if err = s.Flush(); err == nil {
+			s.commitAll()
+		}
 	}
-	err := s.Buf.Flush()
-	s.commit()
 	if err == nil {
 		s.progress.Add(1)
 	}
 	return err
 }
 
-// commit reports the pending events whose bytes all reached the file.
+// commit reports the pending events whose bytes all reached Buf's file.
 func (s *Stream) commit() {
+	if s.Buf == nil {
+		return
+	}
 	done := s.Buf.written()
 	i := 0
 	s.mu.Lock()
@@ -168,4 +184,14 @@ func (s *Stream) commit() {
 	}
 	s.mu.Unlock()
 	s.pending = append(s.pending[:0], s.pending[i:]...)
+}
+
+// commitAll reports every pending event: a Flush succeeded.
+func (s *Stream) commitAll() {
+	s.mu.Lock()
+	for _, p := range s.pending {
+		s.reported.add(p.kind)
+	}
+	s.mu.Unlock()
+	s.pending = s.pending[:0]
 }
