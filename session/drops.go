@@ -98,7 +98,7 @@ func (d *Drops) stream(ctx context.Context, t *tracer.Tracer, w event.Writer, pc
 	n, runErr := s.Run(ctx)
 	if !errors.Is(runErr, ErrAbandoned) {
 		// Abandoned, a writer may still be blocked in the outputs.
-		runErr = errors.Join(runErr, w.Close())
+		runErr = errors.Join(runErr, w.Close(), d.Stdout.Flush())
 		if tcp != nil {
 			tcp.Release()
 		}

@@ -4,13 +4,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/droptrace/droptrace/cli"
 	"github.com/droptrace/droptrace/session"
 )
 
@@ -27,7 +25,7 @@ func realMain(args []string) int {
 	cfg, fs, err := parseFlags(args)
 	switch {
 	case err != nil:
-		return report(err)
+		return session.ExitStatus(os.Stderr, err)
 	case cfg.help:
 		fmt.Fprintf(os.Stdout, "Usage: droptrace [flags]\n\nReports the packets the kernel drops, why and where.\n\nFlags:\n%s", fs.FlagUsages())
 		return 0
@@ -39,25 +37,19 @@ func realMain(args []string) int {
 	// `tcpdump | head` ends, rather than a signal that kills droptrace
 	// before it says what it reported.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals()...)
 	defer stop()
-	return report(run(ctx, cfg))
+	return session.ExitStatus(os.Stderr, run(ctx, cfg))
 }
 
-func report(err error) int {
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, session.ErrAbandoned):
-		fmt.Fprintf(os.Stderr, "droptrace: %v\n", err)
-		return 0
-	case errors.Is(err, syscall.EPIPE):
-		fmt.Fprintln(os.Stderr, "droptrace: the reader of the output went away")
-		return 0
+// stopSignals are the signals that end a run. SIGHUP is left alone when
+// droptrace started with it ignored: that is what `nohup droptrace` asks.
+// SIGINT is handled even then, since shells ignore it in background jobs
+// of scripts, which stop droptrace with `kill -INT`.
+func stopSignals() []os.Signal {
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP)
 	}
-	fmt.Fprintf(os.Stderr, "droptrace: %v\n", err)
-	if cli.IsUsage(err) {
-		return 2
-	}
-	return 1
+	return sigs
 }
