@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 )
 
@@ -525,7 +527,7 @@ func TestHardeningBlockedFifo(t *testing.T) {
 
 // TestHardeningSystemUnchanged: a run with --tcp leaves the ruleset, the
 // namespace's sysctls, the BPF-related global sysctls and the mounts as
-// it found them.
+// it found them (mounts: tracefs, debugfs and bpffs).
 func TestHardeningSystemUnchanged(t *testing.T) {
 	requireRoot(t)
 	tp := newTopology(t)
@@ -540,8 +542,11 @@ func TestHardeningSystemUnchanged(t *testing.T) {
 			b.WriteString(k + "=" + string(out))
 		}
 		mounts, _ := os.ReadFile("/proc/self/mountinfo")
+		// Only the file systems a tracer could mount: other tests on the
+		// machine add and remove namespaces and containers meanwhile.
 		for _, l := range strings.Split(string(mounts), "\n") {
-			if !strings.Contains(l, "/run/netns") { // other tests add and delete namespaces
+			_, fs, _ := strings.Cut(l, " - ")
+			if fsType, _, _ := strings.Cut(fs, " "); fsType == "tracefs" || fsType == "debugfs" || fsType == "bpf" {
 				b.WriteString(l + "\n")
 			}
 		}
@@ -582,4 +587,72 @@ func lineDiff(a, b string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestHardeningSIGKILL: a droptrace killed outright leaves no program or
+// link behind: the kernel frees them with the process's file descriptors.
+func TestHardeningSIGKILL(t *testing.T) {
+	requireRoot(t)
+	tp := newTopology(t)
+	p := startProc(t, nil, "--tcp", "--filter-netns", tp.server)
+	p.waitStderr(t, "tracing drops via")
+	links, progs := bpfObjects(t, p.cmd.Process.Pid)
+	if len(links) == 0 || len(progs) == 0 {
+		t.Fatalf("droptrace holds %d links and %d programs; want some of each", len(links), len(progs))
+	}
+	p.cmd.Process.Kill()
+	if code := p.exit(t, stopBound); code != -1 {
+		t.Fatalf("exit %d, want death by SIGKILL", code)
+	}
+	for _, id := range links {
+		if l, err := link.NewFromID(link.ID(id)); err == nil {
+			l.Close()
+			t.Errorf("link %d outlived droptrace", id)
+		}
+	}
+	// The kernel frees a program after an RCU grace period and a work
+	// item: wait for that, within a bound.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(10 * time.Second)
+	for _, id := range progs {
+		for programExists(id) {
+			select {
+			case <-tick.C:
+			case <-timeout:
+				t.Fatalf("program %d outlived droptrace by 10s", id)
+			}
+		}
+	}
+}
+
+func programExists(id uint32) bool {
+	prog, err := ebpf.NewProgramFromID(ebpf.ProgramID(id))
+	if err != nil {
+		return false
+	}
+	prog.Close()
+	return true
+}
+
+// bpfObjects lists the ids of the BPF links and programs that process pid
+// has open, from its fdinfo.
+func bpfObjects(t *testing.T, pid int) (links, progs []uint32) {
+	t.Helper()
+	infos, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fdinfo/*", pid))
+	for _, path := range infos {
+		b, _ := os.ReadFile(path)
+		for _, line := range strings.Split(string(b), "\n") {
+			key, val, _ := strings.Cut(line, ":")
+			id, err := strconv.ParseUint(strings.TrimSpace(val), 10, 32)
+			switch {
+			case err != nil:
+			case key == "link_id":
+				links = append(links, uint32(id))
+			case key == "prog_id":
+				progs = append(progs, uint32(id))
+			}
+		}
+	}
+	return links, progs
 }
