@@ -279,10 +279,12 @@ func TestHardeningBlockedStdout(t *testing.T) {
 			p := startProc(t, w, "-o", "json", "--filter-netns", tp.server, "--filter-port", fmt.Sprint(dropPort))
 			w.Close()
 			waitPipeFull(t, r, p)
+			start := time.Now()
 			p.cmd.Process.Signal(sig)
 			if code := p.exit(t, stopBound); code != 0 {
 				t.Errorf("exit %d after %v, want 0:\n%s", code, sig, p.stderr())
 			}
+			t.Logf("exited %v after %v", time.Since(start).Round(time.Millisecond), sig)
 			reported, matched := checkSummary(t, p.stderr())
 			if reported >= matched {
 				t.Errorf("%d reported of %d matched, with the output blocked", reported, matched)

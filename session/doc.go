@@ -1,10 +1,17 @@
-// Package session runs one droptrace mode from attach to exit: it reads
-// events from a Source (the drop, TCP or path tracer), passes them through
-// an optional Stage (an annotator that looks things up off the reader's
-// path), writes them to the outputs, and says at exit what was reported,
-// matched and lost. Summary mode prints the kernel's counts per interval.
+// Package session runs one droptrace mode from attach to exit: Drops
+// (with --tcp and --summary) and Path open their outputs, hold the
+// --filter-netns namespace, open the tracer, read events from it as a
+// Source, pass them through an optional Stage (an annotator that looks
+// things up off the reader's path), write them to the outputs, and say
+// at exit what was reported (written to the output), matched and lost.
+// Summary mode prints the kernel's counts per interval.
 //
-// It must not parse flags, load BPF objects or format events: cmd wires
-// the tracer, annotators and outputs, and this package moves events
-// between them and counts them.
+// A run stops within a second of its context ending whatever the outputs
+// do: a writer that makes no progress is abandoned (ErrAbandoned), the
+// tracer detached and the counts reported.
+//
+// It must not parse flags, load BPF objects itself or format events:
+// cmd turns flags into a Drops or Path, the tracer package loads, the
+// output package formats, and this package moves events between them and
+// counts them.
 package session

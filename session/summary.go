@@ -64,11 +64,13 @@ func (s *Summary) totals(start time.Time) error {
 	if err := s.Source.Detach(); err != nil {
 		return err
 	}
+	s.progress.Add(1) // reading the counts is progress too: the watchdog waits for it
 	now := time.Now()
 	cur, err := s.Source.SummaryCounts()
 	if err != nil {
 		return err
 	}
+	s.progress.Add(1)
 	if err := s.Out.WriteTotals(now, now.Sub(start), event.Totals(cur, now.Sub(start))); err != nil {
 		return err
 	}
