@@ -46,17 +46,9 @@ func (d *Drops) Run(ctx context.Context) error {
 		return err
 	}
 	defer d.closeTracer(t)
-	var summary *tracer.Tracer
-	if d.Tracer.Summary {
-		summary = t
-	}
-	mx, err := d.Metrics.start(ctx, d.Stderr, t, summary)
-	if err != nil {
+	if w, err = d.withMetrics(ctx, w, t); err != nil {
 		w.Close()
 		return err
-	}
-	if mx != nil {
-		w = output.Multi(w, mx)
 	}
 	// In the background: the rings fill while the reader waits, and a
 	// storm fills them within a few hundred milliseconds.
@@ -68,6 +60,19 @@ func (d *Drops) Run(ctx context.Context) error {
 		return d.summary(ctx, t)
 	}
 	return d.stream(ctx, t, w, pcap)
+}
+
+// withMetrics adds the --metrics-addr counter to the outputs.
+func (d *Drops) withMetrics(ctx context.Context, w event.Writer, t *tracer.Tracer) (event.Writer, error) {
+	var summary *tracer.Tracer
+	if d.Tracer.Summary {
+		summary = t
+	}
+	mx, err := d.Metrics.start(ctx, d.Stderr, t, summary)
+	if err != nil || mx == nil {
+		return w, err
+	}
+	return output.Multi(w, mx), nil
 }
 
 func (d *Drops) closeTracer(t *tracer.Tracer) {
