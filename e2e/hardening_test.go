@@ -468,7 +468,9 @@ func TestHardeningFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			code, _, stderr := exitCode(t, tt.args...)
+			// --duration ends a droptrace that accepts the flags instead
+			// of refusing them, so the case fails rather than hangs.
+			code, _, stderr := exitCode(t, append(tt.args, "--duration", "3s")...)
 			lines := strings.Split(strings.TrimSpace(stderr), "\n")
 			if code != 2 || len(lines) != 1 || !strings.Contains(lines[0], tt.flag) {
 				t.Errorf("exit %d, stderr %q; want 2 and one line naming %s", code, stderr, tt.flag)
