@@ -66,6 +66,23 @@ const (
 	DropEventKindEVENT_TCP_RESET_RECEIVED    DropEventKind = 7
 )
 
+type DropFilterCfg struct {
+	_         structs.HostLayout
+	Netns     uint32
+	SrcAddr   [4]uint32
+	SrcMask   [4]uint32
+	DstAddr   [4]uint32
+	DstMask   [4]uint32
+	Ifname    [16]int8
+	Port      uint16
+	ReasonOn  uint8
+	IfnameOn  uint8
+	Proto     uint8
+	SrcFamily uint8
+	DstFamily uint8
+	_         [1]byte
+}
+
 type DropLinkKind uint32
 
 const (
@@ -117,18 +134,7 @@ const (
 	DropVarCfgSnaplen           = "cfg_snaplen"
 	DropVarCfgSummary           = "cfg_summary"
 	DropVarCfgTpHasReason       = "cfg_tp_has_reason"
-	DropVarFilterDstAddr        = "filter_dst_addr"
-	DropVarFilterDstFamily      = "filter_dst_family"
-	DropVarFilterDstMask        = "filter_dst_mask"
-	DropVarFilterIfname         = "filter_ifname"
-	DropVarFilterIfnameOn       = "filter_ifname_on"
-	DropVarFilterNetns          = "filter_netns"
-	DropVarFilterPort           = "filter_port"
-	DropVarFilterProto          = "filter_proto"
-	DropVarFilterReasonOn       = "filter_reason_on"
-	DropVarFilterSrcAddr        = "filter_src_addr"
-	DropVarFilterSrcFamily      = "filter_src_family"
-	DropVarFilterSrcMask        = "filter_src_mask"
+	DropVarFilters              = "filters"
 	DropVarUnusedDevKey         = "unused_dev_key"
 	DropVarUnusedEventKind      = "unused_event_kind"
 	DropVarUnusedLinkKind       = "unused_link_kind"
@@ -203,18 +209,7 @@ type DropVariableSpecs struct {
 	CfgSnaplen           *ebpf.VariableSpec `ebpf:"cfg_snaplen"`
 	CfgSummary           *ebpf.VariableSpec `ebpf:"cfg_summary"`
 	CfgTpHasReason       *ebpf.VariableSpec `ebpf:"cfg_tp_has_reason"`
-	FilterDstAddr        *ebpf.VariableSpec `ebpf:"filter_dst_addr"`
-	FilterDstFamily      *ebpf.VariableSpec `ebpf:"filter_dst_family"`
-	FilterDstMask        *ebpf.VariableSpec `ebpf:"filter_dst_mask"`
-	FilterIfname         *ebpf.VariableSpec `ebpf:"filter_ifname"`
-	FilterIfnameOn       *ebpf.VariableSpec `ebpf:"filter_ifname_on"`
-	FilterNetns          *ebpf.VariableSpec `ebpf:"filter_netns"`
-	FilterPort           *ebpf.VariableSpec `ebpf:"filter_port"`
-	FilterProto          *ebpf.VariableSpec `ebpf:"filter_proto"`
-	FilterReasonOn       *ebpf.VariableSpec `ebpf:"filter_reason_on"`
-	FilterSrcAddr        *ebpf.VariableSpec `ebpf:"filter_src_addr"`
-	FilterSrcFamily      *ebpf.VariableSpec `ebpf:"filter_src_family"`
-	FilterSrcMask        *ebpf.VariableSpec `ebpf:"filter_src_mask"`
+	Filters              *ebpf.VariableSpec `ebpf:"filters"`
 	UnusedDevKey         *ebpf.VariableSpec `ebpf:"unused_dev_key"`
 	UnusedEventKind      *ebpf.VariableSpec `ebpf:"unused_event_kind"`
 	UnusedLinkKind       *ebpf.VariableSpec `ebpf:"unused_link_kind"`
@@ -271,18 +266,7 @@ type DropVariables struct {
 	CfgSnaplen           *ebpf.Variable `ebpf:"cfg_snaplen"`
 	CfgSummary           *ebpf.Variable `ebpf:"cfg_summary"`
 	CfgTpHasReason       *ebpf.Variable `ebpf:"cfg_tp_has_reason"`
-	FilterDstAddr        *ebpf.Variable `ebpf:"filter_dst_addr"`
-	FilterDstFamily      *ebpf.Variable `ebpf:"filter_dst_family"`
-	FilterDstMask        *ebpf.Variable `ebpf:"filter_dst_mask"`
-	FilterIfname         *ebpf.Variable `ebpf:"filter_ifname"`
-	FilterIfnameOn       *ebpf.Variable `ebpf:"filter_ifname_on"`
-	FilterNetns          *ebpf.Variable `ebpf:"filter_netns"`
-	FilterPort           *ebpf.Variable `ebpf:"filter_port"`
-	FilterProto          *ebpf.Variable `ebpf:"filter_proto"`
-	FilterReasonOn       *ebpf.Variable `ebpf:"filter_reason_on"`
-	FilterSrcAddr        *ebpf.Variable `ebpf:"filter_src_addr"`
-	FilterSrcFamily      *ebpf.Variable `ebpf:"filter_src_family"`
-	FilterSrcMask        *ebpf.Variable `ebpf:"filter_src_mask"`
+	Filters              *ebpf.Variable `ebpf:"filters"`
 	UnusedDevKey         *ebpf.Variable `ebpf:"unused_dev_key"`
 	UnusedEventKind      *ebpf.Variable `ebpf:"unused_event_kind"`
 	UnusedLinkKind       *ebpf.Variable `ebpf:"unused_link_kind"`

@@ -8,9 +8,27 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
+	"structs"
 
 	"github.com/cilium/ebpf"
 )
+
+type TcpFilterCfg struct {
+	_         structs.HostLayout
+	Netns     uint32
+	SrcAddr   [4]uint32
+	SrcMask   [4]uint32
+	DstAddr   [4]uint32
+	DstMask   [4]uint32
+	Ifname    [16]int8
+	Port      uint16
+	ReasonOn  uint8
+	IfnameOn  uint8
+	Proto     uint8
+	SrcFamily uint8
+	DstFamily uint8
+	_         [1]byte
+}
 
 // Names of all BPF objects in the ELF.
 //
@@ -27,18 +45,7 @@ const (
 	TcpProgTcpRetransmitSynackTp  = "tcp_retransmit_synack_tp"
 	TcpProgTcpSendResetBtf        = "tcp_send_reset_btf"
 	TcpProgTcpSendResetTp         = "tcp_send_reset_tp"
-	TcpVarFilterDstAddr           = "filter_dst_addr"
-	TcpVarFilterDstFamily         = "filter_dst_family"
-	TcpVarFilterDstMask           = "filter_dst_mask"
-	TcpVarFilterIfname            = "filter_ifname"
-	TcpVarFilterIfnameOn          = "filter_ifname_on"
-	TcpVarFilterNetns             = "filter_netns"
-	TcpVarFilterPort              = "filter_port"
-	TcpVarFilterProto             = "filter_proto"
-	TcpVarFilterReasonOn          = "filter_reason_on"
-	TcpVarFilterSrcAddr           = "filter_src_addr"
-	TcpVarFilterSrcFamily         = "filter_src_family"
-	TcpVarFilterSrcMask           = "filter_src_mask"
+	TcpVarFilters                 = "filters"
 )
 
 // LoadTcp returns the embedded CollectionSpec for Tcp.
@@ -106,18 +113,7 @@ type TcpMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type TcpVariableSpecs struct {
-	FilterDstAddr   *ebpf.VariableSpec `ebpf:"filter_dst_addr"`
-	FilterDstFamily *ebpf.VariableSpec `ebpf:"filter_dst_family"`
-	FilterDstMask   *ebpf.VariableSpec `ebpf:"filter_dst_mask"`
-	FilterIfname    *ebpf.VariableSpec `ebpf:"filter_ifname"`
-	FilterIfnameOn  *ebpf.VariableSpec `ebpf:"filter_ifname_on"`
-	FilterNetns     *ebpf.VariableSpec `ebpf:"filter_netns"`
-	FilterPort      *ebpf.VariableSpec `ebpf:"filter_port"`
-	FilterProto     *ebpf.VariableSpec `ebpf:"filter_proto"`
-	FilterReasonOn  *ebpf.VariableSpec `ebpf:"filter_reason_on"`
-	FilterSrcAddr   *ebpf.VariableSpec `ebpf:"filter_src_addr"`
-	FilterSrcFamily *ebpf.VariableSpec `ebpf:"filter_src_family"`
-	FilterSrcMask   *ebpf.VariableSpec `ebpf:"filter_src_mask"`
+	Filters *ebpf.VariableSpec `ebpf:"filters"`
 }
 
 // TcpObjects contains all objects after they have been loaded into the kernel.
@@ -157,18 +153,7 @@ func (m *TcpMaps) Close() error {
 //
 // It can be passed to LoadTcpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type TcpVariables struct {
-	FilterDstAddr   *ebpf.Variable `ebpf:"filter_dst_addr"`
-	FilterDstFamily *ebpf.Variable `ebpf:"filter_dst_family"`
-	FilterDstMask   *ebpf.Variable `ebpf:"filter_dst_mask"`
-	FilterIfname    *ebpf.Variable `ebpf:"filter_ifname"`
-	FilterIfnameOn  *ebpf.Variable `ebpf:"filter_ifname_on"`
-	FilterNetns     *ebpf.Variable `ebpf:"filter_netns"`
-	FilterPort      *ebpf.Variable `ebpf:"filter_port"`
-	FilterProto     *ebpf.Variable `ebpf:"filter_proto"`
-	FilterReasonOn  *ebpf.Variable `ebpf:"filter_reason_on"`
-	FilterSrcAddr   *ebpf.Variable `ebpf:"filter_src_addr"`
-	FilterSrcFamily *ebpf.Variable `ebpf:"filter_src_family"`
-	FilterSrcMask   *ebpf.Variable `ebpf:"filter_src_mask"`
+	Filters *ebpf.Variable `ebpf:"filters"`
 }
 
 // TcpPrograms contains all programs after they have been loaded into the kernel.

@@ -89,7 +89,7 @@ static __always_inline int on_skb(void *ctx, struct sk_buff *skb, __u64 ip, __u8
 		return 0;
 	ev = &te->ev;
 	known = bpf_map_lookup_elem(&tracked, &key);
-	if (!match_skb(skb, ev, &h, direct, !known))
+	if (!match(skb, ev, &h, direct, !known, READ_EVENT))
 		return 0;
 	if (kind == EVENT_TRACE && !known)
 		bpf_map_update_elem(&tracked, &key, &zero, BPF_ANY);

@@ -13,6 +13,23 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type TraceFilterCfg struct {
+	_         structs.HostLayout
+	Netns     uint32
+	SrcAddr   [4]uint32
+	SrcMask   [4]uint32
+	DstAddr   [4]uint32
+	DstMask   [4]uint32
+	Ifname    [16]int8
+	Port      uint16
+	ReasonOn  uint8
+	IfnameOn  uint8
+	Proto     uint8
+	SrcFamily uint8
+	DstFamily uint8
+	_         [1]byte
+}
+
 type TracePathEvent struct {
 	_  structs.HostLayout
 	Ev struct {
@@ -83,18 +100,7 @@ const (
 	TraceVarCfgProbeId       = "cfg_probe_id"
 	TraceVarCfgStack         = "cfg_stack"
 	TraceVarCfgTpHasReason   = "cfg_tp_has_reason"
-	TraceVarFilterDstAddr    = "filter_dst_addr"
-	TraceVarFilterDstFamily  = "filter_dst_family"
-	TraceVarFilterDstMask    = "filter_dst_mask"
-	TraceVarFilterIfname     = "filter_ifname"
-	TraceVarFilterIfnameOn   = "filter_ifname_on"
-	TraceVarFilterNetns      = "filter_netns"
-	TraceVarFilterPort       = "filter_port"
-	TraceVarFilterProto      = "filter_proto"
-	TraceVarFilterReasonOn   = "filter_reason_on"
-	TraceVarFilterSrcAddr    = "filter_src_addr"
-	TraceVarFilterSrcFamily  = "filter_src_family"
-	TraceVarFilterSrcMask    = "filter_src_mask"
+	TraceVarFilters          = "filters"
 	TraceVarUnusedPathEvent  = "unused_path_event"
 )
 
@@ -182,18 +188,7 @@ type TraceVariableSpecs struct {
 	CfgProbeId      *ebpf.VariableSpec `ebpf:"cfg_probe_id"`
 	CfgStack        *ebpf.VariableSpec `ebpf:"cfg_stack"`
 	CfgTpHasReason  *ebpf.VariableSpec `ebpf:"cfg_tp_has_reason"`
-	FilterDstAddr   *ebpf.VariableSpec `ebpf:"filter_dst_addr"`
-	FilterDstFamily *ebpf.VariableSpec `ebpf:"filter_dst_family"`
-	FilterDstMask   *ebpf.VariableSpec `ebpf:"filter_dst_mask"`
-	FilterIfname    *ebpf.VariableSpec `ebpf:"filter_ifname"`
-	FilterIfnameOn  *ebpf.VariableSpec `ebpf:"filter_ifname_on"`
-	FilterNetns     *ebpf.VariableSpec `ebpf:"filter_netns"`
-	FilterPort      *ebpf.VariableSpec `ebpf:"filter_port"`
-	FilterProto     *ebpf.VariableSpec `ebpf:"filter_proto"`
-	FilterReasonOn  *ebpf.VariableSpec `ebpf:"filter_reason_on"`
-	FilterSrcAddr   *ebpf.VariableSpec `ebpf:"filter_src_addr"`
-	FilterSrcFamily *ebpf.VariableSpec `ebpf:"filter_src_family"`
-	FilterSrcMask   *ebpf.VariableSpec `ebpf:"filter_src_mask"`
+	Filters         *ebpf.VariableSpec `ebpf:"filters"`
 	UnusedPathEvent *ebpf.VariableSpec `ebpf:"unused_path_event"`
 }
 
@@ -241,18 +236,7 @@ type TraceVariables struct {
 	CfgProbeId      *ebpf.Variable `ebpf:"cfg_probe_id"`
 	CfgStack        *ebpf.Variable `ebpf:"cfg_stack"`
 	CfgTpHasReason  *ebpf.Variable `ebpf:"cfg_tp_has_reason"`
-	FilterDstAddr   *ebpf.Variable `ebpf:"filter_dst_addr"`
-	FilterDstFamily *ebpf.Variable `ebpf:"filter_dst_family"`
-	FilterDstMask   *ebpf.Variable `ebpf:"filter_dst_mask"`
-	FilterIfname    *ebpf.Variable `ebpf:"filter_ifname"`
-	FilterIfnameOn  *ebpf.Variable `ebpf:"filter_ifname_on"`
-	FilterNetns     *ebpf.Variable `ebpf:"filter_netns"`
-	FilterPort      *ebpf.Variable `ebpf:"filter_port"`
-	FilterProto     *ebpf.Variable `ebpf:"filter_proto"`
-	FilterReasonOn  *ebpf.Variable `ebpf:"filter_reason_on"`
-	FilterSrcAddr   *ebpf.Variable `ebpf:"filter_src_addr"`
-	FilterSrcFamily *ebpf.Variable `ebpf:"filter_src_family"`
-	FilterSrcMask   *ebpf.Variable `ebpf:"filter_src_mask"`
+	Filters         *ebpf.Variable `ebpf:"filters"`
 	UnusedPathEvent *ebpf.Variable `ebpf:"unused_path_event"`
 }
 
