@@ -10,9 +10,9 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X main.version=$(VERSION)
 
 APT_TEST  := iproute2 iputils-ping iptables nftables tcpdump tshark bpftrace iperf3 qemu-system-x86 busybox-static cpio containerd runc containernetworking-plugins podman
-APT_GEN   := clang-14 llvm-14 libbpf-dev linux-libc-dev
+APT_GEN   := clang-14 llvm-14 libbpf-dev linux-libc-dev linux-libc-dev-arm64-cross
 
-GO_SOURCES := $(shell find . -name '*.go' -not -name '*_test.go' -not -path './.git/*') bpf/drop_bpfel.o bpf/tcp_bpfel.o
+GO_SOURCES := $(shell find . -name '*.go' -not -name '*_test.go' -not -path './.git/*') $(wildcard bpf/*_bpfel.o)
 
 .PHONY: all build generate check-generate test unit e2e vmtest vet deps-test deps-gen bench clean
 
@@ -23,17 +23,23 @@ build: droptrace
 droptrace: $(GO_SOURCES) go.mod go.sum
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./cmd/droptrace
 
+# generate removes the generated files first, so an object no longer built
+# does not linger.
 generate: deps-gen
+	rm -f bpf/*_bpfel.go bpf/*_bpfel.o
 	cd bpf && BPF_CLANG=$(CLANG) BPF_STRIP=$(STRIP) BPF_CFLAGS="$(BPF_CFLAGS)" $(GO) generate ./...
 
 # check-generate fails when the committed BPF objects are not what the
 # sources produce.
 check-generate: generate
 	git diff --exit-code -- bpf/
+	@test -z "$$(git status --porcelain -- bpf/)" || { git status --short -- bpf/; echo "check-generate: files above are not committed"; exit 1; }
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '_bpfel.go$$'))" || { gofmt -l . ; echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
+	GOARCH=arm64 CGO_ENABLED=0 $(GO) build ./...
+	GOARCH=arm64 CGO_ENABLED=0 $(GO) vet ./...
 
 # test runs every test: unit tests, then the privileged end-to-end tests
 # against real drops in network namespaces.

@@ -14,7 +14,11 @@
  * space from BTF.
  */
 
-#define __TARGET_ARCH_x86
+/* bpf2go defines __TARGET_ARCH_x86 or __TARGET_ARCH_arm64 (bpf/gen.go), so
+ * PT_REGS_PARMn read the registers of the architecture built for. */
+#if !defined(__TARGET_ARCH_x86) && !defined(__TARGET_ARCH_arm64)
+#error "trace.c reads kprobe arguments: build it per architecture (bpf2go -target amd64 or arm64)"
+#endif
 #include "kernel_types.h"
 #include <linux/bpf.h>
 #include <asm/ptrace.h>
