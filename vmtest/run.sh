@@ -5,7 +5,7 @@
 # package inside each, as root, with a busybox initramfs. It exists because
 # the host kernel has no kprobes and no fentry; the guests have both.
 #
-# usage: vmtest/run.sh [--kernels "6.1 6.12"] [--pkg ./vmtest/guest]
+# usage: vmtest/run.sh [--kernels "6.1 6.12 arm64-6.12"] [--pkg ./vmtest/guest]
 #                      [--run REGEX] [--timeout SECONDS]
 #
 # --kernels are Debian kernel series, amd64 unless prefixed arm64-
@@ -29,7 +29,7 @@ set -euo pipefail
 readonly marker=DROPTRACE-VMTEST-EXIT
 readonly cache=${DROPTRACE_VM_CACHE:-/var/cache/droptrace-vmtest}
 
-kernels="6.1 6.12"
+kernels="6.1 6.12 arm64-6.12"
 pkg=./vmtest/guest
 run_regex=""
 timeout_s=300
