@@ -9,12 +9,12 @@ BPF_CFLAGS := -O2 -g -Wall -Werror
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-APT_TEST  := iproute2 iputils-ping iptables nftables tcpdump tshark bpftrace iperf3 qemu-system-x86 busybox-static cpio containerd runc containernetworking-plugins podman
-APT_GEN   := clang-14 llvm-14 libbpf-dev linux-libc-dev
+APT_TEST  := iproute2 iputils-ping iptables nftables tcpdump tshark bpftrace iperf3 qemu-system-x86 qemu-system-arm busybox-static cpio containerd runc containernetworking-plugins podman
+APT_GEN   := clang-14 llvm-14 libbpf-dev linux-libc-dev linux-libc-dev-arm64-cross
 
-GO_SOURCES := $(shell find . -name '*.go' -not -name '*_test.go' -not -path './.git/*') bpf/drop_bpfel.o bpf/tcp_bpfel.o
+GO_SOURCES := $(shell find . -name '*.go' -not -name '*_test.go' -not -path './.git/*') $(wildcard bpf/*_bpfel.o)
 
-.PHONY: all build generate check-generate test unit e2e vmtest vet deps-test deps-gen bench clean
+.PHONY: all build generate check-generate test unit e2e vmtest vmtest-arm64 vet deps-test deps-gen bench clean
 
 all: build
 
@@ -23,17 +23,23 @@ build: droptrace
 droptrace: $(GO_SOURCES) go.mod go.sum
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./cmd/droptrace
 
+# generate removes the generated files first, so an object no longer built
+# does not linger.
 generate: deps-gen
+	rm -f bpf/*_bpfel.go bpf/*_bpfel.o
 	cd bpf && BPF_CLANG=$(CLANG) BPF_STRIP=$(STRIP) BPF_CFLAGS="$(BPF_CFLAGS)" $(GO) generate ./...
 
 # check-generate fails when the committed BPF objects are not what the
 # sources produce.
 check-generate: generate
 	git diff --exit-code -- bpf/
+	@test -z "$$(git status --porcelain -- bpf/)" || { git status --short -- bpf/; echo "check-generate: files above are not committed"; exit 1; }
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '_bpfel.go$$'))" || { gofmt -l . ; echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
+	GOARCH=arm64 CGO_ENABLED=0 $(GO) build ./...
+	GOARCH=arm64 CGO_ENABLED=0 $(GO) vet ./...
 
 # test runs every test: unit tests, then the privileged end-to-end tests
 # against real drops in network namespaces.
@@ -45,10 +51,15 @@ unit:
 e2e: build
 	DROPTRACE_BIN=$(CURDIR)/droptrace $(GO) test -count=1 -v -timeout 20m ./e2e/
 
-# vmtest boots stock Debian kernels (newest 6.1 and 6.12) under qemu and
-# runs the guest tests in vmtest/guest inside them; kernels are cached.
+# vmtest boots stock Debian kernels (newest 6.1 and 6.12 for amd64, 6.12
+# for arm64 under qemu-system-aarch64) under qemu and runs the guest tests
+# in vmtest/guest inside them; kernels are cached.
 vmtest:
 	bash vmtest/run.sh
+
+# vmtest-arm64 runs the VM tests in the arm64 kernel alone.
+vmtest-arm64:
+	bash vmtest/run.sh --kernels arm64-6.12
 
 # apt_install installs the Debian packages of $(1) that are missing.
 define apt_install

@@ -101,7 +101,7 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 	if (!buf)
 		return 0;
 	ev = &buf->ev;
-	if (!match_skb(skb, ev, &h, direct, true))
+	if (!match(skb, ev, &h, direct, true, READ_EVENT))
 		return 0;
 
 	ev->kind = EVENT_DROP;

@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * filter.h holds the user's filters as volatile consts, set before load.
- * Each test is guarded by its const, so the verifier removes the code of
- * every filter that was not given.
+ * filter.h holds the user's filters, set before load, and their tests.
+ * The filters are one volatile const struct, which bpf2go exports as a Go
+ * type (-type filter_cfg), so the loader fills it field by field and a
+ * renamed or removed field fails to compile. The verifier sees every field
+ * as a constant and removes the code of each filter that was not given.
+ *
+ * A filter is a field of filter_cfg and a clause of place_matches or
+ * tuple_matches (with its term in place_filter_on or tuple_filter_on);
+ * match() in skb.h is the one order in which every program applies them.
  */
 #ifndef DROPTRACE_FILTER_H
 #define DROPTRACE_FILTER_H
@@ -12,18 +18,24 @@
 #include <bpf/bpf_helpers.h>
 #include "event.h"
 
-volatile const __u8 filter_reason_on = 0;
-volatile const __u32 filter_netns = 0;
-volatile const __u8 filter_ifname_on = 0;
-volatile const char filter_ifname[IFNAMSIZ] = {};
-volatile const __u8 filter_proto = 0;
-volatile const __be16 filter_port = 0;
-volatile const __u8 filter_src_family = 0; /* 0 = off, 4 or 6 */
-volatile const __u32 filter_src_addr[4] = {};
-volatile const __u32 filter_src_mask[4] = {};
-volatile const __u8 filter_dst_family = 0;
-volatile const __u32 filter_dst_addr[4] = {};
-volatile const __u32 filter_dst_mask[4] = {};
+/* filter_cfg is every filter; a zero field is a filter not given.
+ * Addresses, masks and the port are in network byte order. */
+struct filter_cfg {
+	__u32 netns;	       /* namespace inode */
+	__u32 src_addr[4];
+	__u32 src_mask[4];
+	__u32 dst_addr[4];
+	__u32 dst_mask[4];
+	char ifname[IFNAMSIZ]; /* with ifname_on */
+	__be16 port;	       /* source or destination */
+	__u8 reason_on;	       /* the reasons are the keys of reason_filter */
+	__u8 ifname_on;
+	__u8 proto;
+	__u8 src_family; /* 4 or 6 */
+	__u8 dst_family;
+};
+
+volatile const struct filter_cfg filters = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -36,7 +48,7 @@ static __always_inline bool ifname_matches(const char *name)
 {
 #pragma unroll
 	for (int i = 0; i < IFNAMSIZ; i++) {
-		if (name[i] != filter_ifname[i])
+		if (name[i] != filters.ifname[i])
 			return false;
 		if (name[i] == 0)
 			return true;
@@ -59,44 +71,50 @@ static __always_inline bool addr_matches(const struct event *ev, const __u32 *ad
 	return true;
 }
 
-static __always_inline bool tuple_matches(const struct event *ev)
-{
-	if (filter_proto && ev->l4proto != filter_proto)
-		return false;
-	if (filter_port && ev->sport != filter_port && ev->dport != filter_port)
-		return false;
-	if (filter_src_family &&
-	    !addr_matches(ev, ev->saddr, filter_src_family, filter_src_addr, filter_src_mask))
-		return false;
-	if (filter_dst_family &&
-	    !addr_matches(ev, ev->daddr, filter_dst_family, filter_dst_addr, filter_dst_mask))
-		return false;
-	return true;
-}
-
+/* reason_matches checks the one filter on what the drop tracepoint passes
+ * rather than on the skb: the drop programs apply it before reading
+ * anything. */
 static __always_inline bool reason_matches(__u32 reason)
 {
-	return !filter_reason_on || bpf_map_lookup_elem(&reason_filter, &reason);
-}
-
-/* tuple_filter_on says whether a filter on the packet's headers was given. */
-static __always_inline bool tuple_filter_on(void)
-{
-	return filter_proto || filter_port || filter_src_family || filter_dst_family;
+	return !filters.reason_on || bpf_map_lookup_elem(&reason_filter, &reason);
 }
 
 /* place_filter_on says whether a filter on where the skb is was given. */
 static __always_inline bool place_filter_on(void)
 {
-	return filter_netns || filter_ifname_on;
+	return filters.netns || filters.ifname_on;
 }
 
-/* place_matches checks the filters on where the skb is. */
+/* place_matches checks the filters on where the skb is: ev's netns,
+ * ifindex and ifname. */
 static __always_inline bool place_matches(const struct event *ev)
 {
-	if (filter_netns && ev->netns != filter_netns)
+	if (filters.netns && ev->netns != filters.netns)
 		return false;
-	if (filter_ifname_on && !ifname_matches(ev->ifname))
+	if (filters.ifname_on && !ifname_matches(ev->ifname))
+		return false;
+	return true;
+}
+
+/* tuple_filter_on says whether a filter on the packet's headers was given. */
+static __always_inline bool tuple_filter_on(void)
+{
+	return filters.proto || filters.port || filters.src_family || filters.dst_family;
+}
+
+/* tuple_matches checks the filters on the packet's headers: ev's family,
+ * addresses, l4proto and ports. */
+static __always_inline bool tuple_matches(const struct event *ev)
+{
+	if (filters.proto && ev->l4proto != filters.proto)
+		return false;
+	if (filters.port && ev->sport != filters.port && ev->dport != filters.port)
+		return false;
+	if (filters.src_family &&
+	    !addr_matches(ev, ev->saddr, filters.src_family, filters.src_addr, filters.src_mask))
+		return false;
+	if (filters.dst_family &&
+	    !addr_matches(ev, ev->daddr, filters.dst_family, filters.dst_addr, filters.dst_mask))
 		return false;
 	return true;
 }

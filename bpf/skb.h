@@ -265,23 +265,104 @@ static __always_inline void parse_skb(struct sk_buff *skb, struct event *ev, str
 		parse_ipv6(ev, nh);
 }
 
-/* match_skb fills ev's place and tuple and, with filter, says whether
- * they pass the filters. Cheapest test first: the device is read before
- * the headers only when a filter on it must reject skbs early, else only
- * for skbs that match. */
-static __always_inline bool match_skb(struct sk_buff *skb, struct event *ev, struct headers *h,
-				      bool direct, bool filter)
+/* l4proto_of reads only the IP protocol: one read for IPv4 and for IPv6
+ * without extension headers, the full parse otherwise. */
+static __always_inline __u8 l4proto_of(struct sk_buff *skb, struct event *ev, bool direct)
+{
+	unsigned char *nh;
+	struct headers h;
+	__u8 version;
+	__u8 proto;
+	__u8 ip[10];
+
+	locate(skb, &h, direct);
+	if (!h.nh_ok)
+		return 0;
+	nh = h.head + h.nh;
+	if (can_cast()) {
+		const struct iphdr *ip4 = pkt_cast(nh, struct iphdr);
+
+		version = ip4->version;
+		if (version == 4)
+			return ip4->protocol;
+		if (version != 6)
+			return 0;
+		proto = pkt_cast(nh, struct ipv6hdr)->nexthdr;
+	} else {
+		if (bpf_probe_read_kernel(ip, sizeof(ip), nh))
+			return 0;
+		version = ip[0] >> 4;
+		if (version == 4)
+			return ip[9];
+		if (version != 6)
+			return 0;
+		proto = ip[6];
+	}
+	if (!is_ipv6_ext(proto))
+		return proto;
+	ev->l4proto = 0;
+	parse_ipv6(ev, nh);
+	return ev->l4proto;
+}
+
+/* reads says what match() reads of an skb. It is a constant at every call,
+ * so each program keeps only the reads it needs. */
+enum reads {
+	READ_EVENT, /* for an event: the place with the device name, the tuple */
+	READ_KEY,   /* for a summary key: the place, the IP protocol only */
+	READ_NONE,  /* nothing: the caller filled ev (from a socket) */
+};
+
+/* read_place fills ev's netns and device; the device's name only for an
+ * event or a filter on it (a summary key reads it once per device). */
+static __always_inline void read_place(struct sk_buff *skb, struct event *ev, bool direct,
+				       enum reads reads)
+{
+	if (reads != READ_NONE)
+		read_dev_opt(skb, ev, direct, reads == READ_EVENT || filters.ifname_on);
+}
+
+/* read_tuple fills ev's tuple: all of it for an event or a filter on it,
+ * else only what a summary key needs. */
+static __always_inline void read_tuple(struct sk_buff *skb, struct event *ev, struct headers *h,
+				       bool direct, enum reads reads, bool filtering)
+{
+	if (reads == READ_EVENT || (reads == READ_KEY && filtering))
+		parse_skb(skb, ev, h, direct);
+	else if (reads == READ_KEY)
+		ev->l4proto = l4proto_of(skb, ev, direct);
+}
+
+/* match_tuple is the second stage of match(): the filters on the headers. */
+static __always_inline bool match_tuple(struct sk_buff *skb, struct event *ev, struct headers *h,
+					bool direct, bool filter, enum reads reads)
+{
+	if (filter && tuple_filter_on()) {
+		read_tuple(skb, ev, h, direct, reads, true);
+		return tuple_matches(ev);
+	}
+	read_tuple(skb, ev, h, direct, reads, false);
+	return true;
+}
+
+/* match is the order of the filters, the one place it is written; the
+ * drop, summary, path and TCP programs all call it (the drop programs test
+ * the reason first, reason_matches). It fills what reads asks of ev and,
+ * with filter, says whether ev passes the filters given. Cheapest test
+ * first, and nothing read before a filter that needs it decides: the place
+ * is read first only when a filter on it can reject the skb before its
+ * headers are parsed, else once the skb matched. Each *_filter_on() test
+ * runs once per call, as a branch the verifier removes. */
+static __always_inline bool match(struct sk_buff *skb, struct event *ev, struct headers *h,
+				  bool direct, bool filter, enum reads reads)
 {
 	if (filter && place_filter_on()) {
-		read_dev(skb, ev, direct);
-		if (!place_matches(ev))
-			return false;
+		read_place(skb, ev, direct, reads);
+		return place_matches(ev) && match_tuple(skb, ev, h, direct, filter, reads);
 	}
-	parse_skb(skb, ev, h, direct);
-	if (filter && !tuple_matches(ev))
+	if (!match_tuple(skb, ev, h, direct, filter, reads))
 		return false;
-	if (!filter || !place_filter_on())
-		read_dev(skb, ev, direct);
+	read_place(skb, ev, direct, reads);
 	return true;
 }
 

@@ -56,62 +56,19 @@ struct {
 	__uint(max_entries, 4096);
 } ifnames SEC(".maps");
 
-/* l4proto_of reads only the IP protocol: one read for IPv4 and for IPv6
- * without extension headers, the full parse otherwise. */
-static __always_inline __u8 l4proto_of(struct sk_buff *skb, struct event *ev, bool direct)
-{
-	unsigned char *nh;
-	struct headers h;
-	__u8 version;
-	__u8 proto;
-	__u8 ip[10];
-
-	locate(skb, &h, direct);
-	if (!h.nh_ok)
-		return 0;
-	nh = h.head + h.nh;
-	if (can_cast()) {
-		const struct iphdr *ip4 = pkt_cast(nh, struct iphdr);
-
-		version = ip4->version;
-		if (version == 4)
-			return ip4->protocol;
-		if (version != 6)
-			return 0;
-		proto = pkt_cast(nh, struct ipv6hdr)->nexthdr;
-	} else {
-		if (bpf_probe_read_kernel(ip, sizeof(ip), nh))
-			return 0;
-		version = ip[0] >> 4;
-		if (version == 4)
-			return ip[9];
-		if (version != 6)
-			return 0;
-		proto = ip[6];
-	}
-	if (!is_ipv6_ext(proto))
-		return proto;
-	ev->l4proto = 0;
-	parse_ipv6(ev, nh);
-	return ev->l4proto;
-}
-
-/* read_place fills netns and ifindex, and the name only when a filter
- * needs it: the name is read once per device, when its first drop is
- * counted (remember_ifname). */
-static __always_inline struct net_device *read_place(struct sk_buff *skb, struct event *ev,
-						      bool direct)
-{
-	return read_dev_opt(skb, ev, direct, filter_ifname_on);
-}
-
-static __always_inline void remember_ifname(struct net_device *dev, struct summary_key *key,
+/* remember_ifname stores the name of the device a key's drop was on, the
+ * first time a drop of that device is counted. */
+static __always_inline void remember_ifname(struct sk_buff *skb, struct summary_key *key,
 					    bool direct)
 {
 	struct dev_key dk = {.netns = key->netns, .ifindex = key->ifindex};
 	char name[IFNAMSIZ] = {};
+	struct net_device *dev;
 
-	if (!dev || bpf_map_lookup_elem(&ifnames, &dk))
+	if (!key->ifindex || bpf_map_lookup_elem(&ifnames, &dk))
+		return;
+	dev = RD(direct, skb, dev);
+	if (!dev)
 		return;
 	read_ifname(name, dev, direct);
 	bpf_map_update_elem(&ifnames, &dk, name, BPF_NOEXIST);
@@ -169,7 +126,7 @@ static __always_inline long add_to_map(struct summary_key *key, __u64 n)
  * its key lasts. A run's key is put in the map at its first drop, so the
  * runs user space adds are always of keys the map holds, and a full map is
  * known at once: that drop is counted as overflow and starts no run. */
-static __always_inline void add_drop(struct summary_key *key, struct net_device *dev, bool direct)
+static __always_inline void add_drop(struct summary_key *key, struct sk_buff *skb, bool direct)
 {
 	struct summary_pending *p;
 	__u32 zero = 0;
@@ -196,7 +153,7 @@ static __always_inline void add_drop(struct summary_key *key, struct net_device 
 	p->key = *key;
 	p->count = 1;
 	if (!same_dev)
-		remember_ifname(dev, key, direct);
+		remember_ifname(skb, key, direct);
 }
 
 /* summarize_drop counts a drop that passes the filters (the reason filter
@@ -205,27 +162,17 @@ static __always_inline void summarize_drop(struct sk_buff *skb, __u64 location, 
 					   bool direct)
 {
 	struct summary_key key = {};
-	struct net_device *dev;
+	struct headers h;
 	struct event ev;
 
-	dev = read_place(skb, &ev, direct);
-	if (!place_matches(&ev))
+	if (!match(skb, &ev, &h, direct, true, READ_KEY))
 		return;
-	if (tuple_filter_on()) {
-		struct headers h;
-
-		parse_skb(skb, &ev, &h, direct);
-		if (!tuple_matches(&ev))
-			return;
-		key.l4proto = ev.l4proto;
-	} else {
-		key.l4proto = l4proto_of(skb, &ev, direct);
-	}
 	key.location = location;
 	key.reason = reason;
 	key.netns = ev.netns;
 	key.ifindex = ev.ifindex;
-	add_drop(&key, dev, direct);
+	key.l4proto = ev.l4proto;
+	add_drop(&key, skb, direct);
 }
 
 #endif

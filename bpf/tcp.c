@@ -27,10 +27,11 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* send_filled sets ev's common fields, applies the filters and sends it. */
+/* send_filled applies the filters to ev, filled from a socket or a packet,
+ * sets its common fields and sends it. */
 static __always_inline int send_filled(struct event *ev, __u8 kind)
 {
-	if (!place_matches(ev) || !tuple_matches(ev))
+	if (!match(NULL, ev, NULL, false, true, READ_NONE))
 		return 0;
 	ev->kind = kind;
 	ev->ts = bpf_ktime_get_ns();

@@ -14,7 +14,11 @@
  * space from BTF.
  */
 
-#define __TARGET_ARCH_x86
+/* bpf2go defines __TARGET_ARCH_x86 or __TARGET_ARCH_arm64 (bpf/gen.go), so
+ * PT_REGS_PARMn read the registers of the architecture built for. */
+#if !defined(__TARGET_ARCH_x86) && !defined(__TARGET_ARCH_arm64)
+#error "trace.c reads kprobe arguments: build it per architecture (bpf2go -target amd64 or arm64)"
+#endif
 #include "kernel_types.h"
 #include <linux/bpf.h>
 #include <asm/ptrace.h>
@@ -89,7 +93,7 @@ static __always_inline int on_skb(void *ctx, struct sk_buff *skb, __u64 ip, __u8
 		return 0;
 	ev = &te->ev;
 	known = bpf_map_lookup_elem(&tracked, &key);
-	if (!match_skb(skb, ev, &h, direct, !known))
+	if (!match(skb, ev, &h, direct, !known, READ_EVENT))
 		return 0;
 	if (kind == EVENT_TRACE && !known)
 		bpf_map_update_elem(&tracked, &key, &zero, BPF_ANY);

@@ -44,10 +44,18 @@ func (p *PathTracer) configure(spec *ebpf.CollectionSpec, cfg PathConfig, kspec 
 	if err != nil {
 		return err
 	}
-	consts := cfg.Filter.Constants()
-	consts[bpf.TraceVarCfgStack] = boolByte(cfg.Stack)
-	consts[bpf.TraceVarCfgTpHasReason] = boolByte(params >= 3)
-	return setConstants(spec, consts)
+	return setConstants(spec, traceConstants(cfg, params >= 3))
+}
+
+// traceConstants are the values of the trace object's volatile consts for
+// cfg, but cfg_probe_id, which attachTracepoints sets per copy.
+// hasReason says whether kfree_skb passes a reason (5.17+).
+func traceConstants(cfg PathConfig, hasReason bool) map[string]any {
+	return map[string]any{
+		bpf.TraceVarFilters:        bpf.TraceFilterCfg(filterConfig(cfg.Filter)),
+		bpf.TraceVarCfgStack:       boolByte(cfg.Stack),
+		bpf.TraceVarCfgTpHasReason: boolByte(hasReason),
+	}
 }
 
 // baseProgs are the programs of the shared collection for a backend; the

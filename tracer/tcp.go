@@ -51,7 +51,7 @@ func openTCP(f filter.Spec, kspec *btf.Spec, drop *ebpf.Collection) (*tcpProbe, 
 	if err != nil {
 		return nil, fmt.Errorf("reading the embedded TCP BPF object: %w", err)
 	}
-	if err := setConstants(spec, f.Constants()); err != nil {
+	if err := setConstants(spec, tcpConstants(f)); err != nil {
 		return nil, err
 	}
 	// The TCP object declares the rings map alike; it takes the size of
@@ -80,6 +80,13 @@ func openTCP(f filter.Spec, kspec *btf.Spec, drop *ebpf.Collection) (*tcpProbe, 
 	return p, nil
 }
 
+// tcpConstants are the values of the TCP object's volatile consts for f.
+func tcpConstants(f filter.Spec) map[string]any {
+	return map[string]any{bpf.TcpVarFilters: bpf.TcpFilterCfg(filterConfig(f))}
+}
+
+// setConstants sets the volatile consts of spec; a name spec lacks is an
+// error.
 func setConstants(spec *ebpf.CollectionSpec, consts map[string]any) error {
 	for name, v := range consts {
 		vs, ok := spec.Variables[name]

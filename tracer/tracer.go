@@ -86,11 +86,18 @@ func Open(cfg Config) (*Tracer, error) {
 }
 
 func configure(spec *ebpf.CollectionSpec, cfg Config) error {
-	consts := cfg.Filter.Constants()
-	consts[bpf.DropVarCfgSnaplen] = uint32(cfg.Snaplen)
-	consts[bpf.DropVarCfgSummary] = boolByte(cfg.Summary)
 	sizeMaps(spec, cfg)
-	return setConstants(spec, consts)
+	return setConstants(spec, dropConstants(cfg))
+}
+
+// dropConstants are the values of the drop object's volatile consts for
+// cfg, but cfg_tp_has_reason, which attachTpBTF sets.
+func dropConstants(cfg Config) map[string]any {
+	return map[string]any{
+		bpf.DropVarFilters:    filterConfig(cfg.Filter),
+		bpf.DropVarCfgSnaplen: uint32(cfg.Snaplen),
+		bpf.DropVarCfgSummary: boolByte(cfg.Summary),
+	}
 }
 
 func (t *Tracer) setReasons(codes []uint32) error {

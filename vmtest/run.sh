@@ -5,12 +5,13 @@
 # package inside each, as root, with a busybox initramfs. It exists because
 # the host kernel has no kprobes and no fentry; the guests have both.
 #
-# usage: vmtest/run.sh [--kernels "6.1 6.12"] [--pkg ./vmtest/guest]
+# usage: vmtest/run.sh [--kernels "6.1 6.12 arm64-6.12"] [--pkg ./vmtest/guest]
 #                      [--run REGEX] [--timeout SECONDS]
 #
-# --pkg is a Go package path relative to the repository root; --run is
-# passed to the test binary as -test.run; --timeout bounds each boot
-# (default 300 s).
+# --kernels are Debian kernel series, amd64 unless prefixed arm64-
+# (arm64-6.12 boots under qemu-system-aarch64); --pkg is a Go package path
+# relative to the repository root; --run is passed to the test binary as
+# -test.run; --timeout bounds each boot (default 300 s).
 #
 # Environment:
 #   DROPTRACE_VM_CACHE  where kernel packages are kept between runs
@@ -28,7 +29,7 @@ set -euo pipefail
 readonly marker=DROPTRACE-VMTEST-EXIT
 readonly cache=${DROPTRACE_VM_CACHE:-/var/cache/droptrace-vmtest}
 
-kernels="6.1 6.12"
+kernels="6.1 6.12 arm64-6.12"
 pkg=./vmtest/guest
 run_regex=""
 timeout_s=300
@@ -37,7 +38,7 @@ log() { printf 'vmtest: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-	sed -n 's/^# \{0,1\}//; 8,13p' "$0"
+	sed -n 's/^# \{0,1\}//; 8,14p' "$0"
 	exit "${1:-2}"
 }
 
@@ -55,11 +56,27 @@ parse_args() {
 	[[ $timeout_s =~ ^[0-9]+$ ]] || { log "--timeout: not a number: $timeout_s"; exit 2; }
 }
 
+# arch_of prints the Debian architecture of a --kernels entry: arm64 for
+# arm64-6.12, else amd64; version_of prints its series (6.12).
+arch_of() { [[ $1 == arm64-* ]] && echo arm64 || echo amd64; }
+version_of() { echo "${1#arm64-}"; }
+
 # ensure_packages installs the host tools, running apt-get update only
-# when something is missing.
+# when something is missing. arm64 kernels need qemu-system-arm and
+# dpkg's arm64 architecture, to download arm64 packages.
 ensure_packages() {
-	local missing=() p
-	for p in qemu-system-x86 busybox-static cpio; do
+	local missing=() p pkgs=(qemu-system-x86 busybox-static cpio) series
+	for series in $kernels; do
+		[[ $(arch_of "$series") == arm64 ]] || continue
+		pkgs+=(qemu-system-arm)
+		if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+			log "adding dpkg architecture arm64 (for the arm64 kernel and busybox packages)"
+			dpkg --add-architecture arm64
+			apt-get update -qq
+		fi
+		break
+	done
+	for p in "${pkgs[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 	done
 	((${#missing[@]} == 0)) && return 0
@@ -68,11 +85,12 @@ ensure_packages() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# version_regex matches the image package names of one kernel series,
-# e.g. 6.1 -> linux-image-6.1.0-56-amd64, 6.12 -> linux-image-6.12.117+deb12-amd64,
-# but not the -cloud, -rt, -dbg or -unsigned flavours.
+# version_regex matches the image package names of one kernel series and
+# architecture, e.g. 6.1 amd64 -> linux-image-6.1.0-56-amd64, 6.12 arm64 ->
+# linux-image-6.12.117+deb12-arm64, but not the -cloud, -rt, -dbg or
+# -unsigned flavours.
 version_regex() {
-	printf '^linux-image-%s\\.[0-9]+(-[0-9]+)?(\\+[a-z0-9.~]+)?-amd64$' "${1//./\\.}"
+	printf '^linux-image-%s\\.[0-9]+(-[0-9]+)?(\\+[a-z0-9.~]+)?-%s$' "${1//./\\.}" "$2"
 }
 
 # resolve_image prints the newest linux-image package of series $1: the one
@@ -87,11 +105,13 @@ resolve_image() {
 }
 
 find_image() {
-	local series=$1 re meta name
-	re=$(version_regex "$series")
-	for meta in "linux-image-$series-amd64" linux-image-amd64; do
+	local arch version re meta name
+	arch=$(arch_of "$1")
+	version=$(version_of "$1")
+	re=$(version_regex "$version" "$arch")
+	for meta in "linux-image-$version-$arch:$arch" "linux-image-$arch:$arch"; do
 		name=$(apt-cache depends "$meta" 2>/dev/null |
-			sed -n 's/^ *Depends: //p' | grep -E "$re" | sort -V | tail -n1 || true)
+			sed -n 's/^ *Depends: //p' | sed 's/:[a-z0-9]*$//' | grep -E "$re" | sort -V | tail -n1 || true)
 		[[ -n $name ]] && { echo "$name"; return 0; }
 	done
 	name=$(apt-cache search --names-only "$re" 2>/dev/null |
@@ -100,22 +120,31 @@ find_image() {
 	echo "$name"
 }
 
-# fetch_kernel downloads package $1 into the cache unless it is there and
-# prints the path of its vmlinuz.
-fetch_kernel() {
-	local name=$1 dir="$cache/$1" deb vmlinuz
+# fetch_deb downloads package $1 of architecture $2 into the cache unless
+# it is there and prints the .deb's path.
+fetch_deb() {
+	local name=$1 arch=$2 dir="$cache/$1" deb
+	[[ $name == busybox-static ]] && dir="$cache/$name-$arch"
 	mkdir -p "$dir"
 	deb=$(find "$dir" -maxdepth 1 -name "${name}_*.deb" | sort -V | tail -n1)
 	if [[ -z $deb ]]; then
-		log "downloading $name"
+		log "downloading $name:$arch"
 		# apt's _apt user must be able to write here.
 		chmod 0777 "$dir"
 		# Stale lists name a version the mirror no longer has: update once.
-		(cd "$dir" && apt-get download -qq "$name" >&2) ||
-			{ apt-get update -qq >&2 && (cd "$dir" && apt-get download -qq "$name" >&2); }
+		(cd "$dir" && apt-get download -qq "$name:$arch" >&2) ||
+			{ apt-get update -qq >&2 && (cd "$dir" && apt-get download -qq "$name:$arch" >&2); }
 		deb=$(find "$dir" -maxdepth 1 -name "${name}_*.deb" | sort -V | tail -n1)
-		[[ -n $deb ]] || die "apt-get download $name left no .deb in $dir"
+		[[ -n $deb ]] || die "apt-get download $name:$arch left no .deb in $dir"
 	fi
+	echo "$deb"
+}
+
+# fetch_kernel downloads image package $1 of architecture $2 into the
+# cache unless it is there and prints the path of its vmlinuz.
+fetch_kernel() {
+	local name=$1 dir="$cache/$1" deb vmlinuz
+	deb=$(fetch_deb "$name" "$2") || exit 1
 	vmlinuz=$(find "$dir/root/boot" -maxdepth 1 -name 'vmlinuz-*' 2>/dev/null | head -n1 || true)
 	if [[ -z $vmlinuz ]]; then
 		rm -rf "$dir/root"
@@ -163,32 +192,62 @@ EOF
 	chmod 0755 "$out"
 }
 
-# build_initramfs builds the test binary and packs it with busybox and
-# /init into $1.
+# busybox_of prints the path of a static busybox for architecture $1: the
+# host's (busybox-static, which ensure_packages installed) for amd64, else
+# the one of the arch's busybox-static package, kept in the cache.
+busybox_of() {
+	local arch=$1 deb dir
+	if [[ $arch == "$(dpkg --print-architecture)" ]]; then
+		echo /bin/busybox
+		return
+	fi
+	deb=$(fetch_deb busybox-static "$arch")
+	dir=$(dirname "$deb")/root
+	[[ -x $dir/bin/busybox ]] || { rm -rf "$dir"; dpkg -x "$deb" "$dir"; }
+	[[ -x $dir/bin/busybox ]] || die "$deb has no bin/busybox"
+	echo "$dir/bin/busybox"
+}
+
+# build_initramfs builds the test binary for architecture $2 and packs it
+# with busybox and /init into $1.
 build_initramfs() {
-	local out=$1 root
+	local out=$1 arch=$2 root busybox
 	root=$(mktemp -d "$workdir/root.XXXXXX")
 	mkdir -p "$root/bin"
-	# busybox-static's, which ensure_packages installed: the initramfs has no libc.
-	cp /bin/busybox "$root/bin/busybox"
-	CGO_ENABLED=0 go test -c -o "$root/guest.test" "$pkg"
+	# The initramfs has no libc: static busybox and test binary.
+	busybox=$(busybox_of "$arch")
+	cp "$busybox" "$root/bin/busybox"
+	GOARCH=$arch CGO_ENABLED=0 go test -c -o "$root/guest.test" "$pkg"
 	[[ -x $root/guest.test ]] || die "$pkg has no tests to build"
 	write_init "$root/init"
 	(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) >"$out"
 	rm -rf "$root"
 }
 
-# boot runs one kernel with the initramfs, logging the console to $3
-# without carriage returns and the firmware's terminal escapes. It returns
-# qemu's (or timeout's) status.
+# qemu_of prints the qemu command and machine that emulate architecture
+# $1; console_of the name of its serial console.
+qemu_of() {
+	case $1 in
+	# pauth-impdef: pointer authentication with a cheap hash, as the
+	# architected one is slow to emulate.
+	arm64) echo "qemu-system-aarch64 -M virt -cpu max,pauth-impdef=on" ;;
+	*) echo "qemu-system-x86_64 -cpu max" ;;
+	esac
+}
+console_of() { [[ $1 == arm64 ]] && echo ttyAMA0 || echo ttyS0; }
+
+# boot runs one kernel of architecture $5 with the initramfs, logging the
+# console to $3 without carriage returns and the firmware's terminal
+# escapes. It returns qemu's (or timeout's) status.
 boot() {
 	local vmlinuz=$1 initrd=$2 console=$3 series=$4
-	local rc=0
-	timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
-		-accel tcg,thread=multi -cpu max -m 1024 -smp 2 \
+	local rc=0 qemu
+	read -ra qemu <<<"$(qemu_of "$5")"
+	timeout --kill-after=10 "$timeout_s" "${qemu[@]}" \
+		-accel tcg,thread=multi -m 1024 -smp 2 \
 		-nographic -no-reboot \
 		-kernel "$vmlinuz" -initrd "$initrd" \
-		-append "console=ttyS0 quiet panic=-1" </dev/null 2>&1 |
+		-append "console=$(console_of "$5") quiet panic=-1" </dev/null 2>&1 |
 		sed -u 's/\r$//; s/\x1bc//g; s/\x1b\[[0-9;?]*[A-Za-z]//g' |
 		tee "$console" | sed -u "s/^/[$series] /" || rc=$?
 	return "$rc"
@@ -218,7 +277,7 @@ main() {
 	mkdir -p "$out" "$cache"
 	workdir=$out
 	# Only the logs are worth keeping.
-	trap 'rm -f "$workdir/initrd.gz"' EXIT
+	trap 'rm -f "$workdir"/initrd-*.gz' EXIT
 
 	ensure_packages
 
@@ -228,14 +287,17 @@ main() {
 	for series in $kernels; do
 		t=$SECONDS
 		image[$series]=$(resolve_image "$series")
-		vmlinuz[$series]=$(fetch_kernel "${image[$series]}")
+		vmlinuz[$series]=$(fetch_kernel "${image[$series]}" "$(arch_of "$series")")
 		log "kernel $series: ${image[$series]} ready in $((SECONDS - t)) s"
 	done
 	log "kernels ready in $((SECONDS - t0)) s (cache $cache)"
 
-	t0=$SECONDS
-	build_initramfs "$out/initrd.gz"
-	log "built $pkg and initramfs in $((SECONDS - t0)) s ($(du -h "$out/initrd.gz" | cut -f1))"
+	local arch
+	for arch in $(for series in $kernels; do arch_of "$series"; done | sort -u); do
+		t0=$SECONDS
+		build_initramfs "$out/initrd-$arch.gz" "$arch"
+		log "built $pkg and initramfs for $arch in $((SECONDS - t0)) s ($(du -h "$out/initrd-$arch.gz" | cut -f1))"
+	done
 
 	local summary=() failed=0 why rc
 	for series in $kernels; do
@@ -243,14 +305,15 @@ main() {
 		log "booting ${image[$series]}"
 		t=$SECONDS
 		rc=0
-		boot "${vmlinuz[$series]}" "$out/initrd.gz" "$console" "$series" || rc=$?
+		arch=$(arch_of "$series")
+		boot "${vmlinuz[$series]}" "$out/initrd-$arch.gz" "$console" "$series" "$arch" || rc=$?
 		why=$(verdict "$console")
 		[[ -z $why && $rc != 0 ]] && why="qemu exited with status $rc"
 		if [[ -z $why ]]; then
-			summary+=("$(printf '%-5s %-32s PASS %4d s' "$series" "${image[$series]}" $((SECONDS - t)))")
+			summary+=("$(printf '%-10s %-32s PASS %4d s' "$series" "${image[$series]}" $((SECONDS - t)))")
 		else
 			failed=1
-			summary+=("$(printf '%-5s %-32s FAIL %4d s  %s' "$series" "${image[$series]}" $((SECONDS - t)) "$why")")
+			summary+=("$(printf '%-10s %-32s FAIL %4d s  %s' "$series" "${image[$series]}" $((SECONDS - t)) "$why")")
 		fi
 	done
 

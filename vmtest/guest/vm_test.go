@@ -33,15 +33,20 @@ func kernelRelease(t *testing.T) string {
 	return unix.ByteSliceToString(u.Release[:])
 }
 
-// kernelSeries returns the major.minor of a release: "6.1.0-56-amd64" ->
-// "6.1", "6.12.117+deb12-amd64" -> "6.12".
+// kernelSeries returns the major.minor of a release, prefixed with arm64-
+// for Debian's arm64 kernels as in vmtest/run.sh's --kernels:
+// "6.1.0-56-amd64" -> "6.1", "6.12.117+deb12-arm64" -> "arm64-6.12".
 func kernelSeries(release string) string {
 	parts := strings.SplitN(release, ".", 3)
 	if len(parts) < 2 {
 		return release
 	}
 	minor, _, _ := strings.Cut(parts[1], "-")
-	return parts[0] + "." + minor
+	series := parts[0] + "." + minor
+	if strings.HasSuffix(release, "-arm64") {
+		return "arm64-" + series
+	}
+	return series
 }
 
 // sendDatagram sends one UDP datagram to dst from a new unconnected
