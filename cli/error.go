@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/droptrace/droptrace/filter"
-	"github.com/droptrace/droptrace/output"
 )
 
 // Error is a bad command line: one line on stderr, exit status 2.
@@ -19,9 +18,11 @@ func Usagef(format string, args ...any) error {
 }
 
 // IsUsage says whether err is the user's to fix on the command line: an
-// *Error, a *filter.Error or an output path droptrace refuses.
+// *Error, a *filter.Error, or an error that says so itself (an output path
+// droptrace refuses).
 func IsUsage(err error) bool {
 	var ue *Error
 	var fe *filter.Error
-	return errors.As(err, &ue) || errors.As(err, &fe) || errors.Is(err, output.ErrRefused)
+	var marked interface{ UsageError() bool }
+	return errors.As(err, &ue) || errors.As(err, &fe) || (errors.As(err, &marked) && marked.UsageError())
 }

@@ -11,8 +11,16 @@ import (
 )
 
 // ErrRefused means an output path is one droptrace will not write to (a
-// symbolic link, a directory, a block device): a usage error.
-var ErrRefused = errors.New("refused")
+// symbolic link, a directory, a block device): a usage error, as its
+// UsageError method tells the command line without importing this package.
+var ErrRefused error = refused{}
+
+type refused struct{}
+
+func (refused) Error() string { return "refused" }
+
+// UsageError marks the error as the user's to fix on the command line.
+func (refused) UsageError() bool { return true }
 
 // OpenFile opens path for a stream of output without following a
 // symbolic link at it, which could point a root-owned droptrace at any

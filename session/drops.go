@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/droptrace/droptrace/event"
-	"github.com/droptrace/droptrace/output"
 	"github.com/droptrace/droptrace/tracer"
 )
 
@@ -17,10 +16,10 @@ import (
 // tables.
 type Drops struct {
 	Tracer   tracer.Config
-	Format   string  // --output
-	Stdout   *Buffer // flushed whenever the reader has caught up
+	Outputs  Outputs
+	Stdout   *Buffer // what Outputs write to; flushed whenever the reader has caught up
 	Stderr   io.Writer
-	Pcap     string // --output-pcap; "" for none, "-" for stdout alone
+	Pcap     string // --output-pcap, for messages
 	Count    int
 	Duration time.Duration
 	Interval time.Duration // --summary
@@ -31,7 +30,7 @@ type Drops struct {
 func (d *Drops) Run(ctx context.Context) error {
 	// Outputs open before anything attaches: a bad path attaches nothing.
 	// Waiting for a FIFO's reader ends with --duration too.
-	w, pcap, err := d.openOutputs(ctx)
+	w, err := d.openOutputs(ctx)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		fmt.Fprintf(d.Stderr, "droptrace: stopped before --output-pcap %s was open; nothing attached\n", d.Pcap)
 		return nil
@@ -59,7 +58,7 @@ func (d *Drops) Run(ctx context.Context) error {
 	if d.Tracer.Summary {
 		return d.summary(ctx, t)
 	}
-	return d.stream(ctx, t, w, pcap)
+	return d.stream(ctx, t, w)
 }
 
 // withMetrics adds the --metrics-addr counter to the outputs.
@@ -72,7 +71,7 @@ func (d *Drops) withMetrics(ctx context.Context, w event.Writer, t *tracer.Trace
 	if err != nil || mx == nil {
 		return w, err
 	}
-	return output.Multi(w, mx), nil
+	return event.Multi(w, mx), nil
 }
 
 func (d *Drops) closeTracer(t *tracer.Tracer) {
@@ -83,7 +82,7 @@ func (d *Drops) closeTracer(t *tracer.Tracer) {
 
 func (d *Drops) summary(ctx context.Context, t *tracer.Tracer) error {
 	defer ReportOverflow(d.Stderr, t, d.Tracer.SummaryKeys)
-	sw, err := output.NewSummary(d.Format, d.Stdout)
+	sw, err := d.Outputs.Summary()
 	if err != nil {
 		return err
 	}
@@ -93,7 +92,7 @@ func (d *Drops) summary(ctx context.Context, t *tracer.Tracer) error {
 
 // stream writes drop (and --tcp) events until the run ends, then
 // flushes the outputs and reports the counts.
-func (d *Drops) stream(ctx context.Context, t *tracer.Tracer, w event.Writer, pcap *output.Pcap) error {
+func (d *Drops) stream(ctx context.Context, t *tracer.Tracer, w event.Writer) error {
 	s := &Stream{Source: t, Out: w, Count: d.Count, Buf: d.Stdout}
 	var tcp *TCPStage
 	if d.Tracer.TCP {
@@ -109,8 +108,8 @@ func (d *Drops) stream(ctx context.Context, t *tracer.Tracer, w event.Writer, pc
 		}
 	}
 	ReportDrops(d.Stderr, t, n)
-	if pcap != nil && pcap.Skipped() > 0 {
-		fmt.Fprintf(d.Stderr, "droptrace: %d drops had no packet bytes to write to the pcap\n", pcap.Skipped())
+	if n := d.Outputs.Skipped(); n > 0 {
+		fmt.Fprintf(d.Stderr, "droptrace: %d drops had no packet bytes to write to the pcap\n", n)
 	}
 	if tcp != nil {
 		tcp.Report(d.Stderr, t, n.TCP)
@@ -118,27 +117,13 @@ func (d *Drops) stream(ctx context.Context, t *tracer.Tracer, w event.Writer, pc
 	return runErr
 }
 
-// openOutputs opens the stdout format and the pcap file; pcap is nil when
-// not asked for. With the pcap on stdout, stdout carries nothing else.
-// Summary mode writes its own tables.
-func (d *Drops) openOutputs(ctx context.Context) (event.Writer, *output.Pcap, error) {
-	var ws []event.Writer
-	if d.Pcap != "-" && !d.Tracer.Summary {
-		w, err := output.New(d.Format, output.ModeDrops, d.Stdout, output.Options{})
-		if err != nil {
-			return nil, nil, err
-		}
-		ws = append(ws, w)
-	}
-	if d.Pcap == "" {
-		return output.Multi(ws...), nil, nil
+// openOutputs opens the event writers; summary mode writes its own
+// tables. Waiting for a FIFO's reader ends with --duration too.
+func (d *Drops) openOutputs(ctx context.Context) (event.Writer, error) {
+	if d.Tracer.Summary {
+		return event.Multi(), nil
 	}
 	ctx, cancel := WithDuration(ctx, d.Duration)
 	defer cancel()
-	notice := func(s string) { fmt.Fprintf(d.Stderr, "droptrace: --output-pcap: %s\n", s) }
-	pcap, err := output.OpenPcapContext(ctx, d.Pcap, notice)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--output-pcap: %w", err)
-	}
-	return output.Multi(append(ws, pcap)...), pcap, nil
+	return d.Outputs.Events(ctx)
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/droptrace/droptrace/cli"
+	"github.com/droptrace/droptrace/event"
 	"github.com/droptrace/droptrace/kernel"
-	"github.com/droptrace/droptrace/output"
 	"github.com/droptrace/droptrace/tracer"
 )
 
@@ -23,7 +23,7 @@ type Path struct {
 	Tracer   tracer.PathConfig
 	Syms     *kernel.Symbols
 	Backend  string // --backend as given, for errors
-	Format   string // --output
+	Outputs  Outputs
 	Stdout   *Buffer
 	Stderr   io.Writer
 	Count    int
@@ -33,7 +33,7 @@ type Path struct {
 
 // Run attaches the probes and reports paths until ctx ends.
 func (p *Path) Run(ctx context.Context) error {
-	w, err := output.New(p.Format, output.ModePath, p.Stdout, output.Options{Colour: IsTerminal(os.Stdout)})
+	w, err := p.Outputs.Events(ctx)
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func (p *Path) Run(ctx context.Context) error {
 		return err
 	}
 	if mx != nil {
-		w = output.Multi(w, mx)
+		w = event.Multi(w, mx)
 	}
 	ctx, cancel := WithDuration(ctx, p.Duration)
 	defer cancel()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/droptrace/droptrace/filter"
 	"github.com/droptrace/droptrace/kernel"
+	"github.com/droptrace/droptrace/output"
 	"github.com/droptrace/droptrace/session"
 	"github.com/droptrace/droptrace/tracer"
 )
@@ -51,14 +52,16 @@ func run(ctx context.Context, cfg *config) error {
 		p := session.Path{
 			Tracer:  tracer.PathConfig{Filter: spec, Backend: cfg.trace.parsedBackend, Funcs: cfg.trace.funcsRE, Stack: cfg.trace.stack, Decoder: dec},
 			Syms:    syms,
-			Backend: cfg.trace.backend, Format: cfg.output, Stdout: stdout, Stderr: os.Stderr,
-			Count: cfg.count, Duration: cfg.duration, Metrics: metrics,
+			Backend: cfg.trace.backend, Stdout: stdout, Stderr: os.Stderr,
+			Outputs: &output.Set{Format: cfg.output, Mode: output.ModePath, Stdout: stdout, Colour: session.IsTerminal(os.Stdout)},
+			Count:   cfg.count, Duration: cfg.duration, Metrics: metrics,
 		}
 		return p.Run(ctx)
 	}
 	d := session.Drops{
-		Tracer: tracer.Config{Filter: spec, Hook: cfg.hook, TCP: cfg.tcp, Summary: cfg.summary, SummaryKeys: cfg.summaryKeys, Decoder: dec},
-		Format: cfg.output, Stdout: stdout, Stderr: os.Stderr, Pcap: cfg.pcap,
+		Tracer:  tracer.Config{Filter: spec, Hook: cfg.hook, TCP: cfg.tcp, Summary: cfg.summary, SummaryKeys: cfg.summaryKeys, Decoder: dec},
+		Outputs: &output.Set{Format: cfg.output, Stdout: stdout, Pcap: cfg.pcap, Notice: pcapNotice},
+		Stdout:  stdout, Stderr: os.Stderr, Pcap: cfg.pcap,
 		Count: cfg.count, Duration: cfg.duration, Interval: cfg.interval, Metrics: metrics,
 	}
 	if cfg.pcap != "" {
@@ -66,6 +69,8 @@ func run(ctx context.Context, cfg *config) error {
 	}
 	return d.Run(ctx)
 }
+
+func pcapNotice(s string) { fmt.Fprintf(os.Stderr, "droptrace: --output-pcap: %s\n", s) }
 
 func listReasons(w io.Writer, reasons *kernel.DropReasons) error {
 	_, err := io.WriteString(w, strings.Join(reasons.Names(), "\n")+"\n")

@@ -1,17 +1,15 @@
-package output
+package event
 
 import (
 	"errors"
-
-	"github.com/droptrace/droptrace/event"
 )
 
 // Multi writes every event to each of ws in turn.
-func Multi(ws ...event.Writer) event.Writer { return multi(ws) }
+func Multi(ws ...Writer) Writer { return multi(ws) }
 
-type multi []event.Writer
+type multi []Writer
 
-func (m multi) Write(ev *event.Event) error {
+func (m multi) Write(ev *Event) error {
 	for _, w := range m {
 		if err := w.Write(ev); err != nil {
 			return err
