@@ -91,10 +91,19 @@ func TestListReasons(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
+	// Each line: the reason's name, then what it means.
+	described := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		name, desc, _ := strings.Cut(line, " ")
+		described[name] = strings.TrimSpace(desc)
+	}
 	for _, r := range []string{"NETFILTER_DROP", "NO_SOCKET", "NOT_SPECIFIED"} {
-		if !strings.Contains(stdout, r+"\n") {
-			t.Errorf("--list-reasons lacks %s", r)
+		if described[r] == "" {
+			t.Errorf("--list-reasons lacks %s, or its description", r)
 		}
+	}
+	if !strings.HasPrefix(described["CONSUMED"], "not a drop") {
+		t.Errorf("--list-reasons: CONSUMED is %q, want it said not to be a drop", described["CONSUMED"])
 	}
 }
 

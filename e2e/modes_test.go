@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -53,8 +54,10 @@ func TestTextOutput(t *testing.T) {
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "TIME") {
 		t.Fatalf("want a header and one line, got:\n%s", tr.stdout.String())
 	}
-	re := regexp.MustCompile(fmt.Sprintf(`^\d\d:\d\d:\d\d\.\d{6} +%d +%s +udp +%s:\d+ +> +%s:%d +\d+ +NETFILTER_DROP +nft_do_chain\+0x[0-9a-f]+`,
-		inode(t, tp.server), tp.serverIf, regexp.QuoteMeta(tp.clientIP4), regexp.QuoteMeta(tp.serverIP4), dropPort))
+	// The NETNS column names the namespace ('ip netns' name) in place of
+	// its inode.
+	re := regexp.MustCompile(fmt.Sprintf(`^\d\d:\d\d:\d\d\.\d{6} +%s +%s +udp +%s:\d+ +> +%s:%d +\d+ +NETFILTER_DROP +nft_do_chain\+0x[0-9a-f]+`,
+		regexp.QuoteMeta(tp.server), tp.serverIf, regexp.QuoteMeta(tp.clientIP4), regexp.QuoteMeta(tp.serverIP4), dropPort))
 	if !re.MatchString(lines[1]) {
 		t.Errorf("line %q does not match %v", lines[1], re)
 	}
@@ -134,10 +137,33 @@ func TestLostEvents(t *testing.T) {
 	matched, _ := strconv.Atoi(m[2])
 	lost, _ := strconv.Atoi(m[3])
 	t.Logf("sent %d, matched %d, reported %d, lost %d", n, matched, reported, lost)
-	if lines := len(tr.events(t)); lines != reported {
+	// A stop that took longer than droptrace allows itself (on a busy
+	// machine) leaves drops unwritten, and says how many; the last line
+	// may be cut short then.
+	unwritten := 0
+	if m := unwrittenRe.FindStringSubmatch(tr.stderr.String()); m != nil {
+		unwritten, _ = strconv.Atoi(m[1])
+		t.Logf("%d drops unwritten at the stop", unwritten)
+	}
+	if lines := completeJSONLines(tr.stdout.String()); lines != reported {
 		t.Errorf("%d JSON lines, summary says %d reported", lines, reported)
 	}
-	if matched != n || reported+lost != matched || lost == 0 {
-		t.Errorf("sent %d, matched %d, reported %d, lost %d: want matched = sent = reported + lost, lost > 0", n, matched, reported, lost)
+	if matched != n || reported+lost+unwritten != matched || lost == 0 {
+		t.Errorf("sent %d, matched %d, reported %d, lost %d, unwritten %d: want matched = sent = reported + lost + unwritten, lost > 0",
+			n, matched, reported, lost, unwritten)
 	}
+}
+
+var unwrittenRe = regexp.MustCompile(`(\d+) matched drops not reported: stopped before writing them`)
+
+// completeJSONLines counts the lines of out that are whole JSON objects;
+// only the last may be cut short.
+func completeJSONLines(out string) int {
+	n := 0
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if json.Valid([]byte(line)) {
+			n++
+		}
+	}
+	return n
 }

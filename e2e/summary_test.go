@@ -143,7 +143,7 @@ func TestSummaryText(t *testing.T) {
 	tp.addRules(t)
 	tr := startTracer(t, "--summary", "--interval", "300ms", "--filter-netns", tp.server, "--filter-proto", "udp", "--filter-port", fmt.Sprint(dropPort))
 	tp.sendUDP(t, tp.serverIP4, dropPort, 7)
-	row := regexp.MustCompile(fmt.Sprintf(`(?m)^ +(\d+) +[0-9.]+ NETFILTER_DROP +nft_do_chain\+0x[0-9a-f]+.* +%d +%s +udp$`, inode(t, tp.server), tp.serverIf))
+	row := regexp.MustCompile(fmt.Sprintf(`(?m)^ +(\d+) +[0-9.]+ NETFILTER_DROP +nft_do_chain\+0x[0-9a-f]+.* +%s +%s +udp$`, regexp.QuoteMeta(tp.server), tp.serverIf))
 	// The rows of the intervals, all there is before the totals.
 	tr.waitOutput(t, "7 drops in the intervals' rows", func(out []byte) error {
 		return atLeast(sumRows(row, string(out)), 7)

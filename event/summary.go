@@ -30,6 +30,9 @@ type SummaryRow struct {
 	Total uint64
 	Rate  float64
 	Pod   *Pod // names of Key.Netns, filled by an annotator; nil when not annotated
+	// Explain is the key's cause and fix in words (--explain); nil when
+	// not asked for.
+	Explain *Explain
 }
 
 // Interval returns the keys that had drops between the snapshots prev and

@@ -8,11 +8,10 @@ import (
 
 	"github.com/droptrace/droptrace/event"
 	"github.com/droptrace/droptrace/nsfs"
-	"github.com/droptrace/droptrace/session"
 )
 
 // The run loop's annotation stage takes an Explainer as it is.
-var _ session.Annotator = (*Explainer)(nil)
+var _ interface{ Annotate(*event.Event) } = (*Explainer)(nil)
 
 // fakeClock is a settable time.
 type fakeClock struct{ t time.Time }

@@ -8,8 +8,8 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 
+	"github.com/droptrace/droptrace/event"
 	"github.com/droptrace/droptrace/nsfs"
-	"github.com/droptrace/droptrace/session"
 )
 
 func TestParseConntrackStat(t *testing.T) {
@@ -96,4 +96,4 @@ func TestBaseline(t *testing.T) {
 }
 
 // The run loop's annotation stage runs it.
-var _ session.Annotator = (*Annotator)(nil)
+var _ interface{ Annotate(*event.Event) } = (*Annotator)(nil)

@@ -42,6 +42,7 @@ func (s summaryText) table(title string, rows []event.SummaryRow) error {
 			orDash(summaryNetns(r)),
 			orDash(r.Key.Ifname),
 			orDash(r.Key.Proto))
+		buf = appendExplainLine(buf, r.Explain)
 	}
 	buf = append(buf, '\n')
 	if _, err := s.w.Write(buf); err != nil {
@@ -79,6 +80,8 @@ type jsonSummary struct {
 	Pod          string `json:"pod"`
 	PodNamespace string `json:"pod_namespace"`
 	Container    string `json:"container"`
+	// The key's cause and fix, with --explain.
+	Explain *jsonExplain `json:"explain,omitempty"`
 }
 
 type summaryJSON struct{ enc *json.Encoder }
@@ -119,6 +122,7 @@ func newJSONSummary(ts, kind string, r event.SummaryRow) jsonSummary {
 	if p := r.Pod; p != nil {
 		j.NetnsName, j.Pod, j.PodNamespace, j.Container = p.NetnsName, p.Name, p.Namespace, p.Container
 	}
+	j.Explain = newJSONExplain(r.Explain)
 	return j
 }
 

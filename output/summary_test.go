@@ -2,6 +2,7 @@ package output
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,4 +89,22 @@ func TestSummaryJSONGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkGolden(t, "summary_json.golden", buf.Bytes())
+}
+
+func TestSummaryRowsExplained(t *testing.T) {
+	x := &event.Explain{Cause: "no socket listens on the port", Evidence: []event.Evidence{{Key: "port", Value: "53"}}, Fix: "start the service"}
+	rows := []event.SummaryRow{{Key: event.SummaryKey{Reason: "NO_SOCKET", Proto: "udp"}, Count: 2, Total: 2, Explain: x}}
+	var text, js bytes.Buffer
+	if err := NewSummaryText(&text).WriteTotals(time.Unix(0, 0), time.Second, rows); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "\n"+explainIndent+"cause: no socket listens on the port; port=53; fix: start the service\n") {
+		t.Errorf("text summary lacks the explanation line:\n%s", text.String())
+	}
+	if err := NewSummaryJSON(&js).WriteTotals(time.Unix(0, 0), time.Second, rows); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(js.String(), `"explain":{"cause":"no socket listens on the port","evidence":[{"key":"port","value":"53"}],"fix":"start the service","doc":""}`) {
+		t.Errorf("json summary lacks the explain object: %s", js.String())
+	}
 }

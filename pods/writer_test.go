@@ -5,11 +5,10 @@ import (
 	"time"
 
 	"github.com/droptrace/droptrace/event"
-	"github.com/droptrace/droptrace/session"
 )
 
 // The Resolver can also run in the session's annotation stage.
-var _ session.Annotator = (*Resolver)(nil)
+var _ interface{ Annotate(*event.Event) } = (*Resolver)(nil)
 
 type recorder struct {
 	events []*event.Event

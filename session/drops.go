@@ -24,6 +24,11 @@ type Drops struct {
 	Duration time.Duration
 	Interval time.Duration // --summary
 	Metrics  Metrics
+	// Annotate says what events gain (rule, explanation, pod) and which
+	// drops are left out (routine frees, excluded reasons).
+	Annotate Annotations
+
+	an *annotators
 }
 
 // Run opens the outputs, attaches, and reports until ctx ends.
@@ -38,6 +43,10 @@ func (d *Drops) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if d.an, err = d.Annotate.open(ctx, d.Stderr, d.Tracer.Summary); err != nil {
+		w.Close()
+		return err
+	}
 	defer ReleaseTracefs(d.Stderr) // after the tracer is closed
 	t, err := tracer.Open(d.Tracer)
 	if err != nil {
@@ -49,6 +58,7 @@ func (d *Drops) Run(ctx context.Context) error {
 		w.Close()
 		return err
 	}
+	w = d.an.writer(w)
 	// In the background: the rings fill while the reader waits, and a
 	// storm fills them within a few hundred milliseconds.
 	go ReleaseLoadMemory()
@@ -86,28 +96,41 @@ func (d *Drops) summary(ctx context.Context, t *tracer.Tracer) error {
 	if err != nil {
 		return err
 	}
-	s := Summary{Source: t, Out: sw, Interval: d.Interval, Flush: d.Stdout.Flush}
+	defer d.an.close()
+	s := Summary{Source: t, Out: d.an.summary(sw, d.Annotate.Explain), Interval: d.Interval, Flush: d.Stdout.Flush}
 	return s.Run(ctx)
 }
 
 // stream writes drop (and --tcp) events until the run ends, then
 // flushes the outputs and reports the counts.
 func (d *Drops) stream(ctx context.Context, t *tracer.Tracer, w event.Writer) error {
-	s := &Stream{Source: t, Out: w, Count: d.Count, Buf: d.Stdout}
+	s := &Stream{Source: t, Out: w, Count: d.Count, Buf: d.Stdout, Skip: d.an.skip}
+	var stages []Stage
+	if d.an.stage != nil {
+		stages = append(stages, d.an.stage)
+	}
 	var tcp *TCPStage
 	if d.Tracer.TCP {
 		tcp = NewTCPStage()
-		s.Stage = tcp
+		stages = append(stages, tcp)
+	}
+	if len(stages) > 0 {
+		s.Stage = Chain(stages...)
 	}
 	n, runErr := s.Run(ctx)
 	if !errors.Is(runErr, ErrAbandoned) {
-		// Abandoned, a writer may still be blocked in the outputs.
+		// Abandoned, a writer or a look-up may still be under way.
 		runErr = errors.Join(runErr, w.Close(), d.Stdout.Flush())
 		if tcp != nil {
 			tcp.Release()
 		}
+		defer d.an.close()
 	}
 	ReportDrops(d.Stderr, t, n)
+	if errors.Is(runErr, ErrAbandoned) {
+		reportUnwritten(d.Stderr, t, n.Drops+s.Skipped())
+	}
+	d.an.report(d.Stderr, s.Skipped())
 	if n := d.Outputs.Skipped(); n > 0 {
 		fmt.Fprintf(d.Stderr, "droptrace: %d drops had no packet bytes to write to the pcap\n", n)
 	}

@@ -11,6 +11,16 @@ func ReportDrops(w io.Writer, src Source, n Written) {
 	report(w, src, n.Drops, "drops")
 }
 
+// reportUnwritten says how many matched drops a run abandoned at its stop
+// left unwritten: neither reported, nor lost, nor skipped on purpose.
+func reportUnwritten(w io.Writer, src Source, accounted uint64) {
+	seen, lost, err := src.Stats()
+	if err != nil || seen < lost+accounted {
+		return
+	}
+	fmt.Fprintf(w, "droptrace: %d matched drops not reported: stopped before writing them\n", seen-lost-accounted)
+}
+
 // ReportPath says at exit how many path events were written, matched and
 // lost.
 func ReportPath(w io.Writer, src Source, n Written) {

@@ -10,7 +10,7 @@ import (
 // ErrAbandoned means the run was stopped while an output took no more
 // events (a pipe nobody reads, a stalled FIFO reader): droptrace stopped
 // waiting for it, and what it still held was not reported.
-var ErrAbandoned = errors.New("an output stopped taking events; abandoned it to stop in time")
+var ErrAbandoned = errors.New("stopped with events still unwritten: an output did not take them in time (a reader that does not read, or falls behind); left them to stop within a second")
 
 // StallGrace is how long a stopped run may make no progress writing
 // before its outputs are abandoned; StopLimit bounds the whole time from

@@ -41,6 +41,12 @@ type Stream struct {
 	// Flush after it succeeded; without either, once Out took it.
 	Buf   *Buffer
 	Flush func() error
+	// Skip, when set, says which events are not written at all (routine
+	// frees, excluded reasons): they are counted (Skipped) before any
+	// stage looks them up.
+	Skip func(*event.Event) bool
+
+	skipped atomic.Uint64
 
 	written  Written   // passed to Out; only the run's goroutine touches it
 	pending  []pending // written to Buf but not yet to its file
@@ -91,9 +97,26 @@ func (s *Stream) Reported() Written {
 	return s.reported
 }
 
+// Skipped returns how many events Skip kept out of the outputs.
+func (s *Stream) Skipped() uint64 { return s.skipped.Load() }
+
+// skipping puts Skip in front of take.
+func (s *Stream) skipping(take func(*event.Event) error) func(*event.Event) error {
+	if s.Skip == nil {
+		return take
+	}
+	return func(ev *event.Event) error {
+		if s.Skip(ev) {
+			s.skipped.Add(1)
+			return nil
+		}
+		return take(ev)
+	}
+}
+
 func (s *Stream) run(ctx context.Context) error {
 	if s.Stage == nil {
-		err := s.Source.Run(ctx, s.write, s.flush)
+		err := s.Source.Run(ctx, s.skipping(s.write), s.flush)
 		return s.final(err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -108,7 +131,7 @@ func (s *Stream) run(ctx context.Context) error {
 		}
 		drained <- err
 	}()
-	runErr := s.Source.Run(ctx, s.Stage.Add, nil)
+	runErr := s.Source.Run(ctx, s.skipping(s.Stage.Add), nil)
 	s.Stage.Close()
 	drainErr := <-drained
 	if drainErr != nil && !errors.Is(drainErr, tracer.ErrStop) {

@@ -168,3 +168,25 @@ func TestStreamStageCountStopsSource(t *testing.T) {
 		t.Errorf("the source sent all %d events past the count", src.emitted)
 	}
 }
+
+func TestStreamSkip(t *testing.T) {
+	for _, staged := range []bool{false, true} {
+		w := &fakeWriter{}
+		src := &fakeSource{events: drops(6)}
+		ctx, cancel := context.WithCancel(context.Background())
+		src.afterAll = cancel
+		s := &Stream{Source: src, Out: w, Skip: func(ev *event.Event) bool { return ev.Skb%2 == 0 }}
+		if staged {
+			s.Stage = NewAnnotate(8)
+		}
+		var n Written
+		var err error
+		within(t, "Stream.Run", func() { n, err = s.Run(ctx) })
+		if err != nil || n.All != 3 || s.Skipped() != 3 {
+			t.Errorf("staged %v: Run = %+v, %v, skipped %d; want 3 written, 3 skipped", staged, n, err, s.Skipped())
+		}
+		if got := w.skbs(); !slices.Equal(got, []uint64{1, 3, 5}) {
+			t.Errorf("staged %v: wrote %v, want [1 3 5]", staged, got)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/droptrace/droptrace/cli"
 	"github.com/droptrace/droptrace/filter"
 	"github.com/droptrace/droptrace/output"
+	"github.com/droptrace/droptrace/session"
 	"github.com/droptrace/droptrace/tracer"
 )
 
@@ -33,6 +34,8 @@ type config struct {
 	interval    time.Duration
 	summaryKeys int
 	metricsAddr string
+	annotate    session.Annotations
+	exclude     []string
 	version     bool
 	help        bool
 }
@@ -65,7 +68,13 @@ func newFlagSet(cfg *config) *pflag.FlagSet {
 	fs.DurationVar(&cfg.interval, "interval", time.Second, "how often --summary prints")
 	fs.IntVar(&cfg.summaryKeys, "summary-keys", tracer.DefaultSummaryKeys, "most keys --summary counts in the kernel; drops of further keys are counted as overflow")
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this [host:]port (a bare port is on 127.0.0.1)")
-	fs.BoolVar(&cfg.listReasons, "list-reasons", false, "print the drop reasons of the running kernel and exit")
+	a := &cfg.annotate
+	fs.BoolVar(&a.Explain, "explain", false, "explain each drop: its cause in words, evidence read live from the system, and a fix")
+	fs.StringSliceVar(&cfg.exclude, "exclude-reason", nil, "leave out drops with these reasons (a list, repeatable)")
+	fs.BoolVar(&a.ShowRoutine, "show-routine", false, "also report routine frees that are not packet loss (socket-close purges, multicast not for this host)")
+	fs.BoolVar(&a.Netfilter, "netfilter", true, "name the firewall rule behind each NETFILTER_DROP, with its verdict (--netfilter=false: off)")
+	fs.StringVar(&a.CRIEndpoint, "cri-endpoint", "", "the container runtime's CRI socket, to name drops by pod (default: containerd's or CRI-O's if found; 'none': off)")
+	fs.BoolVar(&cfg.listReasons, "list-reasons", false, "print the drop reasons of the running kernel, with what each means, and exit")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	fs.BoolVarP(&cfg.help, "help", "h", false, "print this help and exit")
 	return fs
@@ -82,6 +91,8 @@ var rules = []cli.Rule{
 	{Flag: "filter-netns", NonEmpty: true, Once: true},
 	{Flag: "filter-ifname", NonEmpty: true, Once: true},
 	{Flag: "filter-reason", NonEmpty: true}, // a list: repeats add to it
+	{Flag: "exclude-reason", NonEmpty: true},
+	{Flag: "cri-endpoint", NonEmpty: true, Once: true},
 	{Flag: "output-pcap", NonEmpty: true, Once: true},
 	{Flag: "metrics-addr", NonEmpty: true, Once: true},
 	{Flag: "output-snaplen", Needs: []string{"output-pcap"}},

@@ -3,10 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"strings"
 
+	"github.com/droptrace/droptrace/explain"
 	"github.com/droptrace/droptrace/filter"
 	"github.com/droptrace/droptrace/kernel"
 	"github.com/droptrace/droptrace/output"
@@ -25,12 +24,16 @@ func run(ctx context.Context, cfg *config) error {
 		return fmt.Errorf("reading drop reasons from kernel BTF: %w", err)
 	}
 	if cfg.listReasons {
-		return listReasons(os.Stdout, reasons)
+		return explain.WriteList(os.Stdout, reasons.Names())
 	}
 	spec, err := filter.Parse(cfg.filters, reasons)
 	if err != nil {
 		return err
 	}
+	if cfg.annotate.Exclude, err = explain.ParseExcludeReasons(cfg.exclude, reasons); err != nil {
+		return err
+	}
+	cfg.annotate.Pods = true
 	if err := kernel.CheckPrivileges(); err != nil {
 		return err
 	}
@@ -62,7 +65,7 @@ func run(ctx context.Context, cfg *config) error {
 		Tracer:  tracer.Config{Filter: spec, Hook: cfg.hook, TCP: cfg.tcp, Summary: cfg.summary, SummaryKeys: cfg.summaryKeys, Decoder: dec},
 		Outputs: &output.Set{Format: cfg.output, Stdout: stdout, Pcap: cfg.pcap, Notice: pcapNotice},
 		Stdout:  stdout, Stderr: os.Stderr, Pcap: cfg.pcap,
-		Count: cfg.count, Duration: cfg.duration, Interval: cfg.interval, Metrics: metrics,
+		Count: cfg.count, Duration: cfg.duration, Interval: cfg.interval, Metrics: metrics, Annotate: cfg.annotate,
 	}
 	if cfg.pcap != "" {
 		d.Tracer.Snaplen = cfg.snaplen
@@ -71,8 +74,3 @@ func run(ctx context.Context, cfg *config) error {
 }
 
 func pcapNotice(s string) { fmt.Fprintf(os.Stderr, "droptrace: --output-pcap: %s\n", s) }
-
-func listReasons(w io.Writer, reasons *kernel.DropReasons) error {
-	_, err := io.WriteString(w, strings.Join(reasons.Names(), "\n")+"\n")
-	return err
-}
