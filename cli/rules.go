@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/droptrace/droptrace/filter"
 )
 
 // Rule says what one flag requires of the command line.
@@ -69,4 +72,16 @@ func On(fs *pflag.FlagSet, name string) bool {
 	}
 	v := f.Value.String()
 	return v != "" && v != "false" && v != "[]"
+}
+
+// FilterRules are the rules of the --filter-* flags package filter
+// defines: each needs a value, and is given once unless it takes a list.
+func FilterRules() []Rule {
+	fs := pflag.NewFlagSet("filters", pflag.ContinueOnError)
+	new(filter.Flags).Register(fs)
+	var rules []Rule
+	fs.VisitAll(func(f *pflag.Flag) {
+		rules = append(rules, Rule{Flag: f.Name, NonEmpty: true, Once: !slices.Contains(filter.Lists, f.Name)})
+	})
+	return rules
 }

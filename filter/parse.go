@@ -9,13 +9,6 @@ import (
 	"unicode"
 )
 
-// Flags are the raw --filter-* flag values as the user typed them ("" or
-// nil means not given).
-type Flags struct {
-	SrcIP, DstIP, Port, Proto, Netns, Ifname string
-	Reasons                                  []string
-}
-
 // ReasonLookup resolves a drop reason name to its code; kernel.DropReasons
 // implements it. Case-insensitivity is the lookup's business.
 type ReasonLookup interface {
@@ -36,38 +29,6 @@ func (e *Error) Error() string {
 
 func flagError(flag, format string, args ...any) error {
 	return &Error{Flag: flag, Problem: fmt.Sprintf(format, args...)}
-}
-
-// Parse validates f and returns the Spec it describes. reasons may be nil
-// when f.Reasons is empty. Every error it returns is an *Error.
-func Parse(f Flags, reasons ReasonLookup) (Spec, error) {
-	var s Spec
-	var err error
-	if s.Src, err = parsePrefix("--filter-src-ip", f.SrcIP); err != nil {
-		return Spec{}, err
-	}
-	if s.Dst, err = parsePrefix("--filter-dst-ip", f.DstIP); err != nil {
-		return Spec{}, err
-	}
-	if s.Port, err = parsePort(f.Port); err != nil {
-		return Spec{}, err
-	}
-	if s.Proto, err = parseProto(f.Proto); err != nil {
-		return Spec{}, err
-	}
-	if s.Netns, err = parseNetns(f.Netns); err != nil {
-		return Spec{}, err
-	}
-	if s.Ifname, err = parseIfname(f.Ifname); err != nil {
-		return Spec{}, err
-	}
-	if s.Reasons, err = parseReasons(f.Reasons, reasons); err != nil {
-		return Spec{}, err
-	}
-	if err := checkCombination(s); err != nil {
-		return Spec{}, err
-	}
-	return s, nil
 }
 
 // parsePrefix accepts an address or a CIDR prefix. IPv4-mapped IPv6 is

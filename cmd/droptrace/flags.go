@@ -44,14 +44,7 @@ func newFlagSet(cfg *config) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("droptrace", pflag.ContinueOnError)
 	fs.SortFlags = false
 	fs.SetOutput(io.Discard)
-	f := &cfg.filters
-	fs.StringVar(&f.SrcIP, "filter-src-ip", "", "only drops from this IPv4/IPv6 address or CIDR")
-	fs.StringVar(&f.DstIP, "filter-dst-ip", "", "only drops to this IPv4/IPv6 address or CIDR")
-	fs.StringVar(&f.Port, "filter-port", "", "only drops with this source or destination port")
-	fs.StringVar(&f.Proto, "filter-proto", "", "only drops of this protocol: tcp, udp, icmp, icmp6")
-	fs.StringVar(&f.Netns, "filter-netns", "", "only drops in this network namespace: inode, /proc/PID/ns/net, or an 'ip netns' name")
-	fs.StringVar(&f.Ifname, "filter-ifname", "", "only drops on the interface of this name (in any namespace)")
-	fs.StringSliceVar(&f.Reasons, "filter-reason", nil, "only drops with these reasons, e.g. NETFILTER_DROP,NO_SOCKET (see --list-reasons); a list, repeatable")
+	cfg.filters.Register(fs)
 	fs.StringVarP(&cfg.output, "output", "o", "text", "output format on stdout: "+strings.Join(output.Formats(), " or "))
 	fs.StringVarP(&cfg.pcap, "output-pcap", "w", "", "also write the dropped packets to this pcapng file ('-' for stdout)")
 	fs.IntVar(&cfg.snaplen, "output-snaplen", tracer.MaxSnaplen, fmt.Sprintf("packet bytes saved per drop with --output-pcap (1-%d)", tracer.MaxSnaplen))
@@ -84,13 +77,6 @@ func newFlagSet(cfg *config) *pflag.FlagSet {
 // value would mean "everything", a repeated filter would silently keep
 // only its last value, and a flag of another mode would do nothing.
 var rules = []cli.Rule{
-	{Flag: "filter-src-ip", NonEmpty: true, Once: true},
-	{Flag: "filter-dst-ip", NonEmpty: true, Once: true},
-	{Flag: "filter-port", NonEmpty: true, Once: true},
-	{Flag: "filter-proto", NonEmpty: true, Once: true},
-	{Flag: "filter-netns", NonEmpty: true, Once: true},
-	{Flag: "filter-ifname", NonEmpty: true, Once: true},
-	{Flag: "filter-reason", NonEmpty: true}, // a list: repeats add to it
 	{Flag: "exclude-reason", NonEmpty: true},
 	{Flag: "cri-endpoint", NonEmpty: true, Once: true},
 	{Flag: "output-pcap", NonEmpty: true, Once: true},
@@ -107,7 +93,7 @@ var rules = []cli.Rule{
 func parseFlags(args []string) (*config, *pflag.FlagSet, error) {
 	cfg := &config{}
 	fs := newFlagSet(cfg)
-	if err := cli.Parse(fs, args, rules); err != nil {
+	if err := cli.Parse(fs, args, append(cli.FilterRules(), rules...)); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			cfg.help = true
 			return cfg, fs, nil
