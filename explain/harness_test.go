@@ -163,10 +163,11 @@ func startTracer(t *testing.T, ns string) *tracer {
 	return startTracerArgs(t, "--filter-netns", ns)
 }
 
-// startTracerArgs runs droptrace -o json with other filters.
+// startTracerArgs runs droptrace -o json with other filters. Routine
+// frees are shown: the package decides what is routine, not the binary.
 func startTracerArgs(t *testing.T, filters ...string) *tracer {
 	t.Helper()
-	cmd := exec.Command(droptraceBin(t), append([]string{"-o", "json"}, filters...)...)
+	cmd := exec.Command(droptraceBin(t), append([]string{"-o", "json", "--show-routine"}, filters...)...)
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
