@@ -98,22 +98,8 @@ func (cs *conns) open(ino uint32) (*conn, error) {
 }
 
 func openNetns(idx *nsfs.Index, ino uint32) (netns.NsHandle, error) {
-	path, err := idx.Path(ino)
-	if err != nil {
-		return 0, err
-	}
-	ns, err := netns.GetFromPath(path)
-	if err != nil {
-		idx.Forget(ino)
-		return 0, fmt.Errorf("opening netns %d (%s): %w", ino, path, err)
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(int(ns), &st); err != nil || st.Ino != uint64(ino) {
-		ns.Close()
-		idx.Forget(ino)
-		return 0, fmt.Errorf("netns %d: %s now opens another namespace: %w", ino, path, nsfs.ErrNetnsNotFound)
-	}
-	return ns, nil
+	fd, err := idx.Open(ino)
+	return netns.NsHandle(fd), err
 }
 
 func (c *conn) close() {

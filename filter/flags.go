@@ -66,7 +66,7 @@ func Parse(f Flags, reasons ReasonLookup) (Spec, error) {
 	if s.Ifname, err = parseIfname(f.Ifname); err != nil {
 		return Spec{}, err
 	}
-	if s.Reasons, err = parseReasons(f.Reasons, reasons); err != nil {
+	if s.Reasons, err = ParseReasons("--filter-reason", f.Reasons, reasons); err != nil {
 		return Spec{}, err
 	}
 	if err := checkCombination(s); err != nil {

@@ -122,13 +122,14 @@ func parseIfname(arg string) (string, error) {
 	return arg, nil
 }
 
-// parseReasons resolves names given as repeated flags, comma-separated
-// lists, or both, keeping the user's order and dropping repeats.
-func parseReasons(args []string, lookup ReasonLookup) ([]uint32, error) {
+// ParseReasons resolves the reason names of flag given as repeated flags,
+// comma-separated lists, or both, keeping the user's order and dropping
+// repeats. Every error is an *Error naming flag.
+func ParseReasons(flag string, args []string, lookup ReasonLookup) ([]uint32, error) {
 	var codes []uint32
 	for _, arg := range args {
 		for name := range strings.SplitSeq(arg, ",") {
-			code, err := lookupReason(strings.TrimSpace(name), lookup)
+			code, err := lookupReason(flag, strings.TrimSpace(name), lookup)
 			if err != nil {
 				return nil, err
 			}
@@ -140,16 +141,16 @@ func parseReasons(args []string, lookup ReasonLookup) ([]uint32, error) {
 	return codes, nil
 }
 
-func lookupReason(name string, lookup ReasonLookup) (uint32, error) {
+func lookupReason(flag, name string, lookup ReasonLookup) (uint32, error) {
 	if name == "" {
-		return 0, flagError("--filter-reason", "empty drop reason name")
+		return 0, flagError(flag, "empty drop reason name")
 	}
 	if lookup == nil {
-		return 0, flagError("--filter-reason", "drop reason names are not available on this kernel")
+		return 0, flagError(flag, "drop reason names are not available on this kernel")
 	}
 	code, ok := lookup.Code(name)
 	if !ok {
-		return 0, flagError("--filter-reason", "unknown drop reason %q (see --list-reasons)", name)
+		return 0, flagError(flag, "unknown drop reason %q (see --list-reasons)", name)
 	}
 	return code, nil
 }

@@ -123,21 +123,12 @@ func (d *Client) handle(ino uint32) (*diagHandle, error) {
 // open makes a netlink socket inside namespace ino. It checks that the
 // file still opens that namespace, since /proc/PID files get reused.
 func (d *Client) open(ino uint32) (*netlink.Handle, error) {
-	path, err := d.Netns.Path(ino)
+	fd, err := d.Netns.Open(ino)
 	if err != nil {
 		return nil, err
 	}
-	ns, err := netns.GetFromPath(path)
-	if err != nil {
-		d.Netns.Forget(ino)
-		return nil, fmt.Errorf("opening netns %d (%s): %w", ino, path, err)
-	}
+	ns := netns.NsHandle(fd)
 	defer ns.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(ns), &st); err != nil || st.Ino != uint64(ino) {
-		d.Netns.Forget(ino)
-		return nil, fmt.Errorf("netns %d: %s now opens another namespace: %w", ino, path, nsfs.ErrNetnsNotFound)
-	}
 	h, err := netlink.NewHandleAt(ns, unix.NETLINK_INET_DIAG)
 	if err != nil {
 		return nil, fmt.Errorf("netlink socket in netns %d: %w", ino, err)
