@@ -1,7 +1,7 @@
 // Package cli holds the rules of droptrace's command line that are data
 // rather than code: which flags refuse an empty value, which may be given
 // only once, which have effect only in a mode (and so are refused
-// without it), and the usage error that main prints as one line before
+// without it), which cannot be combined, and the usage error that main prints as one line before
 // exiting with status 2.
 //
 // It must not define droptrace's flags, read the system or attach

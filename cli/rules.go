@@ -15,6 +15,7 @@ type Rule struct {
 	NonEmpty bool     // an empty value is refused: it would mean "everything"
 	Once     bool     // a second occurrence is refused rather than replacing the first
 	Needs    []string // flags of which one must be on for this one to have effect
+	Excludes []string // flags that must be off when this one is on
 }
 
 // Parse parses args into fs and applies rules: a flag given twice against
@@ -51,6 +52,11 @@ func check(fs *pflag.FlagSet, r Rule) error {
 	}
 	if r.NonEmpty && (f.Value.String() == "" || f.Value.String() == "[]") {
 		return Usagef("--%s: the value is empty; leave the flag out if you mean none", r.Flag)
+	}
+	for _, ex := range r.Excludes {
+		if On(fs, ex) {
+			return Usagef("--%s: cannot be used with --%s", r.Flag, ex)
+		}
 	}
 	if len(r.Needs) == 0 {
 		return nil

@@ -14,6 +14,7 @@ func TestParse(t *testing.T) {
 		{Flag: "reason", NonEmpty: true},
 		{Flag: "stack", Needs: []string{"trace"}},
 		{Flag: "funcs", Needs: []string{"trace", "list"}},
+		{Flag: "list", Excludes: []string{"port", "trace"}},
 	}
 	tests := []struct {
 		args []string
@@ -30,6 +31,9 @@ func TestParse(t *testing.T) {
 		{[]string{"--funcs", "x"}, "--funcs: has effect only with --trace or --list"},
 		{[]string{"--funcs", "x", "--list"}, ""},
 		{[]string{"--nosuch"}, "--nosuch"},
+		{[]string{"--list", "--port", "80"}, "--list: cannot be used with --port"},
+		{[]string{"--list", "--trace"}, "--list: cannot be used with --trace"},
+		{[]string{"--list", "--trace=false"}, ""},
 	}
 	for _, tt := range tests {
 		fs := pflag.NewFlagSet("t", pflag.ContinueOnError)

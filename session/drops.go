@@ -27,35 +27,43 @@ type Drops struct {
 	// Annotate says what events gain (rule, explanation, pod) and which
 	// drops are left out (routine frees, excluded reasons).
 	Annotate Annotations
+	// FilterPod is --filter-pod NAMESPACE/NAME: drops in that pod's
+	// namespace only, followed when the pod is created again.
+	FilterPod string
 
 	an *annotators
+	pf *podFilter // nil without FilterPod
 }
 
 // Run opens the outputs, attaches, and reports until ctx ends.
 func (d *Drops) Run(ctx context.Context) error {
+	// The annotators first: an unknown --filter-pod creates nothing.
+	if err := d.openAnnotators(ctx); err != nil {
+		return err
+	}
 	// Outputs open before anything attaches: a bad path attaches nothing.
 	// Waiting for a FIFO's reader ends with --duration too.
 	w, err := d.openOutputs(ctx)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		d.closeAnnotators()
 		fmt.Fprintf(d.Stderr, "droptrace: stopped before --output-pcap %s was open; nothing attached\n", d.Pcap)
 		return nil
 	}
 	if err != nil {
-		return err
-	}
-	if d.an, err = d.Annotate.open(ctx, d.Stderr, d.Tracer.Summary); err != nil {
-		w.Close()
+		d.closeAnnotators()
 		return err
 	}
 	defer ReleaseTracefs(d.Stderr) // after the tracer is closed
 	t, err := tracer.Open(d.Tracer)
 	if err != nil {
 		w.Close()
+		d.closeAnnotators()
 		return err
 	}
 	defer d.closeTracer(t)
 	if w, err = d.withMetrics(ctx, w, t); err != nil {
 		w.Close()
+		d.closeAnnotators()
 		return err
 	}
 	w = d.an.writer(w)
@@ -65,10 +73,38 @@ func (d *Drops) Run(ctx context.Context) error {
 	AnnounceDrops(d.Stderr, t, d.Tracer.Filter)
 	ctx, cancel := WithDuration(ctx, d.Duration)
 	defer cancel()
+	d.pf.start(ctx, t, d.Stderr)
+	defer d.pf.close() // before the tracer closes
 	if d.Tracer.Summary {
 		return d.summary(ctx, t)
 	}
 	return d.stream(ctx, t, w)
+}
+
+// openAnnotators starts the annotators and resolves --filter-pod to the
+// namespace the programs filter on.
+func (d *Drops) openAnnotators(ctx context.Context) error {
+	var err error
+	if d.an, err = d.Annotate.open(ctx, d.Stderr, d.Tracer.Summary); err != nil {
+		return err
+	}
+	if d.FilterPod == "" {
+		return nil
+	}
+	if d.pf, err = openPodFilter(ctx, d.an.pods, d.FilterPod); err != nil {
+		d.an.close()
+		return err
+	}
+	d.Tracer.Filter.Netns = d.pf.ino
+	fmt.Fprintf(d.Stderr, "droptrace: --filter-pod %s: netns %d\n", d.FilterPod, d.pf.ino)
+	return nil
+}
+
+// closeAnnotators closes what openAnnotators opened, on an error before
+// the run.
+func (d *Drops) closeAnnotators() {
+	d.pf.close()
+	d.an.close()
 }
 
 // withMetrics adds the --metrics-addr counter to the outputs.
@@ -97,7 +133,7 @@ func (d *Drops) summary(ctx context.Context, t *tracer.Tracer) error {
 		return err
 	}
 	defer d.an.close()
-	s := Summary{Source: t, Out: d.an.summary(sw, d.Annotate.Explain), Interval: d.Interval, Flush: d.Stdout.Flush}
+	s := Summary{Source: t, Out: d.an.summary(d.pf.summary(sw), d.Annotate.Explain), Interval: d.Interval, Flush: d.Stdout.Flush}
 	return s.Run(ctx)
 }
 

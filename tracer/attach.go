@@ -28,9 +28,10 @@ const (
 // attachDrop loads and attaches the drop program: with HookAuto the
 // BTF-typed tracepoint where the kernel allows it (5.5+), else the
 // classic one. fallback says why tp_btf was not used, "" when it was.
-func attachDrop(spec *ebpf.CollectionSpec, kspec *btf.Spec, hook string) (coll *ebpf.Collection, l link.Link, mode, fallback string, err error) {
+// The maps in shared (by name) are used instead of new ones.
+func attachDrop(spec *ebpf.CollectionSpec, kspec *btf.Spec, hook string, shared map[string]*ebpf.Map) (coll *ebpf.Collection, l link.Link, mode, fallback string, err error) {
 	if hook != HookTracepoint {
-		coll, l, err = attachTpBTF(spec, kspec)
+		coll, l, err = attachTpBTF(spec, kspec, shared)
 		if err == nil {
 			return coll, l, ModeTpBTF, "", nil
 		}
@@ -42,14 +43,14 @@ func attachDrop(spec *ebpf.CollectionSpec, kspec *btf.Spec, hook string) (coll *
 	} else {
 		fallback = "--drop-hook tracepoint"
 	}
-	coll, l, err = attachTracepoint(spec)
+	coll, l, err = attachTracepoint(spec, shared)
 	if err != nil {
 		return nil, nil, "", "", fmt.Errorf("%w (tp_btf: %s)", err, fallback)
 	}
 	return coll, l, ModeTracepoint, fallback, nil
 }
 
-func attachTpBTF(spec *ebpf.CollectionSpec, kspec *btf.Spec) (*ebpf.Collection, link.Link, error) {
+func attachTpBTF(spec *ebpf.CollectionSpec, kspec *btf.Spec, shared map[string]*ebpf.Map) (*ebpf.Collection, link.Link, error) {
 	params, err := kernel.TracepointParams(kspec, "kfree_skb")
 	if err != nil {
 		return nil, nil, err
@@ -59,7 +60,7 @@ func attachTpBTF(spec *ebpf.CollectionSpec, kspec *btf.Spec) (*ebpf.Collection, 
 	if err := spec.Variables[bpf.DropVarCfgTpHasReason].Set(boolByte(params >= 3)); err != nil {
 		return nil, nil, fmt.Errorf("setting %s: %w", bpf.DropVarCfgTpHasReason, err)
 	}
-	coll, err := load(spec, bpf.DropProgKfreeSkbBtf, kspec)
+	coll, err := load(spec, bpf.DropProgKfreeSkbBtf, kspec, shared)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -74,11 +75,11 @@ func attachTpBTF(spec *ebpf.CollectionSpec, kspec *btf.Spec) (*ebpf.Collection, 
 	return coll, l, nil
 }
 
-func attachTracepoint(spec *ebpf.CollectionSpec) (*ebpf.Collection, link.Link, error) {
+func attachTracepoint(spec *ebpf.CollectionSpec, shared map[string]*ebpf.Map) (*ebpf.Collection, link.Link, error) {
 	if _, err := kernel.EnsureTracefs(); err != nil {
 		return nil, nil, err
 	}
-	coll, err := load(spec.Copy(), bpf.DropProgKfreeSkbTp, nil)
+	coll, err := load(spec.Copy(), bpf.DropProgKfreeSkbTp, nil, shared)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -92,13 +93,13 @@ func attachTracepoint(spec *ebpf.CollectionSpec) (*ebpf.Collection, link.Link, e
 
 // load creates the collection with only the program named keep, so no
 // program the run does not need reaches the verifier.
-func load(spec *ebpf.CollectionSpec, keep string, kspec *btf.Spec) (*ebpf.Collection, error) {
+func load(spec *ebpf.CollectionSpec, keep string, kspec *btf.Spec, shared map[string]*ebpf.Map) (*ebpf.Collection, error) {
 	for name := range spec.Programs {
 		if name != keep {
 			delete(spec.Programs, name)
 		}
 	}
-	opts := ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kspec}}
+	opts := ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kspec}, MapReplacements: shared}
 	coll, err := ebpf.NewCollectionWithOptions(spec, opts)
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", keep, err)

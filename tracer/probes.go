@@ -3,6 +3,8 @@ package tracer
 // Probes returns how many programs are attached to the kernel now: the
 // drop program and, with --tcp, one per TCP tracepoint.
 func (t *Tracer) Probes() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	n := 0
 	if t.link != nil {
 		n++

@@ -188,6 +188,19 @@ func (p *tcpProbe) detach() error {
 	return errors.Join(errs...)
 }
 
+// retire closes old, which p replaces, and returns the tracepoint hits
+// its programs missed, so that TCPStats still counts them.
+func (p *tcpProbe) retire(old *tcpProbe) (missed uint64) {
+	old.detach()
+	for _, prog := range old.coll.Programs {
+		if st, err := prog.Stats(); err == nil {
+			missed += st.RecursionMisses
+		}
+	}
+	old.close()
+	return missed
+}
+
 func (p *tcpProbe) close() error {
 	err := p.detach()
 	p.coll.Close()
@@ -196,6 +209,8 @@ func (p *tcpProbe) close() error {
 
 // TCPMode names how the TCP programs are attached; "" without --tcp.
 func (t *Tracer) TCPMode() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.tcp == nil {
 		return ""
 	}
@@ -204,6 +219,8 @@ func (t *Tracer) TCPMode() string {
 
 // TCPFallback says why the TCP programs do not use tp_btf; "" when they do.
 func (t *Tracer) TCPFallback() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.tcp == nil {
 		return ""
 	}
@@ -224,6 +241,9 @@ func (t *Tracer) TCPStats() (seen, lost, missed uint64, err error) {
 	if lost, err = sumPerCPU(m, uint32(bpf.DropStatIndexSTAT_TCP_LOST)); err != nil {
 		return 0, 0, 0, err
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	missed = t.tcpMissed
 	for name, p := range t.tcp.coll.Programs {
 		st, err := p.Stats()
 		if err != nil {

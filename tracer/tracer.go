@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -34,14 +35,22 @@ type Config struct {
 
 // Tracer is the loaded and attached drop program.
 type Tracer struct {
-	coll     *ebpf.Collection
-	link     link.Link
+	coll     *ebpf.Collection // owns the maps; and the program until a retarget
 	mode     string
 	fallback string
-	tcp      *tcpProbe   // nil without Config.TCP
 	rings    []*ebpf.Map // one per CPU; none in summary mode
 	summary  summaryState
 	dec      *Decoder
+
+	cfg   Config    // what the programs were loaded for, for RetargetNetns
+	kspec *btf.Spec //
+
+	mu        sync.Mutex // guards what a retarget replaces
+	link      link.Link
+	prog      *ebpf.Collection // the attached program's, when not coll
+	tcp       *tcpProbe        // nil without Config.TCP
+	tcpMissed uint64           // recursion misses of retired TCP programs
+	detached  bool
 }
 
 // Open loads the drop program specialised for cfg and attaches it.
@@ -66,12 +75,12 @@ func Open(cfg Config) (*Tracer, error) {
 			return nil, explainPermission(err)
 		}
 	}
-	coll, l, mode, fallback, err := attachDrop(spec, kspec, cfg.Hook)
+	coll, l, mode, fallback, err := attachDrop(spec, kspec, cfg.Hook, nil)
 	if err != nil {
 		closeAll(rings)
 		return nil, explainPermission(err)
 	}
-	t := &Tracer{coll: coll, link: l, mode: mode, fallback: fallback, rings: rings, dec: cfg.Decoder}
+	t := &Tracer{coll: coll, link: l, mode: mode, fallback: fallback, rings: rings, dec: cfg.Decoder, cfg: cfg, kspec: kspec}
 	if err := t.setReasons(cfg.Filter.Reasons); err != nil {
 		t.Close()
 		return nil, err
@@ -129,8 +138,12 @@ func (t *Tracer) Mode() string { return t.mode }
 // Fallback says why the BTF tracepoint was not used; "" when it was.
 func (t *Tracer) Fallback() string { return t.fallback }
 
-// Detach stops new events; events already in the ring buffer stay readable.
+// Detach stops new events; events already in the ring buffer stay
+// readable. No retarget attaches anything after it.
 func (t *Tracer) Detach() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.detached = true
 	var errs []error
 	if t.tcp != nil {
 		errs = append(errs, t.tcp.detach())
@@ -145,8 +158,13 @@ func (t *Tracer) Detach() error {
 // Close detaches and frees everything.
 func (t *Tracer) Close() error {
 	err := t.Detach()
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.tcp != nil {
 		t.tcp.close()
+	}
+	if t.prog != nil {
+		t.prog.Close()
 	}
 	t.coll.Close()
 	closeAll(t.rings)

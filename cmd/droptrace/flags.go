@@ -35,6 +35,7 @@ type config struct {
 	summaryKeys int
 	metricsAddr string
 	annotate    session.Annotations
+	filterPod   string
 	exclude     []string
 	version     bool
 	help        bool
@@ -45,6 +46,7 @@ func newFlagSet(cfg *config) *pflag.FlagSet {
 	fs.SortFlags = false
 	fs.SetOutput(io.Discard)
 	cfg.filters.Register(fs)
+	fs.StringVar(&cfg.filterPod, "filter-pod", "", "only drops in this Kubernetes pod's network namespace, NAMESPACE/NAME, followed if the pod is created again")
 	fs.StringVarP(&cfg.output, "output", "o", "text", "output format on stdout: "+strings.Join(output.Formats(), " or "))
 	fs.StringVarP(&cfg.pcap, "output-pcap", "w", "", "also write the dropped packets to this pcapng file ('-' for stdout)")
 	fs.IntVar(&cfg.snaplen, "output-snaplen", tracer.MaxSnaplen, fmt.Sprintf("packet bytes saved per drop with --output-pcap (1-%d)", tracer.MaxSnaplen))
@@ -77,6 +79,7 @@ func newFlagSet(cfg *config) *pflag.FlagSet {
 // value would mean "everything", a repeated filter would silently keep
 // only its last value, and a flag of another mode would do nothing.
 var rules = []cli.Rule{
+	{Flag: "filter-pod", NonEmpty: true, Once: true, Excludes: []string{"filter-netns", "trace"}},
 	{Flag: "exclude-reason", NonEmpty: true},
 	{Flag: "cri-endpoint", NonEmpty: true, Once: true},
 	{Flag: "output-pcap", NonEmpty: true, Once: true},

@@ -66,6 +66,7 @@ func run(ctx context.Context, cfg *config) error {
 		Outputs: &output.Set{Format: cfg.output, Stdout: stdout, Pcap: cfg.pcap, Notice: pcapNotice},
 		Stdout:  stdout, Stderr: os.Stderr, Pcap: cfg.pcap,
 		Count: cfg.count, Duration: cfg.duration, Interval: cfg.interval, Metrics: metrics, Annotate: cfg.annotate,
+		FilterPod: cfg.filterPod,
 	}
 	if cfg.pcap != "" {
 		d.Tracer.Snaplen = cfg.snaplen

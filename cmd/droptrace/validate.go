@@ -32,6 +32,8 @@ func validate(cfg *config) error {
 		return usagef("--output-pcap: '-' takes stdout, which --output %s also writes to; write the pcap to a file", cfg.output)
 	case cfg.pcap != "" && cfg.pcap != "-" && output.SameFile(cfg.pcap, os.Stdout):
 		return usagef("--output-pcap: %s is stdout, which --output %s also writes to; use '-w -' for the pcap alone on stdout", cfg.pcap, cfg.output)
+	case cfg.filterPod != "" && cfg.annotate.CRIEndpoint == "none":
+		return usagef("--filter-pod: pods are found through the CRI runtime, which --cri-endpoint none turns off")
 	}
 	if err := validateTCP(cfg); err != nil {
 		return err

@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestValidateMonitoring(t *testing.T) {
 	tests := []struct {
@@ -27,6 +30,29 @@ func TestValidateMonitoring(t *testing.T) {
 		}
 		if tt.name == "metrics bare port" && cfg.metricsAddr != "127.0.0.1:9090" {
 			t.Errorf("%s: address %q", tt.name, cfg.metricsAddr)
+		}
+	}
+}
+
+func TestFilterPodFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string // "" for no error, else the text the error must hold
+	}{
+		{[]string{"--filter-pod", "default/web"}, ""},
+		{[]string{"--filter-pod", "default/web", "--filter-netns", "4026531840"}, "--filter-pod: cannot be used with --filter-netns"},
+		{[]string{"--filter-pod", "default/web", "--trace"}, "--filter-pod: cannot be used with --trace"},
+		{[]string{"--filter-pod", "default/web", "--cri-endpoint", "none"}, "--filter-pod: pods are found through the CRI runtime"},
+		{[]string{"--filter-pod", ""}, "--filter-pod: the value is empty"},
+		{[]string{"--filter-pod", "a/b", "--filter-pod", "c/d"}, "--filter-pod: given twice"},
+	}
+	for _, tt := range tests {
+		_, _, err := parseFlags(tt.args)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%q: %v, want no error", tt.args, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%q: %v, want an error holding %q", tt.args, err, tt.want)
 		}
 	}
 }

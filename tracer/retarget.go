@@ -1,0 +1,96 @@
+package tracer
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+
+	"github.com/droptrace/droptrace/bpf"
+)
+
+// ErrDetached means the tracer was detached: a retarget attaches nothing.
+var ErrDetached = errors.New("the tracer is detached")
+
+// RetargetNetns reloads the drop program (and the TCP programs) with the
+// namespace filter set to ino, the other filters unchanged: --filter-pod
+// following a pod that was recreated in a new namespace. The new programs
+// share every map of the running ones (the rings, the counters, the
+// summary and its pending runs), so no event or count is lost, and they
+// attach before the old ones detach, so no drop goes unseen; a drop seen
+// by both is matched by at most one, since it happened in one namespace.
+func (t *Tracer) RetargetNetns(ino uint32) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.detached {
+		return ErrDetached
+	}
+	cfg := t.cfg
+	cfg.Filter.Netns = ino
+	coll, l, err := t.loadDrop(cfg)
+	if err != nil {
+		return fmt.Errorf("reloading the drop program for netns %d: %w", ino, explainPermission(err))
+	}
+	var tcp *tcpProbe
+	if t.tcp != nil {
+		if tcp, err = openTCP(cfg.Filter, t.kspec, t.coll); err != nil {
+			l.Close()
+			coll.Close()
+			return fmt.Errorf("reloading the TCP programs for netns %d: %w", ino, explainPermission(err))
+		}
+	}
+	t.swap(coll, l, tcp)
+	t.cfg = cfg
+	return nil
+}
+
+// loadDrop loads and attaches the drop program for cfg as the running
+// one is attached, with the running one's maps.
+func (t *Tracer) loadDrop(cfg Config) (*ebpf.Collection, link.Link, error) {
+	spec, err := bpf.LoadDrop()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the embedded BPF object: %w", err)
+	}
+	if err := configure(spec, cfg); err != nil {
+		return nil, nil, err
+	}
+	shared := map[string]*ebpf.Map{}
+	for name, m := range t.coll.Maps {
+		if strings.HasPrefix(name, ".") { // .rodata: the constants being changed
+			continue
+		}
+		shared[name] = m
+		spec.Maps[name].MaxEntries = m.MaxEntries()
+	}
+	hook := HookTpBTF
+	if t.mode == ModeTracepoint {
+		hook = HookTracepoint
+	}
+	coll, l, _, _, err := attachDrop(spec, t.kspec, hook, shared)
+	return coll, l, err
+}
+
+// swap detaches and frees the running programs once their successors are
+// attached. Called with t.mu held.
+func (t *Tracer) swap(coll *ebpf.Collection, l link.Link, tcp *tcpProbe) {
+	t.link.Close()
+	t.link = l
+	if t.prog != nil {
+		t.prog.Close()
+	} else {
+		// The first program was loaded in the collection that owns the
+		// maps, which stay.
+		for name := range t.coll.Programs {
+			if p := t.coll.DetachProgram(name); p != nil {
+				p.Close()
+			}
+		}
+	}
+	t.prog = coll
+	if tcp != nil {
+		t.tcpMissed += tcp.retire(t.tcp)
+		t.tcp = tcp
+	}
+}
