@@ -12,6 +12,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/droptrace/droptrace/output"
+	"github.com/droptrace/droptrace/pods/podtest"
 )
 
 // TestCRIPod makes pod sandboxes through containerd's CRI API, as the
@@ -20,35 +21,35 @@ import (
 // then deletes the pod, creates it again under the same name, and checks
 // that Follow reports its new namespace and its drops are named again.
 func TestCRIPod(t *testing.T) {
-	r := startContainerd(t)
+	r := podtest.StartContainerd(t)
 	bin := droptraceBinary(t)
-	ns, name := "shop-"+randomID(t), "web"
+	ns, name := "shop-"+podtest.RandomID(t), "web"
 	ref := ns + "/" + name
-	r.runPod(t, ns, name, "app")
-	r.runPod(t, ns, "other", "db")
-	r.runPodOn(t, ns, "hostnet", "agent", runtimeapi.NamespaceMode_NODE)
-	res, err := New(context.Background(), Options{CRIEndpoint: r.sock, Interval: 200 * time.Millisecond})
+	r.RunPod(t, ns, name, "app")
+	r.RunPod(t, ns, "other", "db")
+	r.RunPodOn(t, ns, "hostnet", "agent", runtimeapi.NamespaceMode_NODE)
+	res, err := New(context.Background(), Options{CRIEndpoint: r.Sock, Interval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { res.Close() })
-	ino, err := res.Resolve(contextFor(t, 10*time.Second), ref)
+	ino, err := res.Resolve(podtest.Context(t, 10*time.Second), ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := res.Resolve(contextFor(t, 10*time.Second), ns+"/other")
+	other, err := res.Resolve(podtest.Context(t, 10*time.Second), ns+"/other")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("pod %s: netns %d; %s/other: netns %d", ref, ino, ns, other)
-	paths, _, err := res.cri.sandboxNetns(contextFor(t, 10*time.Second), r.podByName(t, ns, name).id, "/proc")
+	paths, _, err := res.cri.sandboxNetns(podtest.Context(t, 10*time.Second), r.PodByName(t, ns, name).ID, "/proc")
 	if err != nil || len(paths) != 2 || netnsInode(paths[0]) != ino || netnsInode(paths[1]) != ino {
 		t.Errorf("sandbox status: paths %q (%v), want the spec's and the pid's, both netns %d", paths, err, ino)
 	}
 	if ino == other {
 		t.Fatalf("both pods resolve to netns %d", ino)
 	}
-	if _, err := res.Resolve(contextFor(t, 10*time.Second), ns+"/hostnet"); !errors.Is(err, ErrPodNotFound) {
+	if _, err := res.Resolve(podtest.Context(t, 10*time.Second), ns+"/hostnet"); !errors.Is(err, ErrPodNotFound) {
 		t.Errorf("a pod on the node's network resolved (%v): it has no namespace of its own", err)
 	}
 	if p := res.Lookup(linkInode("/proc/1/ns/net")); p != nil && p.Name != "" {
@@ -61,8 +62,8 @@ func TestCRIPod(t *testing.T) {
 	if got := <-inodes; got != ino {
 		t.Fatalf("Follow(%s) started at %d, want %d", ref, got, ino)
 	}
-	r.removePod(t, r.podByName(t, ns, name))
-	recreated := r.podInode(t, r.runPod(t, ns, name, "app").id)
+	r.RemovePod(t, r.PodByName(t, ns, name))
+	recreated := r.PodInode(t, r.RunPod(t, ns, name, "app").ID)
 	if recreated == ino {
 		// The kernel may give a new namespace the inode of one just
 		// freed: a filter on the inode then selects the new pod as is.
@@ -96,13 +97,13 @@ func waitInode(t *testing.T, inodes <-chan uint32, want uint32) {
 func checkPodDrop(t *testing.T, res *Resolver, bin string, ino, other uint32, ns, name string) {
 	t.Helper()
 	// A rebuild may have seen the sandbox before its container started.
-	waitFor(t, "the resolver to see the pod's container", 10*time.Second, func() bool {
+	podtest.WaitFor(t, "the resolver to see the pod's container", 10*time.Second, func() bool {
 		p := res.Lookup(ino)
 		return p != nil && p.Container == "app"
 	})
 	tr := startDroptrace(t, bin, "--filter-netns", fmt.Sprint(ino))
-	dropIn(t, netnsPath(t, other), 9001)
-	dropIn(t, netnsPath(t, ino), 9002)
+	podtest.DropIn(t, podtest.NetnsPath(t, other), 9001)
+	podtest.DropIn(t, podtest.NetnsPath(t, ino), 9002)
 	ev := tr.waitDrop(t, 9002)
 	for _, e := range tr.all() {
 		if e.Netns != ino || e.Dport == 9001 {
@@ -132,14 +133,4 @@ func checkPodDrop(t *testing.T, res *Resolver, bin string, ino, other uint32, ns
 	if got.Netns != ino || got.Pod != name || got.PodNamespace != ns || got.Container != "app" {
 		t.Errorf("JSON event %s: want netns %d pod %s pod_namespace %s container app", buf.Bytes(), ino, name, ns)
 	}
-}
-
-// netnsPath is /proc/PID/ns/net of a process in namespace ino.
-func netnsPath(t *testing.T, ino uint32) string {
-	t.Helper()
-	pid, ok := procNetns("/proc")[ino]
-	if !ok {
-		t.Fatalf("no process in netns %d", ino)
-	}
-	return fmt.Sprintf("/proc/%d/ns/net", pid)
 }

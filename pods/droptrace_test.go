@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/droptrace/droptrace/event"
+	"github.com/droptrace/droptrace/pods/podtest"
 )
 
 // droptraceBinary is $DROPTRACE_BIN, else droptrace built for the test.
@@ -101,7 +102,7 @@ func (tr *tracer) read(r io.Reader) {
 func (tr *tracer) waitDrop(t *testing.T, dport uint16) *event.Event {
 	t.Helper()
 	var got *event.Event
-	waitFor(t, fmt.Sprintf("a drop to UDP port %d", dport), 20*time.Second, func() bool {
+	podtest.WaitFor(t, fmt.Sprintf("a drop to UDP port %d", dport), 20*time.Second, func() bool {
 		tr.mu.Lock()
 		defer tr.mu.Unlock()
 		for _, ev := range tr.events {
@@ -119,12 +120,4 @@ func (tr *tracer) all() []*event.Event {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	return append([]*event.Event(nil), tr.events...)
-}
-
-// dropIn sends a UDP datagram to a closed port on the loopback of the
-// namespace netnsPath opens: the kernel drops it (NO_SOCKET).
-func dropIn(t *testing.T, netnsPath string, dport uint16) {
-	t.Helper()
-	run(t, "nsenter", "--net="+netnsPath, "bash", "-c",
-		fmt.Sprintf("echo drop > /dev/udp/127.0.0.1/%d", dport))
 }

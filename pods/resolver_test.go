@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/droptrace/droptrace/event"
+	"github.com/droptrace/droptrace/pods/podtest"
 )
 
 // fakeSystem lays out a /proc, /run/netns and containers/storage under a
@@ -115,7 +116,7 @@ func TestMissRefreshes(t *testing.T) {
 	if s := r.Stats(); s.Misses == 0 || s.Misses+s.Named != 1000 || s.MissRefreshes != 1 {
 		t.Errorf("after 1000 events in an unknown namespace: %+v, want 1 rebuild asked", s)
 	}
-	waitFor(t, "the rebuild a miss asked for", 5*time.Second, func() bool { return r.Lookup(900) != nil })
+	podtest.WaitFor(t, "the rebuild a miss asked for", 5*time.Second, func() bool { return r.Lookup(900) != nil })
 	if p := r.Lookup(900); p.Container != "/machine.slice/vm.scope" {
 		t.Errorf("after the rebuild: %+v", p)
 	}

@@ -1,4 +1,4 @@
-package pods
+package podtest
 
 import (
 	"context"
@@ -13,16 +13,19 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// testRuntime is a containerd the test started, with its CRI plugin and
+// Containerd is a containerd the test started, with its CRI plugin and
 // a CNI bridge of its own.
-type testRuntime struct {
-	dir, sock, image string
-	rt               runtimeapi.RuntimeServiceClient
+type Containerd struct {
+	Dir   string // its state, config and logs
+	Sock  string // its CRI (and containerd) socket
+	Image string // the pause image, the pods' and containers' image
+	RT    runtimeapi.RuntimeServiceClient
 
 	// What a runtime that died would leave: the ids of the sandboxes and
 	// containers made (their processes' cgroup paths hold them), and the
@@ -30,23 +33,23 @@ type testRuntime struct {
 	ids, netns []string
 }
 
-// startContainerd starts containerd under a temporary directory, imports
+// StartContainerd starts containerd under a temporary directory, imports
 // a pause image built here, and cleans everything up when the test ends.
-func startContainerd(t *testing.T) *testRuntime {
+func StartContainerd(t testing.TB) *Containerd {
 	t.Helper()
-	requireRoot(t)
-	requireTools(t, "containerd", "ctr", "runc", "containerd-shim-runc-v2", "/usr/lib/cni/bridge")
-	id := randomID(t)
+	RequireRoot(t)
+	RequireTools(t, "containerd", "ctr", "runc", "containerd-shim-runc-v2", "/usr/lib/cni/bridge")
+	id := RandomID(t)
 	dir, err := os.MkdirTemp("/tmp", "dtpods-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &testRuntime{dir: dir, sock: filepath.Join(dir, "c.sock"), image: "docker.io/droptrace/pause:" + id}
+	r := &Containerd{Dir: dir, Sock: filepath.Join(dir, "c.sock"), Image: "docker.io/droptrace/pause:" + id}
 	bridge := "dtp" + id
 	t.Cleanup(func() {
 		// Should removing the pods have failed: their processes, shims,
 		// namespaces and mounts.
-		killMatching(append([]string{r.sock}, r.ids...)...)
+		killMatching(append([]string{r.Sock}, r.ids...)...)
 		for _, p := range r.netns {
 			removeNetns(p)
 		}
@@ -57,13 +60,13 @@ func startContainerd(t *testing.T) *testRuntime {
 		os.RemoveAll(dir)
 	})
 	writeCNIConf(t, dir, id, bridge)
-	writeOCIImage(t, buildPause(t, dir), r.image, filepath.Join(dir, "pause.tar"))
+	WriteOCIImage(t, BuildPause(t, dir), r.Image, filepath.Join(dir, "pause.tar"))
 	r.start(t)
-	run(t, "ctr", "--address", r.sock, "-n", "k8s.io", "images", "import", filepath.Join(dir, "pause.tar"))
+	Run(t, "ctr", "--address", r.Sock, "-n", "k8s.io", "images", "import", filepath.Join(dir, "pause.tar"))
 	return r
 }
 
-func writeCNIConf(t *testing.T, dir, id, bridge string) {
+func writeCNIConf(t testing.TB, dir, id, bridge string) {
 	t.Helper()
 	b := id[0:2]
 	conf := fmt.Sprintf(`{"cniVersion": "0.4.0", "name": "dtpods-%s", "plugins": [{
@@ -102,13 +105,13 @@ state = "%[1]s/state"
 `
 
 // start runs containerd and waits until its CRI API answers.
-func (r *testRuntime) start(t *testing.T) {
+func (r *Containerd) start(t testing.TB) {
 	t.Helper()
-	conf := filepath.Join(r.dir, "config.toml")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(containerdConfig, r.dir, r.image)), 0o644); err != nil {
+	conf := filepath.Join(r.Dir, "config.toml")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(containerdConfig, r.Dir, r.Image)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	log, err := os.Create(filepath.Join(r.dir, "containerd.log"))
+	log, err := os.Create(filepath.Join(r.Dir, "containerd.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +119,7 @@ func (r *testRuntime) start(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		unavailable(t, "starting containerd: %v", err)
+		Unavailable(t, "starting containerd: %v", err)
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
@@ -129,16 +132,16 @@ func (r *testRuntime) start(t *testing.T) {
 			<-exited
 		}
 	})
-	conn, err := grpc.NewClient("unix://"+r.sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient("unix://"+r.Sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	r.rt = runtimeapi.NewRuntimeServiceClient(conn)
+	r.RT = runtimeapi.NewRuntimeServiceClient(conn)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := r.rt.Status(ctx, &runtimeapi.StatusRequest{})
+		_, err := r.RT.Status(ctx, &runtimeapi.StatusRequest{})
 		cancel()
 		if err == nil {
 			return
@@ -146,12 +149,12 @@ func (r *testRuntime) start(t *testing.T) {
 		select {
 		case <-exited:
 			logs, _ := os.ReadFile(log.Name())
-			unavailable(t, "containerd exited: %s", tail(string(logs), 2000))
+			Unavailable(t, "containerd exited: %s", tail(string(logs), 2000))
 		default:
 		}
 		if time.Now().After(deadline) {
 			logs, _ := os.ReadFile(log.Name())
-			unavailable(t, "containerd's CRI API did not answer: %v\n%s", err, tail(string(logs), 2000))
+			Unavailable(t, "containerd's CRI API did not answer: %v\n%s", err, tail(string(logs), 2000))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -164,27 +167,27 @@ func tail(s string, n int) string {
 	return s
 }
 
-// testPod is a pod sandbox with one container, made as the kubelet does.
-type testPod struct {
-	id     string
+// Pod is a pod sandbox with one container, made as the kubelet does.
+type Pod struct {
+	ID     string // the sandbox's
 	config *runtimeapi.PodSandboxConfig
 }
 
-// runPod creates a pod sandbox and starts container ctr in it; the test
-// removes it at the end unless removePod did.
-func (r *testRuntime) runPod(t *testing.T, namespace, name, ctr string) *testPod {
+// RunPod creates a pod sandbox and starts container ctr in it; the test
+// removes it at the end unless RemovePod did.
+func (r *Containerd) RunPod(t testing.TB, namespace, name, ctr string) *Pod {
 	t.Helper()
-	return r.runPodOn(t, namespace, name, ctr, runtimeapi.NamespaceMode_POD)
+	return r.RunPodOn(t, namespace, name, ctr, runtimeapi.NamespaceMode_POD)
 }
 
-// runPodOn is runPod on the pod's own network (POD) or the node's (NODE).
-func (r *testRuntime) runPodOn(t *testing.T, namespace, name, ctr string, network runtimeapi.NamespaceMode) *testPod {
+// RunPodOn is runPod on the pod's own network (POD) or the node's (NODE).
+func (r *Containerd) RunPodOn(t testing.TB, namespace, name, ctr string, network runtimeapi.NamespaceMode) *Pod {
 	t.Helper()
-	ctx := contextFor(t, time.Minute)
+	ctx := Context(t, time.Minute)
 	cfg := &runtimeapi.PodSandboxConfig{
-		Metadata:     &runtimeapi.PodSandboxMetadata{Name: name, Namespace: namespace, Uid: randomID(t) + "-uid"},
+		Metadata:     &runtimeapi.PodSandboxMetadata{Name: name, Namespace: namespace, Uid: RandomID(t) + "-uid"},
 		Hostname:     name,
-		LogDirectory: filepath.Join(r.dir, "logs", name+randomID(t)),
+		LogDirectory: filepath.Join(r.Dir, "logs", name+RandomID(t)),
 		Labels:       map[string]string{"io.kubernetes.pod.name": name, "io.kubernetes.pod.namespace": namespace},
 		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
 			NamespaceOptions: &runtimeapi.NamespaceOption{Network: network, Pid: runtimeapi.NamespaceMode_CONTAINER, Ipc: runtimeapi.NamespaceMode_POD},
@@ -194,19 +197,19 @@ func (r *testRuntime) runPodOn(t *testing.T, namespace, name, ctr string, networ
 		cfg.Hostname = "" // the node's UTS namespace too, as the kubelet does
 	}
 	os.MkdirAll(cfg.LogDirectory, 0o755)
-	sb, err := r.rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
+	sb, err := r.RT.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
 	if err != nil {
 		t.Fatalf("RunPodSandbox %s/%s: %v", namespace, name, err)
 	}
-	p := &testPod{id: sb.GetPodSandboxId(), config: cfg}
-	r.ids = append(r.ids, p.id)
-	t.Cleanup(func() { r.removePod(t, p) })
-	r.recordNetns(t, p.id)
-	c, err := r.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
-		PodSandboxId: p.id, SandboxConfig: cfg,
+	p := &Pod{ID: sb.GetPodSandboxId(), config: cfg}
+	r.ids = append(r.ids, p.ID)
+	t.Cleanup(func() { r.RemovePod(t, p) })
+	r.recordNetns(t, p.ID)
+	c, err := r.RT.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
+		PodSandboxId: p.ID, SandboxConfig: cfg,
 		Config: &runtimeapi.ContainerConfig{
 			Metadata: &runtimeapi.ContainerMetadata{Name: ctr},
-			Image:    &runtimeapi.ImageSpec{Image: r.image},
+			Image:    &runtimeapi.ImageSpec{Image: r.Image},
 			LogPath:  ctr + ".log",
 		},
 	})
@@ -214,35 +217,35 @@ func (r *testRuntime) runPodOn(t *testing.T, namespace, name, ctr string, networ
 		t.Fatalf("CreateContainer %s: %v", ctr, err)
 	}
 	r.ids = append(r.ids, c.GetContainerId())
-	if _, err := r.rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.GetContainerId()}); err != nil {
+	if _, err := r.RT.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.GetContainerId()}); err != nil {
 		t.Fatalf("StartContainer %s: %v", ctr, err)
 	}
 	return p
 }
 
-// removePod stops and removes the pod, as the kubelet does when a pod is
+// RemovePod stops and removes the pod, as the kubelet does when a pod is
 // deleted; removing it twice is harmless.
-func (r *testRuntime) removePod(t *testing.T, p *testPod) {
+func (r *Containerd) RemovePod(t testing.TB, p *Pod) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := r.rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: p.id}); err != nil && !strings.Contains(err.Error(), "not found") {
+	if _, err := r.RT.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: p.ID}); err != nil && !strings.Contains(err.Error(), "not found") {
 		t.Errorf("StopPodSandbox: %v", err)
 	}
-	if _, err := r.rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.id}); err != nil && !strings.Contains(err.Error(), "not found") {
+	if _, err := r.RT.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.ID}); err != nil && !strings.Contains(err.Error(), "not found") {
 		t.Errorf("RemovePodSandbox: %v", err)
 	}
 }
 
-// podByName finds the ready sandbox of pod namespace/name.
-func (r *testRuntime) podByName(t *testing.T, namespace, name string) *testPod {
+// PodByName finds the ready sandbox of pod namespace/name.
+func (r *Containerd) PodByName(t testing.TB, namespace, name string) *Pod {
 	t.Helper()
-	resp, err := r.rt.ListPodSandbox(contextFor(t, 10*time.Second), &runtimeapi.ListPodSandboxRequest{})
+	resp, err := r.RT.ListPodSandbox(Context(t, 10*time.Second), &runtimeapi.ListPodSandboxRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, sb := range resp.GetItems() {
 		if md := sb.GetMetadata(); md.GetName() == name && md.GetNamespace() == namespace {
-			return &testPod{id: sb.GetId()}
+			return &Pod{ID: sb.GetId()}
 		}
 	}
 	t.Fatalf("no sandbox %s/%s", namespace, name)
@@ -251,8 +254,8 @@ func (r *testRuntime) podByName(t *testing.T, namespace, name string) *testPod {
 
 // recordNetns notes the sandbox's namespace file, to remove it should the
 // runtime die before it does.
-func (r *testRuntime) recordNetns(t *testing.T, id string) {
-	resp, err := r.rt.PodSandboxStatus(contextFor(t, 10*time.Second), &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id, Verbose: true})
+func (r *Containerd) recordNetns(t testing.TB, id string) {
+	resp, err := r.RT.PodSandboxStatus(Context(t, 10*time.Second), &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id, Verbose: true})
 	if err != nil {
 		return
 	}
@@ -267,11 +270,11 @@ func (r *testRuntime) recordNetns(t *testing.T, id string) {
 	}
 }
 
-// podInode is the inode of a sandbox's namespace, as its runtime reports
+// PodInode is the inode of a sandbox's namespace, as its runtime reports
 // it (not through the Resolver under test).
-func (r *testRuntime) podInode(t *testing.T, id string) uint32 {
+func (r *Containerd) PodInode(t testing.TB, id string) uint32 {
 	t.Helper()
-	resp, err := r.rt.PodSandboxStatus(contextFor(t, 10*time.Second), &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id, Verbose: true})
+	resp, err := r.RT.PodSandboxStatus(Context(t, 10*time.Second), &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id, Verbose: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,11 +282,48 @@ func (r *testRuntime) podInode(t *testing.T, id string) uint32 {
 	if err := json.Unmarshal([]byte(resp.GetInfo()["info"]), &info); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range info.netnsPaths("/proc") {
-		if ino := netnsInode(p); ino != 0 {
+	for _, p := range info.netnsPaths() {
+		if ino := NetnsInode(p); ino != 0 {
 			return ino
 		}
 	}
 	t.Fatalf("sandbox %s: no namespace in its status", id)
 	return 0
+}
+
+// verboseInfo is what containerd puts in a sandbox's verbose status
+// under "info": its OCI runtime spec and its pid.
+type verboseInfo struct {
+	Pid         int `json:"pid"`
+	RuntimeSpec struct {
+		Linux struct {
+			Namespaces []struct {
+				Type string `json:"type"`
+				Path string `json:"path"`
+			} `json:"namespaces"`
+		} `json:"linux"`
+	} `json:"runtimeSpec"`
+}
+
+func (v verboseInfo) netnsPaths() []string {
+	var paths []string
+	for _, ns := range v.RuntimeSpec.Linux.Namespaces {
+		if ns.Type == "network" && ns.Path != "" {
+			paths = append(paths, ns.Path)
+		}
+	}
+	if v.Pid > 0 {
+		paths = append(paths, fmt.Sprintf("/proc/%d/ns/net", v.Pid))
+	}
+	return paths
+}
+
+// NetnsInode is the inode of the namespace file path opens, 0 when it
+// cannot be read.
+func NetnsInode(path string) uint32 {
+	var st unix.Stat_t
+	if unix.Stat(path, &st) != nil || st.Ino > 1<<32-1 {
+		return 0
+	}
+	return uint32(st.Ino)
 }

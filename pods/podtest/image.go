@@ -1,4 +1,4 @@
-package pods
+package podtest
 
 import (
 	"archive/tar"
@@ -13,11 +13,11 @@ import (
 	"testing"
 )
 
-// writeOCIImage writes an OCI image layout tarball holding one layer with
+// WriteOCIImage writes an OCI image layout tarball holding one layer with
 // the file at bin as /pause, its entrypoint, named ref for ctr import.
-func writeOCIImage(t *testing.T, bin, ref, out string) {
+func WriteOCIImage(t testing.TB, bin, ref, out string) {
 	t.Helper()
-	layer := rootfsTar(t, map[string]string{"pause": bin})
+	layer := RootfsTar(t, map[string]string{"pause": bin})
 	layerDigest := digest(layer)
 	config := mustJSON(t, map[string]any{
 		"architecture": runtime.GOARCH, "os": "linux",
@@ -44,8 +44,8 @@ func writeOCIImage(t *testing.T, bin, ref, out string) {
 	}
 }
 
-// rootfsTar is a tar of the given executables (name in the tar → file).
-func rootfsTar(t *testing.T, exes map[string]string) []byte {
+// RootfsTar is a tar of the given executables (name in the tar → file).
+func RootfsTar(t testing.TB, exes map[string]string) []byte {
 	t.Helper()
 	files := map[string][]byte{}
 	for name, path := range exes {
@@ -58,7 +58,7 @@ func rootfsTar(t *testing.T, exes map[string]string) []byte {
 	return tarOf(t, files)
 }
 
-func tarOf(t *testing.T, files map[string][]byte) []byte {
+func tarOf(t testing.TB, files map[string][]byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -102,7 +102,7 @@ func descriptor(mediaType string, blob []byte) map[string]any {
 	return map[string]any{"mediaType": mediaType, "digest": digest(blob), "size": len(blob)}
 }
 
-func mustJSON(t *testing.T, v any) []byte {
+func mustJSON(t testing.TB, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {

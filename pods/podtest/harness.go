@@ -1,4 +1,4 @@
-package pods
+package podtest
 
 import (
 	"bufio"
@@ -17,9 +17,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// unavailable skips a test that cannot run here, loudly, and fails it
+// Unavailable skips a test that cannot run here, loudly, and fails it
 // under CI=true, where everything it needs must be present.
-func unavailable(t *testing.T, format string, args ...any) {
+func Unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("CI=true: "+format, args...)
@@ -27,23 +27,26 @@ func unavailable(t *testing.T, format string, args ...any) {
 	t.Skipf("SKIPPED: "+format, args...)
 }
 
-func requireRoot(t *testing.T) {
+// RequireRoot skips (or under CI=true fails) a test not run as root.
+func RequireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		unavailable(t, "needs root")
+		Unavailable(t, "needs root")
 	}
 }
 
-func requireTools(t *testing.T, tools ...string) {
+// RequireTools skips (or under CI=true fails) a test when a tool is missing.
+func RequireTools(t testing.TB, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			unavailable(t, "%s not installed (apt-get install -y containerd runc containernetworking-plugins podman): %v", tool, err)
+			Unavailable(t, "%s not installed (apt-get install -y containerd runc containernetworking-plugins podman): %v", tool, err)
 		}
 	}
 }
 
-func randomID(t *testing.T) string {
+// RandomID is 8 random hex digits, for names no other test takes.
+func RandomID(t testing.TB) string {
 	b := make([]byte, 4)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
@@ -51,8 +54,8 @@ func randomID(t *testing.T) string {
 	return hex.EncodeToString(b)
 }
 
-// run runs a command and fails the test when it fails.
-func run(t *testing.T, name string, args ...string) string {
+// Run runs a command and fails the test when it fails.
+func Run(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
@@ -61,8 +64,8 @@ func run(t *testing.T, name string, args ...string) string {
 	return string(out)
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+// WaitFor polls cond until it holds or the deadline passes.
+func WaitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -73,9 +76,9 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
-// buildPause builds a static program that sleeps until SIGTERM, the
+// BuildPause builds a static program that sleeps until SIGTERM, the
 // pause process of the test's pods and containers.
-func buildPause(t *testing.T, dir string) string {
+func BuildPause(t testing.TB, dir string) string {
 	t.Helper()
 	src := filepath.Join(dir, "pause.go")
 	code := "package main\n\nimport (\n\t\"os\"\n\t\"os/signal\"\n\t\"syscall\"\n)\n\n" +
@@ -95,7 +98,7 @@ func buildPause(t *testing.T, dir string) string {
 
 // unmountUnder detaches every mount below dir, deepest first: what a
 // runtime that died mid-test left behind.
-func unmountUnder(t *testing.T, dir string) {
+func unmountUnder(t testing.TB, dir string) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return
@@ -149,7 +152,8 @@ func removeNetns(path string) {
 	}
 }
 
-func contextFor(t *testing.T, d time.Duration) context.Context {
+// Context is a context that ends after d or with the test.
+func Context(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
