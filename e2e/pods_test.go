@@ -136,6 +136,74 @@ func checkCounts(t *testing.T, tr *tracer) {
 	}
 }
 
+// podRow is a line of --summary --output json with the names of its
+// namespace.
+type podRow struct {
+	summaryTotal
+	Pod          string `json:"pod"`
+	PodNamespace string `json:"pod_namespace"`
+}
+
+// udpNoSocket sums the NO_SOCKET UDP drops of netns in the lines of kind
+// droptrace wrote so far, and says whether every such row named the pod.
+func udpNoSocket(t *testing.T, tr *tracer, kind string, netns uint32, ref string) (n uint64, named bool) {
+	named = true
+	for _, r := range decodeLines[podRow](t, tr.stdout.Lines()) {
+		if r.Kind == kind && r.Netns == uint64(netns) && r.Reason == "NO_SOCKET" && r.Proto == "udp" {
+			n += r.Total
+			named = named && r.PodNamespace+"/"+r.Pod == ref
+		}
+	}
+	return n, named
+}
+
+// TestPodsCRISummary follows a recreated pod in summary mode: the counts
+// of its first namespace stay in the kernel's map, and in the totals,
+// named as the pod, beside those of its new namespace.
+func TestPodsCRISummary(t *testing.T) {
+	requireRoot(t)
+	podtest.RequireTools(t, "nsenter")
+	c := podtest.StartContainerd(t)
+	ns := "shop-" + randomID(t)
+	ref := ns + "/web"
+	web := c.RunPod(t, ns, "web", "app")
+	other := c.RunPod(t, ns, "other", "db")
+	first, otherIno := c.PodInode(t, web.ID), c.PodInode(t, other.ID)
+	tr := startTracer(t, "--summary", "--interval", "250ms", "-o", "json", "--cri-endpoint", c.Sock, "--filter-pod", ref)
+	for range 3 {
+		podtest.DropIn(t, podtest.NetnsPath(t, first), 9211)
+	}
+	podtest.DropIn(t, podtest.NetnsPath(t, otherIno), 9211)
+	waitFor(t, "3 drops counted in the pod's namespace", settle, func() error {
+		n, _ := udpNoSocket(t, tr, "summary", first, ref)
+		return atLeast(n, 3)
+	})
+	c.RemovePod(t, web)
+	again := c.PodInode(t, c.RunPod(t, ns, "web", "app").ID)
+	waitFor(t, "droptrace to follow the recreated pod", 30*time.Second, func() error {
+		if !strings.Contains(tr.stderr.String(), fmt.Sprintf("in netns %d (was %d)", again, first)) {
+			return fmt.Errorf("not yet:\n%s", tr.stderr.String())
+		}
+		return nil
+	})
+	for range 2 {
+		podtest.DropIn(t, podtest.NetnsPath(t, again), 9211)
+	}
+	waitFor(t, "2 drops counted in the new namespace", settle, func() error {
+		n, _ := udpNoSocket(t, tr, "summary", again, ref)
+		return atLeast(n, 2)
+	})
+	tr.stop(t)
+	for _, c := range []struct {
+		netns uint32
+		want  uint64
+	}{{first, 3}, {again, 2}, {otherIno, 0}} {
+		if n, named := udpNoSocket(t, tr, "summary_total", c.netns, ref); n != c.want || !named {
+			t.Errorf("totals for netns %d: %d NO_SOCKET UDP drops (every row named %s: %v), want %d", c.netns, n, ref, named, c.want)
+		}
+	}
+}
+
 // TestPodsBadFilterPod checks that a --filter-pod droptrace cannot
 // resolve is a usage error naming the flag, with nothing attached.
 func TestPodsBadFilterPod(t *testing.T) {
