@@ -7,7 +7,9 @@
 // recreated.
 //
 // What it knows is a snapshot rebuilt by one goroutine: every Interval,
-// and on a miss at most once per MinMissRefresh, never per event. A
+// and on a miss at most once per MinMissRefresh, never per event; after
+// a rebuild that used d of CPU, none starts for 50×d (at most 2% of a
+// core, however many processes the node runs). A
 // rebuild is a handful of CRI calls (one list of sandboxes, one of
 // containers, one status per new sandbox), a read of /run/netns, of the
 // runtimes' state files, and one readlink per process in /proc.
