@@ -16,34 +16,55 @@ var ErrDetached = errors.New("the tracer is detached")
 
 // RetargetNetns reloads the drop program (and the TCP programs) with the
 // namespace filter set to ino, the other filters unchanged: --filter-pod
-// following a pod that was recreated in a new namespace. The new programs
-// share every map of the running ones (the rings, the counters, the
-// summary and its pending runs), so no event or count is lost, and they
-// attach before the old ones detach, so no drop goes unseen; a drop seen
-// by both is matched by at most one, since it happened in one namespace.
+// following a pod that was created again in a new namespace. The new
+// programs share every map of the running ones (the rings, the counters,
+// the summary and its pending runs), so no event or count is lost, and
+// they attach before the old ones detach, so no drop goes unseen; a drop
+// seen by both is matched by at most one, since it happened in one
+// namespace. Loading takes a while (a second on a busy machine): it holds
+// no lock, so that Detach is never kept waiting; only one RetargetNetns
+// may run at a time.
 func (t *Tracer) RetargetNetns(ino uint32) error {
+	t.mu.Lock()
+	cfg, tcp := t.cfg, t.tcp != nil
+	t.mu.Unlock()
+	cfg.Filter.Netns = ino
+	coll, l, p, err := t.load(cfg, tcp)
+	if err != nil {
+		return err
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.detached {
+		l.Close()
+		coll.Close()
+		if p != nil {
+			p.close()
+		}
 		return ErrDetached
 	}
-	cfg := t.cfg
-	cfg.Filter.Netns = ino
-	coll, l, err := t.loadDrop(cfg)
-	if err != nil {
-		return fmt.Errorf("reloading the drop program for netns %d: %w", ino, explainPermission(err))
-	}
-	var tcp *tcpProbe
-	if t.tcp != nil {
-		if tcp, err = openTCP(cfg.Filter, t.kspec, t.coll); err != nil {
-			l.Close()
-			coll.Close()
-			return fmt.Errorf("reloading the TCP programs for netns %d: %w", ino, explainPermission(err))
-		}
-	}
-	t.swap(coll, l, tcp)
+	t.swap(coll, l, p)
 	t.cfg = cfg
 	return nil
+}
+
+// load loads and attaches the drop program for cfg and, when tcp, the TCP
+// programs.
+func (t *Tracer) load(cfg Config, tcp bool) (*ebpf.Collection, link.Link, *tcpProbe, error) {
+	coll, l, err := t.loadDrop(cfg)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("reloading the drop program for netns %d: %w", cfg.Filter.Netns, explainPermission(err))
+	}
+	if !tcp {
+		return coll, l, nil, nil
+	}
+	p, err := openTCP(cfg.Filter, t.kspec, t.coll)
+	if err != nil {
+		l.Close()
+		coll.Close()
+		return nil, nil, nil, fmt.Errorf("reloading the TCP programs for netns %d: %w", cfg.Filter.Netns, explainPermission(err))
+	}
+	return coll, l, p, nil
 }
 
 // loadDrop loads and attaches the drop program for cfg as the running
