@@ -4,7 +4,10 @@
 // Source, pass them through an optional Stage (an annotator that looks
 // things up off the reader's path), write them to the outputs, and say
 // at exit what was reported (written to the output), matched and lost.
-// Summary mode prints the kernel's counts per interval.
+// Summary mode prints the kernel's counts per interval. With
+// --filter-pod, Drops resolves the pod to its namespace, holds it, and
+// follows the pod: when it is created again, the tracer is retargeted to
+// the new namespace over the same maps.
 //
 // A run stops within a second of its context ending whatever the outputs
 // do: a writer that makes no progress is abandoned (ErrAbandoned), the
