@@ -9,9 +9,9 @@ import (
 // running kernel does not have as --filter-reason does. Every error is a
 // *filter.Error naming --exclude-reason.
 //
-// The kernel side is meant to mirror the reason filter: a second hash map
-// (reason_exclude) whose hit returns before anything is copied, behind a
-// volatile const switch the verifier prunes when the flag is not given.
+// The codes go to filter.Spec.Exclude: the drop program's reason_exclude
+// map, checked before anything is read, copied or counted, behind a
+// volatile const the verifier prunes when the flag is not given.
 func ParseExcludeReasons(args []string, lookup filter.ReasonLookup) ([]uint32, error) {
 	return filter.ParseReasons("--exclude-reason", args, lookup)
 }

@@ -41,6 +41,7 @@ type Spec struct {
 	Netns    uint32 // namespace inode, 0 when not given
 	Ifname   string // "" when not given
 	Reasons  []uint32
+	Exclude  []uint32 // reasons left out (--exclude-reason)
 }
 
 // Parse validates f and returns the Spec it describes. reasons may be nil

@@ -30,7 +30,7 @@ func run(ctx context.Context, cfg *config) error {
 	if err != nil {
 		return err
 	}
-	if cfg.annotate.Exclude, err = explain.ParseExcludeReasons(cfg.exclude, reasons); err != nil {
+	if spec.Exclude, err = explain.ParseExcludeReasons(cfg.exclude, reasons); err != nil {
 		return err
 	}
 	cfg.annotate.Pods = true
