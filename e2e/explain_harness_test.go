@@ -50,11 +50,6 @@ func (tr *tracer) awaitDrop(t *testing.T, timeout time.Duration, act func(), mat
 		}
 		for _, ev := range decodeLines[explainedEvent](t, tr.stdout.Lines()) {
 			if ev.Kind == "drop" && match(ev) {
-				if ev.Explain == nil {
-					t.Fatalf("%s at %s has no explain object", ev.Reason, ev.Location)
-				}
-				x := ev.Explain
-				t.Logf("%s at %s: cause: %s; evidence: %v; fix: %s", ev.Reason, ev.Location, x.Cause, x.Evidence, x.Fix)
 				return ev
 			}
 		}
@@ -63,6 +58,19 @@ func (tr *tracer) awaitDrop(t *testing.T, timeout time.Duration, act func(), mat
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// awaitExplained is awaitDrop for a droptrace --explain: the drop must
+// have an explain object.
+func (tr *tracer) awaitExplained(t *testing.T, timeout time.Duration, act func(), match func(explainedEvent) bool) explainedEvent {
+	t.Helper()
+	ev := tr.awaitDrop(t, timeout, act, match)
+	x := ev.Explain
+	if x == nil {
+		t.Fatalf("%s at %s has no explain object", ev.Reason, ev.Location)
+	}
+	t.Logf("%s at %s: cause: %s; evidence: %v; fix: %s", ev.Reason, ev.Location, x.Cause, x.Evidence, x.Fix)
+	return ev
 }
 
 // summarizeDrops is what droptrace wrote, one short line a drop.

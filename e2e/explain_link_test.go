@@ -24,7 +24,7 @@ func TestExplainQdisc(t *testing.T) {
 		exec.Command("ip", "netns", "exec", tp.client, "bash", "-c",
 			fmt.Sprintf("for i in $(seq 200); do head -c 1000 /dev/zero > /dev/udp/%s/9020; done", tp.serverIP4)).Run()
 	}
-	x := tr.awaitDrop(t, 10*time.Second, flood, reasonAt("QDISC_DROP", "")).Explain
+	x := tr.awaitExplained(t, 10*time.Second, flood, reasonAt("QDISC_DROP", "")).Explain
 	// qdisc tbf 7: root refcnt 2 rate 1Mbit burst 1600b lat ...
 	//  Sent 12345 bytes 12 pkt (dropped 100, overlimits 10 requeues 0)
 	oracle := sh(t, "tc", "-n", tp.client, "-s", "qdisc", "show", "dev", tp.clientIf)
@@ -82,7 +82,7 @@ func TestExplainTCIngress(t *testing.T) {
 	sh(t, "tc", "-n", tp.server, "qdisc", "add", "dev", tp.serverIf, "clsact")
 	sh(t, "tc", "-n", tp.server, "filter", "add", "dev", tp.serverIf, "ingress", "bpf", "da", "obj", obj, "sec", "tc")
 	tr := startExplain(t, "--filter-netns", tp.server)
-	x := tr.awaitDrop(t, 10*time.Second, ping(tp.client, tp.serverIP4), reasonAt("TC_INGRESS", "")).Explain
+	x := tr.awaitExplained(t, 10*time.Second, ping(tp.client, tp.serverIP4), reasonAt("TC_INGRESS", "")).Explain
 
 	// filter protocol all pref 49152 bpf chain 0 handle 0x1 shot.o:[tc] direct-action not_in_hw id 9223 name shot ...
 	oracle := sh(t, "tc", "-n", tp.server, "filter", "show", "dev", tp.serverIf, "ingress")
@@ -120,7 +120,7 @@ func TestExplainFragTimeout(t *testing.T) {
 	tp.in(t, tp.server, "nft", "add", "chain", "netdev", "t", "c", "{ type filter hook ingress device "+tp.serverIf+" priority 0; }")
 	tp.in(t, tp.server, "nft", "add", "rule", "netdev", "t", "c", "ip", "frag-off", "&", "0x1fff", "!=", "0", "drop")
 	tr := startExplain(t, "--filter-netns", tp.server)
-	x := tr.awaitDrop(t, 15*time.Second, ping(tp.client, "-s", "3000", tp.serverIP4), reasonAt("FRAG_REASM_TIMEOUT", "")).Explain
+	x := tr.awaitExplained(t, 15*time.Second, ping(tp.client, "-s", "3000", tp.serverIP4), reasonAt("FRAG_REASM_TIMEOUT", "")).Explain
 	for _, k := range []string{"net.ipv4.ipfrag_time", "net.ipv4.ipfrag_high_thresh", "net.ipv4.ipfrag_max_dist"} {
 		if got, want := x.value(t, k), tp.sysctlIn(t, tp.server, k); got != want {
 			t.Errorf("%s = %q, sysctl says %q", k, got, want)
@@ -161,7 +161,7 @@ func TestExplainNeighFailed(t *testing.T) {
 	requireRoot(t)
 	tp := newTopology(t)
 	tr := startExplain(t, "--filter-netns", tp.client)
-	x := tr.awaitDrop(t, 20*time.Second, ping(tp.client, ghost), func(ev explainedEvent) bool {
+	x := tr.awaitExplained(t, 20*time.Second, ping(tp.client, ghost), func(ev explainedEvent) bool {
 		return strings.HasPrefix(ev.Reason, "NEIGH_") && ev.Dst == ghost
 	}).Explain
 	if got, want := x.value(t, "next_hop"), ghost+" dev "+tp.clientIf; got != want {
@@ -187,7 +187,7 @@ func TestExplainNeighQueueFull(t *testing.T) {
 		exec.Command("ip", "netns", "exec", tp.client, "bash", "-c",
 			fmt.Sprintf("for i in $(seq 20); do head -c 500 /dev/zero > /dev/udp/%s/9050; done", ghost)).Run()
 	}
-	x := tr.awaitDrop(t, 10*time.Second, burst, func(ev explainedEvent) bool { return ev.Reason == "NEIGH_QUEUEFULL" && ev.Dst == ghost }).Explain
+	x := tr.awaitExplained(t, 10*time.Second, burst, func(ev explainedEvent) bool { return ev.Reason == "NEIGH_QUEUEFULL" && ev.Dst == ghost }).Explain
 	if got := x.value(t, k); got != "2000" || got != tp.sysctlIn(t, tp.client, k) {
 		t.Errorf("%s = %q, sysctl says otherwise or not 2000", k, got)
 	}

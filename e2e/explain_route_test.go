@@ -31,7 +31,7 @@ func TestExplainRPFilter(t *testing.T) {
 	sh(t, "ip", "-n", tp.client, "addr", "add", "10.77.0.5/32", "dev", tp.clientIf)
 	tr := startExplain(t, "--filter-netns", tp.server)
 
-	x := tr.awaitDrop(t, 10*time.Second, ping(tp.client, "-I", "10.77.0.5", tp.serverIP4), reasonAt("IP_RPFILTER", "")).Explain
+	x := tr.awaitExplained(t, 10*time.Second, ping(tp.client, "-I", "10.77.0.5", tp.serverIP4), reasonAt("IP_RPFILTER", "")).Explain
 	for _, k := range []string{"net.ipv4.conf.all.rp_filter", "net.ipv4.conf." + tp.serverIf + ".rp_filter"} {
 		if got, want := x.value(t, k), tp.sysctlIn(t, tp.server, k); got != want {
 			t.Errorf("%s = %q, sysctl says %q", k, got, want)
@@ -66,7 +66,7 @@ func TestExplainRejectRoutes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.dst, func(t *testing.T) {
-			x := tr.awaitDrop(t, 10*time.Second, ping(tp.client, tt.dst), func(ev explainedEvent) bool {
+			x := tr.awaitExplained(t, 10*time.Second, ping(tp.client, tt.dst), func(ev explainedEvent) bool {
 				return ev.Dst == tt.dst && symbol(ev.Location) == "ip_error"
 			}).Explain
 			if tt.route != "" {
@@ -101,7 +101,7 @@ func TestExplainMTU(t *testing.T) {
 	tp := newTopology(t)
 	sh(t, "ip", "-n", tp.server, "link", "set", tp.serverIf, "mtu", "1000")
 	tr := startExplain(t, "--filter-netns", tp.client)
-	x := tr.awaitDrop(t, 10*time.Second, ping(tp.client, "-M", "do", "-s", "1400", tp.serverIP4), func(ev explainedEvent) bool {
+	x := tr.awaitExplained(t, 10*time.Second, ping(tp.client, "-M", "do", "-s", "1400", tp.serverIP4), func(ev explainedEvent) bool {
 		s := symbol(ev.Location)
 		return s == "__dev_forward_skb2" || s == "__dev_forward_skb" || ev.Reason == "PKT_TOO_BIG"
 	}).Explain
@@ -126,7 +126,7 @@ func TestExplainPktTooBig(t *testing.T) {
 	sh(t, "ip", "-n", tp.server, "route", "add", "10.95.0.0/24", "dev", "tba")
 	sh(t, "ip", "-n", tp.client, "route", "add", "10.95.0.0/24", "via", tp.serverIP4)
 	tr := startExplain(t, "--filter-netns", tp.server)
-	x := tr.awaitDrop(t, 10*time.Second, ping(tp.client, "-M", "do", "-s", "1400", "10.95.0.1"), reasonAt("PKT_TOO_BIG", "")).Explain
+	x := tr.awaitExplained(t, 10*time.Second, ping(tp.client, "-M", "do", "-s", "1400", "10.95.0.1"), reasonAt("PKT_TOO_BIG", "")).Explain
 	if oracle := sh(t, "ip", "-n", tp.server, "route", "get", "10.95.0.1"); !strings.Contains(oracle, "dev tba") || !strings.Contains(x.value(t, "route_get"), "dev tba") {
 		t.Errorf("route_get %q, ip route get says %q", x.value(t, "route_get"), oracle)
 	}

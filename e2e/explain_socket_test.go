@@ -24,20 +24,20 @@ func TestExplainNoSocket(t *testing.T) {
 	}
 
 	t.Run("closed udp", func(t *testing.T) {
-		x := tr.awaitDrop(t, 10*time.Second, udpSend(tp.client, tp.serverIP4, 9001), noSocket(9001, "udp")).Explain
+		x := tr.awaitExplained(t, 10*time.Second, udpSend(tp.client, tp.serverIP4, 9001), noSocket(9001, "udp")).Explain
 		if strings.Contains(ss, ":9001 ") || x.value(t, "listeners") != "0" {
 			t.Errorf("listeners %s; ss -lntup:\n%s", x.value(t, "listeners"), ss)
 		}
 		x.wantCause(t, "nothing listens on udp port 9001")
 	})
 	t.Run("closed tcp", func(t *testing.T) {
-		x := tr.awaitDrop(t, 10*time.Second, tcpConnect(tp.client, tp.serverIP4, 9002), noSocket(9002, "tcp")).Explain
+		x := tr.awaitExplained(t, 10*time.Second, tcpConnect(tp.client, tp.serverIP4, 9002), noSocket(9002, "tcp")).Explain
 		if strings.Contains(ss, ":9002 ") || x.value(t, "listeners") != "0" || !strings.Contains(x.Cause, "nothing listens on tcp port 9002") {
 			t.Errorf("cause %q, listeners %s; ss -lntup:\n%s", x.Cause, x.value(t, "listeners"), ss)
 		}
 	})
 	t.Run("listener on another address", func(t *testing.T) {
-		x := tr.awaitDrop(t, 10*time.Second, udpSend(tp.client, tp.serverIP4, 9003), noSocket(9003, "udp")).Explain
+		x := tr.awaitExplained(t, 10*time.Second, udpSend(tp.client, tp.serverIP4, 9003), noSocket(9003, "udp")).Explain
 		// UNCONN 0 0 127.0.0.1:9003 0.0.0.0:* users:(("python3",pid=N,fd=3))
 		m := regexp.MustCompile(`udp .*127\.0\.0\.1:9003 .*pid=(\d+)`).FindStringSubmatch(ss)
 		if m == nil || m[1] != strconv.Itoa(pid) {
@@ -50,7 +50,7 @@ func TestExplainNoSocket(t *testing.T) {
 		x.wantCause(t, "but on 127.0.0.1, not on the packet's destination "+tp.serverIP4)
 	})
 	t.Run("listener of another family", func(t *testing.T) {
-		x := tr.awaitDrop(t, 10*time.Second, udpSend(tp.client, tp.serverIP6, 9004), noSocket(9004, "udp")).Explain
+		x := tr.awaitExplained(t, 10*time.Second, udpSend(tp.client, tp.serverIP6, 9004), noSocket(9004, "udp")).Explain
 		if !regexp.MustCompile(`udp .*0\.0\.0\.0:9004 `).MatchString(ss) {
 			t.Fatalf("ss does not show the IPv4 listener on 9004:\n%s", ss)
 		}
@@ -72,7 +72,7 @@ func TestExplainRcvbuf(t *testing.T) {
 		exec.Command("ip", "netns", "exec", tp.client, "bash", "-c",
 			fmt.Sprintf("for i in $(seq 50); do echo droptrace-filler-droptrace > /dev/udp/%s/9010; done", tp.serverIP4)).Run()
 	}
-	x := tr.awaitDrop(t, 10*time.Second, flood, reasonAt("SOCKET_RCVBUFF", "")).Explain
+	x := tr.awaitExplained(t, 10*time.Second, flood, reasonAt("SOCKET_RCVBUFF", "")).Explain
 
 	// skmem:(r2304,rb2304,t0,tb212992,f1792,w0,o0,bl0,d46)
 	out := tp.in(t, tp.server, "ss", "-uanmp", "sport", "= :9010")
@@ -127,7 +127,7 @@ try:
     c.sendall(b"x" * 100); time.sleep(0.2); c.sendall(b"y" * 100)
 except OSError: pass`, tp.serverIP4)
 	send := func() { exec.Command("ip", "netns", "exec", tp.client, "python3", "-c", client).Run() }
-	ev := tr.awaitDrop(t, 10*time.Second, send, func(ev explainedEvent) bool {
+	ev := tr.awaitExplained(t, 10*time.Second, send, func(ev explainedEvent) bool {
 		return ev.Dport == 9030 && (ev.Reason == "TCP_ABORT_ON_DATA" || reasonAt("NOT_SPECIFIED", "tcp_v4_rcv")(ev))
 	})
 	x := ev.Explain
