@@ -67,20 +67,20 @@ const (
 )
 
 type DropFilterCfg struct {
-	_         structs.HostLayout
-	Netns     uint32
-	SrcAddr   [4]uint32
-	SrcMask   [4]uint32
-	DstAddr   [4]uint32
-	DstMask   [4]uint32
-	Ifname    [16]int8
-	Port      uint16
-	ReasonOn  uint8
-	IfnameOn  uint8
-	Proto     uint8
-	SrcFamily uint8
-	DstFamily uint8
-	_         [1]byte
+	_               structs.HostLayout
+	Netns           uint32
+	SrcAddr         [4]uint32
+	SrcMask         [4]uint32
+	DstAddr         [4]uint32
+	DstMask         [4]uint32
+	Ifname          [16]int8
+	Port            uint16
+	ReasonOn        uint8
+	ReasonExcludeOn uint8
+	IfnameOn        uint8
+	Proto           uint8
+	SrcFamily       uint8
+	DstFamily       uint8
 }
 
 type DropLinkKind uint32
@@ -124,6 +124,7 @@ type DropSummaryPending struct {
 const (
 	DropMapCpuEvents            = "cpu_events"
 	DropMapIfnames              = "ifnames"
+	DropMapReasonExclude        = "reason_exclude"
 	DropMapReasonFilter         = "reason_filter"
 	DropMapScratch              = "scratch"
 	DropMapStats                = "stats"
@@ -193,13 +194,14 @@ type DropProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DropMapSpecs struct {
-	CpuEvents    *ebpf.MapSpec `ebpf:"cpu_events"`
-	Ifnames      *ebpf.MapSpec `ebpf:"ifnames"`
-	ReasonFilter *ebpf.MapSpec `ebpf:"reason_filter"`
-	Scratch      *ebpf.MapSpec `ebpf:"scratch"`
-	Stats        *ebpf.MapSpec `ebpf:"stats"`
-	Summary      *ebpf.MapSpec `ebpf:"summary"`
-	SummaryLast  *ebpf.MapSpec `ebpf:"summary_last"`
+	CpuEvents     *ebpf.MapSpec `ebpf:"cpu_events"`
+	Ifnames       *ebpf.MapSpec `ebpf:"ifnames"`
+	ReasonExclude *ebpf.MapSpec `ebpf:"reason_exclude"`
+	ReasonFilter  *ebpf.MapSpec `ebpf:"reason_filter"`
+	Scratch       *ebpf.MapSpec `ebpf:"scratch"`
+	Stats         *ebpf.MapSpec `ebpf:"stats"`
+	Summary       *ebpf.MapSpec `ebpf:"summary"`
+	SummaryLast   *ebpf.MapSpec `ebpf:"summary_last"`
 }
 
 // DropVariableSpecs contains global variables before they are loaded into the kernel.
@@ -238,19 +240,21 @@ func (o *DropObjects) Close() error {
 //
 // It can be passed to LoadDropObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DropMaps struct {
-	CpuEvents    *ebpf.Map `ebpf:"cpu_events"`
-	Ifnames      *ebpf.Map `ebpf:"ifnames"`
-	ReasonFilter *ebpf.Map `ebpf:"reason_filter"`
-	Scratch      *ebpf.Map `ebpf:"scratch"`
-	Stats        *ebpf.Map `ebpf:"stats"`
-	Summary      *ebpf.Map `ebpf:"summary"`
-	SummaryLast  *ebpf.Map `ebpf:"summary_last"`
+	CpuEvents     *ebpf.Map `ebpf:"cpu_events"`
+	Ifnames       *ebpf.Map `ebpf:"ifnames"`
+	ReasonExclude *ebpf.Map `ebpf:"reason_exclude"`
+	ReasonFilter  *ebpf.Map `ebpf:"reason_filter"`
+	Scratch       *ebpf.Map `ebpf:"scratch"`
+	Stats         *ebpf.Map `ebpf:"stats"`
+	Summary       *ebpf.Map `ebpf:"summary"`
+	SummaryLast   *ebpf.Map `ebpf:"summary_last"`
 }
 
 func (m *DropMaps) Close() error {
 	return _DropClose(
 		m.CpuEvents,
 		m.Ifnames,
+		m.ReasonExclude,
 		m.ReasonFilter,
 		m.Scratch,
 		m.Stats,

@@ -29,6 +29,8 @@ struct filter_cfg {
 	char ifname[IFNAMSIZ]; /* with ifname_on */
 	__be16 port;	       /* source or destination */
 	__u8 reason_on;	       /* the reasons are the keys of reason_filter */
+	/* the reasons left out are the keys of reason_exclude */
+	__u8 reason_exclude_on;
 	__u8 ifname_on;
 	__u8 proto;
 	__u8 src_family; /* 4 or 6 */
@@ -43,6 +45,15 @@ struct {
 	__type(value, __u8);
 	__uint(max_entries, 256);
 } reason_filter SEC(".maps");
+
+/* reason_exclude holds the reasons --exclude-reason leaves out: a hit
+ * returns before anything is read, copied or counted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, __u8);
+	__uint(max_entries, 256);
+} reason_exclude SEC(".maps");
 
 static __always_inline bool ifname_matches(const char *name)
 {
@@ -71,12 +82,16 @@ static __always_inline bool addr_matches(const struct event *ev, const __u32 *ad
 	return true;
 }
 
-/* reason_matches checks the one filter on what the drop tracepoint passes
- * rather than on the skb: the drop programs apply it before reading
- * anything. */
+/* reason_matches checks the filters on what the drop tracepoint passes
+ * rather than on the skb, the reasons wanted and the reasons left out:
+ * the drop programs apply them before reading anything. */
 static __always_inline bool reason_matches(__u32 reason)
 {
-	return !filters.reason_on || bpf_map_lookup_elem(&reason_filter, &reason);
+	if (filters.reason_on && !bpf_map_lookup_elem(&reason_filter, &reason))
+		return false;
+	if (filters.reason_exclude_on && bpf_map_lookup_elem(&reason_exclude, &reason))
+		return false;
+	return true;
 }
 
 /* place_filter_on says whether a filter on where the skb is was given. */

@@ -14,20 +14,20 @@ import (
 )
 
 type TcpFilterCfg struct {
-	_         structs.HostLayout
-	Netns     uint32
-	SrcAddr   [4]uint32
-	SrcMask   [4]uint32
-	DstAddr   [4]uint32
-	DstMask   [4]uint32
-	Ifname    [16]int8
-	Port      uint16
-	ReasonOn  uint8
-	IfnameOn  uint8
-	Proto     uint8
-	SrcFamily uint8
-	DstFamily uint8
-	_         [1]byte
+	_               structs.HostLayout
+	Netns           uint32
+	SrcAddr         [4]uint32
+	SrcMask         [4]uint32
+	DstAddr         [4]uint32
+	DstMask         [4]uint32
+	Ifname          [16]int8
+	Port            uint16
+	ReasonOn        uint8
+	ReasonExcludeOn uint8
+	IfnameOn        uint8
+	Proto           uint8
+	SrcFamily       uint8
+	DstFamily       uint8
 }
 
 // Names of all BPF objects in the ELF.
@@ -35,6 +35,7 @@ type TcpFilterCfg struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	TcpMapCpuEvents               = "cpu_events"
+	TcpMapReasonExclude           = "reason_exclude"
 	TcpMapReasonFilter            = "reason_filter"
 	TcpMapStats                   = "stats"
 	TcpProgTcpReceiveResetBtf     = "tcp_receive_reset_btf"
@@ -104,9 +105,10 @@ type TcpProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type TcpMapSpecs struct {
-	CpuEvents    *ebpf.MapSpec `ebpf:"cpu_events"`
-	ReasonFilter *ebpf.MapSpec `ebpf:"reason_filter"`
-	Stats        *ebpf.MapSpec `ebpf:"stats"`
+	CpuEvents     *ebpf.MapSpec `ebpf:"cpu_events"`
+	ReasonExclude *ebpf.MapSpec `ebpf:"reason_exclude"`
+	ReasonFilter  *ebpf.MapSpec `ebpf:"reason_filter"`
+	Stats         *ebpf.MapSpec `ebpf:"stats"`
 }
 
 // TcpVariableSpecs contains global variables before they are loaded into the kernel.
@@ -136,14 +138,16 @@ func (o *TcpObjects) Close() error {
 //
 // It can be passed to LoadTcpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type TcpMaps struct {
-	CpuEvents    *ebpf.Map `ebpf:"cpu_events"`
-	ReasonFilter *ebpf.Map `ebpf:"reason_filter"`
-	Stats        *ebpf.Map `ebpf:"stats"`
+	CpuEvents     *ebpf.Map `ebpf:"cpu_events"`
+	ReasonExclude *ebpf.Map `ebpf:"reason_exclude"`
+	ReasonFilter  *ebpf.Map `ebpf:"reason_filter"`
+	Stats         *ebpf.Map `ebpf:"stats"`
 }
 
 func (m *TcpMaps) Close() error {
 	return _TcpClose(
 		m.CpuEvents,
+		m.ReasonExclude,
 		m.ReasonFilter,
 		m.Stats,
 	)

@@ -14,20 +14,20 @@ import (
 )
 
 type TraceFilterCfg struct {
-	_         structs.HostLayout
-	Netns     uint32
-	SrcAddr   [4]uint32
-	SrcMask   [4]uint32
-	DstAddr   [4]uint32
-	DstMask   [4]uint32
-	Ifname    [16]int8
-	Port      uint16
-	ReasonOn  uint8
-	IfnameOn  uint8
-	Proto     uint8
-	SrcFamily uint8
-	DstFamily uint8
-	_         [1]byte
+	_               structs.HostLayout
+	Netns           uint32
+	SrcAddr         [4]uint32
+	SrcMask         [4]uint32
+	DstAddr         [4]uint32
+	DstMask         [4]uint32
+	Ifname          [16]int8
+	Port            uint16
+	ReasonOn        uint8
+	ReasonExcludeOn uint8
+	IfnameOn        uint8
+	Proto           uint8
+	SrcFamily       uint8
+	DstFamily       uint8
 }
 
 type TracePathEvent struct {
@@ -71,6 +71,7 @@ type TracePathEvent struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	TraceMapEvents           = "events"
+	TraceMapReasonExclude    = "reason_exclude"
 	TraceMapReasonFilter     = "reason_filter"
 	TraceMapScratch          = "scratch"
 	TraceMapStats            = "stats"
@@ -174,11 +175,12 @@ type TraceProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type TraceMapSpecs struct {
-	Events       *ebpf.MapSpec `ebpf:"events"`
-	ReasonFilter *ebpf.MapSpec `ebpf:"reason_filter"`
-	Scratch      *ebpf.MapSpec `ebpf:"scratch"`
-	Stats        *ebpf.MapSpec `ebpf:"stats"`
-	Tracked      *ebpf.MapSpec `ebpf:"tracked"`
+	Events        *ebpf.MapSpec `ebpf:"events"`
+	ReasonExclude *ebpf.MapSpec `ebpf:"reason_exclude"`
+	ReasonFilter  *ebpf.MapSpec `ebpf:"reason_filter"`
+	Scratch       *ebpf.MapSpec `ebpf:"scratch"`
+	Stats         *ebpf.MapSpec `ebpf:"stats"`
+	Tracked       *ebpf.MapSpec `ebpf:"tracked"`
 }
 
 // TraceVariableSpecs contains global variables before they are loaded into the kernel.
@@ -212,16 +214,18 @@ func (o *TraceObjects) Close() error {
 //
 // It can be passed to LoadTraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type TraceMaps struct {
-	Events       *ebpf.Map `ebpf:"events"`
-	ReasonFilter *ebpf.Map `ebpf:"reason_filter"`
-	Scratch      *ebpf.Map `ebpf:"scratch"`
-	Stats        *ebpf.Map `ebpf:"stats"`
-	Tracked      *ebpf.Map `ebpf:"tracked"`
+	Events        *ebpf.Map `ebpf:"events"`
+	ReasonExclude *ebpf.Map `ebpf:"reason_exclude"`
+	ReasonFilter  *ebpf.Map `ebpf:"reason_filter"`
+	Scratch       *ebpf.Map `ebpf:"scratch"`
+	Stats         *ebpf.Map `ebpf:"stats"`
+	Tracked       *ebpf.Map `ebpf:"tracked"`
 }
 
 func (m *TraceMaps) Close() error {
 	return _TraceClose(
 		m.Events,
+		m.ReasonExclude,
 		m.ReasonFilter,
 		m.Scratch,
 		m.Stats,

@@ -93,24 +93,3 @@ func TestRoutine(t *testing.T) {
 		}
 	}
 }
-
-type fakeReasons map[string]uint32
-
-func (f fakeReasons) Code(name string) (uint32, bool) { c, ok := f[name]; return c, ok }
-
-func TestParseExcludeReasons(t *testing.T) {
-	r := fakeReasons{"QUEUE_PURGE": 95, "NO_SOCKET": 2}
-	got, err := ParseExcludeReasons([]string{"QUEUE_PURGE,NO_SOCKET", "QUEUE_PURGE"}, r)
-	if err != nil || !slices.Equal(got, []uint32{95, 2}) {
-		t.Errorf("got %v, %v; want [95 2]", got, err)
-	}
-	for _, bad := range [][]string{{"NOPE"}, {"NO_SOCKET,"}, {""}} {
-		_, err := ParseExcludeReasons(bad, r)
-		if err == nil || err.Error()[:len("--exclude-reason: ")] != "--exclude-reason: " {
-			t.Errorf("ParseExcludeReasons(%q) = %v, want an error naming --exclude-reason", bad, err)
-		}
-	}
-	if _, err := ParseExcludeReasons([]string{"NO_SOCKET"}, nil); err == nil {
-		t.Error("no error without reason names")
-	}
-}

@@ -18,7 +18,7 @@
 //     network namespace. NETFILTER_DROP takes the rule the netfilter
 //     annotator found, through Config.Netfilter.
 //   - Routine says which frees are routine rather than packet loss, to be
-//     hidden by default; ParseExcludeReasons parses --exclude-reason.
+//     hidden by default (--exclude-reason is a filter, in filter/).
 //
 // Look-ups run off the event path, in the annotation worker: one per key
 // (what the answer depends on) per Interval, at most PerSecond in all,

@@ -16,6 +16,7 @@ import (
 type Flags struct {
 	SrcIP, DstIP, Port, Proto, Netns, Ifname string
 	Reasons                                  []string
+	Exclude                                  []string // --exclude-reason
 }
 
 // Register adds the --filter-* flags to fs, storing their values in f.
@@ -27,11 +28,12 @@ func (f *Flags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Netns, "filter-netns", "", "only drops in this network namespace: inode, /proc/PID/ns/net, or an 'ip netns' name")
 	fs.StringVar(&f.Ifname, "filter-ifname", "", "only drops on the interface of this name (in any namespace)")
 	fs.StringSliceVar(&f.Reasons, "filter-reason", nil, "only drops with these reasons, e.g. NETFILTER_DROP,NO_SOCKET (see --list-reasons); a list, repeatable")
+	fs.StringSliceVar(&f.Exclude, "exclude-reason", nil, "leave out drops with these reasons, in the kernel (a list, repeatable)")
 }
 
 // Lists are the filter flags that take a list, so that giving them twice
 // adds to it; the others are one value each.
-var Lists = []string{"filter-reason"}
+var Lists = []string{"filter-reason", "exclude-reason"}
 
 // Spec is a validated set of filters; the zero value matches everything.
 type Spec struct {
@@ -41,6 +43,7 @@ type Spec struct {
 	Netns    uint32 // namespace inode, 0 when not given
 	Ifname   string // "" when not given
 	Reasons  []uint32
+	Exclude  []uint32 // reasons left out (--exclude-reason)
 }
 
 // Parse validates f and returns the Spec it describes. reasons may be nil
@@ -67,6 +70,9 @@ func Parse(f Flags, reasons ReasonLookup) (Spec, error) {
 		return Spec{}, err
 	}
 	if s.Reasons, err = ParseReasons("--filter-reason", f.Reasons, reasons); err != nil {
+		return Spec{}, err
+	}
+	if s.Exclude, err = ParseReasons("--exclude-reason", f.Exclude, reasons); err != nil {
 		return Spec{}, err
 	}
 	if err := checkCombination(s); err != nil {

@@ -228,6 +228,9 @@ func (s Spec) String() string {
 	if len(s.Reasons) > 0 {
 		parts = append(parts, "reason "+joinCodes(s.Reasons))
 	}
+	if len(s.Exclude) > 0 {
+		parts = append(parts, "not reason "+joinCodes(s.Exclude))
+	}
 	if len(parts) == 0 {
 		return "none"
 	}

@@ -68,6 +68,7 @@ func TestParseGood(t *testing.T) {
 		{"reasons comma and repeat, order kept", Flags{Reasons: []string{"NETFILTER_DROP,no_socket", "NOT_SPECIFIED"}},
 			Spec{Reasons: []uint32{6, 3, 2}}},
 		{"reasons deduplicated", Flags{Reasons: []string{"NO_SOCKET, no_socket", "NO_SOCKET"}}, Spec{Reasons: []uint32{3}}},
+		{"excluded reasons", Flags{Exclude: []string{"NETFILTER_DROP,no_socket", "NO_SOCKET"}}, Spec{Exclude: []uint32{6, 3}}},
 		{"everything", Flags{SrcIP: "10.0.0.1", DstIP: "10.0.0.0/24", Port: "53", Proto: "udp", Netns: "4026531840", Ifname: "lo", Reasons: []string{"NO_SOCKET"}},
 			Spec{
 				Src: netip.MustParsePrefix("10.0.0.1/32"), Dst: netip.MustParsePrefix("10.0.0.0/24"),

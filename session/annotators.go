@@ -16,12 +16,11 @@ import (
 // Annotations say what a run of the drop mode adds to its events and
 // what it leaves out.
 type Annotations struct {
-	Netfilter   bool     // name the rule behind each NETFILTER_DROP
-	Explain     bool     // --explain: cause, live evidence and fix
-	ShowRoutine bool     // --show-routine: also report routine frees
-	Exclude     []uint32 // --exclude-reason codes
-	Pods        bool     // name namespaces by pod, container or ip netns name
-	CRIEndpoint string   // --cri-endpoint; "" finds the runtime
+	Netfilter   bool   // name the rule behind each NETFILTER_DROP
+	Explain     bool   // --explain: cause, live evidence and fix
+	ShowRoutine bool   // --show-routine: also report routine frees
+	Pods        bool   // name namespaces by pod, container or ip netns name
+	CRIEndpoint string // --cri-endpoint; "" finds the runtime
 }
 
 // annotators are the open annotators of a run; a nil field is not used.
@@ -29,7 +28,6 @@ type annotators struct {
 	nf      *netfilter.Annotator
 	explain *explain.Explainer
 	pods    *pods.Resolver
-	exclude map[uint32]bool
 	routine bool // hide routine frees
 	stage   *Annotate
 }
@@ -37,10 +35,7 @@ type annotators struct {
 // open starts what a asks for. In summary mode no event is annotated:
 // rows are named and explained as they are printed.
 func (a Annotations) open(ctx context.Context, stderr io.Writer, summary bool) (*annotators, error) {
-	an := &annotators{exclude: map[uint32]bool{}, routine: !a.ShowRoutine}
-	for _, c := range a.Exclude {
-		an.exclude[c] = true
-	}
+	an := &annotators{routine: !a.ShowRoutine}
 	if a.Pods {
 		r, err := pods.New(ctx, pods.Options{CRIEndpoint: a.CRIEndpoint})
 		if err != nil {
@@ -72,13 +67,12 @@ func (a Annotations) open(ctx context.Context, stderr io.Writer, summary bool) (
 	return an, nil
 }
 
-// skip says which drops are not reported: excluded reasons, and routine
-// frees unless asked for.
+// skip says which drops are not reported: routine frees unless asked for.
+// The kernel tells them by location, which the BPF program cannot
+// compare; --exclude-reason is left to the kernel (filter.Spec.Exclude),
+// where an excluded drop costs no record and no summary count.
 func (an *annotators) skip(ev *event.Event) bool {
-	if ev.Kind != event.KindDrop {
-		return false
-	}
-	return an.exclude[ev.ReasonCode] || (an.routine && explain.Routine(ev))
+	return ev.Kind == event.KindDrop && an.routine && explain.Routine(ev)
 }
 
 // writer names the events' namespaces before w (and the metrics in it)
@@ -101,7 +95,7 @@ func (an *annotators) summary(sw event.SummaryWriter, explained bool) event.Summ
 // report says at exit what the annotators did and skipped.
 func (an *annotators) report(w io.Writer, skipped uint64) {
 	if skipped > 0 {
-		fmt.Fprintf(w, "droptrace: %d drops not reported: routine frees (--show-routine shows them) or --exclude-reason\n", skipped)
+		fmt.Fprintf(w, "droptrace: %d routine frees not reported (--show-routine shows them)\n", skipped)
 	}
 	if an.stage != nil && an.stage.Skipped() > 0 {
 		fmt.Fprintf(w, "droptrace: %d events written without annotation: too many were waiting\n", an.stage.Skipped())
@@ -130,8 +124,8 @@ func (an *annotators) close() {
 	}
 }
 
-// rowFilter leaves excluded and routine rows out of a summary and, with
-// --explain, explains the others in words.
+// rowFilter leaves routine rows out of a summary and, with --explain,
+// explains the others in words.
 type rowFilter struct {
 	an      *annotators
 	explain bool
@@ -142,7 +136,7 @@ func (f rowFilter) rows(rows []event.SummaryRow) []event.SummaryRow {
 	out := rows[:0:0]
 	for _, r := range rows {
 		k := r.Key
-		if f.an.exclude[k.ReasonCode] || (f.an.routine && explain.RoutineAt(k.Reason, k.Location)) {
+		if f.an.routine && explain.RoutineAt(k.Reason, k.Location) {
 			continue
 		}
 		if f.explain {

@@ -25,7 +25,7 @@ type Drops struct {
 	Interval time.Duration // --summary
 	Metrics  Metrics
 	// Annotate says what events gain (rule, explanation, pod) and which
-	// drops are left out (routine frees, excluded reasons).
+	// drops are left out (routine frees; --exclude-reason is a filter).
 	Annotate Annotations
 	// FilterPod is --filter-pod NAMESPACE/NAME: drops in that pod's
 	// namespace only, followed when the pod is created again.

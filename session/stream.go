@@ -42,8 +42,8 @@ type Stream struct {
 	Buf   *Buffer
 	Flush func() error
 	// Skip, when set, says which events are not written at all (routine
-	// frees, excluded reasons): they are counted (Skipped) before any
-	// stage looks them up.
+	// frees, which only user space can tell by location): they are
+	// counted (Skipped) before any stage looks them up.
 	Skip func(*event.Event) bool
 
 	skipped atomic.Uint64

@@ -17,12 +17,13 @@ import (
 // compile if they ever differ.
 func filterConfig(s filter.Spec) bpf.DropFilterCfg {
 	c := bpf.DropFilterCfg{
-		ReasonOn: boolByte(len(s.Reasons) > 0),
-		Netns:    s.Netns,
-		IfnameOn: boolByte(s.Ifname != ""),
-		Ifname:   ifnameChars(s.Ifname),
-		Proto:    uint8(s.Proto),
-		Port:     networkOrder16(s.Port),
+		ReasonOn:        boolByte(len(s.Reasons) > 0),
+		ReasonExcludeOn: boolByte(len(s.Exclude) > 0),
+		Netns:           s.Netns,
+		IfnameOn:        boolByte(s.Ifname != ""),
+		Ifname:          ifnameChars(s.Ifname),
+		Proto:           uint8(s.Proto),
+		Port:            networkOrder16(s.Port),
 	}
 	c.SrcFamily, c.SrcAddr, c.SrcMask = prefixWords(s.Src)
 	c.DstFamily, c.DstAddr, c.DstMask = prefixWords(s.Dst)

@@ -22,6 +22,7 @@ var everyFilter = filter.Spec{
 	Netns:   4026531840,
 	Ifname:  "veth0",
 	Reasons: []uint32{2},
+	Exclude: []uint32{3},
 }
 
 // TestFilterConfigSetsEveryField fails when bpf/filter.h gains a filter

@@ -60,9 +60,10 @@ func openTCP(f filter.Spec, kspec *btf.Spec, drop *ebpf.Collection) (*tcpProbe, 
 	spec.Maps[bpf.TcpMapCpuEvents].MaxEntries = rings.MaxEntries()
 	spec.Maps[bpf.TcpMapCpuEvents].InnerMap.MaxEntries = ringSize(int(rings.MaxEntries()))
 	shared := map[string]*ebpf.Map{
-		bpf.TcpMapCpuEvents:    drop.Maps[bpf.DropMapCpuEvents],
-		bpf.TcpMapStats:        drop.Maps[bpf.DropMapStats],
-		bpf.TcpMapReasonFilter: drop.Maps[bpf.DropMapReasonFilter],
+		bpf.TcpMapCpuEvents:     drop.Maps[bpf.DropMapCpuEvents],
+		bpf.TcpMapStats:         drop.Maps[bpf.DropMapStats],
+		bpf.TcpMapReasonFilter:  drop.Maps[bpf.DropMapReasonFilter],
+		bpf.TcpMapReasonExclude: drop.Maps[bpf.DropMapReasonExclude],
 	}
 	p, err := attachTCPBTF(spec, kspec, shared)
 	if err == nil {

@@ -81,7 +81,7 @@ func Open(cfg Config) (*Tracer, error) {
 		return nil, explainPermission(err)
 	}
 	t := &Tracer{coll: coll, link: l, mode: mode, fallback: fallback, rings: rings, dec: cfg.Decoder, cfg: cfg, kspec: kspec}
-	if err := t.setReasons(cfg.Filter.Reasons); err != nil {
+	if err := t.setReasons(cfg.Filter); err != nil {
 		t.Close()
 		return nil, err
 	}
@@ -109,11 +109,17 @@ func dropConstants(cfg Config) map[string]any {
 	}
 }
 
-func (t *Tracer) setReasons(codes []uint32) error {
-	m := t.coll.Maps[bpf.DropMapReasonFilter]
-	for _, code := range codes {
-		if err := m.Put(code, uint8(1)); err != nil {
-			return fmt.Errorf("adding reason %d to the filter: %w", code, err)
+// setReasons fills the maps of the reason filters: the reasons wanted
+// (reason_filter) and the reasons left out (reason_exclude).
+func (t *Tracer) setReasons(s filter.Spec) error {
+	for _, m := range []struct {
+		name  string
+		codes []uint32
+	}{{bpf.DropMapReasonFilter, s.Reasons}, {bpf.DropMapReasonExclude, s.Exclude}} {
+		for _, code := range m.codes {
+			if err := t.coll.Maps[m.name].Put(code, uint8(1)); err != nil {
+				return fmt.Errorf("adding reason %d to %s: %w", code, m.name, err)
+			}
 		}
 	}
 	return nil

@@ -36,7 +36,6 @@ type config struct {
 	metricsAddr string
 	annotate    session.Annotations
 	filterPod   string
-	exclude     []string
 	version     bool
 	help        bool
 }
@@ -65,7 +64,6 @@ func newFlagSet(cfg *config) *pflag.FlagSet {
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this [host:]port (a bare port is on 127.0.0.1)")
 	a := &cfg.annotate
 	fs.BoolVar(&a.Explain, "explain", false, "explain each drop: its cause in words, evidence read live from the system, and a fix")
-	fs.StringSliceVar(&cfg.exclude, "exclude-reason", nil, "leave out drops with these reasons (a list, repeatable)")
 	fs.BoolVar(&a.ShowRoutine, "show-routine", false, "also report routine frees that are not packet loss (socket-close purges, multicast not for this host)")
 	fs.BoolVar(&a.Netfilter, "netfilter", true, "name the firewall rule behind each NETFILTER_DROP, with its verdict (--netfilter=false: off)")
 	fs.StringVar(&a.CRIEndpoint, "cri-endpoint", "", "the container runtime's CRI socket, to name drops by pod (default: containerd's or CRI-O's if found; 'none': off)")
@@ -80,7 +78,6 @@ func newFlagSet(cfg *config) *pflag.FlagSet {
 // only its last value, and a flag of another mode would do nothing.
 var rules = []cli.Rule{
 	{Flag: "filter-pod", NonEmpty: true, Once: true, Excludes: []string{"filter-netns", "trace"}},
-	{Flag: "exclude-reason", NonEmpty: true},
 	{Flag: "cri-endpoint", NonEmpty: true, Once: true},
 	{Flag: "output-pcap", NonEmpty: true, Once: true},
 	{Flag: "metrics-addr", NonEmpty: true, Once: true},

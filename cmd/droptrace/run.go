@@ -30,9 +30,6 @@ func run(ctx context.Context, cfg *config) error {
 	if err != nil {
 		return err
 	}
-	if cfg.annotate.Exclude, err = explain.ParseExcludeReasons(cfg.exclude, reasons); err != nil {
-		return err
-	}
 	cfg.annotate.Pods = true
 	if err := kernel.CheckPrivileges(); err != nil {
 		return err

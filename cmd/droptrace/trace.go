@@ -45,7 +45,7 @@ func (o *traceOptions) validate(cfg *config) error {
 		return cli.Usagef("--summary: not supported with --trace (a path is a list of events)")
 	case cfg.tcp:
 		return cli.Usagef("--tcp: not supported with --trace; run them as two droptraces")
-	case cfg.annotate.Explain || len(cfg.exclude) > 0:
+	case cfg.annotate.Explain || len(cfg.filters.Exclude) > 0:
 		return cli.Usagef("--explain, --exclude-reason: not supported with --trace (a path's reason is known only at its end)")
 	}
 	return nil
