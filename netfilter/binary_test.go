@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/droptrace/droptrace/event"
+	"github.com/droptrace/droptrace/netfilter/nftest"
 )
 
 // droptraceBinary is $DROPTRACE_BIN (make build), or one built now.
@@ -99,7 +100,7 @@ func startDroptrace(t *testing.T, ns string) <-chan jsonDrop {
 }
 
 // waitDrop returns the first event of the probe's packet, skipping others.
-func waitDrop(t *testing.T, events <-chan jsonDrop, p probe) *event.Event {
+func waitDrop(t *testing.T, events <-chan jsonDrop, p nftest.Probe) *event.Event {
 	t.Helper()
 	timeout := time.After(10 * time.Second)
 	for {
@@ -108,12 +109,12 @@ func waitDrop(t *testing.T, events <-chan jsonDrop, p probe) *event.Event {
 			if !ok {
 				t.Fatal("droptrace exited")
 			}
-			if j.Sport == p.sport && j.Dport == p.dport && j.Proto == p.proto {
+			if j.Sport == p.Sport && j.Dport == p.Dport && j.Proto == p.Proto {
 				return j.event()
 			}
 			t.Logf("other drop: %+v", j)
 		case <-timeout:
-			t.Fatalf("no drop event for %s %s:%d -> %s:%d", p.proto, p.src, p.sport, p.dst, p.dport)
+			t.Fatalf("no drop event for %s %s:%d -> %s:%d", p.Proto, p.Src, p.Sport, p.Dst, p.Dport)
 		}
 	}
 }
@@ -122,21 +123,23 @@ func waitDrop(t *testing.T, events <-chan jsonDrop, p probe) *event.Event {
 // the iptables drops, as the run loop will.
 func TestDroptraceEvents(t *testing.T) {
 	requireRoot(t)
-	tp := newTopo(t)
-	addIptablesRules(t, tp)
-	keepRuleset(t, tp.router)
-	events := startDroptrace(t, tp.router)
+	tp := nftest.NewTopo(t)
+	nftest.AddIptablesRules(t, tp)
+	nftest.KeepRuleset(t, tp.Router)
+	events := startDroptrace(t, tp.Router)
 	a := testAnnotator(t)
-	if err := a.Prime(inode(t, tp.router)); err != nil {
+	if err := a.Prime(nftest.Inode(t, tp.Router)); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range iptablesProbes(tp) {
-		p.send(t)
+	probes := nftest.IptablesProbes(tp)
+	oracle := nftest.NewOracle(t, tp, probes)
+	for _, p := range probes {
+		p.Send(t)
 		ev := waitDrop(t, events, p)
 		a.Annotate(ev)
-		checkAttribution(t, tp, p, ev.Netfilter, "counter")
-		if ev.Ifname != p.dropIf {
-			t.Logf("%s/%d: droptrace reports ifname %q at %s", p.proto, p.dport, ev.Ifname, p.hook)
+		nftest.Check(t, p, ev.Netfilter, oracle, "counter")
+		if ev.Ifname != p.DropIf {
+			t.Logf("%s: droptrace reports ifname %q", p.Name(), ev.Ifname)
 		}
 	}
 	t.Logf("stats: %+v", a.Stats())

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/droptrace/droptrace/netfilter/nftest"
 	"github.com/droptrace/droptrace/nsfs"
 )
 
@@ -14,23 +15,23 @@ import (
 // there are, and every drop still names its rule.
 func TestStormBudget(t *testing.T) {
 	requireRoot(t)
-	tp := newTopo(t)
-	addIptablesRules(t, tp)
-	keepRuleset(t, tp.router)
+	tp := nftest.NewTopo(t)
+	nftest.AddIptablesRules(t, tp)
+	nftest.KeepRuleset(t, tp.Router)
 	cfg := DefaultConfig()
 	cfg.Baseline = 0
 	cfg.ReadCost = 0 // the interval alone spaces reads, whatever a read costs on a busy machine
 	a := New(nsfs.NewIndex(), cfg)
 	defer a.Close()
-	if err := a.Prime(inode(t, tp.router)); err != nil {
+	if err := a.Prime(nftest.Inode(t, tp.Router)); err != nil {
 		t.Fatal(err)
 	}
-	p := iptablesProbes(tp)[2] // udp/5353, INPUT #3 DROP
+	p := nftest.IptablesProbes(tp)[2] // udp/5353, INPUT #3 DROP
 	// At least 5000 drops, over more than three intervals.
 	n, start := 0, time.Now()
-	runInNetns(t, tp.client, func() error {
-		c, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(p.src), p.sport)),
-			net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(p.dst), p.dport)))
+	nftest.RunInNetns(t, tp.Client, func() error {
+		c, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(p.Src), p.Sport)),
+			net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(p.Dst), p.Dport)))
 		if err != nil {
 			return err
 		}
@@ -39,7 +40,7 @@ func TestStormBudget(t *testing.T) {
 			if _, err := c.Write([]byte("storm")); err != nil {
 				return err
 			}
-			ev := p.event(t)
+			ev := eventOf(t, p)
 			a.Annotate(ev)
 			if nf := ev.Netfilter; nf == nil || nf.Rule == nil || nf.Rule.Position != 3 || nf.Chain != "INPUT" {
 				t.Errorf("storm drop attributed to %+v", nf)

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/droptrace/droptrace/netfilter/nftest"
 )
 
 // textIptables are rule shapes iptables-nft stores as native expressions
@@ -138,7 +140,7 @@ func textNamespace(t *testing.T) string {
 	rand.Read(b)
 	ns := "nf-t-" + hex.EncodeToString(b)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	sh(t, "ip", "netns", "add", ns)
+	nftest.Sh(t, "ip", "netns", "add", ns)
 	for _, tool := range []string{"iptables", "ip6tables"} {
 		for _, rule := range textIptables[tool] {
 			args := []string{"netns", "exec", ns, tool}
@@ -146,14 +148,14 @@ func textNamespace(t *testing.T) string {
 			for _, f := range strings.Fields(strings.ReplaceAll(rule, `\ `, "\x00")) {
 				args = append(args, strings.ReplaceAll(f, "\x00", " "))
 			}
-			sh(t, "ip", args...)
+			nftest.Sh(t, "ip", args...)
 		}
 	}
 	f := filepath.Join(t.TempDir(), "t.nft")
 	if err := os.WriteFile(f, []byte(textNft), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sh(t, "ip", "netns", "exec", ns, "nft", "-f", f)
+	nftest.Sh(t, "ip", "netns", "exec", ns, "nft", "-f", f)
 	return ns
 }
 
@@ -162,14 +164,14 @@ func textOracle(t *testing.T, ns string, tb *Table, c *Chain) []string {
 	var lines []string
 	if tb.IsIptables() {
 		tool := map[string]string{"ip": "iptables", "ip6": "ip6tables"}[FamilyName(tb.Family)]
-		for _, l := range strings.Split(sh(t, "ip", "netns", "exec", ns, tool, "-t", tb.Name, "-S", c.Name), "\n") {
+		for _, l := range strings.Split(nftest.Sh(t, "ip", "netns", "exec", ns, tool, "-t", tb.Name, "-S", c.Name), "\n") {
 			if strings.HasPrefix(l, "-A ") {
 				lines = append(lines, l)
 			}
 		}
 		return lines
 	}
-	out := sh(t, "ip", "netns", "exec", ns, "nft", "-a", "list", "chain", FamilyName(tb.Family), tb.Name, c.Name)
+	out := nftest.Sh(t, "ip", "netns", "exec", ns, "nft", "-a", "list", "chain", FamilyName(tb.Family), tb.Name, c.Name)
 	for _, l := range strings.Split(out, "\n") {
 		l = strings.TrimSpace(l)
 		if strings.Contains(l, "# handle") && !strings.HasPrefix(l, "chain ") && !strings.HasPrefix(l, "type ") {

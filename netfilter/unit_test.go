@@ -9,6 +9,7 @@ import (
 	"github.com/google/nftables/expr"
 
 	"github.com/droptrace/droptrace/event"
+	"github.com/droptrace/droptrace/netfilter/nftest"
 	"github.com/droptrace/droptrace/nsfs"
 )
 
@@ -88,7 +89,7 @@ func TestBaseline(t *testing.T) {
 	cfg.Baseline, cfg.BaselineTime = 1<<20, time.Minute
 	a := New(nsfs.NewIndex(), cfg)
 	defer a.Close()
-	st, ok := a.ns[inode(t, ns)]
+	st, ok := a.ns[nftest.Inode(t, ns)]
 	if !ok || len(st.reads) != 1 || len(st.reads[0].Tables) == 0 {
 		t.Fatalf("namespace %s not read at start (%d namespaces read)", ns, len(a.ns))
 	}
