@@ -67,6 +67,15 @@ func (a Annotations) open(ctx context.Context, stderr io.Writer, summary bool) (
 	return an, nil
 }
 
+// prime reads the --filter-netns namespace's ruleset before anything
+// attaches, whatever the baseline of New read: its first drops then have
+// counters to compare with. A failure is left to the drops to count.
+func (an *annotators) prime(netns uint32) {
+	if an.nf != nil && netns != 0 {
+		an.nf.Prime(netns)
+	}
+}
+
 // skip says which drops are not reported: routine frees unless asked for.
 // The kernel tells them by location, which the BPF program cannot
 // compare; --exclude-reason is left to the kernel (filter.Spec.Exclude),

@@ -53,6 +53,7 @@ func (d *Drops) Run(ctx context.Context) error {
 		d.closeAnnotators()
 		return err
 	}
+	d.an.prime(d.Tracer.Filter.Netns)
 	defer ReleaseTracefs(d.Stderr) // after the tracer is closed
 	t, err := tracer.Open(d.Tracer)
 	if err != nil {

@@ -1,0 +1,90 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/droptrace/droptrace/event"
+	"github.com/droptrace/droptrace/netfilter"
+	"github.com/droptrace/droptrace/netfilter/nftest"
+)
+
+// nfEvent is a JSON event with its netfilter object.
+type nfEvent struct {
+	jsonEvent
+	Netfilter *event.Netfilter `json:"netfilter"`
+}
+
+// readInterval is the netfilter annotator's spacing of ruleset reads in a
+// namespace: a drop closer than that to the last read has no read after
+// it to compare counters with, and is (rightly) replayed. The tests send
+// a probe per interval, as a user's drops come.
+var readInterval = netfilter.DefaultConfig().Interval + 50*time.Millisecond
+
+// probeEvents sends each probe after the last one's event, and returns the
+// event of each, as droptrace -o json wrote it.
+func probeEvents(t *testing.T, tr *tracer, probes []nftest.Probe) []nfEvent {
+	t.Helper()
+	var got []nfEvent
+	for _, p := range probes {
+		p.Send(t)
+		sent := time.Now()
+		var ev *nfEvent
+		err := poll(settle, func() error {
+			for _, e := range decodeLines[nfEvent](t, tr.stdout.Lines()) {
+				if e.Proto == p.Proto && e.Sport == p.Sport && e.Dport == p.Dport && e.Reason == "NETFILTER_DROP" {
+					ev = &e
+					return nil
+				}
+			}
+			return fmt.Errorf("no event of %s", p.Name())
+		})
+		if err != nil {
+			t.Fatalf("%v\nstderr:\n%s", err, tr.stderr.String())
+		}
+		got = append(got, *ev)
+		time.Sleep(time.Until(sent.Add(readInterval)))
+	}
+	return got
+}
+
+// TestNetfilterIptables: every packet the router's iptables-nft rules
+// drop (INPUT, FORWARD with policy DROP, OUTPUT, a user-defined chain,
+// both REJECT types, ip6tables alike) is reported by droptrace -o json
+// with its own rule, hook, verdict and reject type, by counter; the
+// ruleset is the same after.
+func TestNetfilterIptables(t *testing.T) {
+	requireRoot(t)
+	tp := nftest.NewTopo(t)
+	nftest.AddIptablesRules(t, tp)
+	nftest.KeepRuleset(t, tp.Router)
+	probes := nftest.IptablesProbes(tp)
+	oracle := nftest.NewOracle(t, tp, probes)
+	tr := startTracer(t, "-o", "json", "--filter-netns", tp.Router)
+	events := probeEvents(t, tr, probes)
+	tr.stop(t)
+	for i, p := range probes {
+		nftest.Check(t, p, events[i].Netfilter, oracle, event.CertaintyExact, event.CertaintyCounter)
+	}
+	t.Logf("stderr:\n%s", tr.stderr.String())
+}
+
+// TestNetfilterNft: a native inet table without counters (a set look-up,
+// ct state invalid, reject kinds, a jump, a policy): every drop named by
+// replay or better, none wrongly; the ruleset is the same after.
+func TestNetfilterNft(t *testing.T) {
+	requireRoot(t)
+	tp := nftest.NewTopo(t)
+	nftest.AddNftRuleset(t, tp)
+	nftest.KeepRuleset(t, tp.Router)
+	probes := nftest.NftProbes(tp)
+	oracle := nftest.NewOracle(t, tp, probes)
+	tr := startTracer(t, "-o", "json", "--filter-netns", tp.Router)
+	events := probeEvents(t, tr, probes)
+	tr.stop(t)
+	for i, p := range probes {
+		nftest.Check(t, p, events[i].Netfilter, oracle, event.CertaintyExact, event.CertaintyCounter, event.CertaintyReplayed)
+	}
+	t.Logf("stderr:\n%s", tr.stderr.String())
+}
