@@ -111,6 +111,7 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 	ev->cpu = bpf_get_smp_processor_id();
 	read_skb_fields(skb, ev, direct);
 	read_skb_sock(skb, ev, direct);
+	read_ct(skb, ev, direct);
 	cap = capture(buf, skb, &h, direct);
 	ev->cap_len = cap;
 	count(STAT_SEEN);

@@ -33,6 +33,9 @@ enum stat_index {
 	STAT_MAX = 5,
 };
 
+/* CT_STATE_READ marks event.ct_state as read from the skb. */
+#define CT_STATE_READ 0x80
+
 /* event is what one matched drop sends to user space, followed by cap_len
  * bytes of packet. Addresses and ports are in network byte order. */
 struct event {
@@ -61,7 +64,14 @@ struct event {
 	__u64 sock_cookie;
 	__u8 tcp_state;	   /* the socket's state (TCP_ESTABLISHED, ...); 0 when none */
 	__u8 sk_src_local; /* saddr/sport are the socket's local end */
-	__u8 pad[6];
+	/* The skb's conntrack state at a drop, as nft's ct state bits
+	 * (invalid 1, established 2, related 4, new 8, untracked 64) with
+	 * CT_STATE_READ set; 0 when not read. ct_status is the low 16 bits of
+	 * the connection's status (IPS_*), 0 when there is none. */
+	__u8 ct_state;
+	__u8 pad1;
+	__u16 ct_status;
+	__u8 pad[2];
 };
 
 #endif

@@ -79,6 +79,11 @@ struct sk_buff {
 	__u16 mac_header;
 	unsigned char *head;
 	unsigned char *data;
+	unsigned long _nfct; /* conntrack: the nf_conn | ctinfo; CONFIG_NF_CONNTRACK only */
+} __attribute__((preserve_access_index));
+
+struct nf_conn {
+	unsigned long status;
 } __attribute__((preserve_access_index));
 
 /* Declared so the classic tracepoint's record can be read with CO-RE. */

@@ -376,4 +376,35 @@ static __always_inline void read_skb_fields(struct sk_buff *skb, struct event *e
 	ev->len = RD(direct, skb, len);
 }
 
+/* Conntrack's ctinfo values read_ct tells apart (enum ip_conntrack_info). */
+#define IP_CT_IS_REPLY 3
+#define IP_CT_UNTRACKED 7
+#define NFCT_INFOMASK 7UL
+
+/* read_ct fills ev->ct_state and ev->ct_status from skb->_nfct as nft's
+ * ct expression sees them: a state bit for the ctinfo of a tracked
+ * packet, untracked, else invalid. Left 0 on kernels without conntrack. */
+static __always_inline void read_ct(struct sk_buff *skb, struct event *ev, bool direct)
+{
+	struct nf_conn *ct;
+	unsigned long nfct;
+	__u32 info;
+
+	ev->ct_state = 0;
+	ev->ct_status = 0;
+	if (!bpf_core_field_exists(skb->_nfct))
+		return;
+	nfct = RD(direct, skb, _nfct);
+	info = nfct & NFCT_INFOMASK;
+	ct = (struct nf_conn *)(nfct & ~NFCT_INFOMASK);
+	if (ct) {
+		ev->ct_state = CT_STATE_READ | (1 << (info % IP_CT_IS_REPLY + 1));
+		ev->ct_status = (__u16)BPF_CORE_READ(ct, status);
+	} else if (info == IP_CT_UNTRACKED) {
+		ev->ct_state = CT_STATE_READ | 64;
+	} else {
+		ev->ct_state = CT_STATE_READ | 1;
+	}
+}
+
 #endif
