@@ -45,7 +45,10 @@ type DropEvent struct {
 	SockCookie uint64
 	TcpState   uint8
 	SkSrcLocal uint8
-	Pad        [6]uint8
+	CtState    uint8
+	Pad1       uint8
+	CtStatus   uint16
+	Pad        [2]uint8
 }
 
 type DropEventBuf struct {
