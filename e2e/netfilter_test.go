@@ -65,7 +65,9 @@ func TestNetfilterIptables(t *testing.T) {
 	events := probeEvents(t, tr, probes)
 	tr.stop(t)
 	for i, p := range probes {
-		nftest.Check(t, p, events[i].Netfilter, oracle, event.CertaintyExact, event.CertaintyCounter)
+		nf := events[i].Netfilter
+		nftest.Check(t, p, nf, oracle, event.CertaintyExact, event.CertaintyCounter)
+		checkCtState(t, p, nf, "") // no rule tracks connections: no conntrack in the namespace
 	}
 	t.Logf("stderr:\n%s", tr.stderr.String())
 }
@@ -84,7 +86,19 @@ func TestNetfilterNft(t *testing.T) {
 	events := probeEvents(t, tr, probes)
 	tr.stop(t)
 	for i, p := range probes {
-		nftest.Check(t, p, events[i].Netfilter, oracle, event.CertaintyExact, event.CertaintyCounter, event.CertaintyReplayed)
+		nf := events[i].Netfilter
+		nftest.Check(t, p, nf, oracle, event.CertaintyExact, event.CertaintyCounter, event.CertaintyReplayed)
+		checkCtState(t, p, nf, "new")
 	}
 	t.Logf("stderr:\n%s", tr.stderr.String())
+}
+
+// checkCtState: every probe is a connection's first packet, which the
+// drop program reads as new where the rules track connections; where none
+// does, the namespace has no conntrack and no state is reported.
+func checkCtState(t *testing.T, p nftest.Probe, nf *event.Netfilter, want string) {
+	t.Helper()
+	if nf != nil && nf.CtState != want {
+		t.Errorf("%s: ct_state %q, want %q", p.Name(), nf.CtState, want)
+	}
 }

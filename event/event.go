@@ -52,6 +52,13 @@ type Event struct {
 	SockSrcLocal bool     // Src/Sport are the socket's local end (always for TCP events)
 	TCPInfo      *TCPInfo // the socket's tcp_info; nil when not looked up
 
+	// CTState is the dropped skb's conntrack state as nft's ct state bits
+	// (invalid 1, established 2, related 4, new 8, untracked 64); 0 when
+	// not read. CTStatus is the low 16 bits of its connection's status
+	// (IPS_*), 0 when it has none.
+	CTState  uint8
+	CTStatus uint16
+
 	Explain   *Explain   // cause, evidence and fix of a drop (--explain); nil when not explained
 	Netfilter *Netfilter // the firewall rule of a NETFILTER_DROP; nil when not attributed
 

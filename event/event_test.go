@@ -71,3 +71,11 @@ func TestIntervalAndTotals(t *testing.T) {
 		t.Errorf("Totals = %+v, want B then A, rate 0 for no elapsed time", tot)
 	}
 }
+
+func TestCtStateName(t *testing.T) {
+	for bits, want := range map[uint8]string{0: "", 1: "invalid", 2: "established", 4: "related", 8: "new", 64: "untracked", 10: "established,new"} {
+		if got := CtStateName(bits); got != want {
+			t.Errorf("CtStateName(%d) = %q, want %q", bits, got, want)
+		}
+	}
+}

@@ -1,5 +1,7 @@
 package event
 
+import "strings"
+
 // Certainty values of Netfilter.Certainty, strongest first.
 const (
 	CertaintyExact      = "exact"      // the kernel named the rule
@@ -23,7 +25,8 @@ type Netfilter struct {
 	Policy     bool               `json:"policy"`                // the chain's policy dropped
 	Certainty  string             `json:"certainty"`
 	Candidates []NetfilterVerdict `json:"candidates,omitempty"`
-	Reply      *NetfilterReply    `json:"reply,omitempty"` // the RST or ICMP error a REJECT sent, when seen
+	Reply      *NetfilterReply    `json:"reply,omitempty"`    // the RST or ICMP error a REJECT sent, when seen
+	CtState    string             `json:"ct_state,omitempty"` // the packet's conntrack state at the drop, as the rules saw it: "new", "established", ...; "" when not read
 }
 
 // NetfilterRule is a rule as its chain lists it.
@@ -51,4 +54,15 @@ type NetfilterVerdict struct {
 type NetfilterReply struct {
 	Type string `json:"type"`
 	Code uint8  `json:"code"`
+}
+
+// CtStateName names nft's ct state bits as nft prints them, "" for 0.
+func CtStateName(bits uint8) string {
+	var names []string
+	for i, n := range [...]string{"invalid", "established", "related", "new", "", "", "untracked"} {
+		if bits&(1<<i) != 0 && n != "" {
+			names = append(names, n)
+		}
+	}
+	return strings.Join(names, ",")
 }

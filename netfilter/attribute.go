@@ -41,13 +41,16 @@ func (a *Annotator) Annotate(ev *event.Event) {
 	}
 	ev.Netfilter = a.attribute(st, ev, pkt, rs, w)
 	a.count(ev.Netfilter)
+	if ev.Netfilter != nil && (ev.CTState != ctStateInvalid || rs.tracksConnections()) {
+		ev.Netfilter.CtState = event.CtStateName(ev.CTState)
+	}
 }
 
 // attribute replays the ruleset on the packet, once per flow, ruleset
 // read and window: a storm of one flow costs one replay per read.
 func (a *Annotator) attribute(st *nsState, ev *event.Event, pkt *Packet, rs *Ruleset, w *window) *event.Netfilter {
 	key := flowKey{src: pkt.Src, dst: pkt.Dst, proto: ev.Proto, sport: pkt.Sport, dport: pkt.Dport,
-		ifname: ev.Ifname, mark: pkt.Mark, cur: rs}
+		ifname: ev.Ifname, mark: pkt.Mark, ctState: pkt.CtState, ctStatus: pkt.CtStatus, cur: rs}
 	if w != nil {
 		key.old = w.old
 	}
@@ -71,6 +74,9 @@ func (a *Annotator) attribute(st *nsState, ev *event.Event, pkt *Packet, rs *Rul
 	return copyNetfilter(nf)
 }
 
+// ctStateInvalid is nft's ct state invalid bit alone.
+const ctStateInvalid = 1
+
 // maxFlows bounds the attributions remembered per namespace.
 const maxFlows = 4096
 
@@ -81,6 +87,8 @@ type flowKey struct {
 	sport, dport uint16
 	ifname       string
 	mark         uint32
+	ctState      uint32
+	ctStatus     uint32
 	cur, old     *Ruleset
 }
 
@@ -143,7 +151,8 @@ func PacketOf(ev *event.Event) (*Packet, bool) {
 	if !ev.Src.IsValid() || !ev.Dst.IsValid() || ev.Src.Is4() != ev.Dst.Is4() {
 		return nil, false
 	}
-	p := &Packet{Src: ev.Src.Unmap(), Dst: ev.Dst.Unmap(), Sport: ev.Sport, Dport: ev.Dport, Mark: ev.Mark}
+	p := &Packet{Src: ev.Src.Unmap(), Dst: ev.Dst.Unmap(), Sport: ev.Sport, Dport: ev.Dport, Mark: ev.Mark,
+		CtState: uint32(ev.CTState), CtStatus: uint32(ev.CTStatus)}
 	p.Proto, p.ProtoKnown = protoNumber(ev.Proto)
 	return p, true
 }

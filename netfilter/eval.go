@@ -181,8 +181,15 @@ func (ev *evaluator) ct(e *expr.Ct) tri {
 		return yes
 	}
 	var v reg
-	if e.Key == expr.CtKeySTATE && ev.pkt.CtState != 0 {
+	switch {
+	case ev.pkt.CtState == 0:
+		// not known: the register stays unknown
+	case e.Key == expr.CtKeySTATE:
 		v = binary.NativeEndian.AppendUint32(nil, ev.pkt.CtState)
+	case ev.pkt.CtState&ctStateNoConn != 0:
+		return no // no connection: the expression breaks the rule
+	case e.Key == expr.CtKeySTATUS:
+		v = binary.NativeEndian.AppendUint32(nil, ev.pkt.CtStatus)
 	}
 	ev.regs[e.Register] = v
 	ev.notInvalidRegs[e.Register] = e.Key == expr.CtKeySTATE && ev.notInvalid

@@ -28,6 +28,7 @@ func TestNftAttribution(t *testing.T) {
 	}
 	t.Logf("stats: %+v", a.Stats())
 	t.Run("without counter window", func(t *testing.T) { checkNftWithoutWindow(t, tp) })
+	t.Run("conntrack state read", func(t *testing.T) { checkNftCtState(t, tp, oracle) })
 }
 
 // checkNftWithoutWindow replays the same drops with no counter window:
@@ -52,5 +53,31 @@ func checkNftWithoutWindow(t *testing.T, tp *nftest.Topo) {
 			nf.Candidates[1].Rule.Position != p.Position):
 			t.Errorf("%s/%d: %+v, want candidates ct state invalid and %s #%d", p.Proto, p.Dport, nf, p.Chain, p.Position)
 		}
+	}
+}
+
+// checkNftCtState replays the same drops with no counter window but with
+// the conntrack state the drop program reads: a new packet's drop is
+// replayed past "ct state invalid drop", and an invalid packet is dropped
+// by it.
+func checkNftCtState(t *testing.T, tp *nftest.Topo, oracle nftest.Oracle) {
+	a := testAnnotator(t)
+	for _, p := range nftest.NftProbes(tp) {
+		ev := eventOf(t, p)
+		ev.Time, ev.CTState = ev.Time.Add(-time.Hour), 8 // new
+		a.Annotate(ev)
+		nftest.Check(t, p, ev.Netfilter, oracle, "replayed")
+		if nf := ev.Netfilter; nf != nil && nf.CtState != "new" {
+			t.Errorf("%s: ct_state %q, want new", p.Name(), nf.CtState)
+		}
+		if p.Hook != "input" || (p.Chain == "input" && p.Position == 1) {
+			continue
+		}
+		ev = eventOf(t, p)
+		ev.Time, ev.CTState = ev.Time.Add(-time.Hour), 1 // invalid
+		a.Annotate(ev)
+		inv := p
+		inv.Chain, inv.Position, inv.Verdict, inv.RejectWith = "input", 2, "DROP", ""
+		nftest.Check(t, inv, ev.Netfilter, oracle, "replayed")
 	}
 }

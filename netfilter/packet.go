@@ -21,7 +21,24 @@ type Packet struct {
 	Mark     uint32
 	// CtState is the conntrack state as nft's ct state bits (invalid 1,
 	// established 2, related 4, new 8, untracked 64); 0 when not known.
-	CtState uint32
+	// CtStatus is its connection's status (IPS_* bits), with CtState.
+	CtState  uint32
+	CtStatus uint32
+}
+
+// ctStateNoConn are the states of a packet without a connection: ct
+// expressions other than ct state do not match it.
+const ctStateNoConn = 1 | 64
+
+// beforeConntrack is the packet as a chain that runs before conntrack
+// (priority raw and lower) sees it: with no conntrack state yet.
+func (p *Packet) beforeConntrack() *Packet {
+	if p.CtState == 0 {
+		return p
+	}
+	v := *p
+	v.CtState, v.CtStatus = 0, 0
+	return &v
 }
 
 // IPv6 says whether the packet is an IPv6 one.

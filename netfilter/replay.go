@@ -108,6 +108,9 @@ func familySees(f nftables.TableFamily, pkt *Packet) bool {
 
 func (rp *replayer) walk(c, base *Chain, pkt *Packet, depth int) flow {
 	var out flow
+	if base.Priority <= conntrackPriority {
+		pkt = pkt.beforeConntrack()
+	}
 	ev := newEvaluator(pkt, c.Table)
 	ev.notInvalid = rp.w != nil && rp.w.noInvalid() && base.Priority > conntrackPriority
 	for _, r := range c.Rules {

@@ -18,6 +18,47 @@ type Ruleset struct {
 	// it could not be read (no conntrack in the namespace).
 	CtInvalid      uint64
 	CtInvalidKnown bool
+
+	tracks *bool // tracksConnections, once asked
+}
+
+// tracksConnections says whether a rule of the ruleset needs conntrack
+// (ct expressions, NAT, xt conntrack and state): without one, a
+// namespace's packets usually have no conntrack entry, which the kernel
+// calls invalid, though nothing found them so.
+func (rs *Ruleset) tracksConnections() bool {
+	if rs.tracks != nil {
+		return *rs.tracks
+	}
+	tracks := false
+	for _, t := range rs.Tables {
+		for _, c := range t.Chains {
+			tracks = tracks || c.Type == "nat"
+			for _, r := range c.Rules {
+				tracks = tracks || ruleTracks(r)
+			}
+		}
+	}
+	rs.tracks = &tracks
+	return tracks
+}
+
+func ruleTracks(r *Rule) bool {
+	for _, e := range r.Exprs {
+		switch e := e.(type) {
+		case *expr.Ct, *expr.NAT, *expr.Masq, *expr.Redir:
+			return true
+		case *expr.Match:
+			if e.Name == "conntrack" || e.Name == "state" {
+				return true
+			}
+		case *expr.Target:
+			if e.Name == "CT" || e.Name == "MASQUERADE" || e.Name == "SNAT" || e.Name == "DNAT" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Table is an nftables table; iptables-nft keeps each iptables table

@@ -31,3 +31,13 @@ func decodeSock(re *bpf.DropEvent, ev *event.Event) {
 	ev.SockCookie = re.SockCookie
 	ev.SockSrcLocal = re.SkSrcLocal != 0
 }
+
+// ctStateRead is CT_STATE_READ: the drop program read the skb's conntrack.
+const ctStateRead = 0x80
+
+// decodeCt keeps the conntrack state a drop program read.
+func decodeCt(re *bpf.DropEvent, ev *event.Event) {
+	if ev.Kind == event.KindDrop && re.CtState&ctStateRead != 0 {
+		ev.CTState, ev.CTStatus = re.CtState&^ctStateRead, re.CtStatus
+	}
+}
