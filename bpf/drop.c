@@ -19,12 +19,14 @@
 #include "skb.h"
 #include "sock.h"
 #include "summary.h"
+#include "reply.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Referenced so their BTF reaches bpf2go, which generates Go constants. */
 const enum event_kind *unused_event_kind __attribute__((unused));
 const enum link_kind *unused_link_kind __attribute__((unused));
+const enum reply_kind *unused_reply_kind __attribute__((unused));
 const enum stat_index *unused_stat_index __attribute__((unused));
 const struct summary_key *unused_summary_key __attribute__((unused));
 const struct summary_pending *unused_summary_pending __attribute__((unused));
@@ -112,6 +114,7 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 	read_skb_fields(skb, ev, direct);
 	read_skb_sock(skb, ev, direct);
 	read_ct(skb, ev, direct);
+	read_reply(skb, ev);
 	cap = capture(buf, skb, &h, direct);
 	ev->cap_len = cap;
 	count(STAT_SEEN);

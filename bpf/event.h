@@ -23,6 +23,17 @@ enum link_kind {
 	LINK_RAW_IP = 2,
 };
 
+/* reply_kind says what a REJECT sent back, seen just before the drop on
+ * its CPU: an ICMP error (icmp:icmp_send with the dropped skb), an ICMPv6
+ * error or a TCP RST (net:net_dev_queue, addressed to the packet's
+ * sender). */
+enum reply_kind {
+	REPLY_NONE = 0,
+	REPLY_ICMP = 1,
+	REPLY_ICMP6 = 2,
+	REPLY_TCP_RESET = 3,
+};
+
 /* stat_index names the slots of the per-CPU stats array. */
 enum stat_index {
 	STAT_SEEN = 0,		   /* drops that matched the filters */
@@ -69,9 +80,10 @@ struct event {
 	 * CT_STATE_READ set; 0 when not read. ct_status is the low 16 bits of
 	 * the connection's status (IPS_*), 0 when there is none. */
 	__u8 ct_state;
-	__u8 pad1;
+	__u8 reply; /* enum reply_kind: what the kernel sent back before the drop */
 	__u16 ct_status;
-	__u8 pad[2];
+	__u8 reply_type; /* ICMP/ICMPv6 type of the reply */
+	__u8 reply_code; /* ICMP/ICMPv6 code of the reply */
 };
 
 #endif
