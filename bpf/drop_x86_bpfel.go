@@ -46,9 +46,10 @@ type DropEvent struct {
 	TcpState   uint8
 	SkSrcLocal uint8
 	CtState    uint8
-	Pad1       uint8
+	Reply      uint8
 	CtStatus   uint16
-	Pad        [2]uint8
+	ReplyType  uint8
+	ReplyCode  uint8
 }
 
 type DropEventBuf struct {
@@ -94,6 +95,27 @@ const (
 	DropLinkKindLINK_RAW_IP   DropLinkKind = 2
 )
 
+type DropReplyKind uint32
+
+const (
+	DropReplyKindREPLY_NONE      DropReplyKind = 0
+	DropReplyKindREPLY_ICMP      DropReplyKind = 1
+	DropReplyKindREPLY_ICMP6     DropReplyKind = 2
+	DropReplyKindREPLY_TCP_RESET DropReplyKind = 3
+)
+
+type DropReplyState struct {
+	_        structs.HostLayout
+	IcmpSkb  uint64
+	IcmpTs   uint64
+	SentSkb  uint64
+	SentTs   uint64
+	IcmpType uint8
+	IcmpCode uint8
+	_        [6]byte
+	Sent     DropEvent
+}
+
 type DropStatIndex uint32
 
 const (
@@ -129,12 +151,16 @@ const (
 	DropMapIfnames              = "ifnames"
 	DropMapReasonExclude        = "reason_exclude"
 	DropMapReasonFilter         = "reason_filter"
+	DropMapReplies              = "replies"
 	DropMapScratch              = "scratch"
 	DropMapStats                = "stats"
 	DropMapSummary              = "summary"
 	DropMapSummaryLast          = "summary_last"
+	DropProgIcmpSendBtf         = "icmp_send_btf"
 	DropProgKfreeSkbBtf         = "kfree_skb_btf"
 	DropProgKfreeSkbTp          = "kfree_skb_tp"
+	DropProgNetDevQueueBtf      = "net_dev_queue_btf"
+	DropVarCfgReplies           = "cfg_replies"
 	DropVarCfgSnaplen           = "cfg_snaplen"
 	DropVarCfgSummary           = "cfg_summary"
 	DropVarCfgTpHasReason       = "cfg_tp_has_reason"
@@ -142,6 +168,7 @@ const (
 	DropVarUnusedDevKey         = "unused_dev_key"
 	DropVarUnusedEventKind      = "unused_event_kind"
 	DropVarUnusedLinkKind       = "unused_link_kind"
+	DropVarUnusedReplyKind      = "unused_reply_kind"
 	DropVarUnusedStatIndex      = "unused_stat_index"
 	DropVarUnusedSummaryKey     = "unused_summary_key"
 	DropVarUnusedSummaryPending = "unused_summary_pending"
@@ -189,8 +216,10 @@ type DropSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DropProgramSpecs struct {
-	KfreeSkbBtf *ebpf.ProgramSpec `ebpf:"kfree_skb_btf"`
-	KfreeSkbTp  *ebpf.ProgramSpec `ebpf:"kfree_skb_tp"`
+	IcmpSendBtf    *ebpf.ProgramSpec `ebpf:"icmp_send_btf"`
+	KfreeSkbBtf    *ebpf.ProgramSpec `ebpf:"kfree_skb_btf"`
+	KfreeSkbTp     *ebpf.ProgramSpec `ebpf:"kfree_skb_tp"`
+	NetDevQueueBtf *ebpf.ProgramSpec `ebpf:"net_dev_queue_btf"`
 }
 
 // DropMapSpecs contains maps before they are loaded into the kernel.
@@ -201,6 +230,7 @@ type DropMapSpecs struct {
 	Ifnames       *ebpf.MapSpec `ebpf:"ifnames"`
 	ReasonExclude *ebpf.MapSpec `ebpf:"reason_exclude"`
 	ReasonFilter  *ebpf.MapSpec `ebpf:"reason_filter"`
+	Replies       *ebpf.MapSpec `ebpf:"replies"`
 	Scratch       *ebpf.MapSpec `ebpf:"scratch"`
 	Stats         *ebpf.MapSpec `ebpf:"stats"`
 	Summary       *ebpf.MapSpec `ebpf:"summary"`
@@ -211,6 +241,7 @@ type DropMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DropVariableSpecs struct {
+	CfgReplies           *ebpf.VariableSpec `ebpf:"cfg_replies"`
 	CfgSnaplen           *ebpf.VariableSpec `ebpf:"cfg_snaplen"`
 	CfgSummary           *ebpf.VariableSpec `ebpf:"cfg_summary"`
 	CfgTpHasReason       *ebpf.VariableSpec `ebpf:"cfg_tp_has_reason"`
@@ -218,6 +249,7 @@ type DropVariableSpecs struct {
 	UnusedDevKey         *ebpf.VariableSpec `ebpf:"unused_dev_key"`
 	UnusedEventKind      *ebpf.VariableSpec `ebpf:"unused_event_kind"`
 	UnusedLinkKind       *ebpf.VariableSpec `ebpf:"unused_link_kind"`
+	UnusedReplyKind      *ebpf.VariableSpec `ebpf:"unused_reply_kind"`
 	UnusedStatIndex      *ebpf.VariableSpec `ebpf:"unused_stat_index"`
 	UnusedSummaryKey     *ebpf.VariableSpec `ebpf:"unused_summary_key"`
 	UnusedSummaryPending *ebpf.VariableSpec `ebpf:"unused_summary_pending"`
@@ -247,6 +279,7 @@ type DropMaps struct {
 	Ifnames       *ebpf.Map `ebpf:"ifnames"`
 	ReasonExclude *ebpf.Map `ebpf:"reason_exclude"`
 	ReasonFilter  *ebpf.Map `ebpf:"reason_filter"`
+	Replies       *ebpf.Map `ebpf:"replies"`
 	Scratch       *ebpf.Map `ebpf:"scratch"`
 	Stats         *ebpf.Map `ebpf:"stats"`
 	Summary       *ebpf.Map `ebpf:"summary"`
@@ -259,6 +292,7 @@ func (m *DropMaps) Close() error {
 		m.Ifnames,
 		m.ReasonExclude,
 		m.ReasonFilter,
+		m.Replies,
 		m.Scratch,
 		m.Stats,
 		m.Summary,
@@ -270,6 +304,7 @@ func (m *DropMaps) Close() error {
 //
 // It can be passed to LoadDropObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DropVariables struct {
+	CfgReplies           *ebpf.Variable `ebpf:"cfg_replies"`
 	CfgSnaplen           *ebpf.Variable `ebpf:"cfg_snaplen"`
 	CfgSummary           *ebpf.Variable `ebpf:"cfg_summary"`
 	CfgTpHasReason       *ebpf.Variable `ebpf:"cfg_tp_has_reason"`
@@ -277,6 +312,7 @@ type DropVariables struct {
 	UnusedDevKey         *ebpf.Variable `ebpf:"unused_dev_key"`
 	UnusedEventKind      *ebpf.Variable `ebpf:"unused_event_kind"`
 	UnusedLinkKind       *ebpf.Variable `ebpf:"unused_link_kind"`
+	UnusedReplyKind      *ebpf.Variable `ebpf:"unused_reply_kind"`
 	UnusedStatIndex      *ebpf.Variable `ebpf:"unused_stat_index"`
 	UnusedSummaryKey     *ebpf.Variable `ebpf:"unused_summary_key"`
 	UnusedSummaryPending *ebpf.Variable `ebpf:"unused_summary_pending"`
@@ -286,14 +322,18 @@ type DropVariables struct {
 //
 // It can be passed to LoadDropObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DropPrograms struct {
-	KfreeSkbBtf *ebpf.Program `ebpf:"kfree_skb_btf"`
-	KfreeSkbTp  *ebpf.Program `ebpf:"kfree_skb_tp"`
+	IcmpSendBtf    *ebpf.Program `ebpf:"icmp_send_btf"`
+	KfreeSkbBtf    *ebpf.Program `ebpf:"kfree_skb_btf"`
+	KfreeSkbTp     *ebpf.Program `ebpf:"kfree_skb_tp"`
+	NetDevQueueBtf *ebpf.Program `ebpf:"net_dev_queue_btf"`
 }
 
 func (p *DropPrograms) Close() error {
 	return _DropClose(
+		p.IcmpSendBtf,
 		p.KfreeSkbBtf,
 		p.KfreeSkbTp,
+		p.NetDevQueueBtf,
 	)
 }
 

@@ -59,9 +59,10 @@ type TracePathEvent struct {
 		TcpState   uint8
 		SkSrcLocal uint8
 		CtState    uint8
-		Pad1       uint8
+		Reply      uint8
 		CtStatus   uint16
-		Pad        [2]uint8
+		ReplyType  uint8
+		ReplyCode  uint8
 	}
 	FuncIp   uint64
 	ProbeId  uint32
