@@ -16,11 +16,13 @@ type nfEvent struct {
 	Netfilter *event.Netfilter `json:"netfilter"`
 }
 
-// readInterval is the netfilter annotator's spacing of ruleset reads in a
-// namespace: a drop closer than that to the last read has no read after
-// it to compare counters with, and is (rightly) replayed. The tests send
-// a probe per interval, as a user's drops come.
-var readInterval = netfilter.DefaultConfig().Interval + 50*time.Millisecond
+// readInterval spaces the probes: the netfilter annotator reads a
+// namespace's ruleset at most once per Interval, and per ReadCost times
+// the last read's duration (tens of milliseconds on a busy machine); a
+// drop closer than that to the last read has no read after it to compare
+// counters with, and is (rightly) only replayed. The tests send a probe
+// per interval, as a user's drops come.
+var readInterval = 5 * netfilter.DefaultConfig().Interval
 
 // probeEvents sends each probe after the last one's event, and returns the
 // event of each, as droptrace -o json wrote it.
@@ -68,6 +70,7 @@ func TestNetfilterIptables(t *testing.T) {
 		nf := events[i].Netfilter
 		nftest.Check(t, p, nf, oracle, event.CertaintyExact, event.CertaintyCounter)
 		checkCtState(t, p, nf, "") // no rule tracks connections: no conntrack in the namespace
+		checkReply(t, p, nf)
 	}
 	t.Logf("stderr:\n%s", tr.stderr.String())
 }
@@ -89,6 +92,7 @@ func TestNetfilterNft(t *testing.T) {
 		nf := events[i].Netfilter
 		nftest.Check(t, p, nf, oracle, event.CertaintyExact, event.CertaintyCounter, event.CertaintyReplayed)
 		checkCtState(t, p, nf, "new")
+		checkReply(t, p, nf)
 	}
 	t.Logf("stderr:\n%s", tr.stderr.String())
 }
@@ -100,5 +104,20 @@ func checkCtState(t *testing.T, p nftest.Probe, nf *event.Netfilter, want string
 	t.Helper()
 	if nf != nil && nf.CtState != want {
 		t.Errorf("%s: ct_state %q, want %q", p.Name(), nf.CtState, want)
+	}
+}
+
+// checkReply: a REJECT's drop carries the reply it sent, of its reject
+// type; a DROP's none.
+func checkReply(t *testing.T, p nftest.Probe, nf *event.Netfilter) {
+	t.Helper()
+	if nf == nil {
+		return
+	}
+	switch {
+	case p.Verdict == "REJECT" && (nf.Reply == nil || nf.Reply.Type != p.RejectWith):
+		t.Errorf("%s: reply %+v, want %s", p.Name(), nf.Reply, p.RejectWith)
+	case p.Verdict == "DROP" && nf.Reply != nil:
+		t.Errorf("%s: reply %+v to a DROP", p.Name(), nf.Reply)
 	}
 }

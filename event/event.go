@@ -58,6 +58,9 @@ type Event struct {
 	// (IPS_*), 0 when it has none.
 	CTState  uint8
 	CTStatus uint16
+	// Reply is what the kernel sent back just before the drop (a REJECT's
+	// ICMP error or RST); nil when none was seen or not looked for.
+	Reply *ReplySeen
 
 	Explain   *Explain   // cause, evidence and fix of a drop (--explain); nil when not explained
 	Netfilter *Netfilter // the firewall rule of a NETFILTER_DROP; nil when not attributed

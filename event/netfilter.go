@@ -66,3 +66,12 @@ func CtStateName(bits uint8) string {
 	}
 	return strings.Join(names, ",")
 }
+
+// ReplySeen is a packet the kernel sent back to a dropped packet's sender
+// just before the drop, on its CPU: an ICMP or ICMPv6 error (Proto "icmp"
+// or "icmp6", with its type and code) or a TCP RST (Proto "tcp"), as a
+// REJECT sends them.
+type ReplySeen struct {
+	Proto      string
+	Type, Code uint8
+}

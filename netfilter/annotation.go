@@ -88,3 +88,19 @@ func common(cands []event.NetfilterVerdict) *event.Netfilter {
 	}
 	return nf
 }
+
+// replyOf names the reply the drop program saw sent for the drop as
+// RejectWith names reject types; nil for none.
+func replyOf(r *event.ReplySeen) *event.NetfilterReply {
+	switch {
+	case r == nil:
+		return nil
+	case r.Proto == "tcp":
+		return &event.NetfilterReply{Type: "tcp-reset"}
+	case r.Proto == "icmp" && r.Type == 3:
+		return &event.NetfilterReply{Type: icmpCodeName(r.Code), Code: r.Code}
+	case r.Proto == "icmp6" && r.Type == 1:
+		return &event.NetfilterReply{Type: icmp6CodeName(r.Code), Code: r.Code}
+	}
+	return &event.NetfilterReply{Type: r.Proto + "-type-" + uitoa(uint64(r.Type)), Code: r.Code}
+}

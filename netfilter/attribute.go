@@ -41,9 +41,13 @@ func (a *Annotator) Annotate(ev *event.Event) {
 	}
 	ev.Netfilter = a.attribute(st, ev, pkt, rs, w)
 	a.count(ev.Netfilter)
-	if ev.Netfilter != nil && (ev.CTState != ctStateInvalid || rs.tracksConnections()) {
+	if ev.Netfilter == nil {
+		return
+	}
+	if ev.CTState != ctStateInvalid || rs.tracksConnections() {
 		ev.Netfilter.CtState = event.CtStateName(ev.CTState)
 	}
+	ev.Netfilter.Reply = replyOf(ev.Reply)
 }
 
 // attribute replays the ruleset on the packet, once per flow, ruleset

@@ -55,6 +55,8 @@ func (d *Drops) Run(ctx context.Context) error {
 	}
 	d.an.prime(d.Tracer.Filter.Netns)
 	defer ReleaseTracefs(d.Stderr) // after the tracer is closed
+	// Replies are linked to drops only for the rules they are named by.
+	d.Tracer.Replies = d.an.nf != nil
 	t, err := tracer.Open(d.Tracer)
 	if err != nil {
 		w.Close()

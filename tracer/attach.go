@@ -3,6 +3,8 @@ package tracer
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -29,9 +31,9 @@ const (
 // BTF-typed tracepoint where the kernel allows it (5.5+), else the
 // classic one. fallback says why tp_btf was not used, "" when it was.
 // The maps in shared (by name) are used instead of new ones.
-func attachDrop(spec *ebpf.CollectionSpec, kspec *btf.Spec, hook string, shared map[string]*ebpf.Map) (coll *ebpf.Collection, l link.Link, mode, fallback string, err error) {
+func attachDrop(spec *ebpf.CollectionSpec, kspec *btf.Spec, hook string, shared map[string]*ebpf.Map, replies bool) (coll *ebpf.Collection, l link.Link, mode, fallback string, err error) {
 	if hook != HookTracepoint {
-		coll, l, err = attachTpBTF(spec, kspec, shared)
+		coll, l, err = attachTpBTF(spec, kspec, shared, replies)
 		if err == nil {
 			return coll, l, ModeTpBTF, "", nil
 		}
@@ -50,7 +52,7 @@ func attachDrop(spec *ebpf.CollectionSpec, kspec *btf.Spec, hook string, shared 
 	return coll, l, ModeTracepoint, fallback, nil
 }
 
-func attachTpBTF(spec *ebpf.CollectionSpec, kspec *btf.Spec, shared map[string]*ebpf.Map) (*ebpf.Collection, link.Link, error) {
+func attachTpBTF(spec *ebpf.CollectionSpec, kspec *btf.Spec, shared map[string]*ebpf.Map, replies bool) (*ebpf.Collection, link.Link, error) {
 	params, err := kernel.TracepointParams(kspec, "kfree_skb")
 	if err != nil {
 		return nil, nil, err
@@ -60,7 +62,14 @@ func attachTpBTF(spec *ebpf.CollectionSpec, kspec *btf.Spec, shared map[string]*
 	if err := spec.Variables[bpf.DropVarCfgTpHasReason].Set(boolByte(params >= 3)); err != nil {
 		return nil, nil, fmt.Errorf("setting %s: %w", bpf.DropVarCfgTpHasReason, err)
 	}
-	coll, err := load(spec, bpf.DropProgKfreeSkbBtf, kspec, shared)
+	keep := []string{bpf.DropProgKfreeSkbBtf}
+	if replies = replies && repliesTraceable(kspec); replies {
+		keep = append(keep, replyPrograms...)
+	}
+	if err := spec.Variables[bpf.DropVarCfgReplies].Set(boolByte(replies)); err != nil {
+		return nil, nil, fmt.Errorf("setting %s: %w", bpf.DropVarCfgReplies, err)
+	}
+	coll, err := load(spec, kspec, shared, keep...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -79,7 +88,11 @@ func attachTracepoint(spec *ebpf.CollectionSpec, shared map[string]*ebpf.Map) (*
 	if _, err := kernel.EnsureTracefs(); err != nil {
 		return nil, nil, err
 	}
-	coll, err := load(spec.Copy(), bpf.DropProgKfreeSkbTp, nil, shared)
+	spec = spec.Copy()
+	if err := spec.Variables[bpf.DropVarCfgReplies].Set(uint8(0)); err != nil {
+		return nil, nil, fmt.Errorf("setting %s: %w", bpf.DropVarCfgReplies, err)
+	}
+	coll, err := load(spec, nil, shared, bpf.DropProgKfreeSkbTp)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -91,18 +104,18 @@ func attachTracepoint(spec *ebpf.CollectionSpec, shared map[string]*ebpf.Map) (*
 	return coll, l, nil
 }
 
-// load creates the collection with only the program named keep, so no
+// load creates the collection with only the programs named keep, so no
 // program the run does not need reaches the verifier.
-func load(spec *ebpf.CollectionSpec, keep string, kspec *btf.Spec, shared map[string]*ebpf.Map) (*ebpf.Collection, error) {
+func load(spec *ebpf.CollectionSpec, kspec *btf.Spec, shared map[string]*ebpf.Map, keep ...string) (*ebpf.Collection, error) {
 	for name := range spec.Programs {
-		if name != keep {
+		if !slices.Contains(keep, name) {
 			delete(spec.Programs, name)
 		}
 	}
 	opts := ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kspec}, MapReplacements: shared}
 	coll, err := ebpf.NewCollectionWithOptions(spec, opts)
 	if err != nil {
-		return nil, fmt.Errorf("loading %s: %w", keep, err)
+		return nil, fmt.Errorf("loading %s: %w", strings.Join(keep, ", "), err)
 	}
 	return coll, nil
 }

@@ -84,6 +84,7 @@ func (d *Decoder) decode(raw []byte, ev *event.Event) error {
 	decodeTuple(&re, ev)
 	decodeSock(&re, ev)
 	decodeCt(&re, ev)
+	decodeReply(&re, ev)
 	return decodePacket(&re, raw[eventSize:], ev)
 }
 

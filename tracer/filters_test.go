@@ -80,7 +80,7 @@ func TestConstantsMatchObjects(t *testing.T) {
 		setElsewhere []string
 	}{
 		{"drop", bpf.LoadDrop, dropConstants(Config{Filter: everyFilter, Snaplen: 64, Summary: true}),
-			[]string{bpf.DropVarCfgTpHasReason}},
+			[]string{bpf.DropVarCfgTpHasReason, bpf.DropVarCfgReplies}},
 		{"trace", bpf.LoadTrace, traceConstants(PathConfig{Filter: everyFilter, Stack: true}, true),
 			[]string{bpf.TraceVarCfgProbeId}},
 		{"tcp", bpf.LoadTcp, tcpConstants(everyFilter), nil},

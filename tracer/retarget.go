@@ -89,7 +89,9 @@ func (t *Tracer) loadDrop(cfg Config) (*ebpf.Collection, link.Link, error) {
 	if t.mode == ModeTracepoint {
 		hook = HookTracepoint
 	}
-	coll, l, _, _, err := attachDrop(spec, t.kspec, hook, shared)
+	// The reply programs stay attached and fill the shared replies map,
+	// which the new drop program reads.
+	coll, l, _, _, err := attachDrop(spec, t.kspec, hook, shared, len(t.replyLinks) > 0)
 	return coll, l, err
 }
 

@@ -23,6 +23,9 @@ type Config struct {
 	Snaplen int    // packet bytes to copy per event, 0 for none
 	Hook    string // HookAuto (or ""), HookTpBTF or HookTracepoint
 	TCP     bool   // also report TCP retransmissions and resets (--tcp)
+	// Replies links each drop to the ICMP error or TCP RST sent for it
+	// just before (a REJECT's), with two more programs; tp_btf only.
+	Replies bool
 
 	// Summary counts drops in the kernel by key instead of sending events;
 	// SummaryKeys bounds the keys (DefaultSummaryKeys when 0).
@@ -45,12 +48,15 @@ type Tracer struct {
 	cfg   Config    // what the programs were loaded for, for RetargetNetns
 	kspec *btf.Spec //
 
-	mu        sync.Mutex // guards what a retarget replaces
-	link      link.Link
-	prog      *ebpf.Collection // the attached program's, when not coll
-	tcp       *tcpProbe        // nil without Config.TCP
-	tcpMissed uint64           // recursion misses of retired TCP programs
-	detached  bool
+	mu   sync.Mutex // guards what a retarget replaces
+	link link.Link
+	prog *ebpf.Collection // the attached program's, when not coll
+	tcp  *tcpProbe        // nil without Config.TCP
+	// replyLinks attach the reply programs (Config.Replies, where the
+	// kernel allows); a retarget keeps them, and the replies map.
+	replyLinks []link.Link
+	tcpMissed  uint64 // recursion misses of retired TCP programs
+	detached   bool
 }
 
 // Open loads the drop program specialised for cfg and attaches it.
@@ -75,12 +81,16 @@ func Open(cfg Config) (*Tracer, error) {
 			return nil, explainPermission(err)
 		}
 	}
-	coll, l, mode, fallback, err := attachDrop(spec, kspec, cfg.Hook, nil)
+	coll, l, mode, fallback, err := attachDrop(spec, kspec, cfg.Hook, nil, cfg.Replies && !cfg.Summary)
 	if err != nil {
 		closeAll(rings)
 		return nil, explainPermission(err)
 	}
 	t := &Tracer{coll: coll, link: l, mode: mode, fallback: fallback, rings: rings, dec: cfg.Decoder, cfg: cfg, kspec: kspec}
+	if t.replyLinks, err = attachReplies(coll); err != nil {
+		t.Close()
+		return nil, explainPermission(err)
+	}
 	if err := t.setReasons(cfg.Filter); err != nil {
 		t.Close()
 		return nil, err
@@ -154,6 +164,8 @@ func (t *Tracer) Detach() error {
 	if t.tcp != nil {
 		errs = append(errs, t.tcp.detach())
 	}
+	errs = append(errs, closeLinks(t.replyLinks))
+	t.replyLinks = nil
 	if t.link != nil {
 		errs = append(errs, t.link.Close())
 		t.link = nil
