@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -120,4 +121,67 @@ func checkReply(t *testing.T, p nftest.Probe, nf *event.Netfilter) {
 	case p.Verdict == "DROP" && nf.Reply != nil:
 		t.Errorf("%s: reply %+v to a DROP", p.Name(), nf.Reply)
 	}
+}
+
+// ruleRow is a --summary --output json line with its rule.
+type ruleRow struct {
+	summaryTotal
+	Netfilter *event.Netfilter `json:"netfilter"`
+}
+
+// TestNetfilterSummary: a storm dropped by one rule and a smaller one by
+// another, in one summary key, are counted per rule in --summary (JSON
+// rows with the netfilter object), by the rules' counters.
+func TestNetfilterSummary(t *testing.T) {
+	requireRoot(t)
+	tp := nftest.NewTopo(t)
+	nftest.AddIptablesRules(t, tp)
+	nftest.KeepRuleset(t, tp.Router)
+	tr := startTracer(t, "--summary", "-o", "json", "--interval", "200ms", "--filter-netns", tp.Router)
+	storms := map[uint16]int{5353: 3000, 6000: 500} // INPUT #3 and #5, both DROP
+	for port, n := range storms {
+		udpStorm(t, tp, port, n)
+	}
+	tr.waitIntervals(t, 3500)
+	tr.stop(t)
+	got := map[int]uint64{}
+	for _, r := range decodeLines[ruleRow](t, tr.stdout.Bytes()) {
+		if r.Kind != "summary_total" || r.Reason != "NETFILTER_DROP" {
+			continue
+		}
+		if r.Netfilter == nil {
+			t.Logf("unattributed: %d", r.Total)
+			continue
+		}
+		nf := r.Netfilter
+		if nf.Chain != "INPUT" || nf.Rule == nil || nf.Certainty != event.CertaintyCounter || nf.Verdict != "DROP" {
+			t.Errorf("row attributed to %+v", nf)
+			continue
+		}
+		got[nf.Rule.Position] += r.Total
+	}
+	for pos, want := range map[int]int{3: storms[5353], 5: storms[6000]} {
+		if n := got[pos]; n > uint64(want) || n < uint64(want)*95/100 {
+			t.Errorf("rule INPUT #%d: %d drops in the totals, want %d (5%% may be left unattributed at interval edges)", pos, n, want)
+		}
+	}
+	t.Logf("per rule %v; stderr:\n%s", got, tr.stderr.String())
+}
+
+// udpStorm sends n datagrams from the client to the router's port.
+func udpStorm(t *testing.T, tp *nftest.Topo, port uint16, n int) {
+	t.Helper()
+	nftest.RunInNetns(t, tp.Client, func() error {
+		c, err := net.Dial("udp", net.JoinHostPort(nftest.Router4, fmt.Sprint(port)))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for range n {
+			if _, err := c.Write([]byte("storm")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -33,6 +33,9 @@ type SummaryRow struct {
 	// Explain is the key's cause and fix in words (--explain); nil when
 	// not asked for.
 	Explain *Explain
+	// Netfilter is the rule that made the row's NETFILTER_DROPs, when the
+	// row is one rule's share (by its counter); nil otherwise.
+	Netfilter *Netfilter
 }
 
 // Interval returns the keys that had drops between the snapshots prev and

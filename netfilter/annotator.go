@@ -55,6 +55,7 @@ type Annotator struct {
 	refill                   time.Time
 	swept                    time.Time
 	stats                    Stats
+	split                    splitState // SplitRows' state
 }
 
 // nsState is what is kept of one namespace: its reader and its last reads.

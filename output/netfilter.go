@@ -63,3 +63,16 @@ func netfilterComment(nf *event.Netfilter) string {
 	}
 	return string(appendNetfilterText(nil, nf)[1:])
 }
+
+// appendRuleLine appends the indented line naming a summary row's rule,
+// e.g. `    rule: DROP filter/INPUT #3 "-A INPUT ..." (counter)`; nothing
+// for a row that is not one rule's share.
+func appendRuleLine(b []byte, nf *event.Netfilter) []byte {
+	if nf == nil {
+		return b
+	}
+	b = append(b, explainIndent...)
+	b = append(b, "rule:"...)
+	b = appendNetfilterText(b, nf)
+	return append(b, '\n')
+}

@@ -99,3 +99,24 @@ func TestNetfilterPcapComment(t *testing.T) {
 		t.Errorf("comment %q, want it to end with %q", got, want)
 	}
 }
+
+func TestSummaryRowRule(t *testing.T) {
+	nf := &event.Netfilter{Hook: "input", Family: "ip", Table: "filter", Chain: "INPUT", Verdict: "DROP",
+		Rule: &event.NetfilterRule{Handle: 4, Position: 3, Text: "-A INPUT -p udp -m udp --dport 5353 -j DROP"}, Certainty: "counter"}
+	rows := []event.SummaryRow{{Key: event.SummaryKey{Reason: "NETFILTER_DROP", Proto: "udp"}, Count: 7, Total: 7, Netfilter: nf}}
+	var text, js bytes.Buffer
+	if err := NewSummaryText(&text).WriteInterval(time.Unix(0, 0), rows); err != nil {
+		t.Fatal(err)
+	}
+	want := `    rule: DROP filter/INPUT #3 "-A INPUT -p udp -m udp --dport 5353 -j DROP" (counter)` + "\n"
+	if !strings.Contains(text.String(), want) {
+		t.Errorf("text summary:\n%s\nwant a line %q", text.String(), want)
+	}
+	if err := NewSummaryJSON(&js).WriteInterval(time.Unix(0, 0), rows); err != nil {
+		t.Fatal(err)
+	}
+	var row struct{ Netfilter *event.Netfilter }
+	if err := json.Unmarshal(js.Bytes(), &row); err != nil || row.Netfilter == nil || row.Netfilter.Rule.Position != 3 {
+		t.Errorf("json summary %s: netfilter %+v (%v)", js.String(), row.Netfilter, err)
+	}
+}

@@ -43,6 +43,7 @@ func (s summaryText) table(title string, rows []event.SummaryRow) error {
 			orDash(r.Key.Ifname),
 			orDash(r.Key.Proto))
 		buf = appendExplainLine(buf, r.Explain)
+		buf = appendRuleLine(buf, r.Netfilter)
 	}
 	buf = append(buf, '\n')
 	if _, err := s.w.Write(buf); err != nil {
@@ -82,6 +83,8 @@ type jsonSummary struct {
 	Container    string `json:"container"`
 	// The key's cause and fix, with --explain.
 	Explain *jsonExplain `json:"explain,omitempty"`
+	// The rule whose share of the key's NETFILTER_DROPs the row counts.
+	Netfilter *event.Netfilter `json:"netfilter,omitempty"`
 }
 
 type summaryJSON struct{ enc *json.Encoder }
@@ -123,6 +126,7 @@ func newJSONSummary(ts, kind string, r event.SummaryRow) jsonSummary {
 		j.NetnsName, j.Pod, j.PodNamespace, j.Container = p.NetnsName, p.Name, p.Namespace, p.Container
 	}
 	j.Explain = newJSONExplain(r.Explain)
+	j.Netfilter = r.Netfilter
 	return j
 }
 

@@ -30,6 +30,8 @@ type annotators struct {
 	pods    *pods.Resolver
 	routine bool // hide routine frees
 	stage   *Annotate
+	// splitRows: summary mode, where nf splits NETFILTER_DROP rows per rule.
+	splitRows bool
 }
 
 // open starts what a asks for. In summary mode no event is annotated:
@@ -46,10 +48,14 @@ func (a Annotations) open(ctx context.Context, stderr io.Writer, summary bool) (
 			fmt.Fprintf(stderr, "droptrace: naming pods through the CRI runtime at %s\n", ep)
 		}
 	}
+	idx := nsfs.NewIndex()
 	if summary {
+		// Rows are split per rule by counters, as they are printed.
+		if a.Netfilter {
+			an.nf, an.splitRows = netfilter.New(idx, netfilter.DefaultConfig()), true
+		}
 		return an, nil
 	}
-	idx := nsfs.NewIndex()
 	var stages []Annotator
 	if a.Netfilter {
 		an.nf = netfilter.New(idx, netfilter.DefaultConfig())
@@ -109,7 +115,11 @@ func (an *annotators) report(w io.Writer, skipped uint64) {
 	if an.stage != nil && an.stage.Skipped() > 0 {
 		fmt.Fprintf(w, "droptrace: %d events written without annotation: too many were waiting\n", an.stage.Skipped())
 	}
-	if an.nf != nil {
+	if an.nf != nil && an.splitRows {
+		s := an.nf.SplitStats()
+		fmt.Fprintf(w, "droptrace: netfilter: %d summary rows split per rule by counters, %d left whole (several rows share a namespace's counters), %d left whole (budget or read failed)\n",
+			s.Split, s.Ambiguous, s.Skipped)
+	} else if an.nf != nil {
 		s := an.nf.Stats()
 		fmt.Fprintf(w, "droptrace: netfilter: %d drops named by counter, %d replayed, %d with candidates, %d unattributed; %d ruleset reads (%d skipped), %d replays skipped, %d failed\n",
 			s.Counter, s.Replayed, s.Candidates, s.Unattributed, s.Reads, s.ReadsSkipped, s.ReplaysSkipped, s.Failed)
@@ -157,9 +167,17 @@ func (f rowFilter) rows(rows []event.SummaryRow) []event.SummaryRow {
 }
 
 func (f rowFilter) WriteInterval(at time.Time, rows []event.SummaryRow) error {
-	return f.next.WriteInterval(at, f.rows(rows))
+	rows = f.rows(rows)
+	if f.an.splitRows {
+		rows = f.an.nf.SplitRows(rows)
+	}
+	return f.next.WriteInterval(at, rows)
 }
 
 func (f rowFilter) WriteTotals(at time.Time, elapsed time.Duration, rows []event.SummaryRow) error {
-	return f.next.WriteTotals(at, elapsed, f.rows(rows))
+	rows = f.rows(rows)
+	if f.an.splitRows {
+		rows = f.an.nf.SplitTotals(rows)
+	}
+	return f.next.WriteTotals(at, elapsed, rows)
 }

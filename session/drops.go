@@ -56,7 +56,7 @@ func (d *Drops) Run(ctx context.Context) error {
 	d.an.prime(d.Tracer.Filter.Netns)
 	defer ReleaseTracefs(d.Stderr) // after the tracer is closed
 	// Replies are linked to drops only for the rules they are named by.
-	d.Tracer.Replies = d.an.nf != nil
+	d.Tracer.Replies = d.an.nf != nil && !d.Tracer.Summary
 	t, err := tracer.Open(d.Tracer)
 	if err != nil {
 		w.Close()
@@ -137,7 +137,11 @@ func (d *Drops) summary(ctx context.Context, t *tracer.Tracer) error {
 	}
 	defer d.an.close()
 	s := Summary{Source: t, Out: d.an.summary(d.pf.summary(sw), d.Annotate.Explain), Interval: d.Interval, Flush: d.Stdout.Flush}
-	return s.Run(ctx)
+	err = s.Run(ctx)
+	if !errors.Is(err, ErrAbandoned) { // abandoned, the rows may still be being split
+		d.an.report(d.Stderr, 0)
+	}
+	return err
 }
 
 // stream writes drop (and --tcp) events until the run ends, then
