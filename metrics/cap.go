@@ -17,17 +17,37 @@ const overflowValue = "other"
 type dropLabels struct {
 	reason, location, netns, ifname, proto string
 	pod, podNamespace                      string
+	rule                                   string // table/chain/handle of a NETFILTER_DROP's rule ("table/chain/policy"); "" when not named
 }
 
-var dropLabelNames = []string{"reason", "location", "netns", "ifname", "proto", "pod", "pod_namespace"}
+var dropLabelNames = []string{"reason", "location", "netns", "ifname", "proto", "pod", "pod_namespace", "rule"}
 
-var overflowLabels = dropLabels{overflowValue, overflowValue, overflowValue, overflowValue, overflowValue, overflowValue, overflowValue}
+var overflowLabels = dropLabels{overflowValue, overflowValue, overflowValue, overflowValue, overflowValue, overflowValue, overflowValue, overflowValue}
 
 func (l dropLabels) values() []string {
-	return []string{l.reason, l.location, l.netns, l.ifname, l.proto, l.pod, l.podNamespace}
+	return []string{l.reason, l.location, l.netns, l.ifname, l.proto, l.pod, l.podNamespace, l.rule}
 }
 
-func eventLabels(ev *event.Event) dropLabels { return keyLabels(ev.SummaryKey(), ev.Pod) }
+func eventLabels(ev *event.Event) dropLabels {
+	l := keyLabels(ev.SummaryKey(), ev.Pod)
+	l.rule = ruleLabel(ev.Netfilter)
+	return l
+}
+
+// ruleLabel names the rule of an attribution, "table/chain/handle" (or
+// "table/chain/policy"); "" with candidates. Its values are bounded by
+// the rules of the machine, and its label sets by the cap like any other.
+func ruleLabel(nf *event.Netfilter) string {
+	switch {
+	case nf == nil || len(nf.Candidates) > 0:
+		return ""
+	case nf.Rule != nil:
+		return nf.Table + "/" + nf.Chain + "/" + strconv.FormatUint(nf.Rule.Handle, 10)
+	case nf.Policy:
+		return nf.Table + "/" + nf.Chain + "/policy"
+	}
+	return ""
+}
 
 // keyLabels are the labels of a summary key in a namespace named pod
 // (nil when not named). A pod's labels add no label sets of their own:

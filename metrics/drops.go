@@ -11,7 +11,7 @@ import (
 
 var (
 	dropsDesc = prometheus.NewDesc("droptrace_drops_total",
-		"Dropped packets that matched the filters, by drop reason, kernel location, network namespace inode, interface, IP protocol, and the pod of the namespace (\"\" when none). Past the label-set cap, new label sets are counted with every label \"other\".",
+		"Dropped packets that matched the filters, by drop reason, kernel location, network namespace inode, interface, IP protocol, the pod of the namespace (\"\" when none), and the firewall rule of a NETFILTER_DROP (table/chain/handle, \"\" when not named). Past the label-set cap, new label sets are counted with every label \"other\".",
 		dropLabelNames, nil)
 	overflowDesc = prometheus.NewDesc("droptrace_metrics_label_overflow_total",
 		"Drops counted under the \"other\" label set of droptrace_drops_total because it had reached its cap of label sets.",

@@ -71,10 +71,10 @@ func TestEventModeCap(t *testing.T) {
 	fams := scrape(t, m)
 	got := dropCounts(fams)
 	want := map[string]float64{
-		"ifname=if0 location=nft_do_chain+0x46f netns=42 pod= pod_namespace= proto=udp reason=NETFILTER_DROP ": 1,
-		"ifname=if1 location=nft_do_chain+0x46f netns=42 pod= pod_namespace= proto=udp reason=NETFILTER_DROP ": 2,
-		"ifname=if2 location=nft_do_chain+0x46f netns=42 pod= pod_namespace= proto=udp reason=NETFILTER_DROP ": 3,
-		"ifname=other location=other netns=other pod=other pod_namespace=other proto=other reason=other ":      9,
+		"ifname=if0 location=nft_do_chain+0x46f netns=42 pod= pod_namespace= proto=udp reason=NETFILTER_DROP rule= ": 1,
+		"ifname=if1 location=nft_do_chain+0x46f netns=42 pod= pod_namespace= proto=udp reason=NETFILTER_DROP rule= ": 2,
+		"ifname=if2 location=nft_do_chain+0x46f netns=42 pod= pod_namespace= proto=udp reason=NETFILTER_DROP rule= ": 3,
+		"ifname=other location=other netns=other pod=other pod_namespace=other proto=other reason=other rule=other ": 9,
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("drops:\ngot  %v\nwant %v", got, want)
@@ -95,7 +95,7 @@ func TestSummaryModeReadsAtScrape(t *testing.T) {
 	}, Overflow: func() uint64 { return 0 }})
 	for _, want := range []float64{10, 20} {
 		got := dropCounts(scrape(t, m))
-		if v := got["ifname=lo location=__udp4_lib_rcv+0x4bc netns=1 pod= pod_namespace= proto=udp reason=NO_SOCKET "]; v != want {
+		if v := got["ifname=lo location=__udp4_lib_rcv+0x4bc netns=1 pod= pod_namespace= proto=udp reason=NO_SOCKET rule= "]; v != want {
 			t.Errorf("got %v, want %v", got, want)
 		}
 	}
@@ -121,7 +121,7 @@ func TestPodLabels(t *testing.T) {
 	pod := &event.Pod{Name: "web", Namespace: "shop", Container: "nginx"}
 	m := New(Options{Version: "test"})
 	m.ObserveDrop(&event.Event{Reason: "NO_SOCKET", Netns: 7, Proto: "udp", Pod: pod})
-	const want = "ifname= location= netns=7 pod=web pod_namespace=shop proto=udp reason=NO_SOCKET "
+	const want = "ifname= location= netns=7 pod=web pod_namespace=shop proto=udp reason=NO_SOCKET rule= "
 	if got := dropCounts(scrape(t, m)); got[want] != 1 || len(got) != 1 {
 		t.Errorf("event mode: got %v, want %q: 1", got, want)
 	}
@@ -136,5 +136,21 @@ func TestPodLabels(t *testing.T) {
 		}})
 	if got := dropCounts(scrape(t, m)); got[want] != 3 || len(got) != 1 {
 		t.Errorf("summary mode: got %v, want %q: 3", got, want)
+	}
+}
+
+func TestRuleLabel(t *testing.T) {
+	m := New(Options{Version: "test", MaxLabelSets: 10, Lost: func() uint64 { return 0 }, Probes: func() int { return 1 }})
+	rule := &event.Netfilter{Table: "filter", Chain: "INPUT", Rule: &event.NetfilterRule{Handle: 7}, Certainty: "counter"}
+	policy := &event.Netfilter{Table: "filter", Chain: "FORWARD", Policy: true, Certainty: "counter"}
+	cands := &event.Netfilter{Certainty: "candidates", Candidates: []event.NetfilterVerdict{{}, {}}}
+	for _, nf := range []*event.Netfilter{rule, rule, policy, cands} {
+		m.ObserveDrop(&event.Event{Reason: "NETFILTER_DROP", Netns: 1, Proto: "udp", Netfilter: nf})
+	}
+	got := dropCounts(scrape(t, m))
+	for label, want := range map[string]float64{"rule=filter/INPUT/7 ": 2, "rule=filter/FORWARD/policy ": 1, "rule= ": 1} {
+		if v := got["ifname= location= netns=1 pod= pod_namespace= proto=udp reason=NETFILTER_DROP "+label]; v != want {
+			t.Errorf("%s: %v, want %v (all: %v)", label, v, want, got)
+		}
 	}
 }
