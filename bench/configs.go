@@ -46,6 +46,10 @@ func stormConfigs(bin string, tp *topology, tmp string) []tracerConfig {
 		{name: "no tracer, measured as a configuration (the method's own error)", argv: self("-idle"), ready: floorReady, settle: settle},
 		{name: "droptrace --summary", argv: dt("--summary"), ready: dropReady, settle: settle, droptrace: true,
 			costName: "droptrace --summary"},
+		// The storm's one iptables rule, named per interval by its counter:
+		// summary mode's ratio must stay within 0.02 of the row above's.
+		{name: "droptrace --summary, rule named (--filter-netns)", argv: dt("--summary", "--filter-netns", tp.server), ready: dropReady, settle: settle, droptrace: true},
+		{name: "droptrace --summary, no rule attribution (--netfilter=false)", argv: dt("--summary", "--netfilter=false"), ready: dropReady, settle: settle, droptrace: true},
 		{name: "droptrace, filter matches nothing (--filter-port 1)", argv: dt("--filter-port", "1"), ready: dropReady, settle: settle, droptrace: true,
 			costName: "droptrace, filter matches nothing"},
 		{name: "droptrace, every drop to /dev/null (--filter-netns)", argv: dt("--filter-netns", tp.server), ready: dropReady, settle: settle, droptrace: true,
