@@ -46,7 +46,9 @@ func TestDropsLoopback(t *testing.T) {
 	t.Logf("kernel %s", kernelRelease(t))
 	port := closedPort(t)
 
-	tr, err := tracer.Open(tracer.Config{Filter: filter.Spec{Proto: filter.ProtoUDP, Port: port}, Decoder: newDecoder(t, loadKallsyms(t))})
+	// Replies: the conntrack and reply code of the drop program must load
+	// on every kernel (the reply programs only where both tracepoints exist).
+	tr, err := tracer.Open(tracer.Config{Filter: filter.Spec{Proto: filter.ProtoUDP, Port: port}, Replies: true, Decoder: newDecoder(t, loadKallsyms(t))})
 	if err != nil {
 		t.Fatalf("opening tracer: %+v", err)
 	}
