@@ -2,16 +2,27 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 
 /*
- * trace.c follows packets through the kernel, pwru style. Every probe,
- * whatever its backend, calls on_skb(): the first probe at which an skb
- * matches the filters remembers its address in `tracked`, so its later
- * steps are reported even when its headers no longer match (after NAT,
- * encapsulation, or before they are parsed). kfree_skb and consume_skb end
- * the path and forget the skb.
+ * trace.c follows packets through the kernel, pwru style. A path is one
+ * skb's life from the first probe at which it matched the filters to its
+ * free: its id is the skb's address and a generation taken from a global
+ * counter when the path starts, so a later skb at the same address is a
+ * new path.
+ *
+ * Every probe has a role, chosen per probe by user space:
+ *  - start probes (tracepoints where the skb is live, and a few entry
+ *    functions) run the filters on an untracked skb and start its path;
+ *  - follow probes (every other function) report tracked skbs only, and
+ *    return after one load while no path is live;
+ *  - blind probes (tracepoints that may fire after the skb was freed, such
+ *    as net_dev_xmit, or that BTF discovery cannot vouch for) report
+ *    tracked skbs from their own arguments only and never start a path;
+ *  - gone probes (kfree_skbmem, napi_skb_cache_put) end a path whose skb
+ *    was freed without a tracepoint, reading only the pointer;
+ *  - kfree_skb and consume_skb end the path: functions that run inside
+ *    the free are follow probes, so they cannot start it again.
  *
  * The skb is the Nth argument of the probed function; there is one
- * program per position N (1-5) and backend, chosen per function by user
- * space from BTF.
+ * program per position N (1-5), role and backend.
  */
 
 /* bpf2go defines __TARGET_ARCH_x86 or __TARGET_ARCH_arm64 (bpf/gen.go), so
@@ -39,10 +50,19 @@ volatile const __u8 cfg_stack = 0;	      /* add the kernel stack to events */
 volatile const __u8 cfg_tp_has_reason = 1;    /* kfree_skb has a reason (5.17+) */
 volatile const __u32 cfg_probe_id = 0;	      /* tp_btf copies: which tracepoint */
 
-/* trace_event is a struct event plus where the skb was seen. */
+/* live counts the paths in `tracked`: follow probes return after loading
+ * it while it is 0. It rises when a path starts and falls when one ends;
+ * an entry the LRU evicts is never counted down, so it can only err
+ * high, which costs look-ups, never a missed step. */
+__u64 live = 0;
+/* generation is the last path generation handed out. */
+__u64 generation = 0;
+
+/* path_event is a struct event plus where the skb was seen. */
 struct path_event {
 	struct event ev;
 	__u64 func_ip;	  /* probed function, 0 for tracepoints */
+	__u64 path;	  /* generation of the skb's path; with ev.skb, the path id */
 	__u32 probe_id;	  /* tracepoint index in user space's table */
 	__u32 stack_len; /* bytes of stack */
 	__u64 stack[MAX_STACK];
@@ -65,51 +85,74 @@ struct {
 	__uint(max_entries, 1 << 23);
 } events SEC(".maps");
 
-/* tracked holds the skbs whose path is being reported; LRU so that skbs
- * freed without a tracepoint (e.g. kfree_skbmem) age out. */
+/* tracked maps the address of each skb whose path is live to the path's
+ * generation; LRU so that skbs freed where no probe sees it age out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, __u64);
-	__type(value, __u8);
+	__type(value, __u64);
 	__uint(max_entries, MAX_TRACKED);
 } tracked SEC(".maps");
 
-/* on_skb reports skb at a probe when it is tracked or matches; kind is
- * EVENT_TRACE, or EVENT_DROP/EVENT_CONSUME at the end of the path. */
-static __always_inline int on_skb(void *ctx, struct sk_buff *skb, __u64 ip, __u8 kind,
-				  __u32 reason, __u64 location, bool direct)
+/* path_of returns the generation of skb's live path, 0 when none; the
+ * look-up is skipped while no path is live. */
+static __always_inline __u64 path_of(__u64 key)
 {
-	__u64 key = (__u64)skb;
-	struct path_event *te;
-	struct headers h;
-	struct event *ev;
+	__u64 *gen;
+
+	if (!live)
+		return 0;
+	gen = bpf_map_lookup_elem(&tracked, &key);
+	return gen ? *gen : 0;
+}
+
+static __always_inline __u64 new_generation(void)
+{
+	return __sync_fetch_and_add(&generation, 1) + 1;
+}
+
+/* start_path makes key a live path and returns its generation. */
+static __always_inline __u64 start_path(__u64 key)
+{
+	__u64 gen = new_generation();
+
+	if (bpf_map_update_elem(&tracked, &key, &gen, BPF_NOEXIST))
+		return path_of(key); /* another CPU started it meanwhile */
+	__sync_fetch_and_add(&live, 1);
+	return gen;
+}
+
+/* end_path forgets key's path. */
+static __always_inline void end_path(__u64 key)
+{
+	if (!bpf_map_delete_elem(&tracked, &key))
+		__sync_fetch_and_sub(&live, 1);
+}
+
+static __always_inline struct path_event *scratch_event(void)
+{
 	__u32 zero = 0;
-	bool known;
 
-	if (!skb)
-		return 0;
-	te = bpf_map_lookup_elem(&scratch, &zero);
-	if (!te)
-		return 0;
-	ev = &te->ev;
-	known = bpf_map_lookup_elem(&tracked, &key);
-	if (!match(skb, ev, &h, direct, !known, READ_EVENT))
-		return 0;
-	if (kind == EVENT_TRACE && !known)
-		bpf_map_update_elem(&tracked, &key, &zero, BPF_ANY);
-	else if (kind != EVENT_TRACE && known)
-		bpf_map_delete_elem(&tracked, &key);
+	return bpf_map_lookup_elem(&scratch, &zero);
+}
 
+/* send fills the fields every step has and writes te to the ring. */
+static __always_inline int send(void *ctx, struct path_event *te, __u64 key, __u64 gen,
+				__u64 ip, __u8 kind, __u32 reason, __u64 location)
+{
+	struct event *ev = &te->ev;
+
+	ev->skb = key;
 	ev->kind = kind;
 	ev->ts = bpf_ktime_get_ns();
 	ev->location = location;
 	ev->reason = reason;
-	read_skb_fields(skb, ev, direct);
 	ev->cpu = bpf_get_smp_processor_id();
 	ev->cap_len = 0;
 	ev->link = LINK_NONE;
 	ev->orig_len = 0;
 	te->func_ip = ip;
+	te->path = gen;
 	te->probe_id = cfg_probe_id;
 	te->stack_len = 0;
 	if (cfg_stack) {
@@ -125,18 +168,122 @@ static __always_inline int on_skb(void *ctx, struct sk_buff *skb, __u64 ip, __u8
 	return 0;
 }
 
-#define KPROBE(n)                                                                  \
-	SEC("kprobe/skb_" #n)                                                      \
-	int kprobe_skb_##n(struct pt_regs *ctx)                                    \
+/* on_skb reports a step of skb at a start or follow probe: a tracked skb
+ * always, an untracked one only at a start probe where it matches, which
+ * starts its path. */
+static __always_inline int on_skb(void *ctx, struct sk_buff *skb, __u64 ip, bool direct,
+				  bool start)
+{
+	__u64 key = (__u64)skb;
+	struct path_event *te;
+	struct headers h;
+	__u64 gen;
+
+	if (!skb || (!start && !live))
+		return 0;
+	gen = path_of(key);
+	if (!gen && !start)
+		return 0;
+	te = scratch_event();
+	if (!te)
+		return 0;
+	if (!match(skb, &te->ev, &h, direct, !gen, READ_EVENT))
+		return 0;
+	if (!gen)
+		gen = start_path(key);
+	if (!gen)
+		return 0;
+	read_skb_fields(skb, &te->ev, direct);
+	return send(ctx, te, key, gen, ip, EVENT_TRACE, 0, 0);
+}
+
+/* on_end reports the free of skb (kfree_skb, consume_skb) and ends its
+ * path; an untracked skb that matches is a path of one step. */
+static __always_inline int on_end(void *ctx, struct sk_buff *skb, __u8 kind, __u32 reason,
+				  __u64 location)
+{
+	__u64 key = (__u64)skb;
+	struct path_event *te;
+	struct headers h;
+	__u64 gen;
+
+	if (!skb)
+		return 0;
+	te = scratch_event();
+	if (!te)
+		return 0;
+	gen = path_of(key);
+	if (!match(skb, &te->ev, &h, true, !gen, READ_EVENT))
+		return 0;
+	if (gen)
+		end_path(key);
+	else
+		gen = new_generation();
+	read_skb_fields(skb, &te->ev, true);
+	return send(ctx, te, key, gen, 0, kind, reason, location);
+}
+
+/* blank clears what a step read from nothing but its own arguments
+ * leaves unset. */
+static __always_inline void blank(struct event *ev)
+{
+	ev->family = 0;
+	ev->l4proto = 0;
+	ev->sport = 0;
+	ev->dport = 0;
+	ev->protocol = 0;
+	ev->mark = 0;
+	ev->len = 0;
+	ev->ifindex = 0;
+	ev->netns = 0;
+	ev->ifname[0] = 0;
+}
+
+/* on_blind reports a tracked skb at a probe that may see it freed: only
+ * the probe's own arguments are read (dev and len where the probe passes
+ * them), never the skb, and it never starts a path. */
+static __always_inline int on_blind(void *ctx, struct sk_buff *skb, __u64 ip, __u8 kind,
+				    struct net_device *dev, __u32 len)
+{
+	__u64 key = (__u64)skb;
+	struct path_event *te;
+	struct net *net;
+	__u64 gen;
+
+	if (!skb || !live)
+		return 0;
+	gen = path_of(key);
+	if (!gen)
+		return 0;
+	te = scratch_event();
+	if (!te)
+		return 0;
+	blank(&te->ev);
+	te->ev.len = len;
+	if (dev) {
+		te->ev.ifindex = dev->ifindex;
+		read_ifname(te->ev.ifname, dev, true);
+		net = dev->nd_net.net;
+		if (net)
+			te->ev.netns = net->ns.inum;
+	}
+	if (kind != EVENT_TRACE)
+		end_path(key);
+	return send(ctx, te, key, gen, ip, kind, 0, 0);
+}
+
+#define KPROBES(sec, prefix, n)                                                    \
+	SEC(sec "/skb_" #n)                                                        \
+	int prefix##_skb_##n(struct pt_regs *ctx)                                  \
 	{                                                                          \
 		return on_skb(ctx, (struct sk_buff *)PT_REGS_PARM##n(ctx),         \
-			      bpf_get_func_ip(ctx), EVENT_TRACE, 0, 0, false);     \
+			      bpf_get_func_ip(ctx), false, false);                 \
 	}                                                                          \
-	SEC("kprobe.multi/skb_" #n)                                                \
-	int kprobe_multi_skb_##n(struct pt_regs *ctx)                              \
+	SEC(sec "/start_" #n)                                                      \
+	int prefix##_start_##n(struct pt_regs *ctx)                                \
 	{                                                                          \
 		return on_skb(ctx, (struct sk_buff *)PT_REGS_PARM##n(ctx),         \
-			      bpf_get_func_ip(ctx), EVENT_TRACE, 0, 0, false);     \
+			      bpf_get_func_ip(ctx), false, true);                  \
 	}
 
 /* fentry and tp_btf programs are loaded once per target, which user space
@@ -146,25 +293,66 @@ static __always_inline int on_skb(void *ctx, struct sk_buff *skb, __u64 ip, __u8
 	int fentry_skb_##n(__u64 *ctx)                                             \
 	{                                                                          \
 		return on_skb(ctx, (struct sk_buff *)ctx[n - 1],                   \
-			      bpf_get_func_ip(ctx), EVENT_TRACE, 0, 0, true);      \
+			      bpf_get_func_ip(ctx), true, false);                  \
 	}                                                                          \
-	SEC("tp_btf/skb_" #n)                                                      \
-	int tp_skb_##n(__u64 *ctx)                                                 \
+	SEC("fentry/start_" #n)                                                    \
+	int fentry_start_##n(__u64 *ctx)                                           \
 	{                                                                          \
-		return on_skb(ctx, (struct sk_buff *)ctx[n - 1], 0, EVENT_TRACE,   \
-			      0, 0, true);                                         \
+		return on_skb(ctx, (struct sk_buff *)ctx[n - 1],                   \
+			      bpf_get_func_ip(ctx), true, true);                   \
+	}                                                                          \
+	SEC("tp_btf/start_" #n)                                                    \
+	int tp_start_##n(__u64 *ctx)                                               \
+	{                                                                          \
+		return on_skb(ctx, (struct sk_buff *)ctx[n - 1], 0, true, true);   \
+	}                                                                          \
+	SEC("tp_btf/blind_" #n)                                                    \
+	int tp_blind_##n(__u64 *ctx)                                               \
+	{                                                                          \
+		return on_blind(ctx, (struct sk_buff *)ctx[n - 1], 0, EVENT_TRACE, \
+				0, 0);                                             \
 	}
 
-KPROBE(1)
-KPROBE(2)
-KPROBE(3)
-KPROBE(4)
-KPROBE(5)
-BTF_PROBES(1)
-BTF_PROBES(2)
-BTF_PROBES(3)
-BTF_PROBES(4)
-BTF_PROBES(5)
+#define POSITION(n)                                                                \
+	KPROBES("kprobe", kprobe, n)                                               \
+	KPROBES("kprobe.multi", kprobe_multi, n)                                   \
+	BTF_PROBES(n)
+
+POSITION(1)
+POSITION(2)
+POSITION(3)
+POSITION(4)
+POSITION(5)
+
+/* Gone probes: the skb is the first argument of both functions. */
+SEC("kprobe/gone")
+int kprobe_gone(struct pt_regs *ctx)
+{
+	return on_blind(ctx, (struct sk_buff *)PT_REGS_PARM1(ctx), bpf_get_func_ip(ctx),
+			EVENT_CONSUME, 0, 0);
+}
+
+SEC("kprobe.multi/gone")
+int kprobe_multi_gone(struct pt_regs *ctx)
+{
+	return on_blind(ctx, (struct sk_buff *)PT_REGS_PARM1(ctx), bpf_get_func_ip(ctx),
+			EVENT_CONSUME, 0, 0);
+}
+
+SEC("fentry/gone")
+int fentry_gone(__u64 *ctx)
+{
+	return on_blind(ctx, (struct sk_buff *)ctx[0], bpf_get_func_ip(ctx), EVENT_CONSUME, 0, 0);
+}
+
+/* net_dev_xmit fires after the driver took the skb, which it may have
+ * freed: the kernel passes the length as an argument for that reason. */
+SEC("tp_btf/net_dev_xmit")
+int tp_net_dev_xmit(__u64 *ctx)
+{
+	return on_blind(ctx, (struct sk_buff *)ctx[0], 0, EVENT_TRACE,
+			(struct net_device *)ctx[2], (__u32)ctx[3]);
+}
 
 SEC("tp_btf/kfree_skb")
 int tp_kfree_skb(__u64 *ctx)
@@ -173,11 +361,11 @@ int tp_kfree_skb(__u64 *ctx)
 
 	if (cfg_tp_has_reason)
 		reason = (__u32)ctx[2];
-	return on_skb(ctx, (struct sk_buff *)ctx[0], 0, EVENT_DROP, reason, ctx[1], true);
+	return on_end(ctx, (struct sk_buff *)ctx[0], EVENT_DROP, reason, ctx[1]);
 }
 
 SEC("tp_btf/consume_skb")
 int tp_consume_skb(__u64 *ctx)
 {
-	return on_skb(ctx, (struct sk_buff *)ctx[0], 0, EVENT_CONSUME, 0, 0, true);
+	return on_end(ctx, (struct sk_buff *)ctx[0], EVENT_CONSUME, 0, 0);
 }

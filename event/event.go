@@ -39,6 +39,7 @@ type Event struct {
 	CPU          uint32
 	Skb          uint64   // skb address, printed in hex to join events
 	Func         string   // path tracing: the function or tracepoint ("tp:name") the skb passed
+	Path         uint64   // path tracing: generation of the skb's path, 0 otherwise; PathID joins its steps
 	Stack        []string // kernel stack, innermost first, with --output-stack
 
 	// Packet holds the first bytes of the packet when capture was asked for.
@@ -66,6 +67,16 @@ type Event struct {
 	Netfilter *Netfilter // the firewall rule of a NETFILTER_DROP; nil when not attributed
 
 	Pod *Pod // names of the event's network namespace; nil when not annotated
+}
+
+// PathID is the id of a path tracing step's path, the skb address and the
+// path's generation ("0xffff888100a2b300-7"); "" outside path tracing.
+// An address freed and reused is a new path with a new generation.
+func (ev *Event) PathID() string {
+	if ev.Path == 0 {
+		return ""
+	}
+	return "0x" + strconv.FormatUint(ev.Skb, 16) + "-" + strconv.FormatUint(ev.Path, 10)
 }
 
 // SummaryKey returns the key --summary would count ev under.

@@ -39,6 +39,7 @@ type jsonEvent struct {
 	// schema is event.Netfilter's JSON tags.
 	Netfilter *event.Netfilter `json:"netfilter,omitempty"`
 	Func      string           `json:"func,omitempty"`
+	Path      string           `json:"path,omitempty"`
 	Stack     []string         `json:"stack,omitempty"`
 	Explain   *jsonExplain     `json:"explain,omitempty"`
 	// Names of the network namespace (annotation), "" when unknown.
@@ -92,6 +93,7 @@ func newJSONEvent(ev *event.Event) jsonEvent {
 		CPU:        ev.CPU,
 		Skb:        fmt.Sprintf("%#x", ev.Skb),
 		Func:       ev.Func,
+		Path:       ev.PathID(),
 		Stack:      ev.Stack,
 		TCPState:   ev.TCPState,
 		SockCookie: ev.SockCookie,

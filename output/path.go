@@ -8,49 +8,57 @@ import (
 	"github.com/droptrace/droptrace/event"
 )
 
-// pathFormat puts the skb first, so one packet's steps line up by address
-// even without colour.
-const pathFormat = "%-15s %-18s %-10s %-15s %-5s %-21s %1s %-21s %5s %s\n"
+// pathFormat puts the path id first (the skb address and the path's
+// generation), so one packet's steps line up even without colour.
+const pathFormat = "%-15s %-24s %-10s %-15s %-5s %-21s %1s %-21s %5s %s\n"
 
 // colours are ANSI foreground colours, one per skb in turn.
 var colours = []string{"\x1b[31m", "\x1b[32m", "\x1b[33m", "\x1b[34m", "\x1b[35m", "\x1b[36m"}
 
 const colourReset = "\x1b[0m"
 
+// pathKey is a path's id: the skb address and the path's generation.
+type pathKey struct{ skb, gen uint64 }
+
 type pathText struct {
 	w         io.Writer
 	colour    bool
 	wroteHead bool
-	skbColour map[uint64]string
+	skbColour map[pathKey]string
 	next      int
 	line      []byte // reused, as in text
 	clock     clockText
 }
 
 // NewPathText returns an event.Writer for path tracing: one line per step of an
-// skb through the kernel, with the skb address first and, when colour is
-// set (a terminal), one colour per skb so each packet's path stands out.
+// skb through the kernel, with its path id first (the skb address and the
+// path's generation, as JSON's path) and, when colour is set (a
+// terminal), one colour per path so each packet's path stands out.
 // Drops show their reason and location after the function.
 func NewPathText(w io.Writer, colour bool) event.Writer {
-	return &pathText{w: w, colour: colour, skbColour: map[uint64]string{}}
+	return &pathText{w: w, colour: colour, skbColour: map[pathKey]string{}}
 }
 
 func (p *pathText) Write(ev *event.Event) error {
 	if !p.wroteHead {
-		head := fmt.Sprintf(pathFormat, "TIME", "SKB", "NETNS", "IFACE", "PROTO", "SRC", "", "DST", "LEN", "FUNC")
+		head := fmt.Sprintf(pathFormat, "TIME", "PATH", "NETNS", "IFACE", "PROTO", "SRC", "", "DST", "LEN", "FUNC")
 		if _, err := io.WriteString(p.w, head); err != nil {
 			return fmt.Errorf("writing text header: %w", err)
 		}
 		p.wroteHead = true
 	}
-	c := p.colourOf(ev.Skb)
+	c := p.colourOf(pathKey{ev.Skb, ev.Path})
 	b := append(p.line[:0], c...)
 	b = p.clock.append(b, ev.Time)
 	b = append(b, ' ')
 	start := len(b)
 	b = append(b, "0x"...)
 	b = strconv.AppendUint(b, ev.Skb, 16)
-	b = padTo(b, start, 18)
+	if ev.Path != 0 {
+		b = append(b, '-')
+		b = strconv.AppendUint(b, ev.Path, 10)
+	}
+	b = padTo(b, start, 24)
 	b = append(b, ' ')
 	b = appendPacketCols(b, ev)
 	b = append(b, ' ')
@@ -87,10 +95,9 @@ func appendPathStep(b []byte, ev *event.Event) []byte {
 	return b
 }
 
-// colourOf gives each skb a colour on first sight. The map is reset when
-// large: addresses are reused once skbs are freed, so old entries are
-// worthless anyway.
-func (p *pathText) colourOf(skb uint64) string {
+// colourOf gives each path a colour on first sight. The map is reset when
+// large: paths end, so old entries are worthless anyway.
+func (p *pathText) colourOf(skb pathKey) string {
 	if !p.colour {
 		return ""
 	}

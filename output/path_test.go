@@ -12,13 +12,17 @@ import (
 )
 
 // pathEvents are testEvents as steps of paths: functions, a consume, a
-// stack, and an skb seen twice, so its colour is reused.
+// stack, a path seen twice, so its colour is reused, and its skb again in
+// a new path (a new generation, coloured as a path of its own), and a step without a
+// path.
 func pathEvents(loc *time.Location) []*event.Event {
 	events := testEvents(loc)
 	funcs := []string{"kfree_skb_reason", "udp_v6_rcv", "icmp_rcv", "arp_rcv", "sctp_rcv", "tcp_retransmit_skb", "tcp_v6_rcv"}
 	for i, ev := range events {
 		ev.Func = funcs[i]
+		ev.Path = uint64(i + 1)
 	}
+	events[6].Path = 0
 	events[0].Stack = []string{"nft_do_chain+0x4f0 [nf_tables]", "nf_hook_slow+0x41", "ip_rcv+0x5c"}
 	events[2].Kind = "consume"
 	events[3].Stack = []string{"arp_rcv+0x20"}
@@ -26,7 +30,10 @@ func pathEvents(loc *time.Location) []*event.Event {
 	again.Func = "tp:skb:consume_skb"
 	again.Kind = "trace"
 	again.Reason, again.ReasonCode, again.Location = "", 0, ""
-	return append(events, &again)
+	reused := again
+	reused.Path = 12345
+	reused.Func = "tp:net_dev_queue"
+	return append(events, &again, &reused)
 }
 
 func writePath(t *testing.T, colour bool) []byte {

@@ -159,8 +159,21 @@ func TestProgramNames(t *testing.T) {
 			}
 		}
 	}
-	if got, want := len(baseProgs(attach.BackendKprobe)), 2+attach.MaxSkbParam; got != want {
-		t.Errorf("kprobe backend: %d programs, want one per skb position and the two ends", got)
+	if got, want := len(baseProgs(attach.BackendKprobe)), 3+2*attach.MaxSkbParam; got != want {
+		t.Errorf("kprobe backend: %d programs, want a follow and a start one per skb position, the gone one and the two ends", got)
+	}
+	// Every role's per-target programs exist, for every position.
+	for pos := 1; pos <= attach.MaxSkbParam; pos++ {
+		for _, r := range []attach.Role{attach.RoleFollow, attach.RoleStart, attach.RoleGone} {
+			if name := roleProg("fentry", r, pos); trace.Programs[name] == nil {
+				t.Errorf("no program %s in the trace object", name)
+			}
+		}
+		for _, tp := range []string{"netif_receive_skb", "net_dev_xmit", "unknown"} {
+			if name := tracepointProg(attach.Probe{Name: tp, Pos: pos}); trace.Programs[name] == nil {
+				t.Errorf("no program %s in the trace object", name)
+			}
+		}
 	}
 	tcp, err := bpf.LoadTcp()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -36,6 +37,7 @@ type PathConfig struct {
 
 // PathTracer follows skbs through kernel functions and tracepoints.
 type PathTracer struct {
+	mu          sync.Mutex       // Plan.Skipped, while functions and tracepoints attach
 	base        *ebpf.Collection // maps, and the kfree_skb/consume_skb programs
 	ends        []link.Link
 	attach      *attach.Attachment

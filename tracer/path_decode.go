@@ -15,6 +15,7 @@ const pathEventSize = int(unsafe.Sizeof(bpf.TracePathEvent{}))
 // Offsets of the fields that follow struct event in struct path_event.
 var (
 	offFuncIP   = int(unsafe.Offsetof(bpf.TracePathEvent{}.FuncIp))
+	offPath     = int(unsafe.Offsetof(bpf.TracePathEvent{}.Path))
 	offProbeID  = int(unsafe.Offsetof(bpf.TracePathEvent{}.ProbeId))
 	offStackLen = int(unsafe.Offsetof(bpf.TracePathEvent{}.StackLen))
 	offStack    = int(unsafe.Offsetof(bpf.TracePathEvent{}.Stack))
@@ -33,6 +34,7 @@ func (d *Decoder) DecodePath(raw []byte, ev *event.Event, tracepoints []string) 
 	if ev.Kind != event.KindDrop {
 		ev.Reason, ev.ReasonCode, ev.Location = "", 0, ""
 	}
+	ev.Path = binary.NativeEndian.Uint64(raw[offPath:])
 	ip := binary.NativeEndian.Uint64(raw[offFuncIP:])
 	id := binary.NativeEndian.Uint32(raw[offProbeID:])
 	ev.Func = d.funcName(ip, id, ev.Kind, tracepoints)

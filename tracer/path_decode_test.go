@@ -121,10 +121,14 @@ func TestDecodePathTuple(t *testing.T) {
 	re := bpf.DropEvent{Kind: uint8(bpf.DropEventKindEVENT_TRACE), Ts: 42, Skb: 0xffff888000001000, Ifindex: 3}
 	parseLikeBPF(&re, ipv6(protoHopOpts, ext6(protoTCP, 0, l4(443, 50000, 20))))
 	pe := pathEvent(re)
+	pe.Path = 7
 	d, _ := testDecoder()
 	var ev event.Event
 	if err := d.DecodePath(pathRecord(&pe), &ev, nil); err != nil {
 		t.Fatal(err)
+	}
+	if got, want := ev.PathID(), "0xffff888000001000-7"; got != want {
+		t.Errorf("PathID = %q, want %q", got, want)
 	}
 	if ev.Src.String() != "2001:db8:1::1234" || ev.Proto != "tcp" || ev.Sport != 443 || ev.Dport != 50000 ||
 		ev.Skb != 0xffff888000001000 || ev.Ifindex != 3 || ev.Time.UnixNano() != testEpoch+42 {

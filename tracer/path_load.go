@@ -2,6 +2,7 @@ package tracer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/cilium/ebpf"
@@ -33,10 +34,12 @@ func (p *PathTracer) load(ctx context.Context, cfg PathConfig, kspec *btf.Spec) 
 	if err := p.attachEnds(); err != nil {
 		return err
 	}
-	if err := p.attachFuncs(ctx, spec, cache, cfg.Progress); err != nil {
-		return err
-	}
-	return p.attachTracepoints(ctx, spec, cache, cfg.Progress)
+	// The tracepoints load (one verification each) while the functions
+	// attach: the two wait on different things in the kernel.
+	tpErr := make(chan error, 1)
+	go func() { tpErr <- p.attachTracepoints(ctx, spec, cache, cfg.Progress) }()
+	err = p.attachFuncs(ctx, spec, cache, cfg.Progress)
+	return errors.Join(err, <-tpErr)
 }
 
 func (p *PathTracer) configure(spec *ebpf.CollectionSpec, cfg PathConfig, kspec *btf.Spec) error {
@@ -62,13 +65,13 @@ func traceConstants(cfg PathConfig, hasReason bool) map[string]any {
 // per-target ones (fentry, tp_btf) are loaded separately.
 func baseProgs(b attach.Backend) []string {
 	progs := []string{bpf.TraceProgTpKfreeSkb, bpf.TraceProgTpConsumeSkb}
+	prefix := map[attach.Backend]string{attach.BackendKprobe: "kprobe", attach.BackendKprobeMulti: "kprobe_multi"}[b]
+	if prefix == "" {
+		return progs
+	}
+	progs = append(progs, prefix+"_gone")
 	for pos := 1; pos <= attach.MaxSkbParam; pos++ {
-		switch b {
-		case attach.BackendKprobe:
-			progs = append(progs, fmt.Sprintf("kprobe_skb_%d", pos))
-		case attach.BackendKprobeMulti:
-			progs = append(progs, fmt.Sprintf("kprobe_multi_skb_%d", pos))
-		}
+		progs = append(progs, fmt.Sprintf("%s_skb_%d", prefix, pos), fmt.Sprintf("%s_start_%d", prefix, pos))
 	}
 	return progs
 }
@@ -98,32 +101,64 @@ func (p *PathTracer) attachEnds() error {
 	return nil
 }
 
-func (p *PathTracer) posProgs(format string) (progs [attach.MaxSkbParam]*ebpf.Program) {
-	for pos := 1; pos <= attach.MaxSkbParam; pos++ {
-		progs[pos-1] = p.base.Programs[fmt.Sprintf(format, pos)]
+// roleFormats name each role's programs, by position.
+var roleFormats = map[attach.Role]string{attach.RoleFollow: "%s_skb_%d", attach.RoleStart: "%s_start_%d", attach.RoleGone: "%s_gone"}
+
+func roleProg(prefix string, r attach.Role, pos int) string {
+	if r == attach.RoleGone {
+		return prefix + "_gone"
 	}
-	return progs
+	return fmt.Sprintf(roleFormats[r], prefix, pos)
 }
 
+// attachFuncs attaches the functions of each role with its programs.
 func (p *PathTracer) attachFuncs(ctx context.Context, spec *ebpf.CollectionSpec, cache *btf.Cache, progress attach.Progress) error {
-	var skipped []string
-	var err error
-	switch p.backend {
-	case attach.BackendKprobeMulti:
-		skipped, err = attach.AttachKprobeMulti(ctx, p.attach, p.posProgs("kprobe_multi_skb_%d"), p.Plan.Funcs, progress)
-	case attach.BackendKprobe:
-		skipped, err = attach.AttachKprobes(ctx, p.attach, p.posProgs("kprobe_skb_%d"), p.Plan.Funcs, progress)
-	case attach.BackendFentry:
-		skipped, err = attach.AttachTracing(ctx, p.attach, p.fentryLoader(spec, cache), p.Plan.Funcs, progress)
-	default:
+	if p.backend == attach.BackendTracepoint || p.backend == "" {
 		p.Plan.Funcs = nil
 		return nil
 	}
+	var skipped []string
+	var errs []error
+	done := 0
+	for role, funcs := range attach.ByRole(p.Plan.Funcs, attach.FuncRole) {
+		base := done
+		prog := func(d, _ int) {
+			if progress != nil {
+				progress(base+d, len(p.Plan.Funcs))
+			}
+		}
+		sk, err := p.attachRole(ctx, spec, cache, role, funcs, prog)
+		skipped = append(skipped, sk...)
+		errs = append(errs, err)
+		done += len(funcs)
+		if err != nil {
+			break
+		}
+	}
+	p.mu.Lock()
 	p.Plan.Skipped = append(p.Plan.Skipped, skipped...)
+	p.mu.Unlock()
+	err := errors.Join(errs...)
 	if err == nil && len(p.Plan.Funcs) > 0 && len(skipped) == len(p.Plan.Funcs) {
 		err = fmt.Errorf("the kernel refused all %d %s probes", len(skipped), p.backend)
 	}
 	return err
+}
+
+func (p *PathTracer) attachRole(ctx context.Context, spec *ebpf.CollectionSpec, cache *btf.Cache, role attach.Role, funcs []attach.Probe, progress attach.Progress) ([]string, error) {
+	progs := func(prefix string) (out [attach.MaxSkbParam]*ebpf.Program) {
+		for pos := 1; pos <= attach.MaxSkbParam; pos++ {
+			out[pos-1] = p.base.Programs[roleProg(prefix, role, pos)]
+		}
+		return out
+	}
+	switch p.backend {
+	case attach.BackendKprobeMulti:
+		return attach.AttachKprobeMulti(ctx, p.attach, progs("kprobe_multi"), funcs, progress)
+	case attach.BackendKprobe:
+		return attach.AttachKprobes(ctx, p.attach, progs("kprobe"), funcs, progress)
+	}
+	return attach.AttachTracing(ctx, p.attach, p.fentryLoader(spec, cache, role), funcs, progress)
 }
 
 // replacements makes per-target programs share the base collection's
@@ -139,12 +174,12 @@ func (p *PathTracer) replacements(keepRodata bool) map[string]*ebpf.Map {
 	return m
 }
 
-// fentryLoader loads fentry_skb_<pos> against one function. The program
+// fentryLoader loads the fentry program of role against one function. The program
 // shares every map, .rodata included, with the base collection.
-func (p *PathTracer) fentryLoader(spec *ebpf.CollectionSpec, cache *btf.Cache) attach.Loader {
+func (p *PathTracer) fentryLoader(spec *ebpf.CollectionSpec, cache *btf.Cache, role attach.Role) attach.Loader {
 	repl := p.replacements(false)
 	return func(pr attach.Probe) (*ebpf.Program, error) {
-		name := fmt.Sprintf("fentry_skb_%d", pr.Pos)
+		name := roleProg("fentry", role, pr.Pos)
 		ps := spec.Programs[name].Copy()
 		ps.AttachTo = pr.Name
 		return loadOne(spec, spec.Variables, name, ps, repl, cache)
@@ -185,7 +220,7 @@ func (p *PathTracer) attachTracepoints(ctx context.Context, spec *ebpf.Collectio
 	}
 	repl := p.replacements(true)
 	load := func(pr attach.Probe) (*ebpf.Program, error) {
-		name := fmt.Sprintf("tp_skb_%d", pr.Pos)
+		name := tracepointProg(pr)
 		vars := make(map[string]*ebpf.VariableSpec, len(spec.Variables))
 		for n, v := range spec.Variables {
 			vars[n] = v.Copy()
@@ -197,7 +232,25 @@ func (p *PathTracer) attachTracepoints(ctx context.Context, spec *ebpf.Collectio
 		ps.AttachTo = pr.Name
 		return loadOne(spec, vars, name, ps, repl, cache)
 	}
+	if p.backend != attach.BackendTracepoint {
+		progress = nil // the functions' attach reports progress
+	}
 	skipped, err := attach.AttachTracing(ctx, p.attach, load, targets, progress)
+	p.mu.Lock()
 	p.Plan.Skipped = append(p.Plan.Skipped, skipped...)
+	p.mu.Unlock()
 	return err
+}
+
+// tracepointProg is the program for an skb tracepoint: start where the
+// skb is surely live, blind elsewhere; net_dev_xmit's reads the length
+// and device the tracepoint passes.
+func tracepointProg(pr attach.Probe) string {
+	switch {
+	case pr.Name == "net_dev_xmit":
+		return bpf.TraceProgTpNetDevXmit
+	case attach.TracepointRole(pr.Name) == attach.RoleStart:
+		return fmt.Sprintf("tp_start_%d", pr.Pos)
+	}
+	return fmt.Sprintf("tp_blind_%d", pr.Pos)
 }

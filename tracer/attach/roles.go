@@ -1,0 +1,76 @@
+package attach
+
+// Role is what a probe may do with the skb it gets (bpf/trace.c).
+type Role int
+
+const (
+	// RoleFollow reports skbs whose path is live, and nothing else.
+	RoleFollow Role = iota
+	// RoleStart also starts the path of an skb that matches the filters:
+	// only where the skb is surely live and new skbs show up.
+	RoleStart
+	// RoleBlind reports live paths from the probe's own arguments only,
+	// never reading the skb: the probe may fire after the skb was freed.
+	RoleBlind
+	// RoleGone ends a path whose skb is being freed where no tracepoint
+	// fired, reading only the pointer.
+	RoleGone
+)
+
+// startFuncs are where a packet enters the IP layer's output or input:
+// the functions, besides the live tracepoints, at which a path starts.
+// Elsewhere the filters do not run, so an skb freed and reused mid-way
+// (inside kfree_skb, say) can never start a path again.
+var startFuncs = map[string]bool{
+	"ip_local_out": true, "__ip_local_out": true, "ip6_local_out": true, "__ip6_local_out": true,
+	"ip_send_skb": true, "ip6_send_skb": true, "ip_rcv": true, "ipv6_rcv": true,
+	"ip_forward": true, "ip6_forward": true,
+}
+
+// goneFuncs free an skb's memory: the last functions that see it, whether
+// a kfree_skb or consume_skb tracepoint fired before or not (TCP frees
+// many skbs with __kfree_skb or through the NAPI cache, which fire none).
+var goneFuncs = map[string]bool{"kfree_skbmem": true, "napi_skb_cache_put": true}
+
+// liveTracepoints are the skb tracepoints that fire while the skb is
+// surely live: they may start a path. Any other tracepoint (net_dev_xmit
+// fires after the driver may have freed the skb; others are unknown) is
+// blind.
+var liveTracepoints = map[string]bool{
+	"net_dev_queue": true, "net_dev_start_xmit": true, "netif_rx": true, "netif_receive_skb": true,
+	"netif_rx_entry": true, "netif_rx_ni_entry": true, "netif_receive_skb_entry": true,
+	"netif_receive_skb_list_entry": true, "napi_gro_receive_entry": true, "napi_gro_frags_entry": true,
+	"skb_copy_datagram_iovec": true, "udp_fail_queue_rcv_skb": true, "sock_rcvqueue_full": true,
+	"tcp_retransmit_skb": true, "tcp_send_reset": true, "tcp_probe": true, "tcp_bad_csum": true,
+	"qdisc_enqueue": true, "icmp_send": true,
+}
+
+// FuncRole is the role of a probed function.
+func FuncRole(p Probe) Role {
+	switch {
+	case goneFuncs[p.Name] && p.Pos == 1:
+		return RoleGone
+	case startFuncs[p.Name]:
+		return RoleStart
+	}
+	return RoleFollow
+}
+
+// TracepointRole is the role of an skb tracepoint other than kfree_skb
+// and consume_skb, which end paths.
+func TracepointRole(name string) Role {
+	if liveTracepoints[name] {
+		return RoleStart
+	}
+	return RoleBlind
+}
+
+// ByRole splits probes by the role f gives them.
+func ByRole(probes []Probe, f func(Probe) Role) map[Role][]Probe {
+	m := map[Role][]Probe{}
+	for _, p := range probes {
+		r := f(p)
+		m[r] = append(m[r], p)
+	}
+	return m
+}
