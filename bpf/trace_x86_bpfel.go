@@ -65,6 +65,7 @@ type TracePathEvent struct {
 		ReplyCode  uint8
 	}
 	FuncIp   uint64
+	Path     uint64
 	ProbeId  uint32
 	StackLen uint32
 	Stack    [32]uint64
@@ -74,39 +75,65 @@ type TracePathEvent struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	TraceMapEvents           = "events"
-	TraceMapReasonExclude    = "reason_exclude"
-	TraceMapReasonFilter     = "reason_filter"
-	TraceMapScratch          = "scratch"
-	TraceMapStats            = "stats"
-	TraceMapTracked          = "tracked"
-	TraceProgFentrySkb1      = "fentry_skb_1"
-	TraceProgFentrySkb2      = "fentry_skb_2"
-	TraceProgFentrySkb3      = "fentry_skb_3"
-	TraceProgFentrySkb4      = "fentry_skb_4"
-	TraceProgFentrySkb5      = "fentry_skb_5"
-	TraceProgKprobeMultiSkb1 = "kprobe_multi_skb_1"
-	TraceProgKprobeMultiSkb2 = "kprobe_multi_skb_2"
-	TraceProgKprobeMultiSkb3 = "kprobe_multi_skb_3"
-	TraceProgKprobeMultiSkb4 = "kprobe_multi_skb_4"
-	TraceProgKprobeMultiSkb5 = "kprobe_multi_skb_5"
-	TraceProgKprobeSkb1      = "kprobe_skb_1"
-	TraceProgKprobeSkb2      = "kprobe_skb_2"
-	TraceProgKprobeSkb3      = "kprobe_skb_3"
-	TraceProgKprobeSkb4      = "kprobe_skb_4"
-	TraceProgKprobeSkb5      = "kprobe_skb_5"
-	TraceProgTpConsumeSkb    = "tp_consume_skb"
-	TraceProgTpKfreeSkb      = "tp_kfree_skb"
-	TraceProgTpSkb1          = "tp_skb_1"
-	TraceProgTpSkb2          = "tp_skb_2"
-	TraceProgTpSkb3          = "tp_skb_3"
-	TraceProgTpSkb4          = "tp_skb_4"
-	TraceProgTpSkb5          = "tp_skb_5"
-	TraceVarCfgProbeId       = "cfg_probe_id"
-	TraceVarCfgStack         = "cfg_stack"
-	TraceVarCfgTpHasReason   = "cfg_tp_has_reason"
-	TraceVarFilters          = "filters"
-	TraceVarUnusedPathEvent  = "unused_path_event"
+	TraceMapEvents             = "events"
+	TraceMapReasonExclude      = "reason_exclude"
+	TraceMapReasonFilter       = "reason_filter"
+	TraceMapScratch            = "scratch"
+	TraceMapStats              = "stats"
+	TraceMapTracked            = "tracked"
+	TraceProgFentryGone        = "fentry_gone"
+	TraceProgFentrySkb1        = "fentry_skb_1"
+	TraceProgFentrySkb2        = "fentry_skb_2"
+	TraceProgFentrySkb3        = "fentry_skb_3"
+	TraceProgFentrySkb4        = "fentry_skb_4"
+	TraceProgFentrySkb5        = "fentry_skb_5"
+	TraceProgFentryStart1      = "fentry_start_1"
+	TraceProgFentryStart2      = "fentry_start_2"
+	TraceProgFentryStart3      = "fentry_start_3"
+	TraceProgFentryStart4      = "fentry_start_4"
+	TraceProgFentryStart5      = "fentry_start_5"
+	TraceProgKprobeGone        = "kprobe_gone"
+	TraceProgKprobeMultiGone   = "kprobe_multi_gone"
+	TraceProgKprobeMultiSkb1   = "kprobe_multi_skb_1"
+	TraceProgKprobeMultiSkb2   = "kprobe_multi_skb_2"
+	TraceProgKprobeMultiSkb3   = "kprobe_multi_skb_3"
+	TraceProgKprobeMultiSkb4   = "kprobe_multi_skb_4"
+	TraceProgKprobeMultiSkb5   = "kprobe_multi_skb_5"
+	TraceProgKprobeMultiStart1 = "kprobe_multi_start_1"
+	TraceProgKprobeMultiStart2 = "kprobe_multi_start_2"
+	TraceProgKprobeMultiStart3 = "kprobe_multi_start_3"
+	TraceProgKprobeMultiStart4 = "kprobe_multi_start_4"
+	TraceProgKprobeMultiStart5 = "kprobe_multi_start_5"
+	TraceProgKprobeSkb1        = "kprobe_skb_1"
+	TraceProgKprobeSkb2        = "kprobe_skb_2"
+	TraceProgKprobeSkb3        = "kprobe_skb_3"
+	TraceProgKprobeSkb4        = "kprobe_skb_4"
+	TraceProgKprobeSkb5        = "kprobe_skb_5"
+	TraceProgKprobeStart1      = "kprobe_start_1"
+	TraceProgKprobeStart2      = "kprobe_start_2"
+	TraceProgKprobeStart3      = "kprobe_start_3"
+	TraceProgKprobeStart4      = "kprobe_start_4"
+	TraceProgKprobeStart5      = "kprobe_start_5"
+	TraceProgTpBlind1          = "tp_blind_1"
+	TraceProgTpBlind2          = "tp_blind_2"
+	TraceProgTpBlind3          = "tp_blind_3"
+	TraceProgTpBlind4          = "tp_blind_4"
+	TraceProgTpBlind5          = "tp_blind_5"
+	TraceProgTpConsumeSkb      = "tp_consume_skb"
+	TraceProgTpKfreeSkb        = "tp_kfree_skb"
+	TraceProgTpNetDevXmit      = "tp_net_dev_xmit"
+	TraceProgTpStart1          = "tp_start_1"
+	TraceProgTpStart2          = "tp_start_2"
+	TraceProgTpStart3          = "tp_start_3"
+	TraceProgTpStart4          = "tp_start_4"
+	TraceProgTpStart5          = "tp_start_5"
+	TraceVarCfgProbeId         = "cfg_probe_id"
+	TraceVarCfgStack           = "cfg_stack"
+	TraceVarCfgTpHasReason     = "cfg_tp_has_reason"
+	TraceVarFilters            = "filters"
+	TraceVarGeneration         = "generation"
+	TraceVarLive               = "live"
+	TraceVarUnusedPathEvent    = "unused_path_event"
 )
 
 // LoadTrace returns the embedded CollectionSpec for Trace.
@@ -151,28 +178,52 @@ type TraceSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type TraceProgramSpecs struct {
-	FentrySkb1      *ebpf.ProgramSpec `ebpf:"fentry_skb_1"`
-	FentrySkb2      *ebpf.ProgramSpec `ebpf:"fentry_skb_2"`
-	FentrySkb3      *ebpf.ProgramSpec `ebpf:"fentry_skb_3"`
-	FentrySkb4      *ebpf.ProgramSpec `ebpf:"fentry_skb_4"`
-	FentrySkb5      *ebpf.ProgramSpec `ebpf:"fentry_skb_5"`
-	KprobeMultiSkb1 *ebpf.ProgramSpec `ebpf:"kprobe_multi_skb_1"`
-	KprobeMultiSkb2 *ebpf.ProgramSpec `ebpf:"kprobe_multi_skb_2"`
-	KprobeMultiSkb3 *ebpf.ProgramSpec `ebpf:"kprobe_multi_skb_3"`
-	KprobeMultiSkb4 *ebpf.ProgramSpec `ebpf:"kprobe_multi_skb_4"`
-	KprobeMultiSkb5 *ebpf.ProgramSpec `ebpf:"kprobe_multi_skb_5"`
-	KprobeSkb1      *ebpf.ProgramSpec `ebpf:"kprobe_skb_1"`
-	KprobeSkb2      *ebpf.ProgramSpec `ebpf:"kprobe_skb_2"`
-	KprobeSkb3      *ebpf.ProgramSpec `ebpf:"kprobe_skb_3"`
-	KprobeSkb4      *ebpf.ProgramSpec `ebpf:"kprobe_skb_4"`
-	KprobeSkb5      *ebpf.ProgramSpec `ebpf:"kprobe_skb_5"`
-	TpConsumeSkb    *ebpf.ProgramSpec `ebpf:"tp_consume_skb"`
-	TpKfreeSkb      *ebpf.ProgramSpec `ebpf:"tp_kfree_skb"`
-	TpSkb1          *ebpf.ProgramSpec `ebpf:"tp_skb_1"`
-	TpSkb2          *ebpf.ProgramSpec `ebpf:"tp_skb_2"`
-	TpSkb3          *ebpf.ProgramSpec `ebpf:"tp_skb_3"`
-	TpSkb4          *ebpf.ProgramSpec `ebpf:"tp_skb_4"`
-	TpSkb5          *ebpf.ProgramSpec `ebpf:"tp_skb_5"`
+	FentryGone        *ebpf.ProgramSpec `ebpf:"fentry_gone"`
+	FentrySkb1        *ebpf.ProgramSpec `ebpf:"fentry_skb_1"`
+	FentrySkb2        *ebpf.ProgramSpec `ebpf:"fentry_skb_2"`
+	FentrySkb3        *ebpf.ProgramSpec `ebpf:"fentry_skb_3"`
+	FentrySkb4        *ebpf.ProgramSpec `ebpf:"fentry_skb_4"`
+	FentrySkb5        *ebpf.ProgramSpec `ebpf:"fentry_skb_5"`
+	FentryStart1      *ebpf.ProgramSpec `ebpf:"fentry_start_1"`
+	FentryStart2      *ebpf.ProgramSpec `ebpf:"fentry_start_2"`
+	FentryStart3      *ebpf.ProgramSpec `ebpf:"fentry_start_3"`
+	FentryStart4      *ebpf.ProgramSpec `ebpf:"fentry_start_4"`
+	FentryStart5      *ebpf.ProgramSpec `ebpf:"fentry_start_5"`
+	KprobeGone        *ebpf.ProgramSpec `ebpf:"kprobe_gone"`
+	KprobeMultiGone   *ebpf.ProgramSpec `ebpf:"kprobe_multi_gone"`
+	KprobeMultiSkb1   *ebpf.ProgramSpec `ebpf:"kprobe_multi_skb_1"`
+	KprobeMultiSkb2   *ebpf.ProgramSpec `ebpf:"kprobe_multi_skb_2"`
+	KprobeMultiSkb3   *ebpf.ProgramSpec `ebpf:"kprobe_multi_skb_3"`
+	KprobeMultiSkb4   *ebpf.ProgramSpec `ebpf:"kprobe_multi_skb_4"`
+	KprobeMultiSkb5   *ebpf.ProgramSpec `ebpf:"kprobe_multi_skb_5"`
+	KprobeMultiStart1 *ebpf.ProgramSpec `ebpf:"kprobe_multi_start_1"`
+	KprobeMultiStart2 *ebpf.ProgramSpec `ebpf:"kprobe_multi_start_2"`
+	KprobeMultiStart3 *ebpf.ProgramSpec `ebpf:"kprobe_multi_start_3"`
+	KprobeMultiStart4 *ebpf.ProgramSpec `ebpf:"kprobe_multi_start_4"`
+	KprobeMultiStart5 *ebpf.ProgramSpec `ebpf:"kprobe_multi_start_5"`
+	KprobeSkb1        *ebpf.ProgramSpec `ebpf:"kprobe_skb_1"`
+	KprobeSkb2        *ebpf.ProgramSpec `ebpf:"kprobe_skb_2"`
+	KprobeSkb3        *ebpf.ProgramSpec `ebpf:"kprobe_skb_3"`
+	KprobeSkb4        *ebpf.ProgramSpec `ebpf:"kprobe_skb_4"`
+	KprobeSkb5        *ebpf.ProgramSpec `ebpf:"kprobe_skb_5"`
+	KprobeStart1      *ebpf.ProgramSpec `ebpf:"kprobe_start_1"`
+	KprobeStart2      *ebpf.ProgramSpec `ebpf:"kprobe_start_2"`
+	KprobeStart3      *ebpf.ProgramSpec `ebpf:"kprobe_start_3"`
+	KprobeStart4      *ebpf.ProgramSpec `ebpf:"kprobe_start_4"`
+	KprobeStart5      *ebpf.ProgramSpec `ebpf:"kprobe_start_5"`
+	TpBlind1          *ebpf.ProgramSpec `ebpf:"tp_blind_1"`
+	TpBlind2          *ebpf.ProgramSpec `ebpf:"tp_blind_2"`
+	TpBlind3          *ebpf.ProgramSpec `ebpf:"tp_blind_3"`
+	TpBlind4          *ebpf.ProgramSpec `ebpf:"tp_blind_4"`
+	TpBlind5          *ebpf.ProgramSpec `ebpf:"tp_blind_5"`
+	TpConsumeSkb      *ebpf.ProgramSpec `ebpf:"tp_consume_skb"`
+	TpKfreeSkb        *ebpf.ProgramSpec `ebpf:"tp_kfree_skb"`
+	TpNetDevXmit      *ebpf.ProgramSpec `ebpf:"tp_net_dev_xmit"`
+	TpStart1          *ebpf.ProgramSpec `ebpf:"tp_start_1"`
+	TpStart2          *ebpf.ProgramSpec `ebpf:"tp_start_2"`
+	TpStart3          *ebpf.ProgramSpec `ebpf:"tp_start_3"`
+	TpStart4          *ebpf.ProgramSpec `ebpf:"tp_start_4"`
+	TpStart5          *ebpf.ProgramSpec `ebpf:"tp_start_5"`
 }
 
 // TraceMapSpecs contains maps before they are loaded into the kernel.
@@ -195,6 +246,8 @@ type TraceVariableSpecs struct {
 	CfgStack        *ebpf.VariableSpec `ebpf:"cfg_stack"`
 	CfgTpHasReason  *ebpf.VariableSpec `ebpf:"cfg_tp_has_reason"`
 	Filters         *ebpf.VariableSpec `ebpf:"filters"`
+	Generation      *ebpf.VariableSpec `ebpf:"generation"`
+	Live            *ebpf.VariableSpec `ebpf:"live"`
 	UnusedPathEvent *ebpf.VariableSpec `ebpf:"unused_path_event"`
 }
 
@@ -245,6 +298,8 @@ type TraceVariables struct {
 	CfgStack        *ebpf.Variable `ebpf:"cfg_stack"`
 	CfgTpHasReason  *ebpf.Variable `ebpf:"cfg_tp_has_reason"`
 	Filters         *ebpf.Variable `ebpf:"filters"`
+	Generation      *ebpf.Variable `ebpf:"generation"`
+	Live            *ebpf.Variable `ebpf:"live"`
 	UnusedPathEvent *ebpf.Variable `ebpf:"unused_path_event"`
 }
 
@@ -252,54 +307,102 @@ type TraceVariables struct {
 //
 // It can be passed to LoadTraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type TracePrograms struct {
-	FentrySkb1      *ebpf.Program `ebpf:"fentry_skb_1"`
-	FentrySkb2      *ebpf.Program `ebpf:"fentry_skb_2"`
-	FentrySkb3      *ebpf.Program `ebpf:"fentry_skb_3"`
-	FentrySkb4      *ebpf.Program `ebpf:"fentry_skb_4"`
-	FentrySkb5      *ebpf.Program `ebpf:"fentry_skb_5"`
-	KprobeMultiSkb1 *ebpf.Program `ebpf:"kprobe_multi_skb_1"`
-	KprobeMultiSkb2 *ebpf.Program `ebpf:"kprobe_multi_skb_2"`
-	KprobeMultiSkb3 *ebpf.Program `ebpf:"kprobe_multi_skb_3"`
-	KprobeMultiSkb4 *ebpf.Program `ebpf:"kprobe_multi_skb_4"`
-	KprobeMultiSkb5 *ebpf.Program `ebpf:"kprobe_multi_skb_5"`
-	KprobeSkb1      *ebpf.Program `ebpf:"kprobe_skb_1"`
-	KprobeSkb2      *ebpf.Program `ebpf:"kprobe_skb_2"`
-	KprobeSkb3      *ebpf.Program `ebpf:"kprobe_skb_3"`
-	KprobeSkb4      *ebpf.Program `ebpf:"kprobe_skb_4"`
-	KprobeSkb5      *ebpf.Program `ebpf:"kprobe_skb_5"`
-	TpConsumeSkb    *ebpf.Program `ebpf:"tp_consume_skb"`
-	TpKfreeSkb      *ebpf.Program `ebpf:"tp_kfree_skb"`
-	TpSkb1          *ebpf.Program `ebpf:"tp_skb_1"`
-	TpSkb2          *ebpf.Program `ebpf:"tp_skb_2"`
-	TpSkb3          *ebpf.Program `ebpf:"tp_skb_3"`
-	TpSkb4          *ebpf.Program `ebpf:"tp_skb_4"`
-	TpSkb5          *ebpf.Program `ebpf:"tp_skb_5"`
+	FentryGone        *ebpf.Program `ebpf:"fentry_gone"`
+	FentrySkb1        *ebpf.Program `ebpf:"fentry_skb_1"`
+	FentrySkb2        *ebpf.Program `ebpf:"fentry_skb_2"`
+	FentrySkb3        *ebpf.Program `ebpf:"fentry_skb_3"`
+	FentrySkb4        *ebpf.Program `ebpf:"fentry_skb_4"`
+	FentrySkb5        *ebpf.Program `ebpf:"fentry_skb_5"`
+	FentryStart1      *ebpf.Program `ebpf:"fentry_start_1"`
+	FentryStart2      *ebpf.Program `ebpf:"fentry_start_2"`
+	FentryStart3      *ebpf.Program `ebpf:"fentry_start_3"`
+	FentryStart4      *ebpf.Program `ebpf:"fentry_start_4"`
+	FentryStart5      *ebpf.Program `ebpf:"fentry_start_5"`
+	KprobeGone        *ebpf.Program `ebpf:"kprobe_gone"`
+	KprobeMultiGone   *ebpf.Program `ebpf:"kprobe_multi_gone"`
+	KprobeMultiSkb1   *ebpf.Program `ebpf:"kprobe_multi_skb_1"`
+	KprobeMultiSkb2   *ebpf.Program `ebpf:"kprobe_multi_skb_2"`
+	KprobeMultiSkb3   *ebpf.Program `ebpf:"kprobe_multi_skb_3"`
+	KprobeMultiSkb4   *ebpf.Program `ebpf:"kprobe_multi_skb_4"`
+	KprobeMultiSkb5   *ebpf.Program `ebpf:"kprobe_multi_skb_5"`
+	KprobeMultiStart1 *ebpf.Program `ebpf:"kprobe_multi_start_1"`
+	KprobeMultiStart2 *ebpf.Program `ebpf:"kprobe_multi_start_2"`
+	KprobeMultiStart3 *ebpf.Program `ebpf:"kprobe_multi_start_3"`
+	KprobeMultiStart4 *ebpf.Program `ebpf:"kprobe_multi_start_4"`
+	KprobeMultiStart5 *ebpf.Program `ebpf:"kprobe_multi_start_5"`
+	KprobeSkb1        *ebpf.Program `ebpf:"kprobe_skb_1"`
+	KprobeSkb2        *ebpf.Program `ebpf:"kprobe_skb_2"`
+	KprobeSkb3        *ebpf.Program `ebpf:"kprobe_skb_3"`
+	KprobeSkb4        *ebpf.Program `ebpf:"kprobe_skb_4"`
+	KprobeSkb5        *ebpf.Program `ebpf:"kprobe_skb_5"`
+	KprobeStart1      *ebpf.Program `ebpf:"kprobe_start_1"`
+	KprobeStart2      *ebpf.Program `ebpf:"kprobe_start_2"`
+	KprobeStart3      *ebpf.Program `ebpf:"kprobe_start_3"`
+	KprobeStart4      *ebpf.Program `ebpf:"kprobe_start_4"`
+	KprobeStart5      *ebpf.Program `ebpf:"kprobe_start_5"`
+	TpBlind1          *ebpf.Program `ebpf:"tp_blind_1"`
+	TpBlind2          *ebpf.Program `ebpf:"tp_blind_2"`
+	TpBlind3          *ebpf.Program `ebpf:"tp_blind_3"`
+	TpBlind4          *ebpf.Program `ebpf:"tp_blind_4"`
+	TpBlind5          *ebpf.Program `ebpf:"tp_blind_5"`
+	TpConsumeSkb      *ebpf.Program `ebpf:"tp_consume_skb"`
+	TpKfreeSkb        *ebpf.Program `ebpf:"tp_kfree_skb"`
+	TpNetDevXmit      *ebpf.Program `ebpf:"tp_net_dev_xmit"`
+	TpStart1          *ebpf.Program `ebpf:"tp_start_1"`
+	TpStart2          *ebpf.Program `ebpf:"tp_start_2"`
+	TpStart3          *ebpf.Program `ebpf:"tp_start_3"`
+	TpStart4          *ebpf.Program `ebpf:"tp_start_4"`
+	TpStart5          *ebpf.Program `ebpf:"tp_start_5"`
 }
 
 func (p *TracePrograms) Close() error {
 	return _TraceClose(
+		p.FentryGone,
 		p.FentrySkb1,
 		p.FentrySkb2,
 		p.FentrySkb3,
 		p.FentrySkb4,
 		p.FentrySkb5,
+		p.FentryStart1,
+		p.FentryStart2,
+		p.FentryStart3,
+		p.FentryStart4,
+		p.FentryStart5,
+		p.KprobeGone,
+		p.KprobeMultiGone,
 		p.KprobeMultiSkb1,
 		p.KprobeMultiSkb2,
 		p.KprobeMultiSkb3,
 		p.KprobeMultiSkb4,
 		p.KprobeMultiSkb5,
+		p.KprobeMultiStart1,
+		p.KprobeMultiStart2,
+		p.KprobeMultiStart3,
+		p.KprobeMultiStart4,
+		p.KprobeMultiStart5,
 		p.KprobeSkb1,
 		p.KprobeSkb2,
 		p.KprobeSkb3,
 		p.KprobeSkb4,
 		p.KprobeSkb5,
+		p.KprobeStart1,
+		p.KprobeStart2,
+		p.KprobeStart3,
+		p.KprobeStart4,
+		p.KprobeStart5,
+		p.TpBlind1,
+		p.TpBlind2,
+		p.TpBlind3,
+		p.TpBlind4,
+		p.TpBlind5,
 		p.TpConsumeSkb,
 		p.TpKfreeSkb,
-		p.TpSkb1,
-		p.TpSkb2,
-		p.TpSkb3,
-		p.TpSkb4,
-		p.TpSkb5,
+		p.TpNetDevXmit,
+		p.TpStart1,
+		p.TpStart2,
+		p.TpStart3,
+		p.TpStart4,
+		p.TpStart5,
 	)
 }
 
