@@ -300,6 +300,7 @@ type jsonEvent struct {
 	CPU        uint32   `json:"cpu"`
 	Skb        string   `json:"skb"`
 	Func       string   `json:"func"`
+	Path       string   `json:"path"`
 	Stack      []string `json:"stack"`
 }
 

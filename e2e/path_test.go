@@ -1,0 +1,104 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// mtuPort receives the datagrams too big for the server's MTU.
+const mtuPort = 7003
+
+// TestTracePathEnds traces, with --trace on this host's tracepoints, two
+// kinds of drop in one namespace pair: a netfilter DROP, and 1400-byte DF
+// datagrams sent into a veth whose peer has MTU 1000 (dropped by the veth,
+// after which net:net_dev_xmit fires for the freed skb). A second pair
+// makes the same drops in other namespaces, with the same addresses.
+// Every path must end at its free and stay ended: no step follows the end
+// under the same path id, no step reads a freed skb (a len no skb has),
+// and no step of the other namespaces joins a path.
+func TestTracePathEnds(t *testing.T) {
+	requireRoot(t)
+	a, b := newTopology(t), newTopology(t)
+	for _, tp := range []*topology{a, b} {
+		tp.addRules(t)
+		tp.in(t, tp.server, "ip", "link", "set", tp.serverIf, "mtu", "1000")
+	}
+	const n = 20
+	tr := startTracer(t, "--trace", "--output", "json", "--filter-netns", a.client, "--filter-dst-ip", a.serverIP4)
+	for _, tp := range []*topology{a, b} {
+		tp.sendUDP(t, tp.serverIP4, dropPort, n)
+		tp.sendBig(t, tp.serverIP4, mtuPort, n)
+	}
+	a.waitRule(t, "iptables", n, "udp", fmt.Sprintf("dpt:%d", dropPort))
+	tr.waitEvents(t, "the netfilter and MTU drops", 2*n, func(ev jsonEvent) bool {
+		return ev.Kind == "drop" && (ev.Dport == dropPort || ev.Dport == mtuPort)
+	})
+	tr.stop(t)
+	evs := tr.events(t)
+	checkPaths(t, evs, map[uint64]bool{inode(t, b.client): true, inode(t, b.server): true})
+	ends := map[uint16]int{}
+	for _, ev := range evs {
+		if ev.Kind == "drop" {
+			ends[ev.Dport]++
+		}
+	}
+	if ends[dropPort] < n || ends[mtuPort] < n {
+		t.Errorf("paths ending in a drop: %d to port %d, %d to port %d; want %d each", ends[dropPort], dropPort, ends[mtuPort], mtuPort, n)
+	}
+}
+
+// sendBig sends n datagrams of 1400 bytes (IP header included) with DF
+// set, as UDP sockets do by default (path MTU discovery).
+func (tp *topology) sendBig(t *testing.T, addr string, port, n int) {
+	t.Helper()
+	script := fmt.Sprintf("for i in $(seq %d); do head -c 1372 /dev/zero > /dev/udp/%s/%d; done", n, addr, port)
+	tp.in(t, tp.client, "bash", "-c", script)
+}
+
+// maxLen bounds the len of any live skb: 64 KiB of packet and its
+// headroom. A freed skb's len is whatever the allocator left there.
+const maxLen = 65536 + 2048
+
+// checkPaths checks the path invariants of a --trace event stream: every
+// step has a path id; a path's end (drop or consume) is its last step; a
+// step at an address after its path ended has a new path id; no len is
+// beyond any skb's; no step is in a namespace of foreign.
+func checkPaths(t *testing.T, evs []jsonEvent, foreign map[uint64]bool) {
+	t.Helper()
+	ended := map[string]bool{}      // path ids that ended
+	lastPath := map[string]string{} // skb address: path id of its last step
+	lastEnded := map[string]bool{}  // skb address: its last step ended a path
+	steps := map[string][]string{}  // path id: funcs, for the log
+	for i, ev := range evs {
+		at := fmt.Sprintf("event %d (%s %s %s len %d)", i, ev.Path, ev.Kind, ev.Func, ev.Len)
+		steps[ev.Path] = append(steps[ev.Path], ev.Func)
+		switch {
+		case ev.Path == "" || !strings.HasPrefix(ev.Path, ev.Skb+"-"):
+			t.Errorf("%s: path id %q is not the skb address %s and a generation", at, ev.Path, ev.Skb)
+		case ended[ev.Path]:
+			t.Errorf("%s: a step after its path ended", at)
+		case lastEnded[ev.Skb] && lastPath[ev.Skb] == ev.Path:
+			t.Errorf("%s: follows the end of its address's path without a new path id", at)
+		}
+		if ev.Len >= maxLen {
+			t.Errorf("%s: len %d, no live skb's: read from a freed skb", at, ev.Len)
+		}
+		if foreign[ev.Netns] {
+			t.Errorf("%s: in namespace %d, which no traced packet entered: joined to a path it is not on", at, ev.Netns)
+		}
+		end := ev.Kind == "drop" || ev.Kind == "consume"
+		if end {
+			ended[ev.Path] = true
+		}
+		lastPath[ev.Skb], lastEnded[ev.Skb] = ev.Path, end
+	}
+	n := 0
+	for id, funcs := range steps {
+		if n < 3 {
+			t.Logf("path %s: %s", id, strings.Join(funcs, " > "))
+		}
+		n++
+	}
+	t.Logf("%d events, %d paths", len(evs), len(steps))
+}
