@@ -10,29 +10,39 @@ import (
 
 type tcpRow struct {
 	name string
+	args []string // droptrace's arguments; nil for no tracer
 	bps  sample
 	note string // why the row has no numbers
 }
 
+// missArgs trace paths with a filter no packet of the flow matches: what
+// --trace costs the traffic it is not looking at.
+var missArgs = []string{"--trace", "--filter-port", "1"}
+
 // tcp measures iperf3 throughput over the veth pair, with no tracer and
-// with droptrace's path tracing when this build has it.
+// with droptrace's path tracing when this build has it: with a filter that
+// matches nothing, and following the flow. Rows alternate within each
+// round, so each traced run sits between untraced ones.
 func (b *bench) tcp() error {
 	srv, err := startProc([]string{"ip", "netns", "exec", b.tp.server, "iperf3", "-s"}, "", time.Second, false)
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
-	rows := []tcpRow{{name: "no tracer"}, {name: "droptrace " + b.o.traceArgs}}
-	traced := hasTrace(b.o.bin)
-	if !traced {
+	flow := strings.Fields(b.o.traceArgs)
+	rows := []tcpRow{{name: "no tracer"},
+		{name: "droptrace " + strings.Join(missArgs, " ") + " (matches nothing)", args: missArgs},
+		{name: "droptrace " + b.o.traceArgs + " (the flow)", args: flow}}
+	if !hasTrace(b.o.bin) {
 		rows[1].note = "n/a (no --trace in this build)"
+		rows[2].note = rows[1].note
 	}
 	for round := range b.o.rounds {
 		for i := range rows {
 			if rows[i].note != "" {
 				continue
 			}
-			bps, err := b.tcpOnce(i == 1)
+			bps, err := b.tcpOnce(rows[i].args)
 			if err != nil {
 				return err
 			}
@@ -44,9 +54,10 @@ func (b *bench) tcp() error {
 	return nil
 }
 
-func (b *bench) tcpOnce(traced bool) (float64, error) {
-	if traced {
-		p, err := startProc(append([]string{b.o.bin}, strings.Fields(b.o.traceArgs)...), "tracing", 200*time.Millisecond, false)
+// tcpOnce measures one iperf3 run, under droptrace with args unless nil.
+func (b *bench) tcpOnce(args []string) (float64, error) {
+	if args != nil {
+		p, err := startProc(append([]string{b.o.bin}, args...), "tracing", 200*time.Millisecond, false)
 		if err != nil {
 			return 0, err
 		}
