@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/droptrace/droptrace/tracer/attach"
 )
 
 type options struct {
@@ -47,7 +49,15 @@ func main() {
 	})
 	floor := flag.Bool("floor-program", false, "attach an empty tp_btf program on kfree_skb and wait (run by the bench itself)")
 	idle := flag.Bool("idle", false, "wait for a signal (run by the bench itself as the control configuration)")
+	pathFloor := flag.String("floor-path", "", "attach empty programs to the probes --trace attaches with this backend, and wait (run by the bench itself)")
 	flag.Parse()
+	if *pathFloor != "" {
+		if err := runPathFloor(attach.Backend(*pathFloor)); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *floor || *idle {
 		run := runFloor
 		if *idle {

@@ -6,61 +6,100 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/droptrace/droptrace/tracer/attach"
 )
 
 type tcpRow struct {
-	name string
-	args []string // droptrace's arguments; nil for no tracer
-	bps  sample
-	note string // why the row has no numbers
+	name   string
+	argv   []string // the tracer's command; nil for no tracer
+	ready  string   // what it prints once attached
+	bps    sample
+	ratios sample // over the mean of the untraced runs either side
+	note   string // why the row has no numbers
 }
 
 // missArgs trace paths with a filter no packet of the flow matches: what
 // --trace costs the traffic it is not looking at.
 var missArgs = []string{"--trace", "--filter-port", "1"}
 
+// tcpRows are the configurations of the TCP step: no tracer, a process
+// that does nothing (the method's own error), empty programs on the
+// probes --trace attaches with backend (the floor), and droptrace with a
+// filter that matches nothing and following the flow.
+func (b *bench) tcpConfigs(backend attach.Backend) []tcpRow {
+	dt := func(args []string) []string {
+		return append([]string{b.o.bin, "--backend", string(backend)}, args...)
+	}
+	flow := strings.Fields(b.o.traceArgs)
+	rows := []tcpRow{{name: "no tracer"},
+		{name: "no tracer, measured as a configuration (the method's own error)", argv: []string{os.Args[0], "-idle"}, ready: floorReady},
+		{name: fmt.Sprintf("empty programs on --trace's probes, %s (the floor)", backend), argv: []string{os.Args[0], "-floor-path", string(backend)}, ready: floorReady},
+		{name: fmt.Sprintf("droptrace %s, %s (matches nothing)", strings.Join(missArgs, " "), backend), argv: dt(missArgs), ready: "tracing"},
+		{name: fmt.Sprintf("droptrace %s, %s (the flow)", b.o.traceArgs, backend), argv: dt(flow), ready: "tracing"}}
+	if !hasTrace(b.o.bin) {
+		for i := 3; i < len(rows); i++ {
+			rows[i].note = "n/a (no --trace in this build)"
+		}
+	}
+	return rows
+}
+
 // tcp measures iperf3 throughput over the veth pair, with no tracer and
 // with droptrace's path tracing when this build has it: with a filter that
-// matches nothing, and following the flow. Rows alternate within each
-// round, so each traced run sits between untraced ones.
+// matches nothing, and following the flow.
 func (b *bench) tcp() error {
 	srv, err := startProc([]string{"ip", "netns", "exec", b.tp.server, "iperf3", "-s"}, "", time.Second, false)
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
-	flow := strings.Fields(b.o.traceArgs)
-	rows := []tcpRow{{name: "no tracer"},
-		{name: "droptrace " + strings.Join(missArgs, " ") + " (matches nothing)", args: missArgs},
-		{name: "droptrace " + b.o.traceArgs + " (the flow)", args: flow}}
-	if !hasTrace(b.o.bin) {
-		rows[1].note = "n/a (no --trace in this build)"
-		rows[2].note = rows[1].note
+	backend, _, err := attach.ChooseBackend("ip_rcv")
+	if err != nil {
+		return err
 	}
+	rows := b.tcpConfigs(backend)
+	// Sandwiched: B T1 B T2 B ...; each traced run's ratio is over the
+	// mean of the untraced runs on either side of it.
+	prev, err := b.tcpOnce(nil, "")
+	if err != nil {
+		return err
+	}
+	rows[0].bps = append(rows[0].bps, prev)
 	for round := range b.o.rounds {
-		for i := range rows {
+		for i := 1; i < len(rows); i++ {
 			if rows[i].note != "" {
 				continue
 			}
-			bps, err := b.tcpOnce(rows[i].args)
+			bps, err := b.tcpOnce(rows[i].argv, rows[i].ready)
+			if err != nil {
+				return err
+			}
+			next, err := b.tcpOnce(nil, "")
 			if err != nil {
 				return err
 			}
 			rows[i].bps = append(rows[i].bps, bps)
-			fmt.Fprintf(os.Stderr, "bench:   round %d %-55s %9.2f Gbit/s\n", round+1, rows[i].name, bps/1e9)
+			rows[i].ratios = append(rows[i].ratios, bps/((prev+next)/2))
+			rows[0].bps = append(rows[0].bps, next)
+			prev = next
+			fmt.Fprintf(os.Stderr, "bench:   round %d %-55s %6.2f Gbit/s, %.2f of no tracer\n", round+1, rows[i].name, bps/1e9, rows[i].ratios[len(rows[i].ratios)-1])
 		}
 	}
 	b.tcpRows = rows
 	return nil
 }
 
-// tcpOnce measures one iperf3 run, under droptrace with args unless nil.
-func (b *bench) tcpOnce(args []string) (float64, error) {
-	if args != nil {
-		p, err := startProc(append([]string{b.o.bin}, args...), "tracing", 200*time.Millisecond, false)
+// tcpOnce measures one iperf3 run, under the tracer argv unless nil.
+func (b *bench) tcpOnce(argv []string, ready string) (float64, error) {
+	if argv != nil {
+		p, err := startProc(argv, ready, settle, false)
 		if err != nil {
 			return 0, err
 		}
+		// The tracer's exit (detach, the kernel freeing its programs)
+		// must not fall into the next, untraced, run.
+		defer time.Sleep(settle)
 		defer p.stop()
 	}
 	out, err := sh("ip", "netns", "exec", b.tp.client, "iperf3", "-c", b.tp.serverIP, "-t", "2", "-J")
