@@ -78,8 +78,11 @@ deps-gen:
 
 # bench measures what droptrace costs (drop storms, TCP, event rate,
 # memory, BPF ns per drop) and prints Markdown tables; root, ~5 minutes.
+# PWRU names a pwru binary (or .gz) to compare path tracing with in the
+# 6.12 VM, e.g. PWRU=../shared/tools/pwru-v1.0.12-amd64.gz (or
+# BENCH_FLAGS="-pwru PATH"); without it the bench says pwru was not measured.
 bench: build
-	$(GO) run ./bench -bin $(CURDIR)/droptrace $(BENCH_FLAGS)
+	$(GO) run ./bench -bin $(CURDIR)/droptrace $(if $(PWRU),-pwru $(PWRU)) $(BENCH_FLAGS)
 	bash bench/attach.sh
 
 clean:

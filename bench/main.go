@@ -25,6 +25,7 @@ type options struct {
 	only      string
 	configs   *regexp.Regexp
 	extra     []string
+	pwru      string
 }
 
 func main() {
@@ -34,7 +35,7 @@ func main() {
 	flag.DurationVar(&o.window, "window", time.Second, "length of one storm slice (and of the other steps' measurements, at least 2s)")
 	flag.IntVar(&o.senders, "senders", 2, "storm sender threads")
 	flag.StringVar(&o.traceArgs, "trace-args", "--trace --filter-port 5201", "droptrace arguments for the TCP path-tracing row")
-	flag.StringVar(&o.only, "only", "", "run only the steps whose names contain this (storm, TCP, event, BPF)")
+	flag.StringVar(&o.only, "only", "", "run only the steps whose names contain this (storm, TCP, event, BPF, VM)")
 	o.configs = regexp.MustCompile("")
 	flag.Func("configs", "measure only the storm configurations whose names match this regular expression (no tracer is always measured)", func(v string) (err error) {
 		o.configs, err = regexp.Compile(v)
@@ -47,6 +48,7 @@ func main() {
 		o.extra = append(o.extra, v)
 		return nil
 	})
+	flag.StringVar(&o.pwru, "pwru", "", "pwru binary (or .gz) to compare with in the 6.12 VM; without it the VM rows have no pwru")
 	floor := flag.Bool("floor-program", false, "attach an empty tp_btf program on kfree_skb and wait (run by the bench itself)")
 	idle := flag.Bool("idle", false, "wait for a signal (run by the bench itself as the control configuration)")
 	pathFloor := flag.String("floor-path", "", "attach empty programs to the probes --trace attaches with this backend, and wait (run by the bench itself)")
@@ -105,6 +107,7 @@ func run(o options) error {
 		{"TCP throughput", b.tcp},
 		{"event rate without loss", b.eventRate},
 		{"BPF cost per drop", func() error { return b.bpfCost(cfgs) }},
+		{"path tracing in the 6.12 VM", b.vmPath},
 	}
 	for _, s := range steps {
 		if !strings.Contains(s.name, o.only) {

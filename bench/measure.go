@@ -18,6 +18,8 @@ type bench struct {
 	lossless float64 // highest paced rate with no event lost
 	lossyAt  float64 // lowest paced rate that lost events
 	costs    []costRow
+	vmRows   []vmPathRow
+	vmNote   string
 }
 
 type stormRow struct {

@@ -21,6 +21,7 @@ func (b *bench) report(w io.Writer, took time.Duration) {
 	}
 	fmt.Fprintln(w)
 	b.reportCost(w)
+	b.reportVM(w)
 }
 
 func (b *bench) reportStorm(w io.Writer) {

@@ -6,12 +6,13 @@
 # the host kernel has no kprobes and no fentry; the guests have both.
 #
 # usage: vmtest/run.sh [--kernels "6.1 6.12 arm64-6.12"] [--pkg ./vmtest/guest]
-#                      [--run REGEX] [--timeout SECONDS]
+#                      [--run REGEX] [--timeout SECONDS] [--add FILE]...
 #
 # --kernels are Debian kernel series, amd64 unless prefixed arm64-
 # (arm64-6.12 boots under qemu-system-aarch64); --pkg is a Go package path
 # relative to the repository root; --run is passed to the test binary as
-# -test.run; --timeout bounds each boot (default 300 s).
+# -test.run; --timeout bounds each boot (default 300 s); --add puts a
+# static binary into the guest's /bin (make bench adds pwru).
 #
 # Environment:
 #   DROPTRACE_VM_CACHE  where kernel packages are kept between runs
@@ -21,6 +22,7 @@
 #   CI                  passed through to the guest
 #   DROPTRACE_BENCH_ALL passed through: 1 makes TestAttachAll attach every
 #                       function with kprobe and fentry too (slow)
+#   DROPTRACE_BENCH_PATH passed through: 1 runs TestBenchPath (make bench)
 #
 # Exit status: 0 when every kernel passed, 1 when one failed, 2 on a usage
 # error.
@@ -33,12 +35,13 @@ kernels="6.1 6.12 arm64-6.12"
 pkg=./vmtest/guest
 run_regex=""
 timeout_s=300
+adds=()
 
 log() { printf 'vmtest: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-	sed -n 's/^# \{0,1\}//; 8,14p' "$0"
+	sed -n 's/^# \{0,1\}//; 8,15p' "$0"
 	exit "${1:-2}"
 }
 
@@ -49,6 +52,7 @@ parse_args() {
 		--pkg) pkg=${2:?--pkg needs a value}; shift 2 ;;
 		--run) run_regex=${2:?--run needs a value}; shift 2 ;;
 		--timeout) timeout_s=${2:?--timeout needs a value}; shift 2 ;;
+		--add) adds+=("${2:?--add needs a file}"); shift 2 ;;
 		-h | --help) usage 0 ;;
 		*) log "unknown argument: $1"; usage 2 >&2 ;;
 		esac
@@ -168,10 +172,11 @@ write_init() {
 	[[ -n $run_regex ]] && args+=" -test.run $(printf %q "$run_regex")"
 	printf -v ci %q "${CI:-}"
 	printf -v bench_all %q "${DROPTRACE_BENCH_ALL:-}"
+	printf -v bench_path %q "${DROPTRACE_BENCH_PATH:-}"
 	cat >"$out" <<EOF
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
-export PATH=/bin HOME=/root TMPDIR=/tmp DROPTRACE_VM=1 CI=$ci DROPTRACE_BENCH_ALL=$bench_all
+export PATH=/bin HOME=/root TMPDIR=/tmp DROPTRACE_VM=1 CI=$ci DROPTRACE_BENCH_ALL=$bench_all DROPTRACE_BENCH_PATH=$bench_path
 mkdir -p /proc /sys /dev /tmp /root
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -217,6 +222,10 @@ build_initramfs() {
 	# The initramfs has no libc: static busybox and test binary.
 	busybox=$(busybox_of "$arch")
 	cp "$busybox" "$root/bin/busybox"
+	local f
+	for f in "${adds[@]}"; do
+		cp "$f" "$root/bin/"
+	done
 	GOARCH=$arch CGO_ENABLED=0 go test -c -o "$root/guest.test" "$pkg"
 	[[ -x $root/guest.test ]] || die "$pkg has no tests to build"
 	write_init "$root/init"

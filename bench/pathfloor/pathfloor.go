@@ -1,0 +1,69 @@
+// Package pathfloor attaches programs that do nothing to the probes path
+// tracing (--trace) attaches with a backend: what any tracer on the same
+// probes pays before its first instruction, the floor droptrace's path
+// tracing is measured against (make bench, and the VM benchmark). It is a
+// measuring instrument, not part of droptrace.
+package pathfloor
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+
+	"github.com/droptrace/droptrace/tracer"
+	"github.com/droptrace/droptrace/tracer/attach"
+)
+
+// Attach attaches an empty program to every probe of plan with backend b
+// (its functions, unless b is the tracepoint backend, and its
+// tracepoints) and returns how many functions it attached.
+func Attach(ctx context.Context, a *attach.Attachment, b attach.Backend, plan tracer.Plan) (int, error) {
+	if _, err := attach.AttachTracing(ctx, a, emptyLoader(ebpf.AttachTraceRawTp), plan.Tracepoints, nil); err != nil {
+		return 0, err
+	}
+	return attachFuncs(ctx, a, b, plan.Funcs)
+}
+
+func attachFuncs(ctx context.Context, a *attach.Attachment, b attach.Backend, funcs []attach.Probe) (int, error) {
+	var skipped []string
+	var err error
+	switch b {
+	case attach.BackendTracepoint:
+		return 0, nil
+	case attach.BackendFentry:
+		skipped, err = attach.AttachTracing(ctx, a, emptyLoader(ebpf.AttachTraceFEntry), funcs, nil)
+	case attach.BackendKprobe, attach.BackendKprobeMulti:
+		at := ebpf.AttachNone
+		if b == attach.BackendKprobeMulti {
+			at = ebpf.AttachTraceKprobeMulti
+		}
+		prog, perr := emptyProgram(ebpf.Kprobe, at, "")
+		if perr != nil {
+			return 0, perr
+		}
+		progs := [attach.MaxSkbParam]*ebpf.Program{prog, prog, prog, prog, prog}
+		if b == attach.BackendKprobe {
+			skipped, err = attach.AttachKprobes(ctx, a, progs, funcs, nil)
+		} else {
+			skipped, err = attach.AttachKprobeMulti(ctx, a, progs, funcs, nil)
+		}
+	default:
+		return 0, fmt.Errorf("unknown backend %q", b)
+	}
+	return len(funcs) - len(skipped), err
+}
+
+func emptyLoader(at ebpf.AttachType) attach.Loader {
+	return func(p attach.Probe) (*ebpf.Program, error) {
+		return emptyProgram(ebpf.Tracing, at, p.Name)
+	}
+}
+
+func emptyProgram(typ ebpf.ProgramType, at ebpf.AttachType, target string) (*ebpf.Program, error) {
+	return ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type: typ, AttachType: at, AttachTo: target, License: "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+	})
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// vmPathRow is one DROPTRACE-BENCH-PATH line of the guest's TestBenchPath.
+type vmPathRow map[string]string
+
+// vmPath runs TestBenchPath in the Debian 6.12 kernel under qemu: per
+// function backend, UDP and TCP ratios over loopback with a filter that
+// matches nothing, for the floor (empty programs on the same probes),
+// droptrace and pwru (when -pwru names its binary), and their ready and
+// detach times.
+func (b *bench) vmPath() error {
+	args := []string{"vmtest/run.sh", "--kernels", "6.12", "--run", "^TestBenchPath$", "--timeout", "1500"}
+	if b.o.pwru == "" {
+		fmt.Fprintln(os.Stderr, "bench: no -pwru PATH given: the VM rows have no pwru to compare with")
+		b.vmNote = "pwru not measured: no -pwru PATH given"
+	} else {
+		bin, err := unpackPwru(b.o.pwru)
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(filepath.Dir(bin))
+		args = append(args, "--add", bin)
+	}
+	cmd := exec.Command("bash", args...)
+	cmd.Env = append(os.Environ(), "DROPTRACE_BENCH_PATH=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("vmtest/run.sh: %w\n%s", err, tail(string(out), 40))
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		_, rest, ok := strings.Cut(line, "DROPTRACE-BENCH-PATH ")
+		if !ok {
+			continue
+		}
+		row := vmPathRow{}
+		for _, f := range strings.Fields(rest) {
+			k, v, _ := strings.Cut(f, "=")
+			row[k] = v
+		}
+		if row["tracer"] != "" {
+			b.vmRows = append(b.vmRows, row)
+		}
+	}
+	return nil
+}
+
+// unpackPwru copies pwru, gunzipping it when its name ends in .gz, to a
+// temporary directory, as an executable named pwru.
+func unpackPwru(path string) (string, error) {
+	dir, err := os.MkdirTemp("", "bench-pwru")
+	if err != nil {
+		return "", err
+	}
+	dst := filepath.Join(dir, "pwru")
+	cmd := "cp " + shellQuote(path) + " " + shellQuote(dst)
+	if strings.HasSuffix(path, ".gz") {
+		cmd = "gunzip -c " + shellQuote(path) + " > " + shellQuote(dst)
+	}
+	if out, err := exec.Command("sh", "-c", cmd+" && chmod +x "+shellQuote(dst)).CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("unpacking %s: %v: %s", path, err, out)
+	}
+	return dst, nil
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+func (b *bench) reportVM(w io.Writer) {
+	if len(b.vmRows) == 0 && b.vmNote == "" {
+		return
+	}
+	fmt.Fprintf(w, "\n| Debian 6.12 under qemu (TCG), loopback, filter matching nothing | UDP packets/s vs no tracer | TCP vs no tracer | ready (s) | detach (s) |\n|---|---:|---:|---:|---:|\n")
+	for _, r := range b.vmRows {
+		fmt.Fprintf(w, "| %s, %s | **%s** | **%s** | %s | %s |\n", r["backend"], r["tracer"], r["udp_ratio"], r["tcp_ratio"], secs(r["ready_ms"]), secs(r["detach_ms"]))
+	}
+	if b.vmNote != "" {
+		fmt.Fprintf(w, "\n%s.\n", b.vmNote)
+	}
+}
+
+func secs(ms string) string {
+	var n float64
+	fmt.Sscan(ms, &n)
+	return fmt.Sprintf("%.2f", n/1000)
+}

@@ -1,0 +1,258 @@
+package guest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/droptrace/droptrace/bench/pathfloor"
+	"github.com/droptrace/droptrace/event"
+	"github.com/droptrace/droptrace/filter"
+	"github.com/droptrace/droptrace/kernel"
+	"github.com/droptrace/droptrace/tracer"
+	"github.com/droptrace/droptrace/tracer/attach"
+)
+
+// pwruPath is where make bench puts pwru in the guest (vmtest/run.sh --add).
+const pwruPath = "/bin/pwru"
+
+// benchFuncs are the functions the per-function backends probe in the
+// benchmark, for droptrace and pwru alike: every function takes many
+// minutes to attach under emulation.
+var benchFuncs = regexp.MustCompile(`^(ip|udp|tcp)_.*`)
+
+// benchWindow is how long one traffic measurement lasts.
+const benchWindow = time.Second
+
+// TestBenchPath measures, per backend, UDP packets/s and TCP throughput
+// over loopback with no tracer, with empty programs on the probes --trace
+// attaches (the floor), with droptrace's path tracing and with pwru, both
+// filtering on a port no packet uses; and the time each takes to be ready
+// and to detach. Each traced measurement sits between two untraced ones
+// (its ratio is over their mean). It prints DROPTRACE-BENCH-PATH lines for
+// make bench. Run only with DROPTRACE_BENCH_PATH=1.
+func TestBenchPath(t *testing.T) {
+	requireVM(t)
+	if os.Getenv("DROPTRACE_BENCH_PATH") != "1" {
+		t.Skip("SKIPPED: DROPTRACE_BENCH_PATH is not 1 (make bench sets it)")
+	}
+	_, err := os.Stat(pwruPath)
+	havePwru := err == nil
+	if !havePwru {
+		fmt.Println("DROPTRACE-BENCH-PATH note=no-pwru")
+	}
+	series := kernelSeries(kernelRelease(t))
+	for _, b := range backendsOf(series) {
+		if b == attach.BackendTracepoint {
+			continue
+		}
+		var funcs *regexp.Regexp
+		if b != attach.BackendKprobeMulti {
+			funcs = benchFuncs
+		}
+		tracers := []benchTracer{floorTracer(b, funcs), droptraceTracer(t, b, funcs)}
+		if havePwru && b != attach.BackendFentry {
+			tracers = append(tracers, pwruTracer(b, funcs))
+		}
+		for _, tr := range tracers {
+			benchOne(t, series, b, tr)
+		}
+	}
+}
+
+// benchTracer starts a tracer and returns how to stop it.
+type benchTracer struct {
+	name  string
+	start func() (stop func() error, err error)
+}
+
+func benchOne(t *testing.T, series string, b attach.Backend, tr benchTracer) {
+	baseU, baseT := udpRate(t), tcpRate(t)
+	began := time.Now()
+	stop, err := tr.start()
+	if err != nil {
+		t.Errorf("%s %s: %v", b, tr.name, err)
+		return
+	}
+	ready := time.Since(began)
+	u, tc := udpRate(t), tcpRate(t)
+	began = time.Now()
+	if err := stop(); err != nil {
+		t.Errorf("%s %s: stopping: %v", b, tr.name, err)
+	}
+	detach := time.Since(began)
+	afterU, afterT := udpRate(t), tcpRate(t)
+	fmt.Printf("DROPTRACE-BENCH-PATH kernel=%s backend=%s tracer=%s udp_ratio=%.3f tcp_ratio=%.3f ready_ms=%d detach_ms=%d udp_pps=%.0f tcp_mbps=%.0f\n",
+		series, b, tr.name, u/((baseU+afterU)/2), tc/((baseT+afterT)/2), ready.Milliseconds(), detach.Milliseconds(), u, tc*8/1e6)
+}
+
+func floorTracer(b attach.Backend, funcs *regexp.Regexp) benchTracer {
+	return benchTracer{name: "floor", start: func() (func() error, error) {
+		kspec, err := btf.LoadKernelSpec()
+		if err != nil {
+			return nil, err
+		}
+		syms, err := kernel.LoadKallsyms()
+		if err != nil {
+			return nil, err
+		}
+		plan, err := tracer.Discover(kspec, syms, funcs)
+		if err != nil {
+			return nil, err
+		}
+		a := &attach.Attachment{}
+		if _, err := pathfloor.Attach(context.Background(), a, b, plan); err != nil {
+			a.Close()
+			return nil, err
+		}
+		return a.Close, nil
+	}}
+}
+
+func droptraceTracer(t *testing.T, b attach.Backend, funcs *regexp.Regexp) benchTracer {
+	return benchTracer{name: "droptrace", start: func() (func() error, error) {
+		syms, err := kernel.LoadKallsyms()
+		if err != nil {
+			return nil, err
+		}
+		cfg := tracer.PathConfig{Filter: filter.Spec{Port: 1}, Backend: b, Funcs: funcs, Decoder: newDecoder(t, syms)}
+		p, err := tracer.OpenPath(context.Background(), cfg, syms)
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx, func(*event.Event) error { return nil }, nil) }()
+		return func() error {
+			cancel()
+			err := <-done
+			return errors.Join(err, p.Close())
+		}, nil
+	}}
+}
+
+// pwruTracer runs pwru v1.0.12 with the same filter (a pcap expression)
+// and, for per-function backends, the same functions.
+func pwruTracer(b attach.Backend, funcs *regexp.Regexp) benchTracer {
+	return benchTracer{name: "pwru", start: func() (func() error, error) {
+		args := []string{"--backend", string(b), "--output-file", "/dev/null"}
+		if funcs != nil {
+			args = append(args, "--filter-func", funcs.String())
+		}
+		cmd := exec.Command(pwruPath, append(args, "port 1")...)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return nil, err
+		}
+		cmd.Stderr = cmd.Stdout
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		if err := waitLine(out, "Listening for events"); err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return nil, fmt.Errorf("pwru: %w", err)
+		}
+		go io.Copy(io.Discard, out)
+		return func() error {
+			cmd.Process.Signal(syscall.SIGINT)
+			cmd.Wait()
+			return nil
+		}, nil
+	}}
+}
+
+func waitLine(r io.Reader, want string) error {
+	sc := bufio.NewScanner(r)
+	var last []string
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), want) {
+			return nil
+		}
+		last = append(last, sc.Text())
+	}
+	return fmt.Errorf("exited before %q: %s", want, strings.Join(last, " | "))
+}
+
+// udpRate sends 64-byte datagrams over loopback for benchWindow and
+// returns the datagrams received per second.
+func udpRate(t *testing.T) float64 {
+	t.Helper()
+	rc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	sc, err := net.DialUDP("udp4", nil, rc.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	got := make(chan int, 1)
+	go func() {
+		n, buf := 0, make([]byte, 64)
+		for {
+			if _, err := rc.Read(buf); err != nil {
+				got <- n
+				return
+			}
+			n++
+		}
+	}()
+	msg := make([]byte, 64)
+	start := time.Now()
+	for time.Since(start) < benchWindow {
+		sc.Write(msg)
+	}
+	el := time.Since(start)
+	rc.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	return float64(<-got) / el.Seconds()
+}
+
+// tcpRate writes over a loopback TCP connection for benchWindow and
+// returns the bytes received per second.
+func tcpRate(t *testing.T) float64 {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan int64, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- 0
+			return
+		}
+		defer c.Close()
+		n, _ := io.Copy(io.Discard, c)
+		got <- n
+	}()
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64<<10)
+	start := time.Now()
+	for time.Since(start) < benchWindow {
+		if _, err := c.Write(buf); err != nil {
+			break
+		}
+	}
+	el := time.Since(start)
+	c.Close()
+	return float64(<-got) / el.Seconds()
+}
