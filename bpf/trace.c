@@ -170,8 +170,10 @@ static __always_inline int send(void *ctx, struct path_event *te, __u64 key, __u
 
 /* on_skb reports a step of skb at a start or follow probe: a tracked skb
  * always, an untracked one only at a start probe where it matches, which
- * starts its path. */
-static __always_inline int on_skb(void *ctx, struct sk_buff *skb, __u64 ip, bool direct,
+ * starts its path. func says the probe is on a function, whose address
+ * is read only once the step is reported (a helper call the compiler
+ * would otherwise make before the first test). */
+static __always_inline int on_skb(void *ctx, struct sk_buff *skb, bool func, bool direct,
 				  bool start)
 {
 	__u64 key = (__u64)skb;
@@ -194,7 +196,7 @@ static __always_inline int on_skb(void *ctx, struct sk_buff *skb, __u64 ip, bool
 	if (!gen)
 		return 0;
 	read_skb_fields(skb, &te->ev, direct);
-	return send(ctx, te, key, gen, ip, EVENT_TRACE, 0, 0);
+	return send(ctx, te, key, gen, func ? bpf_get_func_ip(ctx) : 0, EVENT_TRACE, 0, 0);
 }
 
 /* on_end reports the free of skb (kfree_skb, consume_skb) and ends its
@@ -241,8 +243,8 @@ static __always_inline void blank(struct event *ev)
 
 /* on_blind reports a tracked skb at a probe that may see it freed: only
  * the probe's own arguments are read (dev and len where the probe passes
- * them), never the skb, and it never starts a path. */
-static __always_inline int on_blind(void *ctx, struct sk_buff *skb, __u64 ip, __u8 kind,
+ * them), never the skb, and it never starts a path. func as on_skb's. */
+static __always_inline int on_blind(void *ctx, struct sk_buff *skb, bool func, __u8 kind,
 				    struct net_device *dev, __u32 len)
 {
 	__u64 key = (__u64)skb;
@@ -269,7 +271,7 @@ static __always_inline int on_blind(void *ctx, struct sk_buff *skb, __u64 ip, __
 	}
 	if (kind != EVENT_TRACE)
 		end_path(key);
-	return send(ctx, te, key, gen, ip, kind, 0, 0);
+	return send(ctx, te, key, gen, func ? bpf_get_func_ip(ctx) : 0, kind, 0, 0);
 }
 
 #define KPROBES(sec, prefix, n)                                                    \
@@ -277,13 +279,13 @@ static __always_inline int on_blind(void *ctx, struct sk_buff *skb, __u64 ip, __
 	int prefix##_skb_##n(struct pt_regs *ctx)                                  \
 	{                                                                          \
 		return on_skb(ctx, (struct sk_buff *)PT_REGS_PARM##n(ctx),         \
-			      bpf_get_func_ip(ctx), false, false);                 \
+			      true, false, false);                 \
 	}                                                                          \
 	SEC(sec "/start_" #n)                                                      \
 	int prefix##_start_##n(struct pt_regs *ctx)                                \
 	{                                                                          \
 		return on_skb(ctx, (struct sk_buff *)PT_REGS_PARM##n(ctx),         \
-			      bpf_get_func_ip(ctx), false, true);                  \
+			      true, false, true);                  \
 	}
 
 /* fentry and tp_btf programs are loaded once per target, which user space
@@ -293,23 +295,23 @@ static __always_inline int on_blind(void *ctx, struct sk_buff *skb, __u64 ip, __
 	int fentry_skb_##n(__u64 *ctx)                                             \
 	{                                                                          \
 		return on_skb(ctx, (struct sk_buff *)ctx[n - 1],                   \
-			      bpf_get_func_ip(ctx), true, false);                  \
+			      true, true, false);                  \
 	}                                                                          \
 	SEC("fentry/start_" #n)                                                    \
 	int fentry_start_##n(__u64 *ctx)                                           \
 	{                                                                          \
 		return on_skb(ctx, (struct sk_buff *)ctx[n - 1],                   \
-			      bpf_get_func_ip(ctx), true, true);                   \
+			      true, true, true);                   \
 	}                                                                          \
 	SEC("tp_btf/start_" #n)                                                    \
 	int tp_start_##n(__u64 *ctx)                                               \
 	{                                                                          \
-		return on_skb(ctx, (struct sk_buff *)ctx[n - 1], 0, true, true);   \
+		return on_skb(ctx, (struct sk_buff *)ctx[n - 1], false, true, true);   \
 	}                                                                          \
 	SEC("tp_btf/blind_" #n)                                                    \
 	int tp_blind_##n(__u64 *ctx)                                               \
 	{                                                                          \
-		return on_blind(ctx, (struct sk_buff *)ctx[n - 1], 0, EVENT_TRACE, \
+		return on_blind(ctx, (struct sk_buff *)ctx[n - 1], false, EVENT_TRACE, \
 				0, 0);                                             \
 	}
 
@@ -328,21 +330,21 @@ POSITION(5)
 SEC("kprobe/gone")
 int kprobe_gone(struct pt_regs *ctx)
 {
-	return on_blind(ctx, (struct sk_buff *)PT_REGS_PARM1(ctx), bpf_get_func_ip(ctx),
+	return on_blind(ctx, (struct sk_buff *)PT_REGS_PARM1(ctx), true,
 			EVENT_CONSUME, 0, 0);
 }
 
 SEC("kprobe.multi/gone")
 int kprobe_multi_gone(struct pt_regs *ctx)
 {
-	return on_blind(ctx, (struct sk_buff *)PT_REGS_PARM1(ctx), bpf_get_func_ip(ctx),
+	return on_blind(ctx, (struct sk_buff *)PT_REGS_PARM1(ctx), true,
 			EVENT_CONSUME, 0, 0);
 }
 
 SEC("fentry/gone")
 int fentry_gone(__u64 *ctx)
 {
-	return on_blind(ctx, (struct sk_buff *)ctx[0], bpf_get_func_ip(ctx), EVENT_CONSUME, 0, 0);
+	return on_blind(ctx, (struct sk_buff *)ctx[0], true, EVENT_CONSUME, 0, 0);
 }
 
 /* net_dev_xmit fires after the driver took the skb, which it may have
@@ -350,7 +352,7 @@ int fentry_gone(__u64 *ctx)
 SEC("tp_btf/net_dev_xmit")
 int tp_net_dev_xmit(__u64 *ctx)
 {
-	return on_blind(ctx, (struct sk_buff *)ctx[0], 0, EVENT_TRACE,
+	return on_blind(ctx, (struct sk_buff *)ctx[0], false, EVENT_TRACE,
 			(struct net_device *)ctx[2], (__u32)ctx[3]);
 }
 
