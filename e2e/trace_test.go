@@ -40,14 +40,14 @@ func TestTraceReject(t *testing.T) {
 	}
 	var path []string
 	for _, ev := range evs {
-		if ev.Skb == drop.Skb {
+		if ev.Path == drop.Path {
 			path = append(path, ev.Func)
 		}
 		if ev.Kind == "trace" && (ev.Func == "" || ev.Skb == "") {
 			t.Errorf("trace event %+v lacks func or skb", ev)
 		}
 	}
-	t.Logf("path of %s: %s", drop.Skb, strings.Join(path, " > "))
+	t.Logf("path %s: %s", drop.Path, strings.Join(path, " > "))
 	if !slices.Contains(path, "tp:netif_receive_skb") || path[len(path)-1] != "tp:kfree_skb" {
 		t.Errorf("path %v: want it through tp:netif_receive_skb, ending at tp:kfree_skb", path)
 	}
