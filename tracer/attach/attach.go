@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -179,6 +180,18 @@ func AttachTracing(ctx context.Context, a *Attachment, load Loader, targets []Pr
 	})
 }
 
+// targetRefused says the kernel refused the target before verifying a
+// single instruction (e.g. fentry on a function returning a union): that
+// probe is skipped, it is no bug in the program.
+func targetRefused(ve *ebpf.VerifierError) bool {
+	for _, line := range ve.Log {
+		if strings.HasPrefix(line, "processed 0 insns") {
+			return true
+		}
+	}
+	return false
+}
+
 // attachEach runs one attach per probe in parallel. A probe the kernel
 // refuses is skipped; an interruption or a verifier error (a bug in our
 // program, not in the target) ends the attach.
@@ -196,7 +209,7 @@ func attachEach(ctx context.Context, probes []Probe, progress Progress, attach f
 		mu.Lock()
 		defer mu.Unlock()
 		var ve *ebpf.VerifierError
-		if errors.As(err, &ve) && fatal == nil {
+		if errors.As(err, &ve) && !targetRefused(ve) && fatal == nil {
 			fatal = fmt.Errorf("loading the program for %s: %+v", probes[i].Name, ve)
 			cancel()
 		} else if err != nil {

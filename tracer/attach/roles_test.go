@@ -1,6 +1,10 @@
 package attach
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/cilium/ebpf"
+)
 
 func TestRoles(t *testing.T) {
 	funcs := []struct {
@@ -35,5 +39,17 @@ func TestRoles(t *testing.T) {
 	by := ByRole([]Probe{{"ip_rcv", 1}, {"kfree_skbmem", 1}, {"skb_clone", 1}}, FuncRole)
 	if len(by[RoleStart]) != 1 || len(by[RoleGone]) != 1 || len(by[RoleFollow]) != 1 {
 		t.Errorf("ByRole = %v", by)
+	}
+}
+
+func TestTargetRefused(t *testing.T) {
+	refused := &ebpf.VerifierError{Log: []string{"The function tcp_v4_init_seq_and_ts_off return type UNION is unsupported.",
+		"processed 0 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0"}}
+	if !targetRefused(refused) {
+		t.Error("a target refused before verification is not skipped")
+	}
+	bug := &ebpf.VerifierError{Log: []string{"R1 invalid mem access 'scalar'", "processed 12 insns (limit 1000000)"}}
+	if targetRefused(bug) {
+		t.Error("a verifier rejection of the program is taken for a refused target")
 	}
 }
