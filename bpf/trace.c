@@ -105,6 +105,7 @@ static __always_inline int on_skb(void *ctx, struct sk_buff *skb, __u64 ip, __u8
 	ev->location = location;
 	ev->reason = reason;
 	read_skb_fields(skb, ev, direct);
+	read_tcp_flags(ev, &h);
 	ev->cpu = bpf_get_smp_processor_id();
 	ev->cap_len = 0;
 	ev->link = LINK_NONE;
