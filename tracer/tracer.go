@@ -105,7 +105,13 @@ func Open(cfg Config) (*Tracer, error) {
 }
 
 func configure(spec *ebpf.CollectionSpec, cfg Config) error {
+	if cfg.TCP && cfg.Filter.Expr != "" {
+		return errExprTCP
+	}
 	sizeMaps(spec, cfg)
+	if err := injectExpr(spec, cfg.Filter.Expr); err != nil {
+		return err
+	}
 	return setConstants(spec, dropConstants(cfg))
 }
 

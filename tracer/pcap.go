@@ -1,0 +1,58 @@
+package tracer
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+
+	"github.com/droptrace/droptrace/pcapfilter"
+)
+
+// Stubs of the pcap-filter expression in the drop and trace objects
+// (bpf/pcap.h): one for data from the Ethernet header, one for data from
+// the IP header.
+const (
+	stubL2 = "filter_pcap_l2"
+	stubL3 = "filter_pcap_l3"
+)
+
+// errExprTCP refuses an expression for the TCP events, most of which are
+// a socket's and have no packet to run it on.
+var errExprTCP = errors.New("a filter expression does not apply to TCP events")
+
+// injectExpr compiles expr for both kinds of data and puts it in the stubs
+// of spec. Without an expression the stubs stay as they are and pcap_on,
+// 0, makes the verifier remove their calls. An expression that needs the
+// link layer (vlan, arp, ether[]) does not compile for data from the IP
+// header: that stub then matches nothing, as no such skb has the bytes
+// the expression tests.
+func injectExpr(spec *ebpf.CollectionSpec, expr string) error {
+	if expr == "" {
+		return nil
+	}
+	l2, err := pcapfilter.Compile(expr, pcapfilter.Ethernet)
+	if err != nil {
+		return err
+	}
+	l3, err := pcapfilter.Compile(expr, pcapfilter.RawIP)
+	var pe *pcapfilter.Error
+	if errors.As(err, &pe) {
+		l3 = matchNothing()
+	} else if err != nil {
+		return err
+	}
+	if err := pcapfilter.Inject(spec, stubL2, l2); err != nil {
+		return fmt.Errorf("filter expression: %w", err)
+	}
+	if err := pcapfilter.Inject(spec, stubL3, l3); err != nil {
+		return fmt.Errorf("filter expression: %w", err)
+	}
+	return nil
+}
+
+// matchNothing is a filter body that returns 0.
+func matchNothing() asm.Instructions {
+	return asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}
+}
