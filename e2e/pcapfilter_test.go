@@ -1,0 +1,324 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"golang.org/x/sys/unix"
+)
+
+// pcapExprs is the differential corpus: each is run by droptrace on the
+// dropped traffic and by tcpdump -r on a capture of it.
+var pcapExprs = []string{
+	// hosts and nets
+	"host 10.199.1.9", "src host 192.0.2.7", "dst host 10.199.1.3", "host fd99:1::9",
+	"src host 2001:db8::7", "dst host fd99:1::3", "src 10.199.1.1 and dst 10.199.1.2",
+	"src or dst host 10.200.3.4", "net 10.199.0.0/16", "src net 192.0.2.0/24", "dst net 10.199.1.0 mask 255.255.255.254",
+	"net fd99::/16", "src net fd99:2::/32", "not net 10.0.0.0/8", "ip6 and not src net fd99::/16",
+	// ports and ranges
+	"port 22", "dst port 80", "src port 443", "tcp port 53", "udp port 53", "port 22 or 80",
+	"portrange 8000-8100", "dst portrange 8050-8101", "tcp src portrange 1-1024", "udp dst portrange 100-200",
+	"not port 22 and tcp", "port 65535", "port domain",
+	// protocols
+	"tcp", "udp", "icmp", "icmp6", "ip", "ip6", "ip proto 17", "ip6 proto 58", "proto 6", "ip6 proto 6",
+	"ip and udp", "ip6 and tcp", "not ip", "sctp", "igmp",
+	// and, or, not, parentheses
+	"tcp and (port 22 or port 80)", "(udp or icmp) and host 10.199.1.1", "not (tcp or udp)",
+	"tcp and not (src host 10.199.1.1 or dst port 8000)", "host 10.199.1.9 or host fd99:1::9 and tcp",
+	"!tcp && !udp", "ip6 || icmp",
+	// TCP flags
+	"tcp[tcpflags] & tcp-syn != 0", "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn",
+	"tcp[tcpflags] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack)", "tcp[tcpflags] & tcp-rst != 0",
+	"tcp[tcpflags] & tcp-fin != 0", "tcp[13] == 0x18", "tcp[tcpflags] & (tcp-ece|tcp-cwr) != 0",
+	"tcp[tcpflags] & tcp-urg != 0 and tcp[tcpflags] & tcp-push != 0",
+	// byte offsets
+	"ip[8] < 32", "ip[1] & 0x18 != 0", "ip[0] & 0xf > 5", "ip[2:2] > 600", "tcp[0:2] == 443",
+	"udp[2:2] == 123", "ip6[7] > 64", "ip6[6] == 17", "ip[9] == 6 and ip[4:2] > 20",
+	"tcp[4:4] == 1000", "tcp[12] & 0xf0 == 0x50", "ip[6:2] & 0x1fff == 0",
+	// ICMP types
+	"icmp[icmptype] == icmp-echo", "icmp[icmptype] == icmp-echoreply", "icmp[icmptype] != icmp-echo and icmp",
+	"icmp[0] == 3", "icmp[icmptype] == icmp-timxceed or icmp[icmptype] == icmp-tstamp",
+	"icmp6[icmp6type] == icmp6-echo", "icmp6[0] == 129", "icmp6 and ip6[40] < 128",
+	// lengths
+	"greater 600", "less 100", "len > 1000", "len <= 74", "len == 62", "greater 200 and udp", "less 80 and ip6",
+	"len - 14 > 620", "ip[2:2] + 14 == len",
+}
+
+// pcapBatch is how many droptrace instances watch one replay of the
+// traffic: each loads and attaches in about a second, so batches keep
+// the test under a few minutes.
+const pcapBatch = 12
+
+// TestPcapFilterDifferential checks droptrace's pcap-filter expressions
+// against tcpdump's: for every expression of the corpus, the packets
+// droptrace reports dropped are the packets tcpdump -r selects from a
+// capture of the same traffic.
+func TestPcapFilterDifferential(t *testing.T) {
+	requireRoot(t)
+	requireTool(t, "tcpdump")
+	tp := newTopology(t)
+	d := newPcapDiff(t, tp)
+	capture := d.capture(t)
+	mismatches := 0
+	for start := 0; start < len(pcapExprs); start += pcapBatch {
+		batch := pcapExprs[start:min(start+pcapBatch, len(pcapExprs))]
+		got := d.runDroptrace(t, batch)
+		for i, expr := range batch {
+			want := d.keys(t, tcpdumpSelect(t, capture, expr))
+			if missing, extra := diffKeys(want, got[i]); len(missing)+len(extra) > 0 {
+				mismatches++
+				t.Errorf("%q: tcpdump selects %d, droptrace reported %d; missing %v; extra %v",
+					expr, len(want), len(got[i]), d.describe(missing), d.describe(extra))
+			}
+		}
+	}
+	t.Logf("%d expressions on %d packets (%d IPv4, %d IPv6): %d mismatches",
+		len(pcapExprs), len(d.frames), d.v4, len(d.frames)-d.v4, mismatches)
+}
+
+// pcapDiff is the traffic of the differential test and what identifies
+// each packet: its bytes from the IP header on.
+type pcapDiff struct {
+	tp       *topology
+	specs    []frameSpec
+	frames   [][]byte
+	index    map[string]int // key to frame index
+	v4       int
+	replays  int
+	clientIx int
+}
+
+func newPcapDiff(t *testing.T, tp *topology) *pcapDiff {
+	t.Helper()
+	for _, args := range [][]string{
+		{"addr", "add", "10.199.1.3/32", "dev", tp.serverIf},
+		{"addr", "add", "fd99:1::3/128", "dev", tp.serverIf, "nodad"},
+	} {
+		sh(t, "ip", append([]string{"-n", tp.server}, args...)...)
+	}
+	tp.in(t, tp.server, "iptables", "-A", "INPUT", "-j", "DROP")
+	tp.in(t, tp.server, "ip6tables", "-A", "INPUT", "-j", "DROP")
+	d := &pcapDiff{tp: tp, specs: pcapTrafficSpecs(), index: map[string]int{}}
+	srcMAC, srcIx := linkOf(t, tp.client, tp.clientIf)
+	dstMAC, _ := linkOf(t, tp.server, tp.serverIf)
+	frames, err := pcapTraffic(d.specs, srcMAC, dstMAC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.frames, d.clientIx = frames, srcIx
+	for i, f := range frames {
+		d.index[hex.EncodeToString(f[14:])] = i
+		if !d.specs[i].v6 {
+			d.v4++
+		}
+	}
+	return d
+}
+
+func linkOf(t *testing.T, ns, name string) (net.HardwareAddr, int) {
+	t.Helper()
+	var ifc *net.Interface
+	err := runInNetns(ns, func() error {
+		var err error
+		ifc, err = net.InterfaceByName(name)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("%s in %s: %v", name, ns, err)
+	}
+	return ifc.HardwareAddr, ifc.Index
+}
+
+// replay sends every frame once from the client's end of the veth pair
+// and waits until the DROP rules have dropped them all.
+func (d *pcapDiff) replay(t *testing.T) {
+	t.Helper()
+	err := runInNetns(d.tp.client, func() error {
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		to := &unix.SockaddrLinklayer{Ifindex: d.clientIx, Halen: 6}
+		for _, f := range d.frames {
+			copy(to.Addr[:], f[:6])
+			if err := unix.Sendto(fd, f, 0, to); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("sending the traffic: %v", err)
+	}
+	d.replays++
+	d.tp.waitRule(t, "iptables", uint64(d.replays*d.v4), "DROP")
+	d.tp.waitRule(t, "ip6tables", uint64(d.replays*(len(d.frames)-d.v4)), "DROP")
+}
+
+// capture records one replay with tcpdump on the server's end, inbound
+// only, and checks that the capture holds every frame.
+func (d *pcapDiff) capture(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "traffic.pcap")
+	cmd := exec.Command("ip", "netns", "exec", d.tp.server, "tcpdump", "-i", d.tp.serverIf, "-Q", "in", "-U", "-n", "-w", path)
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	waitFor(t, "tcpdump to listen", attachWait, func() error {
+		if !strings.Contains(stderr.String(), "listening on") {
+			return fmt.Errorf("stderr: %q", stderr.String())
+		}
+		return nil
+	})
+	d.replay(t)
+	waitFor(t, "tcpdump to write every frame", settle, func() error {
+		return atLeast(uint64(len(d.keys(t, path))), uint64(len(d.frames)))
+	})
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	return path
+}
+
+// runDroptrace runs one droptrace per expression, all on one replay, and
+// returns the packets each wrote to its pcapng file.
+func (d *pcapDiff) runDroptrace(t *testing.T, exprs []string) []map[string]int {
+	t.Helper()
+	dir := t.TempDir()
+	var trs []*tracer
+	for i, expr := range exprs {
+		file := filepath.Join(dir, fmt.Sprintf("%d.pcapng", i))
+		trs = append(trs, startTracer(t, "--filter-netns", d.tp.server, "-w", file, "--", expr))
+	}
+	d.replay(t)
+	got := make([]map[string]int, len(exprs))
+	for i, tr := range trs {
+		tr.stop(t)
+		got[i] = d.keys(t, filepath.Join(dir, fmt.Sprintf("%d.pcapng", i)))
+	}
+	return got
+}
+
+// tcpdumpSelect writes the packets of capture that expr selects to a new
+// file.
+func tcpdumpSelect(t *testing.T, capture, expr string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "selected.pcap")
+	sh(t, "tcpdump", "-n", "-r", capture, "-w", out, expr)
+	return out
+}
+
+// keys reads a pcap or pcapng file and counts its packets that are frames
+// of the traffic, by their bytes from the IP header on.
+func (d *pcapDiff) keys(t *testing.T, path string) map[string]int {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]int{}
+	for _, p := range readPackets(t, data) {
+		k := hex.EncodeToString(p)
+		if _, ok := d.index[k]; ok {
+			keys[k]++
+		}
+	}
+	return keys
+}
+
+// readPackets returns the packets of a pcap or pcapng file from their IP
+// header on.
+func readPackets(t *testing.T, data []byte) [][]byte {
+	t.Helper()
+	var out [][]byte
+	if bytes.HasPrefix(data, []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
+		r, err := pcapgo.NewNgReader(bytes.NewReader(data), pcapgo.DefaultNgReaderOptions)
+		if err != nil {
+			t.Fatalf("reading pcapng: %v", err)
+		}
+		for {
+			p, ci, err := r.ReadPacketData()
+			if err != nil {
+				return out
+			}
+			ifc, err := r.Interface(ci.InterfaceIndex)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fromIP(p, ifc.LinkType))
+		}
+	}
+	r, err := pcapgo.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("reading pcap: %v", err)
+	}
+	for {
+		p, _, err := r.ReadPacketData()
+		if err != nil {
+			return out
+		}
+		out = append(out, fromIP(p, r.LinkType()))
+	}
+}
+
+func fromIP(p []byte, link layers.LinkType) []byte {
+	if link == layers.LinkTypeEthernet && len(p) >= 14 {
+		return p[14:]
+	}
+	return p
+}
+
+// diffKeys returns the keys of want missing from got and those of got not
+// in want.
+func diffKeys(want, got map[string]int) (missing, extra []string) {
+	for k, n := range want {
+		if got[k] != n {
+			missing = append(missing, k)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			extra = append(extra, k)
+		}
+	}
+	slices.Sort(missing)
+	slices.Sort(extra)
+	return missing, extra
+}
+
+// describe names packets by their frame's spec, for the failure message.
+func (d *pcapDiff) describe(keys []string) []string {
+	var out []string
+	for _, k := range keys {
+		s := d.specs[d.index[k]]
+		out = append(out, fmt.Sprintf("#%d %s %s>%s %d>%d flags %#x type %d payload %d",
+			d.index[k], s.proto, s.src, s.dst, s.sport, s.dport, s.flags, s.icmpType, s.payload))
+	}
+	return out
+}
+
+// requireTool skips, loudly, when a tool the test uses as its oracle is
+// missing; with CI=true it fails.
+func requireTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err == nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is needed as the oracle, and CI=true forbids skipping", name)
+	}
+	t.Skipf("SKIPPED: %s is needed as the oracle (make deps-test installs it)", name)
+}
