@@ -22,13 +22,14 @@ const (
 // a socket's and have no packet to run it on.
 var errExprTCP = errors.New("a filter expression does not apply to TCP events")
 
-// injectExpr compiles expr for both kinds of data and puts it in the stubs
-// of spec. Without an expression the stubs stay as they are and pcap_on,
+// InjectExpr compiles expr for both kinds of data and puts it in the stubs
+// of spec, a drop or trace object (Open and OpenPath call it; the VM tests
+// use it to verify each expression's programs without attaching). Without an expression the stubs stay as they are and pcap_on,
 // 0, makes the verifier remove their calls. An expression that needs the
 // link layer (vlan, arp, ether[]) does not compile for data from the IP
 // header: that stub then matches nothing, as no such skb has the bytes
 // the expression tests.
-func injectExpr(spec *ebpf.CollectionSpec, expr string) error {
+func InjectExpr(spec *ebpf.CollectionSpec, expr string) error {
 	if expr == "" {
 		return nil
 	}

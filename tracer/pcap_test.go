@@ -38,7 +38,7 @@ func TestInjectExpr(t *testing.T) {
 		if before == 0 {
 			t.Fatal("no program calls the L2 stub")
 		}
-		if err := injectExpr(spec, "vlan 100 and tcp"); err != nil {
+		if err := InjectExpr(spec, "vlan 100 and tcp"); err != nil {
 			t.Fatal(err)
 		}
 		for name, prog := range spec.Programs {
@@ -61,7 +61,7 @@ func TestInjectExprBad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := injectExpr(spec, "tcp and"); err == nil {
+	if err := InjectExpr(spec, "tcp and"); err == nil {
 		t.Error("injecting a bad expression: no error")
 	}
 }

@@ -109,7 +109,7 @@ func configure(spec *ebpf.CollectionSpec, cfg Config) error {
 		return errExprTCP
 	}
 	sizeMaps(spec, cfg)
-	if err := injectExpr(spec, cfg.Filter.Expr); err != nil {
+	if err := InjectExpr(spec, cfg.Filter.Expr); err != nil {
 		return err
 	}
 	return setConstants(spec, dropConstants(cfg))
