@@ -287,3 +287,33 @@ func requireTool(t *testing.T, name string) {
 	}
 	t.Skipf("SKIPPED: %s is needed as the oracle (make deps-test installs it)", name)
 }
+
+// TestBadExpressions checks that each unsupported construct, and a few
+// malformed expressions, end with exit 2 and two lines on stderr: the
+// expression, then a caret under the offending word.
+func TestBadExpressions(t *testing.T) {
+	const prefix = "droptrace: "
+	for _, tt := range []struct{ expr, at string }{
+		{"ether host 01:02:03:04:05:06", "ether"}, {"broadcast", "broadcast"},
+		{"tcp and multicast", "multicast"}, {"gateway 10.0.0.1", "gateway"},
+		{"protochain 6", "protochain"}, {"mpls", "mpls"}, {"pppoes", "pppoes"},
+		{"geneve", "geneve"}, {"udp and vxlan", "vxlan"}, {"inbound", "inbound"},
+		{"ifname eth0", "ifname"}, {"wlan host 1:2:3:4:5:6", "wlan"}, {"llc", "llc"},
+		{"net 10", "10"}, {"host example.com", "example.com"}, {"port 99999", "99999"},
+		{"tcp and prt 80", "prt"}, {"tcp[13 & 2 != 0", "!="},
+	} {
+		t.Run(tt.expr, func(t *testing.T) {
+			code, _, stderr := exitCode(t, strings.Fields(tt.expr)...)
+			if code != 2 {
+				t.Errorf("exit status %d, want 2; stderr %q", code, stderr)
+			}
+			lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+			if len(lines) != 2 || lines[0] != prefix+tt.expr {
+				t.Fatalf("stderr %q: want the expression, then a caret line", stderr)
+			}
+			if got, want := strings.Index(lines[1], "^"), len(prefix)+strings.Index(tt.expr, tt.at); got != want {
+				t.Errorf("caret at column %d, want %d (under %q):\n%s", got, want, tt.at, stderr)
+			}
+		})
+	}
+}
