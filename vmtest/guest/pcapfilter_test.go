@@ -7,11 +7,13 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/droptrace/droptrace/bpf"
 	"github.com/droptrace/droptrace/e2e/pcapcorpus"
 	"github.com/droptrace/droptrace/filter"
+	"github.com/droptrace/droptrace/pcapfilter"
 	"github.com/droptrace/droptrace/tracer"
 )
 
@@ -19,14 +21,24 @@ import (
 // that matches nothing, which must load too.
 var linkLayerExprs = []string{"vlan 100", "arp", "ether[12:2] == 0x0800", "vlan and tcp port 80", "not vlan"}
 
-// TestPcapFilterLoads has this kernel's verifier check the drop programs
-// with every expression of the e2e differential corpus injected: the BTF
-// tracepoint's (direct skb reads) for each, the classic tracepoint's
-// (CO-RE reads) for every third. Only the programs are loaded, on maps
-// made once: a whole tracer.Open per expression takes too long under
-// emulation. TestPcapFilterDrops opens and attaches for real.
+// TestPcapFilterLoads has this kernel's verifier check every expression
+// of the e2e differential corpus, compiled for both kinds of data: each
+// filter body alone, as a program whose arguments are unknown numbers, as
+// they are to the body in droptrace's programs (verifying the whole drop
+// program for each would take minutes under emulation); then a sample,
+// the deepest stack users among them, injected into the drop programs,
+// where the body's stack adds to its callers'.
 func TestPcapFilterLoads(t *testing.T) {
 	requireVM(t)
+	exprs := append(slices.Clone(pcapcorpus.Exprs), linkLayerExprs...)
+	for _, expr := range exprs {
+		for _, link := range []pcapfilter.Link{pcapfilter.Ethernet, pcapfilter.RawIP} {
+			if err := verifyBody(expr, link); err != nil {
+				t.Errorf("%q (%s): %v", expr, link, err)
+			}
+		}
+	}
+	t.Logf("%d expressions verified alone", len(exprs))
 	base, err := bpf.LoadDrop()
 	if err != nil {
 		t.Fatal(err)
@@ -36,17 +48,46 @@ func TestPcapFilterLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	maps := dropMaps(t, base, kspec)
-	exprs := append(slices.Clone(pcapcorpus.Exprs), linkLayerExprs...)
-	for i, expr := range exprs {
-		progs := []string{bpf.DropProgKfreeSkbBtf}
-		if i%3 == 0 {
-			progs = append(progs, bpf.DropProgKfreeSkbTp)
-		}
+	for _, expr := range dropSample {
+		progs := []string{bpf.DropProgKfreeSkbBtf, bpf.DropProgKfreeSkbTp}
 		if err := loadWithExpr(base, kspec, maps, expr, progs); err != nil {
-			t.Errorf("%q: %v", expr, err)
+			t.Errorf("%q in the drop programs: %v", expr, err)
 		}
 	}
-	t.Logf("%d expressions verified", len(exprs))
+	t.Logf("%d expressions verified in the drop programs", len(dropSample))
+}
+
+// dropSample are expressions of the corpus that use the most of the
+// filter's stack (arithmetic keeps scratch slots there) or the most
+// loads, and one that needs the link layer.
+var dropSample = []string{
+	"ip[2:2] + 14 == len", "len - 14 > 620", "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn",
+	"tcp and not (src host 10.199.1.1 or dst port 8000)", "portrange 8000-8100", "vlan and tcp port 80",
+}
+
+// verifyBody loads the filter body of expr for link as a program of its
+// own, with unknown numbers in R1-R3. An expression that needs the link
+// layer does not compile for raw IP: Open then injects a body that
+// matches nothing.
+func verifyBody(expr string, link pcapfilter.Link) error {
+	body, err := pcapfilter.Compile(expr, link)
+	if err != nil && link == pcapfilter.RawIP && slices.Contains(linkLayerExprs, expr) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	insns := asm.Instructions{
+		asm.FnKtimeGetNs.Call(),
+		asm.Mov.Reg(asm.R1, asm.R0),
+		asm.Mov.Reg(asm.R2, asm.R0),
+		asm.Mov.Reg(asm.R3, asm.R0),
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.Kprobe, License: "GPL", Instructions: append(insns, body...)})
+	if err != nil {
+		return fmt.Errorf("%+v", err)
+	}
+	return prog.Close()
 }
 
 // dropMaps creates the drop object's maps once, for every load to share.
