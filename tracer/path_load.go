@@ -44,7 +44,7 @@ func (p *PathTracer) configure(spec *ebpf.CollectionSpec, cfg PathConfig, kspec 
 	if err != nil {
 		return err
 	}
-	if err := InjectExpr(spec, cfg.Filter.Expr); err != nil {
+	if err := InjectExpr(spec, cfg.Filter.Expr, kspec); err != nil {
 		return err
 	}
 	return setConstants(spec, traceConstants(cfg, params >= 3))

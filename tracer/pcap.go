@@ -6,6 +6,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 
 	"github.com/droptrace/droptrace/pcapfilter"
 )
@@ -29,7 +30,7 @@ var errExprTCP = errors.New("a filter expression does not apply to TCP events")
 // link layer (vlan, arp, ether[]) does not compile for data from the IP
 // header: that stub then matches nothing, as no such skb has the bytes
 // the expression tests.
-func InjectExpr(spec *ebpf.CollectionSpec, expr string) error {
+func InjectExpr(spec *ebpf.CollectionSpec, expr string, kspec *btf.Spec) error {
 	if expr == "" {
 		return nil
 	}
@@ -44,6 +45,9 @@ func InjectExpr(spec *ebpf.CollectionSpec, expr string) error {
 	} else if err != nil {
 		return err
 	}
+	if call, id, ok := castLoads(spec, kspec); ok {
+		l2, l3 = pcapfilter.CastLoads(l2, call, id), pcapfilter.CastLoads(l3, call, id)
+	}
 	if err := pcapfilter.Inject(spec, stubL2, l2); err != nil {
 		return fmt.Errorf("filter expression: %w", err)
 	}
@@ -51,6 +55,34 @@ func InjectExpr(spec *ebpf.CollectionSpec, expr string) error {
 		return fmt.Errorf("filter expression: %w", err)
 	}
 	return nil
+}
+
+// castLoads says whether the filter can read packet bytes through
+// bpf_rdonly_cast (6.2+; see skb.h): the kernel kspec has the kfunc, and
+// returns a call of it from spec's programs, which binds it for the loader,
+// and the kernel type id the loads go through. Reading so costs a fraction
+// of a bpf_probe_read_kernel call per load.
+func castLoads(spec *ebpf.CollectionSpec, kspec *btf.Spec) (asm.Instruction, btf.TypeID, bool) {
+	if kspec == nil {
+		return asm.Instruction{}, 0, false
+	}
+	var fn *btf.Func
+	var addr *btf.Struct
+	if kspec.TypeByName("bpf_rdonly_cast", &fn) != nil || kspec.TypeByName("in6_addr", &addr) != nil {
+		return asm.Instruction{}, 0, false
+	}
+	id, err := kspec.TypeID(addr)
+	if err != nil {
+		return asm.Instruction{}, 0, false
+	}
+	for _, prog := range spec.Programs {
+		for _, ins := range prog.Instructions {
+			if ins.IsKfuncCall() && ins.Reference() == "bpf_rdonly_cast" {
+				return ins, id, true
+			}
+		}
+	}
+	return asm.Instruction{}, 0, false
 }
 
 // matchNothing is a filter body that returns 0.

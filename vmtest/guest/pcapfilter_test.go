@@ -113,7 +113,7 @@ func dropMaps(t *testing.T, base *ebpf.CollectionSpec, kspec *btf.Spec) map[stri
 // snaplen set, as Open does, and unloads them.
 func loadWithExpr(base *ebpf.CollectionSpec, kspec *btf.Spec, maps map[string]*ebpf.Map, expr string, progs []string) error {
 	spec := base.Copy()
-	if err := tracer.InjectExpr(spec, expr); err != nil {
+	if err := tracer.InjectExpr(spec, expr, kspec); err != nil {
 		return err
 	}
 	if err := spec.Variables[bpf.DropVarFilters].Set(bpf.DropFilterCfg{PcapOn: 1}); err != nil {
