@@ -3,15 +3,19 @@ package e2e
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/sys/unix"
@@ -27,19 +31,30 @@ const pcapBatch = 12
 // TestPcapFilterDifferential checks droptrace's pcap-filter expressions
 // against tcpdump's: for every expression of the corpus, the packets
 // droptrace reports dropped are the packets tcpdump -r selects from a
-// capture of the same traffic.
+// capture of the same traffic. Each packet is dropped twice: received
+// from the veth at INPUT, where the skb has its Ethernet header (the L2
+// filter; tcpdump reads the Ethernet capture), and sent by a raw socket
+// inside the server at OUTPUT, where it has none (the L3 filter; tcpdump
+// reads the same capture as raw IP).
 func TestPcapFilterDifferential(t *testing.T) {
 	requireRoot(t)
 	requireTool(t, "tcpdump")
 	tp := newTopology(t)
 	d := newPcapDiff(t, tp)
 	capture := d.capture(t)
-	mismatches := 0
+	raw := rawCapture(t, capture)
+	mismatches, selected := 0, 0
 	for start := 0; start < len(pcapcorpus.Exprs); start += pcapBatch {
 		batch := pcapcorpus.Exprs[start:min(start+pcapBatch, len(pcapcorpus.Exprs))]
 		got := d.runDroptrace(t, batch)
 		for i, expr := range batch {
 			want := d.keys(t, tcpdumpSelect(t, capture, expr))
+			for k, n := range d.keys(t, tcpdumpSelect(t, raw, expr)) {
+				want[k] += n
+			}
+			for _, n := range want {
+				selected += n
+			}
 			if missing, extra := diffKeys(want, got[i]); len(missing)+len(extra) > 0 {
 				mismatches++
 				t.Errorf("%q: tcpdump selects %d, droptrace reported %d; missing %v; extra %v",
@@ -47,8 +62,8 @@ func TestPcapFilterDifferential(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d expressions on %d packets (%d IPv4, %d IPv6): %d mismatches",
-		len(pcapcorpus.Exprs), len(d.frames), d.v4, len(d.frames)-d.v4, mismatches)
+	t.Logf("%d expressions on %d packets (%d IPv4, %d IPv6), each dropped with and without its Ethernet header: %d selections, %d mismatches",
+		len(pcapcorpus.Exprs), len(d.frames), d.v4, len(d.frames)-d.v4, selected, mismatches)
 }
 
 // pcapDiff is the traffic of the differential test and what identifies
@@ -71,8 +86,10 @@ func newPcapDiff(t *testing.T, tp *topology) *pcapDiff {
 	} {
 		sh(t, "ip", append([]string{"-n", tp.server}, args...)...)
 	}
-	tp.in(t, tp.server, "iptables", "-A", "INPUT", "-j", "DROP")
-	tp.in(t, tp.server, "ip6tables", "-A", "INPUT", "-j", "DROP")
+	for _, ipt := range []string{"iptables", "ip6tables"} {
+		tp.in(t, tp.server, ipt, "-A", "INPUT", "-j", "DROP")
+		tp.in(t, tp.server, ipt, "-A", "OUTPUT", "-j", "DROP")
+	}
 	d := &pcapDiff{tp: tp, specs: pcapTrafficSpecs(), index: map[string]int{}}
 	srcMAC, srcIx := linkOf(t, tp.client, tp.clientIf)
 	dstMAC, _ := linkOf(t, tp.server, tp.serverIf)
@@ -126,9 +143,92 @@ func (d *pcapDiff) replay(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sending the traffic: %v", err)
 	}
+	if err := runInNetns(d.tp.server, d.sendRaw); err != nil {
+		t.Fatalf("sending the traffic from a raw socket: %v", err)
+	}
 	d.replays++
-	d.tp.waitRule(t, "iptables", uint64(d.replays*d.v4), "DROP")
-	d.tp.waitRule(t, "ip6tables", uint64(d.replays*(len(d.frames)-d.v4)), "DROP")
+	v4, v6 := uint64(d.replays*d.v4), uint64(d.replays*(len(d.frames)-d.v4))
+	d.tp.waitRule(t, "iptables", v4, "DROP")
+	d.tp.waitRule(t, "ip6tables", v6, "DROP")
+	waitFor(t, "the OUTPUT rules to drop the raw packets", settle, func() error {
+		return errors.Join(atLeast(outputDrops(t, d.tp, "iptables"), v4), atLeast(outputDrops(t, d.tp, "ip6tables"), v6))
+	})
+}
+
+// sendRaw sends every packet, from its IP header, through raw sockets
+// that take the header as given (IPPROTO_RAW), to the server itself.
+func (d *pcapDiff) sendRaw() error {
+	fd4, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_RAW)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd4)
+	fd6, err := unix.Socket(unix.AF_INET6, unix.SOCK_RAW, unix.IPPROTO_RAW)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd6)
+	for i, f := range d.frames {
+		dst := net.ParseIP(d.specs[i].dst)
+		var err error
+		if d.specs[i].v6 {
+			to := &unix.SockaddrInet6{}
+			copy(to.Addr[:], dst.To16())
+			err = unix.Sendto(fd6, f[14:], 0, to)
+		} else {
+			to := &unix.SockaddrInet4{}
+			copy(to.Addr[:], dst.To4())
+			err = unix.Sendto(fd4, f[14:], 0, to)
+		}
+		if err != nil && !errors.Is(err, unix.EPERM) { // EPERM: the OUTPUT rule dropped it
+			return fmt.Errorf("packet %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// outputDrops is what the server's OUTPUT DROP rule has dropped.
+func outputDrops(t *testing.T, tp *topology, ipt string) uint64 {
+	t.Helper()
+	for _, line := range strings.Split(tp.in(t, tp.server, ipt, "-L", "OUTPUT", "-v", "-x", "-n"), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 2 && f[2] == "DROP" {
+			n, err := strconv.ParseUint(f[0], 10, 64)
+			if err != nil {
+				t.Fatalf("%s -L OUTPUT: %q", ipt, line)
+			}
+			return n
+		}
+	}
+	t.Fatalf("%s: no DROP rule in OUTPUT", ipt)
+	return 0
+}
+
+// rawCapture writes the packets of an Ethernet capture from their IP
+// header, as a raw IP capture (LINKTYPE_RAW).
+func rawCapture(t *testing.T, capture string) string {
+	t.Helper()
+	data, err := os.ReadFile(capture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "traffic-raw.pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeRaw); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range readPackets(t, data) {
+		ci := gopacket.CaptureInfo{Timestamp: time.Now(), CaptureLength: len(p), Length: len(p)}
+		if err := w.WritePacket(ci, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path
 }
 
 // capture records one replay with tcpdump on the server's end, inbound
