@@ -52,6 +52,8 @@ func stormConfigs(bin string, tp *topology, tmp string) []tracerConfig {
 		{name: "droptrace --summary, no rule attribution (--netfilter=false)", argv: dt("--summary", "--netfilter=false"), ready: dropReady, settle: settle, droptrace: true},
 		{name: "droptrace, filter matches nothing (--filter-port 1)", argv: dt("--filter-port", "1"), ready: dropReady, settle: settle, droptrace: true,
 			costName: "droptrace, filter matches nothing"},
+		{name: "droptrace, pcap-filter matches nothing ('port 1')", argv: dt("port 1"), ready: dropReady, settle: settle, droptrace: true,
+			costName: "droptrace, pcap-filter matches nothing"},
 		{name: "droptrace, every drop to /dev/null (--filter-netns)", argv: dt("--filter-netns", tp.server), ready: dropReady, settle: settle, droptrace: true,
 			costName: "droptrace, every drop"},
 		{name: "bpftrace count() on tracepoint:skb:kfree_skb", argv: []string{"bpftrace", "-e", "tracepoint:skb:kfree_skb { @drops = count(); }"}, ready: "Attaching", settle: settle, stdout: true,

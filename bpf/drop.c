@@ -115,6 +115,7 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 	read_skb_sock(skb, ev, direct);
 	read_ct(skb, ev, direct);
 	read_reply(skb, ev);
+	read_tcp_flags(ev, &h);
 	cap = capture(buf, skb, &h, direct);
 	ev->cap_len = cap;
 	count(STAT_SEEN);

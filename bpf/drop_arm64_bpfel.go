@@ -50,6 +50,8 @@ type DropEvent struct {
 	CtStatus   uint16
 	ReplyType  uint8
 	ReplyCode  uint8
+	TcpFlags   uint8
+	Pad        [7]uint8
 }
 
 type DropEventBuf struct {
@@ -85,6 +87,8 @@ type DropFilterCfg struct {
 	Proto           uint8
 	SrcFamily       uint8
 	DstFamily       uint8
+	PcapOn          uint8
+	_               [3]byte
 }
 
 type DropLinkKind uint32

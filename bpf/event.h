@@ -84,6 +84,8 @@ struct event {
 	__u16 ct_status;
 	__u8 reply_type; /* ICMP/ICMPv6 type of the reply */
 	__u8 reply_code; /* ICMP/ICMPv6 code of the reply */
+	__u8 tcp_flags; /* byte 13 of the packet's TCP header; 0 when none */
+	__u8 pad[7];
 };
 
 #endif

@@ -9,6 +9,8 @@
  * A filter is a field of filter_cfg and a clause of place_matches or
  * tuple_matches (with its term in place_filter_on or tuple_filter_on);
  * match() in skb.h is the one order in which every program applies them.
+ * The pcap-filter expression is the exception: compiled in user space and
+ * injected at load into the stubs of pcap.h, and switched on by pcap_on.
  */
 #ifndef DROPTRACE_FILTER_H
 #define DROPTRACE_FILTER_H
@@ -35,6 +37,7 @@ struct filter_cfg {
 	__u8 proto;
 	__u8 src_family; /* 4 or 6 */
 	__u8 dst_family;
+	__u8 pcap_on; /* a pcap-filter expression was injected (pcap.h) */
 };
 
 volatile const struct filter_cfg filters = {};

@@ -13,6 +13,7 @@
 #include <bpf/bpf_endian.h>
 #include "event.h"
 #include "filter.h"
+#include "pcap.h"
 
 #define HDR_UNSET ((__u16)~0U)
 #define IPPROTO_HOPOPTS 0
@@ -79,27 +80,29 @@ struct ipv4_head {
 
 /* parse_ipv4 fills ev from the IPv4 header ip found at nh. ports are the
  * four bytes after a header without options when the caller read them
- * already, else NULL. */
-static __always_inline void parse_ipv4(struct event *ev, unsigned char *nh,
-				       const struct iphdr *ip, const __be16 *ports)
+ * already, else NULL. It returns the offset of the transport header from
+ * nh, 0 when there is none to read. */
+static __always_inline __u32 parse_ipv4(struct event *ev, unsigned char *nh,
+					const struct iphdr *ip, const __be16 *ports)
 {
 	__u8 ihl = ip->ihl;
 
 	if (ihl < 5)
-		return;
+		return 0;
 	ev->family = 4;
 	ev->l4proto = ip->protocol;
 	ev->saddr[0] = ip->saddr;
 	ev->daddr[0] = ip->daddr;
 	/* Only the first fragment carries the transport header. */
 	if (ip->frag_off & bpf_htons(IP_OFFSET_MASK) || !has_ports(ev->l4proto))
-		return;
+		return 0;
 	if (ihl == 5 && ports) {
 		ev->sport = ports[0];
 		ev->dport = ports[1];
-		return;
+		return ihl * 4;
 	}
 	read_ports(ev, nh + ihl * 4);
+	return ihl * 4;
 }
 
 static __always_inline bool is_ipv6_ext(__u8 nexthdr)
@@ -123,7 +126,9 @@ static __always_inline bool read_ext(struct frag_hdr *x, unsigned char *p)
 	return !bpf_probe_read_kernel(x, sizeof(*x), p);
 }
 
-static __always_inline void parse_ipv6(struct event *ev, unsigned char *nh)
+/* parse_ipv6 fills ev from the IPv6 header at nh and returns the offset
+ * of the transport header from nh, 0 when there is none to read. */
+static __always_inline __u32 parse_ipv6(struct event *ev, unsigned char *nh)
 {
 	const struct ipv6hdr *ip;
 	struct ipv6hdr copy;
@@ -134,11 +139,11 @@ static __always_inline void parse_ipv6(struct event *ev, unsigned char *nh)
 		ip = pkt_cast(nh, struct ipv6hdr);
 	} else {
 		if (bpf_probe_read_kernel(&copy, sizeof(copy), nh))
-			return;
+			return 0;
 		ip = &copy;
 	}
 	if (ip->version != 6)
-		return;
+		return 0;
 	ev->family = 6;
 	__builtin_memcpy(ev->saddr, ip->saddr, 16);
 	__builtin_memcpy(ev->daddr, ip->daddr, 16);
@@ -148,11 +153,11 @@ static __always_inline void parse_ipv6(struct event *ev, unsigned char *nh)
 		if (!is_ipv6_ext(ev->l4proto))
 			break;
 		if (!read_ext(&x, nh + off))
-			return;
+			return 0;
 		if (ev->l4proto == IPPROTO_FRAGMENT) {
 			ev->l4proto = x.nexthdr;
 			if (x.frag_off & bpf_htons(IP6_OFFSET_MASK))
-				return; /* not the first fragment: no ports */
+				return 0; /* not the first fragment: no ports */
 			off += 8;
 		} else {
 			ev->l4proto = x.nexthdr;
@@ -160,6 +165,7 @@ static __always_inline void parse_ipv6(struct event *ev, unsigned char *nh)
 		}
 	}
 	read_ports(ev, nh + off);
+	return off;
 }
 
 /* headers locates the network header and the start of the captured bytes.
@@ -169,6 +175,7 @@ struct headers {
 	unsigned char *head;
 	__u16 nh;
 	__u16 mh;
+	__u32 l4; /* transport header's offset from nh; 0: none (parse_skb) */
 	bool nh_ok;
 	bool eth;
 };
@@ -238,6 +245,7 @@ static __always_inline void parse_skb(struct sk_buff *skb, struct event *ev, str
 	unsigned char *nh;
 
 	locate(skb, h, direct);
+	h->l4 = 0;
 	ev->family = 0;
 	ev->l4proto = 0;
 	ev->sport = 0;
@@ -252,17 +260,31 @@ static __always_inline void parse_skb(struct sk_buff *skb, struct event *ev, str
 		__u8 version = ip->version;
 
 		if (version == 4)
-			parse_ipv4(ev, nh, ip, NULL);
+			h->l4 = parse_ipv4(ev, nh, ip, NULL);
 		else if (version == 6)
-			parse_ipv6(ev, nh);
+			h->l4 = parse_ipv6(ev, nh);
 		return;
 	}
 	if (bpf_probe_read_kernel(&hd, sizeof(hd), nh))
 		return;
 	if (hd.ip.version == 4)
-		parse_ipv4(ev, nh, &hd.ip, hd.ports);
+		h->l4 = parse_ipv4(ev, nh, &hd.ip, hd.ports);
 	else if (hd.ip.version == 6)
-		parse_ipv6(ev, nh);
+		h->l4 = parse_ipv6(ev, nh);
+}
+
+/* read_tcp_flags sets ev's TCP flags, byte 13 of the TCP header that
+ * parse_skb found (CWR ECE URG ACK PSH RST SYN FIN), 0 when the packet is
+ * not TCP or a later fragment. Read once the event matched. */
+static __always_inline void read_tcp_flags(struct event *ev, const struct headers *h)
+{
+	__u8 flags = 0;
+
+	ev->tcp_flags = 0;
+	if (ev->l4proto != IPPROTO_TCP || !h->l4)
+		return;
+	if (!bpf_probe_read_kernel(&flags, 1, h->head + h->nh + h->l4 + 13))
+		ev->tcp_flags = flags;
 }
 
 /* l4proto_of reads only the IP protocol: one read for IPv4 and for IPv6
@@ -333,14 +355,33 @@ static __always_inline void read_tuple(struct sk_buff *skb, struct event *ev, st
 		ev->l4proto = l4proto_of(skb, ev, direct);
 }
 
-/* match_tuple is the second stage of match(): the filters on the headers. */
+/* pcap_matches runs the pcap-filter expression, if one was given, on the
+ * skb's packet (pcap.h); an skb without a network header matches nothing.
+ * Events filled from a socket (READ_NONE) have no packet: user space
+ * refuses an expression with them. */
+static __always_inline bool pcap_matches(struct sk_buff *skb, struct headers *h, bool direct,
+					 enum reads reads)
+{
+	if (!filters.pcap_on || reads == READ_NONE)
+		return true;
+	locate(skb, h, direct);
+	if (!h->nh_ok)
+		return false;
+	return pcap_run(h->head, h->nh, h->eth, (__u64)RD(direct, skb, data), RD(direct, skb, len),
+			RD(direct, skb, data_len));
+}
+
+/* match_tuple is the second stage of match(): the filters on the headers,
+ * then the pcap-filter expression, the costliest. */
 static __always_inline bool match_tuple(struct sk_buff *skb, struct event *ev, struct headers *h,
 					bool direct, bool filter, enum reads reads)
 {
 	if (filter && tuple_filter_on()) {
 		read_tuple(skb, ev, h, direct, reads, true);
-		return tuple_matches(ev);
+		return tuple_matches(ev) && pcap_matches(skb, h, direct, reads);
 	}
+	if (filter && !pcap_matches(skb, h, direct, reads))
+		return false;
 	read_tuple(skb, ev, h, direct, reads, false);
 	return true;
 }

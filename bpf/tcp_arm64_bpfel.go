@@ -28,6 +28,8 @@ type TcpFilterCfg struct {
 	Proto           uint8
 	SrcFamily       uint8
 	DstFamily       uint8
+	PcapOn          uint8
+	_               [3]byte
 }
 
 // Names of all BPF objects in the ELF.

@@ -196,6 +196,7 @@ static __always_inline int on_skb(void *ctx, struct sk_buff *skb, bool func, boo
 	if (!gen)
 		return 0;
 	read_skb_fields(skb, &te->ev, direct);
+	read_tcp_flags(&te->ev, &h);
 	return send(ctx, te, key, gen, func ? bpf_get_func_ip(ctx) : 0, EVENT_TRACE, 0, 0);
 }
 
@@ -222,6 +223,7 @@ static __always_inline int on_end(void *ctx, struct sk_buff *skb, __u8 kind, __u
 	else
 		gen = new_generation();
 	read_skb_fields(skb, &te->ev, true);
+	read_tcp_flags(&te->ev, &h);
 	return send(ctx, te, key, gen, 0, kind, reason, location);
 }
 
@@ -239,6 +241,7 @@ static __always_inline void blank(struct event *ev)
 	ev->ifindex = 0;
 	ev->netns = 0;
 	ev->ifname[0] = 0;
+	ev->tcp_flags = 0;
 }
 
 /* on_blind reports a tracked skb at a probe that may see it freed: only

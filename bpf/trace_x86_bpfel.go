@@ -28,6 +28,8 @@ type TraceFilterCfg struct {
 	Proto           uint8
 	SrcFamily       uint8
 	DstFamily       uint8
+	PcapOn          uint8
+	_               [3]byte
 }
 
 type TracePathEvent struct {
@@ -63,6 +65,8 @@ type TracePathEvent struct {
 		CtStatus   uint16
 		ReplyType  uint8
 		ReplyCode  uint8
+		TcpFlags   uint8
+		Pad        [7]uint8
 	}
 	FuncIp   uint64
 	Path     uint64

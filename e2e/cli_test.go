@@ -50,6 +50,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--trace", "--summary"}, "--summary"},
 		{[]string{"--trace", "--tcp"}, "--tcp"},
 		{[]string{"--summary", "--tcp"}, "--tcp"},
+		{[]string{"--tcp", "tcp", "port", "80"}, "--tcp"},
 		{[]string{"--summary", "--interval", "0"}, "--interval"},
 		{[]string{"--interval", "-1s"}, "--interval"},
 		{[]string{"--summary", "--output-pcap", "x.pcapng"}, "--output-pcap"},

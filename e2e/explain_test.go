@@ -16,7 +16,7 @@ func TestExplainText(t *testing.T) {
 	requireRoot(t)
 	tp := newTopology(t)
 	tr := startTracer(t, "--explain", "--filter-netns", tp.server)
-	first := regexp.MustCompile(fmt.Sprintf(`(?m)^\S+ +\S+ +%s +udp +%s:\d+ +> %s:9001 +\d+ NO_SOCKET +__udp4_lib_rcv\+0x[0-9a-f]+\n(.*)\n`,
+	first := regexp.MustCompile(fmt.Sprintf(`(?m)^\S+ +\S+ +%s +udp +%s:\d+ +> %s:9001 +\d+ - +NO_SOCKET +__udp4_lib_rcv\+0x[0-9a-f]+\n(.*)\n`,
 		tp.serverIf, regexp.QuoteMeta(tp.clientIP4), regexp.QuoteMeta(tp.serverIP4)))
 	udpSend(tp.client, tp.serverIP4, 9001)()
 	tr.waitOutput(t, "a NO_SOCKET drop and its explanation", func(out []byte) error {

@@ -56,7 +56,7 @@ func TestTextOutput(t *testing.T) {
 	}
 	// The NETNS column names the namespace ('ip netns' name) in place of
 	// its inode.
-	re := regexp.MustCompile(fmt.Sprintf(`^\d\d:\d\d:\d\d\.\d{6} +%s +%s +udp +%s:\d+ +> +%s:%d +\d+ +NETFILTER_DROP +nft_do_chain\+0x[0-9a-f]+`,
+	re := regexp.MustCompile(fmt.Sprintf(`^\d\d:\d\d:\d\d\.\d{6} +%s +%s +udp +%s:\d+ +> +%s:%d +\d+ +- +NETFILTER_DROP +nft_do_chain\+0x[0-9a-f]+`,
 		regexp.QuoteMeta(tp.server), tp.serverIf, regexp.QuoteMeta(tp.clientIP4), regexp.QuoteMeta(tp.serverIP4), dropPort))
 	if !re.MatchString(lines[1]) {
 		t.Errorf("line %q does not match %v", lines[1], re)

@@ -35,6 +35,7 @@ type Event struct {
 	Proto        string     // "tcp", "udp", "icmp", "icmp6", another IP protocol number as a decimal string, or "" when no IP header was found
 	Src, Dst     netip.Addr // invalid when no IP header was found
 	Sport, Dport uint16     // 0 when the protocol has no ports
+	TCPFlags     uint8      // byte 13 of a TCP packet's header (FIN 0x01 ... CWR 0x80); 0 when not TCP or no packet
 	Len          uint32     // skb->len
 	CPU          uint32
 	Skb          uint64   // skb address, printed in hex to join events

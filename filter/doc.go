@@ -4,7 +4,10 @@
 // rather than copied to user space.
 //
 // Every problem with a flag is reported as an *Error naming that flag, so
-// main can print it as one line and exit with the usage status.
+// main can print it as one line and exit with the usage status. The
+// positional pcap-filter expression is checked by compiling it
+// (pcapfilter); a bad one is a *pcapfilter.Error, which points at the
+// offending token with a caret line.
 //
 // This package must not load or touch BPF objects and must not print
 // anything: it only turns strings into a Spec or an error. The one thing

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 
 	"github.com/spf13/pflag"
+
+	"github.com/droptrace/droptrace/pcapfilter"
 )
 
 // This file is where a filter is defined on the Go side: its flag, its
@@ -17,6 +19,7 @@ type Flags struct {
 	SrcIP, DstIP, Port, Proto, Netns, Ifname string
 	Reasons                                  []string
 	Exclude                                  []string // --exclude-reason
+	Expr                                     string   // the positional pcap-filter expression
 }
 
 // Register adds the --filter-* flags to fs, storing their values in f.
@@ -44,6 +47,7 @@ type Spec struct {
 	Ifname   string // "" when not given
 	Reasons  []uint32
 	Exclude  []uint32 // reasons left out (--exclude-reason)
+	Expr     string   // pcap-filter expression, "" when not given
 }
 
 // Parse validates f and returns the Spec it describes. reasons may be nil
@@ -78,5 +82,21 @@ func Parse(f Flags, reasons ReasonLookup) (Spec, error) {
 	if err := checkCombination(s); err != nil {
 		return Spec{}, err
 	}
+	if err := checkExpr(f.Expr); err != nil {
+		return Spec{}, err
+	}
+	s.Expr = f.Expr
 	return s, nil
+}
+
+// checkExpr compiles the pcap-filter expression for Ethernet data, which
+// accepts every construct the raw IP form does; a bad expression is a
+// *pcapfilter.Error, which points at the offending token. The expression
+// is compiled again, for both kinds of data, when tracer loads it.
+func checkExpr(expr string) error {
+	if expr == "" {
+		return nil
+	}
+	_, err := pcapfilter.CompileBPF(expr, pcapfilter.Ethernet)
+	return err
 }

@@ -231,6 +231,9 @@ func (s Spec) String() string {
 	if len(s.Exclude) > 0 {
 		parts = append(parts, "not reason "+joinCodes(s.Exclude))
 	}
+	if s.Expr != "" {
+		parts = append(parts, "expression "+strconv.Quote(s.Expr))
+	}
 	if len(parts) == 0 {
 		return "none"
 	}

@@ -46,7 +46,7 @@ func testEvents(loc *time.Location) []*event.Event {
 			Location: "nft_do_chain+0x4f0 [nf_tables]", Netns: 4026531840,
 			Ifindex: 7, Ifname: "veth0", Mark: 0x10, EtherType: 0x0800, Proto: "tcp",
 			Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("192.168.100.200"),
-			Sport: 43210, Dport: 443, Len: 60, CPU: 3, Skb: 0xffff888100a2b300,
+			Sport: 43210, Dport: 443, TCPFlags: 0x12, Len: 60, CPU: 3, Skb: 0xffff888100a2b300,
 		},
 		{ // IPv6 UDP, wider than the IPv4 columns
 			Time: at(1), Kind: "drop", Reason: "UDP_CSUM", ReasonCode: 10,

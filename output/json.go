@@ -29,6 +29,7 @@ type jsonEvent struct {
 	Dst        string       `json:"dst"`
 	Sport      uint16       `json:"sport"`
 	Dport      uint16       `json:"dport"`
+	TCPFlags   string       `json:"tcp_flags"`
 	Len        uint32       `json:"len"`
 	CPU        uint32       `json:"cpu"`
 	Skb        string       `json:"skb"`
@@ -89,6 +90,7 @@ func newJSONEvent(ev *event.Event) jsonEvent {
 		Dst:        addrText(ev.Dst),
 		Sport:      ev.Sport,
 		Dport:      ev.Dport,
+		TCPFlags:   TCPFlagsText(ev.TCPFlags),
 		Len:        ev.Len,
 		CPU:        ev.CPU,
 		Skb:        fmt.Sprintf("%#x", ev.Skb),

@@ -17,7 +17,7 @@ import (
 var jsonFields = []string{
 	"container", "cpu", "dport", "dst", "ifindex", "ifname", "kind", "len", "location",
 	"mark", "netns", "netns_name", "pod", "pod_namespace", "proto", "reason", "reason_code",
-	"skb", "sock_cookie", "sport", "src", "tcp_info", "tcp_state", "time",
+	"skb", "sock_cookie", "sport", "src", "tcp_flags", "tcp_info", "tcp_state", "time",
 }
 
 // tcpInfoFields is the documented schema of the tcp_info object.
@@ -84,7 +84,7 @@ func TestJSONValues(t *testing.T) {
 			Time: "2025-03-04T15:04:05.123456789+05:30", Kind: "drop",
 			Reason: "NETFILTER_DROP", ReasonCode: 6, Location: "nft_do_chain+0x4f0 [nf_tables]",
 			Netns: 4026531840, Ifindex: 7, Ifname: "veth0", Mark: 16, Proto: "tcp",
-			Src: "10.0.0.1", Dst: "192.168.100.200", Sport: 43210, Dport: 443,
+			Src: "10.0.0.1", Dst: "192.168.100.200", Sport: 43210, Dport: 443, TCPFlags: "SA",
 			Len: 60, CPU: 3, Skb: "0xffff888100a2b300",
 		}},
 		{"no ip header", events[3], jsonEvent{

@@ -13,7 +13,7 @@ import (
 
 // The tuple sides are as wide as the longest IPv4 address with a port
 // ("255.255.255.255:65535"), so IPv4 lines align and IPv6 ones overflow.
-const textFormat = "%-15s %-10s %-15s %-5s %-21s %1s %-21s %5s %-20s %s%s\n"
+const textFormat = "%-15s %-10s %-15s %-5s %-21s %1s %-21s %5s %-5s %-20s %s%s\n"
 
 type text struct {
 	w         io.Writer
@@ -32,7 +32,7 @@ func NewText(w io.Writer) event.Writer {
 func (t *text) Write(ev *event.Event) error {
 	if !t.wroteHead {
 		head := fmt.Sprintf(textFormat, "TIME", "NETNS", "IFACE", "PROTO",
-			"SRC", "", "DST", "LEN", "REASON", "LOCATION", "")
+			"SRC", "", "DST", "LEN", "FLAGS", "REASON", "LOCATION", "")
 		if _, err := io.WriteString(t.w, head); err != nil {
 			return fmt.Errorf("writing text header: %w", err)
 		}
@@ -54,6 +54,7 @@ func appendTextLine(b []byte, ev *event.Event, clock *clockText) []byte {
 	b = clock.append(b, ev.Time)
 	b = append(b, ' ')
 	b = appendPacketCols(b, ev)
+	b = appendCol(b, orDash(TCPFlagsText(ev.TCPFlags)), 5)
 	b = appendCol(b, orDash(reasonText(ev)), 20)
 	b = append(b, ' ')
 	b = append(b, orDash(ev.Location)...)

@@ -118,3 +118,17 @@ func TestTCPText(t *testing.T) {
 		})
 	}
 }
+
+func TestTCPFlagsText(t *testing.T) {
+	for _, tt := range []struct {
+		flags uint8
+		want  string
+	}{
+		{0, ""}, {0x02, "S"}, {0x12, "SA"}, {0x10, "A"}, {0x18, "PA"}, {0x11, "FA"},
+		{0x04, "R"}, {0x14, "RA"}, {0xc2, "SEC"}, {0xff, "FSRPAUEC"},
+	} {
+		if got := TCPFlagsText(tt.flags); got != tt.want {
+			t.Errorf("TCPFlagsText(%#x) = %q, want %q", tt.flags, got, tt.want)
+		}
+	}
+}

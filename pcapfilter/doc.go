@@ -7,8 +7,11 @@
 // An expression is parsed here into a tree, compiled to classic BPF
 // (golang.org/x/net/bpf) with libpcap 1.10's semantics (CompileBPF),
 // converted to eBPF by github.com/cloudflare/cbpfc, and rewritten so that
-// every packet load goes through bpf_probe_read_kernel (Compile). Inject
-// then replaces the body of a stub function in a CollectionSpec with it.
+// every packet load goes through bpf_probe_read_kernel (Compile). On
+// kernels with the bpf_rdonly_cast kfunc (6.2+) CastLoads makes each load
+// a kfunc call and one guarded load instead, a fraction of the cost.
+// Inject then replaces the body of a stub function in a CollectionSpec
+// with it.
 //
 // github.com/packetcap/go-pcap's filter package was the suggested
 // front end, but on the differential corpus (TestProbeGoPcap) it matched

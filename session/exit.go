@@ -24,7 +24,7 @@ func ExitStatus(w io.Writer, err error) int {
 		fmt.Fprintln(w, "droptrace: the reader of the output went away")
 		return 0
 	}
-	fmt.Fprintf(w, "droptrace: %v\n", err)
+	fmt.Fprintln(w, cli.Message("droptrace: ", err))
 	if cli.IsUsage(err) {
 		return 2
 	}

@@ -27,7 +27,7 @@ func TestConfigureDrop(t *testing.T) {
 		Snaplen: 128,
 		Summary: true,
 	}
-	if err := configure(spec, cfg); err != nil {
+	if err := configure(spec, cfg, nil); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {

@@ -110,6 +110,9 @@ func decodeTuple(re *bpf.DropEvent, ev *event.Event) {
 	ev.Proto = protoName(re.L4proto)
 	ev.Sport = swap16(re.Sport)
 	ev.Dport = swap16(re.Dport)
+	if re.L4proto == 6 {
+		ev.TCPFlags = re.TcpFlags
+	}
 }
 
 func decodePacket(re *bpf.DropEvent, data []byte, ev *event.Event) error {

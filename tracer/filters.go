@@ -24,6 +24,7 @@ func filterConfig(s filter.Spec) bpf.DropFilterCfg {
 		Ifname:          ifnameChars(s.Ifname),
 		Proto:           uint8(s.Proto),
 		Port:            networkOrder16(s.Port),
+		PcapOn:          boolByte(s.Expr != ""),
 	}
 	c.SrcFamily, c.SrcAddr, c.SrcMask = prefixWords(s.Src)
 	c.DstFamily, c.DstAddr, c.DstMask = prefixWords(s.Dst)

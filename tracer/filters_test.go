@@ -23,6 +23,7 @@ var everyFilter = filter.Spec{
 	Ifname:  "veth0",
 	Reasons: []uint32{2},
 	Exclude: []uint32{3},
+	Expr:    "tcp port 80",
 }
 
 // TestFilterConfigSetsEveryField fails when bpf/filter.h gains a filter

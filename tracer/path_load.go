@@ -47,6 +47,9 @@ func (p *PathTracer) configure(spec *ebpf.CollectionSpec, cfg PathConfig, kspec 
 	if err != nil {
 		return err
 	}
+	if err := InjectExpr(spec, cfg.Filter.Expr, kspec); err != nil {
+		return err
+	}
 	return setConstants(spec, traceConstants(cfg, params >= 3))
 }
 

@@ -74,7 +74,7 @@ func (t *Tracer) loadDrop(cfg Config) (*ebpf.Collection, link.Link, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the embedded BPF object: %w", err)
 	}
-	if err := configure(spec, cfg); err != nil {
+	if err := configure(spec, cfg, t.kspec); err != nil {
 		return nil, nil, err
 	}
 	shared := map[string]*ebpf.Map{}

@@ -72,7 +72,7 @@ func Open(cfg Config) (*Tracer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the embedded BPF object: %w", err)
 	}
-	if err := configure(spec, cfg); err != nil {
+	if err := configure(spec, cfg, kspec); err != nil {
 		return nil, err
 	}
 	var rings []*ebpf.Map
@@ -104,8 +104,14 @@ func Open(cfg Config) (*Tracer, error) {
 	return t, nil
 }
 
-func configure(spec *ebpf.CollectionSpec, cfg Config) error {
+func configure(spec *ebpf.CollectionSpec, cfg Config, kspec *btf.Spec) error {
+	if cfg.TCP && cfg.Filter.Expr != "" {
+		return errExprTCP
+	}
 	sizeMaps(spec, cfg)
+	if err := InjectExpr(spec, cfg.Filter.Expr, kspec); err != nil {
+		return err
+	}
 	return setConstants(spec, dropConstants(cfg))
 }
 

@@ -104,9 +104,8 @@ func parseFlags(args []string) (*config, *pflag.FlagSet, error) {
 		}
 		return nil, fs, cli.Usagef("%v (see --help)", err)
 	}
-	if fs.NArg() > 0 {
-		return nil, fs, cli.Usagef("unexpected argument %q (see --help)", fs.Arg(0))
-	}
+	// As tcpdump does: the arguments are one expression, joined by spaces.
+	cfg.filters.Expr = strings.Join(fs.Args(), " ")
 	cfg.outputSet = fs.Changed("output")
 	if err := validate(cfg); err != nil {
 		return nil, fs, err

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/droptrace/droptrace/cli"
 	"github.com/droptrace/droptrace/session"
 )
 
@@ -27,7 +28,7 @@ func realMain(args []string) int {
 	case err != nil:
 		return session.ExitStatus(os.Stderr, err)
 	case cfg.help:
-		fmt.Fprintf(os.Stdout, "Usage: droptrace [flags]\n\nReports the packets the kernel drops, why and where.\n\nFlags:\n%s", fs.FlagUsages())
+		fmt.Fprintf(os.Stdout, "Usage: droptrace [flags] [expression]\n\nReports the packets the kernel drops, why and where.\n\nFlags:\n%s\n%s\n", fs.FlagUsages(), cli.ExprHelp)
 		return 0
 	case cfg.version:
 		fmt.Fprintf(os.Stdout, "droptrace %s\n", version)

@@ -53,6 +53,8 @@ func validateTCP(cfg *config) error {
 		return cli.Usagef("--tcp: not supported with --summary, which counts drops only")
 	case cfg.filters.Ifname != "":
 		return cli.Usagef("--filter-ifname: TCP events belong to sockets, not interfaces, so none would match; leave it out with --tcp")
+	case cfg.filters.Expr != "":
+		return cli.Usagef("--tcp: a filter expression applies to packets, and most TCP events are a socket's, with none; use the --filter-* flags with --tcp")
 	}
 	return nil
 }
