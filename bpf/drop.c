@@ -31,14 +31,24 @@ const enum stat_index *unused_stat_index __attribute__((unused));
 const struct summary_key *unused_summary_key __attribute__((unused));
 const struct summary_pending *unused_summary_pending __attribute__((unused));
 const struct dev_key *unused_dev_key __attribute__((unused));
+const struct tcp_sample *unused_tcp_sample __attribute__((unused));
 
 /* Set by user space before load. */
 volatile const __u8 cfg_tp_has_reason = 1; /* tp_btf/kfree_skb carries a reason (5.17+) */
 volatile const __u32 cfg_snaplen = 0;      /* packet bytes to copy, 0 = none */
+volatile const __u8 cfg_tcp = 0;	   /* --tcp: sample the TCP socket of a drop */
 
+/* event_buf is a drop's record: the event, then its socket's TCP sample
+ * when it has one, then the packet bytes. */
 struct event_buf {
 	struct event ev;
-	__u8 data[MAX_SNAPLEN];
+	union {
+		__u8 data[MAX_SNAPLEN];
+		struct {
+			struct tcp_sample tcp;
+			__u8 data[MAX_SNAPLEN];
+		} sampled;
+	};
 };
 
 struct {
@@ -49,11 +59,12 @@ struct {
 } scratch SEC(".maps");
 
 /* capture copies up to cfg_snaplen bytes of the linear data from the
- * Ethernet header when there is one, else from the IP header; ev->len is
- * already read. */
+ * Ethernet header when there is one, else from the IP header, to where
+ * the packet goes in buf; ev->len and ev->has_tcp_sample are already set. */
 static __always_inline __u32 capture(struct event_buf *buf, struct sk_buff *skb,
 				     struct headers *h, bool direct)
 {
+	__u8 *dst = buf->ev.has_tcp_sample ? buf->sampled.data : buf->data;
 	struct event *ev = &buf->ev;
 	unsigned char *start;
 	unsigned char *data;
@@ -77,7 +88,7 @@ static __always_inline __u32 capture(struct event_buf *buf, struct sk_buff *skb,
 		cap = cfg_snaplen;
 	if (cap > MAX_SNAPLEN)
 		cap = MAX_SNAPLEN;
-	if (bpf_probe_read_kernel(buf->data, cap, start))
+	if (bpf_probe_read_kernel(dst, cap, start))
 		return 0;
 	ev->link = h->eth ? LINK_ETHERNET : LINK_RAW_IP;
 	ev->orig_len = len + (data - start);
@@ -90,7 +101,9 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 	struct event_buf *buf;
 	struct event *ev;
 	struct headers h;
+	struct sock *sk;
 	__u32 zero = 0;
+	__u64 size;
 	__u32 cap;
 
 	if (!reason_matches(reason))
@@ -112,17 +125,21 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 	ev->reason = reason;
 	ev->cpu = bpf_get_smp_processor_id();
 	read_skb_fields(skb, ev, direct);
-	read_skb_sock(skb, ev, direct);
+	sk = read_skb_sock(skb, ev, direct);
+	ev->has_tcp_sample = cfg_tcp && read_tcp_sample(sk, ev->tcp_state, &buf->sampled.tcp);
 	read_ct(skb, ev, direct);
 	read_reply(skb, ev);
 	read_tcp_flags(ev, &h);
 	cap = capture(buf, skb, &h, direct);
 	ev->cap_len = cap;
+	size = sizeof(struct event) + cap;
+	if (ev->has_tcp_sample)
+		size += sizeof(struct tcp_sample);
 	count(STAT_SEEN);
 	/* No wakeup per event: user space polls the rings every few
 	 * milliseconds, so a storm costs no interrupt and context switch per
 	 * drop and is read in batches. */
-	if (output_event(buf, sizeof(struct event) + cap, ev->cpu))
+	if (output_event(buf, size, ev->cpu))
 		count(STAT_LOST);
 	return 0;
 }

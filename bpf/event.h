@@ -47,7 +47,8 @@ enum stat_index {
 /* CT_STATE_READ marks event.ct_state as read from the skb. */
 #define CT_STATE_READ 0x80
 
-/* event is what one matched drop sends to user space, followed by cap_len
+/* event is what one matched drop or TCP event sends to user space. A
+ * struct tcp_sample follows it when has_tcp_sample is set, then cap_len
  * bytes of packet. Addresses and ports are in network byte order. */
 struct event {
 	__u64 ts;
@@ -85,7 +86,26 @@ struct event {
 	__u8 reply_type; /* ICMP/ICMPv6 type of the reply */
 	__u8 reply_code; /* ICMP/ICMPv6 code of the reply */
 	__u8 tcp_flags; /* byte 13 of the packet's TCP header; 0 when none */
-	__u8 pad[7];
+	__u8 has_tcp_sample; /* a struct tcp_sample follows */
+	__u8 pad[6];
+};
+
+/* tcp_sample is a TCP socket's state read from the socket at the event,
+ * in the units of struct tcp_info (tcp_get_info()). Only TCP events and,
+ * with --tcp, drops of packets of a TCP connection carry one, so other
+ * records do not grow. */
+struct tcp_sample {
+	__u32 rtt_us;	     /* srtt_us >> 3 */
+	__u32 rttvar_us;     /* mdev_us >> 2 */
+	__u32 rto_us;	     /* icsk_rto, from jiffies */
+	__u32 total_retrans;
+	__u32 lost;	     /* lost_out */
+	__u32 sacked;	     /* sacked_out */
+	__u32 unacked;	     /* packets_out */
+	__u32 snd_cwnd;
+	__u32 snd_ssthresh;
+	__u8 retransmits;    /* icsk_retransmits */
+	__u8 pad[3];
 };
 
 #endif

@@ -58,8 +58,36 @@ struct sock_common {
 	atomic64_t skc_cookie;
 } __attribute__((preserve_access_index));
 
+/* sk_protocol and sk_type are bitfields before 5.6: read them with
+ * BPF_CORE_READ_BITFIELD_PROBED, which handles both layouts. */
 struct sock {
 	struct sock_common __sk_common;
+	__u16 sk_protocol;
+	__u16 sk_type;
+} __attribute__((preserve_access_index));
+
+/* The TCP socket fields tcp_get_info() reports; a struct tcp_sock starts
+ * with its struct sock. */
+struct inet_sock {
+	struct sock sk;
+} __attribute__((preserve_access_index));
+
+struct inet_connection_sock {
+	struct inet_sock icsk_inet;
+	__u32 icsk_rto; /* jiffies */
+	__u8 icsk_retransmits;
+} __attribute__((preserve_access_index));
+
+struct tcp_sock {
+	struct inet_connection_sock inet_conn;
+	__u32 srtt_us; /* smoothed RTT << 3, µs */
+	__u32 mdev_us; /* RTT mean deviation << 2, µs */
+	__u32 packets_out;
+	__u32 lost_out;
+	__u32 sacked_out;
+	__u32 total_retrans;
+	__u32 snd_cwnd;
+	__u32 snd_ssthresh;
 } __attribute__((preserve_access_index));
 
 /* A connection request (TCP_NEW_SYN_RECV) before it becomes a sock. */

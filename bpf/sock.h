@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * sock.h reads what droptrace reports about a TCP socket: its tuple, seen
- * from the socket (local end as source), its namespace, state and cookie.
+ * from the socket (local end as source), its namespace, state and cookie,
+ * and the connection's state at the event (struct tcp_sample): read there
+ * and then, because a socket can be gone a microsecond later, and because
+ * a look-up after the event sees the state after it.
  */
 #ifndef DROPTRACE_SOCK_H
 #define DROPTRACE_SOCK_H
@@ -20,13 +23,27 @@
 #define AF_INET 2
 #define AF_INET6 10
 #define TCP_TIME_WAIT 6
+#define TCP_LISTEN 10
 #define TCP_NEW_SYN_RECV 12
+#define SOCK_STREAM 1
+
+/* cfg_hz is the kernel's CONFIG_HZ, set by user space before load (from
+ * the kernel's config, else measured): icsk_rto is in jiffies. */
+volatile const __u32 cfg_hz = 0;
 
 /* sk_is_full says whether a sock_common is the start of a full struct
  * sock, not a timewait or request sock (the kernel's sk_fullsock). */
 static __always_inline bool sk_is_full(__u8 state)
 {
 	return state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV;
+}
+
+/* sk_is_connection says whether a socket in state is a full TCP socket
+ * with a peer, whose tcp_info describes a connection: not a listener
+ * (whose tcp_info counts its accept queue), request or TIME_WAIT sock. */
+static __always_inline bool sk_is_connection(__u8 state)
+{
+	return state != 0 && state != TCP_LISTEN && sk_is_full(state);
 }
 
 static __always_inline bool is_v4_mapped(const __u32 *a)
@@ -73,8 +90,10 @@ static __always_inline __u64 read_sk_cookie(struct sock_common *skc, bool direct
 	return RD(direct, skc, skc_cookie.counter);
 }
 
-/* read_skb_sock notes the TCP socket an skb belongs to, if any. */
-static __always_inline void read_skb_sock(struct sk_buff *skb, struct event *ev, bool direct)
+/* read_skb_sock notes the TCP socket an skb belongs to, if any, and
+ * returns it; NULL when there is none. */
+static __always_inline struct sock *read_skb_sock(struct sk_buff *skb, struct event *ev,
+						  bool direct)
 {
 	struct sock_common *skc;
 
@@ -82,13 +101,59 @@ static __always_inline void read_skb_sock(struct sk_buff *skb, struct event *ev,
 	ev->tcp_state = 0;
 	ev->sk_src_local = 0;
 	if (ev->l4proto != IPPROTO_TCP)
-		return;
+		return NULL;
 	skc = (struct sock_common *)RD(direct, skb, sk);
 	if (!skc)
-		return;
+		return NULL;
 	ev->tcp_state = RD(direct, skc, skc_state);
 	ev->sock_cookie = read_sk_cookie(skc, direct);
 	ev->sk_src_local = ev->sport == bpf_htons(RD(direct, skc, skc_num));
+	return (struct sock *)skc;
+}
+
+/* jiffies_to_us is the kernel's jiffies_to_usecs() for every HZ it
+ * allows (100, 250, 300, 1000): j * 10^6 / HZ, exact or rounded down as
+ * the kernel's is. */
+static __always_inline __u32 jiffies_to_us(__u32 j)
+{
+	if (!cfg_hz)
+		return 0;
+	return (__u64)j * 1000000 / cfg_hz;
+}
+
+/* TCP_RD reads a field of a tcp_sock: one load through c, a read-only
+ * cast of it, where the kernel has bpf_rdonly_cast (6.2+), else through
+ * bpf_probe_read_kernel. A struct sock pointer of a tp_btf program cannot
+ * be read past the struct sock, so the direct read of RD does not apply. */
+#define TCP_RD(c, tp, field) ((c) ? (c)->field : BPF_CORE_READ(tp, field))
+
+/* read_tcp_sample fills ts from sk, in state state, as tcp_get_info()
+ * would; it returns false, leaving ts alone, when sk is not a TCP
+ * connection's socket: none, a listener, a request or TIME_WAIT sock (which
+ * are not struct tcp_sock), or a raw socket that sent a TCP packet. */
+static __always_inline bool read_tcp_sample(struct sock *sk, __u8 state, struct tcp_sample *ts)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	const struct tcp_sock *c = NULL;
+
+	if (!sk || !sk_is_connection(state))
+		return false;
+	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP ||
+	    BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type) != SOCK_STREAM)
+		return false;
+	if (can_cast())
+		c = pkt_cast(sk, struct tcp_sock);
+	ts->rtt_us = TCP_RD(c, tp, srtt_us) >> 3;
+	ts->rttvar_us = TCP_RD(c, tp, mdev_us) >> 2;
+	ts->rto_us = jiffies_to_us(TCP_RD(c, tp, inet_conn.icsk_rto));
+	ts->retransmits = TCP_RD(c, tp, inet_conn.icsk_retransmits);
+	ts->total_retrans = TCP_RD(c, tp, total_retrans);
+	ts->lost = TCP_RD(c, tp, lost_out);
+	ts->sacked = TCP_RD(c, tp, sacked_out);
+	ts->unacked = TCP_RD(c, tp, packets_out);
+	ts->snd_cwnd = TCP_RD(c, tp, snd_cwnd);
+	ts->snd_ssthresh = TCP_RD(c, tp, snd_ssthresh);
+	return true;
 }
 
 #endif

@@ -27,17 +27,31 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* send_filled applies the filters to ev, filled from a socket or a packet,
- * sets its common fields and sends it. */
-static __always_inline int send_filled(struct event *ev, __u8 kind)
+/* tcp_record is a TCP event and the state of its socket at the event;
+ * the sample is sent only when the socket has one. */
+struct tcp_record {
+	struct event ev;
+	struct tcp_sample tcp;
+};
+
+/* send_filled applies the filters to r's event, filled from a socket or a
+ * packet, sets its common fields, reads the state of sk (NULL when the
+ * event has no socket) and sends it. */
+static __always_inline int send_filled(struct tcp_record *r, __u8 kind, void *sk)
 {
+	struct event *ev = &r->ev;
+	__u64 size = sizeof(*ev);
+
 	if (!match(NULL, ev, NULL, false, true, READ_NONE))
 		return 0;
 	ev->kind = kind;
 	ev->ts = bpf_ktime_get_ns();
 	ev->cpu = bpf_get_smp_processor_id();
+	ev->has_tcp_sample = read_tcp_sample(sk, ev->tcp_state, &r->tcp);
+	if (ev->has_tcp_sample)
+		size += sizeof(r->tcp);
 	count(STAT_TCP_SEEN);
-	if (output_event(ev, sizeof(*ev), ev->cpu))
+	if (output_event(r, size, ev->cpu))
 		count(STAT_TCP_LOST);
 	return 0;
 }
@@ -70,57 +84,58 @@ static __always_inline __u64 cookie(void *sk, bool direct)
  * packet it is about (a retransmitted segment). */
 static __always_inline int report_sk(void *sk, struct sk_buff *skb, __u8 kind, bool direct)
 {
-	struct event ev = {};
+	struct tcp_record r = {};
 
 	if (!sk)
 		return 0;
-	sk_event(&ev, sk, cookie(sk, direct), direct);
-	ev.skb = (__u64)skb;
-	return send_filled(&ev, kind);
+	sk_event(&r.ev, sk, cookie(sk, direct), direct);
+	r.ev.skb = (__u64)skb;
+	return send_filled(&r, kind, sk);
 }
 
 /* report_synack reports a SYN-ACK retransmitted for a connection request;
  * the request sock holds the tuple. */
 static __always_inline int report_synack(void *req, bool direct)
 {
-	struct event ev = {};
+	struct tcp_record r = {};
 
 	if (!req)
 		return 0;
-	sk_event(&ev, req, cookie(req, direct), direct);
-	return send_filled(&ev, EVENT_TCP_RETRANSMIT_SYNACK);
+	sk_event(&r.ev, req, cookie(req, direct), direct);
+	return send_filled(&r, EVENT_TCP_RETRANSMIT_SYNACK, NULL);
 }
 
 /* report_reset_sent reports an RST sent by sk (active reset; skb is NULL)
  * or in answer to skb (sk is the socket it reached, or NULL). */
 static __always_inline int report_reset_sent(void *sk, struct sk_buff *skb, bool direct)
 {
-	struct event ev = {};
+	struct tcp_record r = {};
+	struct event *ev = &r.ev;
 	struct headers h;
 	__be16 port;
 	__u32 addr[4];
 
 	if (!skb)
 		return report_sk(sk, NULL, EVENT_TCP_RESET_SENT, direct);
-	read_dev(skb, &ev, direct);
-	parse_skb(skb, &ev, &h, direct);
-	ev.protocol = RD(direct, skb, protocol);
-	ev.ifname[0] = 0; /* a TCP event has no device; netns is all we keep */
-	ev.ifindex = 0;
-	port = ev.sport;
-	ev.sport = ev.dport;
-	ev.dport = port;
-	__builtin_memcpy(addr, ev.saddr, sizeof(addr));
-	__builtin_memcpy(ev.saddr, ev.daddr, sizeof(addr));
-	__builtin_memcpy(ev.daddr, addr, sizeof(addr));
-	ev.sk_src_local = 1;
-	ev.skb = (__u64)skb;
+	read_dev(skb, ev, direct);
+	parse_skb(skb, ev, &h, direct);
+	ev->protocol = RD(direct, skb, protocol);
+	ev->ifname[0] = 0; /* a TCP event has no device; netns is all we keep */
+	ev->ifindex = 0;
+	port = ev->sport;
+	ev->sport = ev->dport;
+	ev->dport = port;
+	__builtin_memcpy(addr, ev->saddr, sizeof(addr));
+	__builtin_memcpy(ev->saddr, ev->daddr, sizeof(addr));
+	__builtin_memcpy(ev->daddr, addr, sizeof(addr));
+	ev->sk_src_local = 1;
+	ev->skb = (__u64)skb;
 	if (sk) {
-		ev.netns = sk_netns(sk, direct);
-		ev.tcp_state = RD(direct, (struct sock_common *)sk, skc_state);
-		ev.sock_cookie = cookie(sk, direct);
+		ev->netns = sk_netns(sk, direct);
+		ev->tcp_state = RD(direct, (struct sock_common *)sk, skc_state);
+		ev->sock_cookie = cookie(sk, direct);
 	}
-	return send_filled(&ev, EVENT_TCP_RESET_SENT);
+	return send_filled(&r, EVENT_TCP_RESET_SENT, sk);
 }
 
 /* tp_btf programs (5.5+). The arguments used are stable: every kernel
