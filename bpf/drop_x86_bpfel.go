@@ -20,44 +20,46 @@ type DropDevKey struct {
 }
 
 type DropEvent struct {
-	_          structs.HostLayout
-	Ts         uint64
-	Skb        uint64
-	Location   uint64
-	Reason     uint32
-	Netns      uint32
-	Ifindex    uint32
-	Mark       uint32
-	Len        uint32
-	Cpu        uint32
-	OrigLen    uint32
-	CapLen     uint16
-	Protocol   uint16
-	Kind       uint8
-	Family     uint8
-	L4proto    uint8
-	Link       uint8
-	Sport      uint16
-	Dport      uint16
-	Saddr      [4]uint32
-	Daddr      [4]uint32
-	Ifname     [16]int8
-	SockCookie uint64
-	TcpState   uint8
-	SkSrcLocal uint8
-	CtState    uint8
-	Reply      uint8
-	CtStatus   uint16
-	ReplyType  uint8
-	ReplyCode  uint8
-	TcpFlags   uint8
-	Pad        [7]uint8
+	_            structs.HostLayout
+	Ts           uint64
+	Skb          uint64
+	Location     uint64
+	Reason       uint32
+	Netns        uint32
+	Ifindex      uint32
+	Mark         uint32
+	Len          uint32
+	Cpu          uint32
+	OrigLen      uint32
+	CapLen       uint16
+	Protocol     uint16
+	Kind         uint8
+	Family       uint8
+	L4proto      uint8
+	Link         uint8
+	Sport        uint16
+	Dport        uint16
+	Saddr        [4]uint32
+	Daddr        [4]uint32
+	Ifname       [16]int8
+	SockCookie   uint64
+	TcpState     uint8
+	SkSrcLocal   uint8
+	CtState      uint8
+	Reply        uint8
+	CtStatus     uint16
+	ReplyType    uint8
+	ReplyCode    uint8
+	TcpFlags     uint8
+	HasTcpSample uint8
+	Pad          [6]uint8
 }
 
 type DropEventBuf struct {
 	_    structs.HostLayout
 	Ev   DropEvent
 	Data [2048]uint8
+	_    [40]byte
 }
 
 type DropEventKind uint32
@@ -147,6 +149,21 @@ type DropSummaryPending struct {
 	Count uint64
 }
 
+type DropTcpSample struct {
+	_            structs.HostLayout
+	RttUs        uint32
+	RttvarUs     uint32
+	RtoUs        uint32
+	TotalRetrans uint32
+	Lost         uint32
+	Sacked       uint32
+	Unacked      uint32
+	SndCwnd      uint32
+	SndSsthresh  uint32
+	Retransmits  uint8
+	Pad          [3]uint8
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -164,9 +181,11 @@ const (
 	DropProgKfreeSkbBtf         = "kfree_skb_btf"
 	DropProgKfreeSkbTp          = "kfree_skb_tp"
 	DropProgNetDevQueueBtf      = "net_dev_queue_btf"
+	DropVarCfgHz                = "cfg_hz"
 	DropVarCfgReplies           = "cfg_replies"
 	DropVarCfgSnaplen           = "cfg_snaplen"
 	DropVarCfgSummary           = "cfg_summary"
+	DropVarCfgTcp               = "cfg_tcp"
 	DropVarCfgTpHasReason       = "cfg_tp_has_reason"
 	DropVarFilters              = "filters"
 	DropVarUnusedDevKey         = "unused_dev_key"
@@ -176,6 +195,7 @@ const (
 	DropVarUnusedStatIndex      = "unused_stat_index"
 	DropVarUnusedSummaryKey     = "unused_summary_key"
 	DropVarUnusedSummaryPending = "unused_summary_pending"
+	DropVarUnusedTcpSample      = "unused_tcp_sample"
 )
 
 // LoadDrop returns the embedded CollectionSpec for Drop.
@@ -245,9 +265,11 @@ type DropMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DropVariableSpecs struct {
+	CfgHz                *ebpf.VariableSpec `ebpf:"cfg_hz"`
 	CfgReplies           *ebpf.VariableSpec `ebpf:"cfg_replies"`
 	CfgSnaplen           *ebpf.VariableSpec `ebpf:"cfg_snaplen"`
 	CfgSummary           *ebpf.VariableSpec `ebpf:"cfg_summary"`
+	CfgTcp               *ebpf.VariableSpec `ebpf:"cfg_tcp"`
 	CfgTpHasReason       *ebpf.VariableSpec `ebpf:"cfg_tp_has_reason"`
 	Filters              *ebpf.VariableSpec `ebpf:"filters"`
 	UnusedDevKey         *ebpf.VariableSpec `ebpf:"unused_dev_key"`
@@ -257,6 +279,7 @@ type DropVariableSpecs struct {
 	UnusedStatIndex      *ebpf.VariableSpec `ebpf:"unused_stat_index"`
 	UnusedSummaryKey     *ebpf.VariableSpec `ebpf:"unused_summary_key"`
 	UnusedSummaryPending *ebpf.VariableSpec `ebpf:"unused_summary_pending"`
+	UnusedTcpSample      *ebpf.VariableSpec `ebpf:"unused_tcp_sample"`
 }
 
 // DropObjects contains all objects after they have been loaded into the kernel.
@@ -308,9 +331,11 @@ func (m *DropMaps) Close() error {
 //
 // It can be passed to LoadDropObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DropVariables struct {
+	CfgHz                *ebpf.Variable `ebpf:"cfg_hz"`
 	CfgReplies           *ebpf.Variable `ebpf:"cfg_replies"`
 	CfgSnaplen           *ebpf.Variable `ebpf:"cfg_snaplen"`
 	CfgSummary           *ebpf.Variable `ebpf:"cfg_summary"`
+	CfgTcp               *ebpf.Variable `ebpf:"cfg_tcp"`
 	CfgTpHasReason       *ebpf.Variable `ebpf:"cfg_tp_has_reason"`
 	Filters              *ebpf.Variable `ebpf:"filters"`
 	UnusedDevKey         *ebpf.Variable `ebpf:"unused_dev_key"`
@@ -320,6 +345,7 @@ type DropVariables struct {
 	UnusedStatIndex      *ebpf.Variable `ebpf:"unused_stat_index"`
 	UnusedSummaryKey     *ebpf.Variable `ebpf:"unused_summary_key"`
 	UnusedSummaryPending *ebpf.Variable `ebpf:"unused_summary_pending"`
+	UnusedTcpSample      *ebpf.Variable `ebpf:"unused_tcp_sample"`
 }
 
 // DropPrograms contains all programs after they have been loaded into the kernel.

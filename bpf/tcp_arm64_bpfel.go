@@ -48,6 +48,7 @@ const (
 	TcpProgTcpRetransmitSynackTp  = "tcp_retransmit_synack_tp"
 	TcpProgTcpSendResetBtf        = "tcp_send_reset_btf"
 	TcpProgTcpSendResetTp         = "tcp_send_reset_tp"
+	TcpVarCfgHz                   = "cfg_hz"
 	TcpVarFilters                 = "filters"
 )
 
@@ -117,6 +118,7 @@ type TcpMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type TcpVariableSpecs struct {
+	CfgHz   *ebpf.VariableSpec `ebpf:"cfg_hz"`
 	Filters *ebpf.VariableSpec `ebpf:"filters"`
 }
 
@@ -159,6 +161,7 @@ func (m *TcpMaps) Close() error {
 //
 // It can be passed to LoadTcpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type TcpVariables struct {
+	CfgHz   *ebpf.Variable `ebpf:"cfg_hz"`
 	Filters *ebpf.Variable `ebpf:"filters"`
 }
 
