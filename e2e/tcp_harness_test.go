@@ -37,6 +37,8 @@ type tcpInfo struct {
 	Unacked      uint32 `json:"unacked"`
 	SndCwnd      uint32 `json:"snd_cwnd"`
 	SendQueue    uint32 `json:"send_queue"`
+	AtEvent      bool   `json:"at_event"`
+	LookedUp     bool   `json:"looked_up"`
 }
 
 func (tr *tracer) tcpEvents(t *testing.T) []tcpEvent {

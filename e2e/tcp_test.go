@@ -27,11 +27,13 @@ func (tp *topology) blackout(t *testing.T, port int, what string, done func() er
 
 // TestTCPRetransmitTCPInfo drops a transfer's data until the sender has
 // timed out three times in a row (1.4 s at the minimum RTO): droptrace must
-// report the sender's retransmissions with tcp_info whose RTO grows, and
-// which agrees with what ss prints for the socket between the same two
-// retransmissions: total_retrans, RTO (to ss's 1 ms), cwnd, the timer's
-// retransmission count and RTT (to 1 µs). The dropped packets, which have
-// the receiver's socket, must carry its tcp_info too.
+// report the sender's retransmissions with the socket's state read at the
+// event, whose RTO grows, and which agrees with what ss prints for the
+// socket around the event: total_retrans, cwnd, the timer's retransmission
+// count and RTT (to 1 µs) as ss shows them after the retransmission, and
+// the RTO as ss showed it before (the timeout that fired: the kernel backs
+// it off after retransmitting). The dropped packets, which have the
+// receiver's socket, must carry its state and tcp_info too.
 func TestTCPRetransmitTCPInfo(t *testing.T) {
 	requireRoot(t)
 	tp := newTopology(t)
@@ -57,7 +59,7 @@ func TestTCPRetransmitTCPInfo(t *testing.T) {
 	clientNS := inode(t, tp.client)
 	var rexmits []tcpEvent
 	for _, ev := range tr.tcpEvents(t) {
-		if ev.Kind == "retransmit" && ev.Netns == clientNS && ev.Sport == xfer.localPort() && ev.TCPInfo != nil && !ev.TCPInfo.Gone {
+		if ev.Kind == "retransmit" && ev.Netns == clientNS && ev.Sport == xfer.localPort() {
 			rexmits = append(rexmits, ev)
 		}
 	}
@@ -85,7 +87,10 @@ func checkRetransmits(t *testing.T, evs []tcpEvent, tp *topology) {
 		if ev.Src != tp.clientIP4 || ev.Dst != tp.serverIP4 || ev.Proto != "tcp" || ev.SockCookie == 0 || ev.TCPState == "" {
 			t.Errorf("retransmit %+v: want tuple client > server, a cookie and a state", ev)
 		}
-		if ev.TCPInfo.TotalRetrans == 0 || ev.TCPInfo.State == "" {
+		if ev.TCPInfo == nil || !ev.TCPInfo.AtEvent {
+			t.Fatalf("retransmit at %s: tcp_info %+v, want the state read at the event", ev.Time, ev.TCPInfo)
+		}
+		if ev.TCPInfo.TotalRetrans == 0 || ev.TCPInfo.State != ev.TCPState {
 			t.Errorf("retransmit at %s: tcp_info %+v, want total_retrans > 0 and a state", ev.Time, *ev.TCPInfo)
 		}
 		minRTO, maxRTO = min(minRTO, ev.TCPInfo.RTO), max(maxRTO, ev.TCPInfo.RTO)
@@ -96,34 +101,51 @@ func checkRetransmits(t *testing.T, evs []tcpEvent, tp *topology) {
 	}
 }
 
-// compareWithSS pairs each retransmit with the ss samples taken after it
-// that show the same total_retrans, i.e. before the next retransmission,
-// when the socket's state is what droptrace read.
+// compareWithSS pairs each retransmit with the ss samples around it: the
+// last taken before it (a lower total_retrans), when the RTO was the one
+// that fired, and the first taken after it with the same total_retrans,
+// i.e. before the next retransmission.
 func compareWithSS(t *testing.T, evs []tcpEvent, samples []ssSample) {
 	t.Helper()
 	paired := 0
 	for _, ev := range evs {
 		at, ti := eventTime(t, ev), ev.TCPInfo
-		for _, s := range samples {
-			if s.totalRetrans != ti.TotalRetrans || s.at.Before(at) {
-				continue
-			}
-			paired++
-			t.Logf("retransmit %s: droptrace rto=%dµs retrans=%d/%d cwnd=%d rtt=%dµs | ss %s: rto:%g timer count %d retrans:_/%d cwnd:%d rtt:%g",
-				at.Format("15:04:05.000"), ti.RTO, ti.Retransmits, ti.TotalRetrans, ti.SndCwnd, ti.RTT,
-				s.at.Format("15:04:05.000"), s.rtoMS, s.timerCount, s.totalRetrans, s.cwnd, s.rttMS)
-			if math.Abs(s.rtoMS-float64(ti.RTO)/1000) > 1 || s.cwnd != ti.SndCwnd ||
-				s.timerCount != int(ti.Retransmits) || math.Abs(s.rttMS*1000-float64(ti.RTT)) > 1 {
-				t.Errorf("retransmit at %s: droptrace rto=%dµs cwnd=%d retransmits=%d rtt=%dµs; ss at %s rto:%gms cwnd:%d timer count %d rtt:%gms",
-					ev.Time, ti.RTO, ti.SndCwnd, ti.Retransmits, ti.RTT, s.at.Format(time.RFC3339Nano), s.rtoMS, s.cwnd, s.timerCount, s.rttMS)
-			}
-			break
+		before, after, ok := samplesAround(samples, at, ti.TotalRetrans)
+		if !ok {
+			continue
+		}
+		paired++
+		t.Logf("retransmit %s: droptrace rto=%dµs retrans=%d/%d cwnd=%d rtt=%dµs | ss %s: rto:%g | ss %s: timer count %d retrans:_/%d cwnd:%d rtt:%g",
+			at.Format("15:04:05.000"), ti.RTO, ti.Retransmits, ti.TotalRetrans, ti.SndCwnd, ti.RTT,
+			before.at.Format("15:04:05.000"), before.rtoMS,
+			after.at.Format("15:04:05.000"), after.timerCount, after.totalRetrans, after.cwnd, after.rttMS)
+		if math.Abs(before.rtoMS-float64(ti.RTO)/1000) > 1 || after.cwnd != ti.SndCwnd ||
+			after.timerCount != int(ti.Retransmits) || math.Abs(after.rttMS*1000-float64(ti.RTT)) > 1 {
+			t.Errorf("retransmit at %s: droptrace rto=%dµs cwnd=%d retransmits=%d rtt=%dµs; ss before rto:%gms; ss after cwnd:%d timer count %d rtt:%gms",
+				ev.Time, ti.RTO, ti.SndCwnd, ti.Retransmits, ti.RTT, before.rtoMS, after.cwnd, after.timerCount, after.rttMS)
 		}
 	}
-	t.Logf("%d of %d retransmits paired with an ss sample (%d samples)", paired, len(evs), len(samples))
+	t.Logf("%d of %d retransmits paired with ss samples (%d samples)", paired, len(evs), len(samples))
 	if paired < 2 {
 		t.Errorf("only %d retransmits could be compared with ss, want at least 2", paired)
 	}
+}
+
+// samplesAround finds the last sample before at that shows fewer than
+// total retransmissions and the first after at that shows total.
+func samplesAround(samples []ssSample, at time.Time, total uint32) (before, after ssSample, ok bool) {
+	found := false
+	for _, s := range samples {
+		if s.at.Before(at) && s.totalRetrans < total {
+			before, found = s, true
+		}
+	}
+	for _, s := range samples {
+		if found && s.totalRetrans == total && !s.at.Before(at) {
+			return before, s, true
+		}
+	}
+	return before, after, false
 }
 
 // checkAnnotatedDrops expects the receiver's NETFILTER_DROP events of the
@@ -135,12 +157,12 @@ func checkAnnotatedDrops(t *testing.T, evs []tcpEvent, serverNS uint64, port int
 		if ev.Kind != "drop" || ev.Netns != serverNS || ev.Dport != uint16(port) || ev.Reason != "NETFILTER_DROP" {
 			continue
 		}
-		if ev.TCPState == "ESTABLISHED" && ev.TCPInfo != nil && !ev.TCPInfo.Gone && ev.TCPInfo.State != "" {
+		if ev.TCPState == "ESTABLISHED" && ev.TCPInfo != nil && ev.TCPInfo.AtEvent && ev.TCPInfo.State == "ESTABLISHED" && ev.TCPInfo.SndCwnd > 0 {
 			annotated++
 		}
 	}
 	if annotated == 0 {
-		t.Errorf("no NETFILTER_DROP of the flow carries the receiving socket's state and tcp_info")
+		t.Errorf("no NETFILTER_DROP of the flow carries the receiving socket's state read at the event")
 	}
 }
 

@@ -2,11 +2,14 @@ package event
 
 import "strconv"
 
-// TCPInfo is a socket's struct tcp_info as sock_diag reported it shortly
-// after the event, plus its queues.
+// TCPInfo is a socket's struct tcp_info and queues. State through
+// SndSsthresh are read by the kernel program from the socket at the event
+// when AtEvent is set; Gone, RcvQueue, SendQueue and DeliveryRate come
+// from a sock_diag look-up after the event when LookedUp is set (and,
+// without AtEvent, the rest too).
 type TCPInfo struct {
-	Gone         bool   // the socket no longer existed (closed, or only its TIME_WAIT remains); the rest is zero but State
-	State        string // e.g. "ESTABLISHED", at the look-up
+	Gone         bool   // the look-up found no socket (closed, or only its TIME_WAIT remains)
+	State        string // e.g. "ESTABLISHED"
 	RTT          uint32 // smoothed RTT, µs
 	RTTVar       uint32 // µs
 	RTO          uint32 // retransmission timeout, µs
@@ -20,6 +23,8 @@ type TCPInfo struct {
 	RcvQueue     uint32 // bytes
 	SendQueue    uint32 // bytes
 	DeliveryRate uint64 // bytes per second
+	AtEvent      bool   // State through SndSsthresh were read at the event
+	LookedUp     bool   // sock_diag answered a look-up after the event
 }
 
 // tcpStates names the TCP states, which are user ABI (inet_diag's

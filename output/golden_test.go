@@ -82,13 +82,17 @@ func testEvents(loc *time.Location) []*event.Event {
 				State: "ESTABLISHED", RTT: 1200, RTTVar: 600, RTO: 204000, Retransmits: 3,
 				TotalRetrans: 7, Lost: 2, Sacked: 1, Unacked: 10, SndCwnd: 10,
 				SndSsthresh: 7, RcvQueue: 0, SendQueue: 14480, DeliveryRate: 1250000,
+				AtEvent: true, LookedUp: true,
 			},
 		},
-		{ // a reset received: the socket was gone by the look-up
+		{ // a reset received: read at the event, gone by the look-up
 			Time: at(6), Kind: "reset_received", Netns: 4026532001, Proto: "tcp",
 			Src: netip.MustParseAddr("fd00::1"), Dst: netip.MustParseAddr("fd00::2"),
 			Sport: 40000, Dport: 7001, CPU: 1, TCPState: "SYN_SENT", SockCookie: 8193,
-			SockSrcLocal: true, TCPInfo: &event.TCPInfo{Gone: true},
+			SockSrcLocal: true, TCPInfo: &event.TCPInfo{
+				Gone: true, State: "SYN_SENT", RTO: 1000000, Unacked: 1, SndCwnd: 10,
+				SndSsthresh: 0x7fffffff, AtEvent: true, LookedUp: true,
+			},
 		},
 	}
 }

@@ -22,7 +22,7 @@ var jsonFields = []string{
 
 // tcpInfoFields is the documented schema of the tcp_info object.
 var tcpInfoFields = []string{
-	"delivery_rate", "gone", "lost", "rcv_queue", "retransmits", "rto_us", "rtt_us",
+	"at_event", "delivery_rate", "gone", "looked_up", "lost", "rcv_queue", "retransmits", "rto_us", "rtt_us",
 	"rttvar_us", "sacked", "send_queue", "snd_cwnd", "snd_ssthresh", "state",
 	"total_retrans", "unacked",
 }
@@ -125,9 +125,11 @@ func TestJSONTCPInfo(t *testing.T) {
 		{"looked up", events[5], &jsonTCPInfo{
 			State: "ESTABLISHED", RTT: 1200, RTTVar: 600, RTO: 204000, Retransmits: 3,
 			TotalRetrans: 7, Lost: 2, Sacked: 1, Unacked: 10, SndCwnd: 10, SndSsthresh: 7,
-			SendQueue: 14480, DeliveryRate: 1250000,
+			SendQueue: 14480, DeliveryRate: 1250000, AtEvent: true, LookedUp: true,
 		}},
-		{"gone", events[6], &jsonTCPInfo{Gone: true}},
+		{"at the event, gone after", events[6], &jsonTCPInfo{Gone: true, State: "SYN_SENT", RTO: 1000000,
+			Unacked: 1, SndCwnd: 10, SndSsthresh: 0x7fffffff, AtEvent: true, LookedUp: true}},
+		{"gone", &event.Event{TCPInfo: &event.TCPInfo{Gone: true, LookedUp: true}}, &jsonTCPInfo{Gone: true, LookedUp: true}},
 		{"drop without socket", events[0], nil},
 	}
 	for _, tt := range tests {

@@ -24,6 +24,8 @@ type jsonTCPInfo struct {
 	RcvQueue     uint32 `json:"rcv_queue"`
 	SendQueue    uint32 `json:"send_queue"`
 	DeliveryRate uint64 `json:"delivery_rate"`
+	AtEvent      bool   `json:"at_event"`
+	LookedUp     bool   `json:"looked_up"`
 }
 
 func newJSONTCPInfo(ti *event.TCPInfo) *jsonTCPInfo {
@@ -35,30 +37,38 @@ func newJSONTCPInfo(ti *event.TCPInfo) *jsonTCPInfo {
 }
 
 // appendTCPText appends what a text line adds for a TCP socket, e.g.
-// " state=ESTABLISHED rtt=1.2ms rto=204ms retrans=3/7 cwnd=10"; nothing
-// when the event has no socket.
+// " state=ESTABLISHED rtt=1.2ms rto=204ms retrans=3/7 cwnd=10", then
+// " gone" when the look-up after the event found no socket; nothing when
+// the event has no socket.
 func appendTCPText(b []byte, ev *event.Event) []byte {
 	if ev.TCPState != "" {
 		b = append(b, " state="...)
 		b = append(b, ev.TCPState...)
 	}
-	switch ti := ev.TCPInfo; {
-	case ti == nil:
-	case ti.Gone:
+	ti := ev.TCPInfo
+	if ti == nil {
+		return b
+	}
+	if ti.AtEvent || !ti.Gone {
+		b = appendTCPNumbers(b, ti)
+	}
+	if ti.Gone {
 		b = append(b, " gone"...)
-	default:
-		b = append(b, " rtt="...)
-		b = appendMicros(b, ti.RTT)
-		b = append(b, " rto="...)
-		b = appendMicros(b, ti.RTO)
-		b = append(b, " retrans="...)
-		b = strconv.AppendUint(b, uint64(ti.Retransmits), 10)
-		b = append(b, '/')
-		b = strconv.AppendUint(b, uint64(ti.TotalRetrans), 10)
-		b = append(b, " cwnd="...)
-		b = strconv.AppendUint(b, uint64(ti.SndCwnd), 10)
 	}
 	return b
+}
+
+func appendTCPNumbers(b []byte, ti *event.TCPInfo) []byte {
+	b = append(b, " rtt="...)
+	b = appendMicros(b, ti.RTT)
+	b = append(b, " rto="...)
+	b = appendMicros(b, ti.RTO)
+	b = append(b, " retrans="...)
+	b = strconv.AppendUint(b, uint64(ti.Retransmits), 10)
+	b = append(b, '/')
+	b = strconv.AppendUint(b, uint64(ti.TotalRetrans), 10)
+	b = append(b, " cwnd="...)
+	return strconv.AppendUint(b, uint64(ti.SndCwnd), 10)
 }
 
 // appendMicros appends a µs duration as ss prints it: in ms, with what

@@ -105,7 +105,8 @@ func TestTCPText(t *testing.T) {
 		want string
 	}{
 		{"looked up", events[5], " state=ESTABLISHED rtt=1.2ms rto=204ms retrans=3/7 cwnd=10"},
-		{"gone", events[6], " state=SYN_SENT gone"},
+		{"at the event, gone after", events[6], " state=SYN_SENT rtt=0ms rto=1000ms retrans=0/0 cwnd=10 gone"},
+		{"gone, no sample", &event.Event{TCPState: "SYN_SENT", TCPInfo: &event.TCPInfo{Gone: true, LookedUp: true}}, " state=SYN_SENT gone"},
 		{"no socket", events[0], ""},
 		{"socket not looked up", &event.Event{TCPState: "TIME_WAIT"}, " state=TIME_WAIT"},
 		{"sub-millisecond", &event.Event{TCPInfo: &event.TCPInfo{RTT: 52, RTO: 201000}}, " rtt=0.052ms rto=201ms retrans=0/0 cwnd=0"},

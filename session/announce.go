@@ -21,7 +21,8 @@ func AnnounceDrops(w io.Writer, t *tracer.Tracer, spec filter.Spec) {
 		if fb := t.TCPFallback(); fb != "" {
 			fmt.Fprintf(w, "droptrace: TCP events not using tp_btf: %s\n", fb)
 		}
-		fmt.Fprintf(w, "droptrace: tracing TCP retransmits and resets via %s\n", t.TCPMode())
+		hz, source := t.HZ()
+		fmt.Fprintf(w, "droptrace: tracing TCP retransmits and resets via %s; socket state read at the event (HZ %d, %s)\n", t.TCPMode(), hz, source)
 	}
 	fmt.Fprintf(w, "droptrace: tracing drops via %s, filters: %s; Ctrl-C to stop\n", t.Mode(), spec)
 }

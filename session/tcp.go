@@ -10,8 +10,9 @@ import (
 	"github.com/droptrace/droptrace/tracer"
 )
 
-// TCPStage annotates TCP events and TCP drops with tcp_info read through
-// sock_diag, between the ring buffer and the writers (--tcp).
+// TCPStage adds to TCP events and TCP drops what sock_diag reads after
+// the event (queues, delivery rate, gone), between the ring buffer and the
+// writers (--tcp).
 type TCPStage struct {
 	*tcpinfo.Annotator
 	diag *sockdiag.Client
@@ -36,6 +37,6 @@ func (s *TCPStage) Report(w io.Writer, t *tracer.Tracer, events uint64) {
 	st := s.Stats()
 	fmt.Fprintf(w, "droptrace: %d TCP events reported, %d matched in the kernel, %d events lost (%d ring buffer full, %d not run: the program was busy on that CPU)\n",
 		events, seen, lost+missed, lost, missed)
-	fmt.Fprintf(w, "droptrace: tcp_info: %d events annotated (%d gone), %d look-ups, %d coalesced; without tcp_info: %d queue full, %d timed out, %d failed\n",
-		st.Annotated, st.Gone, st.Lookups, st.Coalesced, st.QueueFull, st.TimedOut, st.Failed)
+	fmt.Fprintf(w, "droptrace: tcp_info: %d events with the socket's state at the event; sock_diag after the event: %d events annotated (%d gone), %d look-ups, %d coalesced; not annotated: %d queue full, %d timed out, %d failed\n",
+		st.AtEvent, st.Annotated, st.Gone, st.Lookups, st.Coalesced, st.QueueFull, st.TimedOut, st.Failed)
 }

@@ -36,15 +36,16 @@ func DefaultConfig() Config {
 }
 
 // Stats counts what the Annotator did. Every event it was given is
-// written, with tcp_info or without.
+// written, with what its look-up found or without.
 type Stats struct {
-	Annotated uint64 // events written with tcp_info, Gone included
+	AtEvent   uint64 // events that came with the socket's state read at the event
+	Annotated uint64 // events written with what their look-up found, Gone included
 	Gone      uint64 // of those, whose socket no longer existed
 	Lookups   uint64 // look-ups made
 	Coalesced uint64 // events that shared a look-up with an earlier one
-	QueueFull uint64 // events written without tcp_info: the look-up queue was full
-	TimedOut  uint64 // events written without tcp_info: the look-up took longer than Wait
-	Failed    uint64 // events written without tcp_info: the look-up failed
+	QueueFull uint64 // events written without a look-up's answer: the look-up queue was full
+	TimedOut  uint64 // events written without a look-up's answer: the look-up took longer than Wait
+	Failed    uint64 // events written without a look-up's answer: the look-up failed
 }
 
 // Annotator attaches tcp_info to events; see the package documentation.
@@ -113,6 +114,13 @@ func New(lookup Lookup, cfg Config) *Annotator {
 // stopped, it returns the error Drain stopped with.
 func (a *Annotator) Add(ev *event.Event) error {
 	e := *ev
+	if e.TCPInfo != nil {
+		ti := *e.TCPInfo // the look-up's answer is merged into the copy
+		e.TCPInfo = &ti
+		if ti.AtEvent {
+			a.count(func(s *Stats) { s.AtEvent++ })
+		}
+	}
 	it := item{ev: &e}
 	if f, ok := FlowOf(&e); ok {
 		now := a.now()
@@ -169,7 +177,7 @@ func (a *Annotator) await(it item) {
 	case it.q.err != nil:
 		a.count(func(s *Stats) { s.Failed++ })
 	default:
-		it.ev.TCPInfo = it.q.info
+		it.ev.TCPInfo = merge(it.ev.TCPInfo, it.q.info)
 		a.count(func(s *Stats) {
 			s.Annotated++
 			if it.q.info.Gone {
@@ -177,6 +185,21 @@ func (a *Annotator) await(it item) {
 			}
 		})
 	}
+}
+
+// merge adds what a look-up found (shared by the events that waited for
+// it, so left alone) to the state read at the event, at; without one, the
+// look-up's answer is all there is.
+func merge(at, found *event.TCPInfo) *event.TCPInfo {
+	if at == nil || !at.AtEvent {
+		ti := *found
+		ti.LookedUp = true
+		return &ti
+	}
+	at.LookedUp = true
+	at.Gone = found.Gone
+	at.RcvQueue, at.SendQueue, at.DeliveryRate = found.RcvQueue, found.SendQueue, found.DeliveryRate
+	return at
 }
 
 // waitDone waits for the event's look-up until its deadline; a look-up

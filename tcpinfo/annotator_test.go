@@ -281,3 +281,35 @@ func TestFlowOf(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeAtEvent: an event that carries the socket's state read at the
+// event keeps it; the look-up adds the queues, the delivery rate and
+// whether the socket is gone, and events sharing a look-up do not share
+// their state.
+func TestMergeAtEvent(t *testing.T) {
+	r := newRecorder()
+	r.result = func() (*event.TCPInfo, error) {
+		return &event.TCPInfo{Gone: true, State: "TIME_WAIT", RTO: 999, RcvQueue: 5, SendQueue: 6}, nil
+	}
+	a := New(r.lookup, DefaultConfig())
+	evs := []*event.Event{tcpEvent(1, 0), tcpEvent(1, 1), udpDrop(2)}
+	for i, ev := range evs[:2] {
+		ev.TCPInfo = &event.TCPInfo{AtEvent: true, State: "ESTABLISHED", RTO: 204000, TotalRetrans: uint32(i + 1)}
+	}
+	got, _ := run(t, a, evs, 0)
+	checkOrder(t, got, 3)
+	for i, ev := range got[:2] {
+		ti := ev.TCPInfo
+		want := event.TCPInfo{AtEvent: true, LookedUp: true, Gone: true, State: "ESTABLISHED", RTO: 204000,
+			TotalRetrans: uint32(i + 1), RcvQueue: 5, SendQueue: 6, DeliveryRate: ti.DeliveryRate}
+		if *ti != want {
+			t.Errorf("event %d: tcp_info %+v, want %+v", i, *ti, want)
+		}
+		if evs[i].TCPInfo.LookedUp {
+			t.Errorf("event %d: the caller's event was changed", i)
+		}
+	}
+	if st := a.Stats(); st.AtEvent != 2 || st.Annotated != 2 || st.Gone != 2 {
+		t.Errorf("stats %+v, want 2 at the event, 2 annotated, 2 gone", st)
+	}
+}

@@ -1,7 +1,11 @@
 // Package tcpinfo annotates events that belong to a TCP connection
-// (retransmits, resets, drops of the connection's packets) with the
-// connection's tcp_info, read through sock_diag in the connection's own
-// network namespace.
+// (retransmits, resets, drops of the connection's packets) with what the
+// kernel program could not read at the event (the socket's queues and
+// delivery rate, and whether it still exists), read through sock_diag in
+// the connection's own network namespace after the event. The socket's
+// state at the event (RTT, RTO, retransmissions, cwnd...) comes with the
+// event and is kept; for an event without it, the look-up's tcp_info is
+// all there is.
 //
 // It is a pipeline stage between the ring buffer reader and the writers,
 // and it must never hold the reader up while it waits for a look-up:

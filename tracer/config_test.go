@@ -26,8 +26,9 @@ func TestConfigureDrop(t *testing.T) {
 		Filter:  filter.Spec{Port: 53, Proto: 17, Netns: 4026532000, Ifname: "veth0", Reasons: []uint32{2}, Src: netip.MustParsePrefix("10.0.0.0/8")},
 		Snaplen: 128,
 		Summary: true,
+		TCP:     true,
 	}
-	if err := configure(spec, cfg, nil); err != nil {
+	if err := configure(spec, cfg, nil, 250); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -36,6 +37,8 @@ func TestConfigureDrop(t *testing.T) {
 	}{
 		{bpf.DropVarCfgSnaplen, uint32(128)},
 		{bpf.DropVarCfgSummary, uint8(1)},
+		{bpf.DropVarCfgTcp, uint8(1)},
+		{bpf.DropVarCfgHz, uint32(250)},
 	}
 	for _, tt := range tests {
 		if got := variable(t, spec, tt.name, tt.want); got != fmt.Sprint(tt.want) {

@@ -41,7 +41,10 @@ func NewDecoder(syms Symbolizer, reasons ReasonNamer) *Decoder {
 	return &Decoder{Symbols: syms, Reasons: reasons, clock: newClock()}
 }
 
-const eventSize = int(unsafe.Sizeof(bpf.DropEvent{}))
+const (
+	eventSize  = int(unsafe.Sizeof(bpf.DropEvent{}))
+	sampleSize = int(unsafe.Sizeof(bpf.DropTcpSample{}))
+)
 
 // Decode fills ev from one record. ev.Packet aliases nothing in raw.
 func (d *Decoder) Decode(raw []byte, ev *event.Event) error {
@@ -85,7 +88,15 @@ func (d *Decoder) decode(raw []byte, ev *event.Event) error {
 	decodeSock(&re, ev)
 	decodeCt(&re, ev)
 	decodeReply(&re, ev)
-	return decodePacket(&re, raw[eventSize:], ev)
+	rest := raw[eventSize:]
+	if re.HasTcpSample != 0 {
+		if len(rest) < sampleSize {
+			return fmt.Errorf("event claims a TCP sample of %d bytes, has %d", sampleSize, len(rest))
+		}
+		decodeSample(rest, ev)
+		rest = rest[sampleSize:]
+	}
+	return decodePacket(&re, rest, ev)
 }
 
 // ifname returns the device name in b, reusing the last one's string.

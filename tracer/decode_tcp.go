@@ -2,6 +2,7 @@ package tracer
 
 import (
 	"strconv"
+	"unsafe"
 
 	"github.com/droptrace/droptrace/bpf"
 	"github.com/droptrace/droptrace/event"
@@ -39,5 +40,19 @@ const ctStateRead = 0x80
 func decodeCt(re *bpf.DropEvent, ev *event.Event) {
 	if ev.Kind == event.KindDrop && re.CtState&ctStateRead != 0 {
 		ev.CTState, ev.CTStatus = re.CtState&^ctStateRead, re.CtStatus
+	}
+}
+
+// decodeSample fills ev.TCPInfo from the struct tcp_sample at the start of
+// raw, which the program read from the socket at the event. ev.TCPState,
+// read with it, is its state.
+func decodeSample(raw []byte, ev *event.Event) {
+	s := *(*bpf.DropTcpSample)(unsafe.Pointer(&raw[0]))
+	ev.TCPInfo = &event.TCPInfo{
+		AtEvent: true, State: ev.TCPState,
+		RTT: s.RttUs, RTTVar: s.RttvarUs, RTO: s.RtoUs,
+		Retransmits: s.Retransmits, TotalRetrans: s.TotalRetrans,
+		Lost: s.Lost, Sacked: s.Sacked, Unacked: s.Unacked,
+		SndCwnd: s.SndCwnd, SndSsthresh: s.SndSsthresh,
 	}
 }

@@ -80,11 +80,11 @@ func TestConstantsMatchObjects(t *testing.T) {
 		// setElsewhere are set by the attach code, not the constructor.
 		setElsewhere []string
 	}{
-		{"drop", bpf.LoadDrop, dropConstants(Config{Filter: everyFilter, Snaplen: 64, Summary: true}),
+		{"drop", bpf.LoadDrop, dropConstants(Config{Filter: everyFilter, Snaplen: 64, Summary: true, TCP: true}, 250),
 			[]string{bpf.DropVarCfgTpHasReason, bpf.DropVarCfgReplies}},
 		{"trace", bpf.LoadTrace, traceConstants(PathConfig{Filter: everyFilter, Stack: true}, true),
 			[]string{bpf.TraceVarCfgProbeId}},
-		{"tcp", bpf.LoadTcp, tcpConstants(everyFilter), nil},
+		{"tcp", bpf.LoadTcp, tcpConstants(everyFilter, 250), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -58,7 +58,7 @@ func (t *Tracer) load(cfg Config, tcp bool) (*ebpf.Collection, link.Link, *tcpPr
 	if !tcp {
 		return coll, l, nil, nil
 	}
-	p, err := openTCP(cfg.Filter, t.kspec, t.coll)
+	p, err := openTCP(cfg.Filter, t.hz, t.kspec, t.coll)
 	if err != nil {
 		l.Close()
 		coll.Close()
@@ -74,7 +74,7 @@ func (t *Tracer) loadDrop(cfg Config) (*ebpf.Collection, link.Link, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the embedded BPF object: %w", err)
 	}
-	if err := configure(spec, cfg, t.kspec); err != nil {
+	if err := configure(spec, cfg, t.kspec, t.hz); err != nil {
 		return nil, nil, err
 	}
 	shared := map[string]*ebpf.Map{}

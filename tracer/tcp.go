@@ -46,12 +46,12 @@ type tcpProbe struct {
 // openTCP loads the TCP programs with the filters of f, sharing the maps
 // of the drop collection, and attaches them: to the BTF-typed tracepoints
 // where the kernel allows it, else to the classic ones.
-func openTCP(f filter.Spec, kspec *btf.Spec, drop *ebpf.Collection) (*tcpProbe, error) {
+func openTCP(f filter.Spec, hz int, kspec *btf.Spec, drop *ebpf.Collection) (*tcpProbe, error) {
 	spec, err := bpf.LoadTcp()
 	if err != nil {
 		return nil, fmt.Errorf("reading the embedded TCP BPF object: %w", err)
 	}
-	if err := setConstants(spec, tcpConstants(f)); err != nil {
+	if err := setConstants(spec, tcpConstants(f, hz)); err != nil {
 		return nil, err
 	}
 	// The TCP object declares the rings map alike; it takes the size of
@@ -81,9 +81,10 @@ func openTCP(f filter.Spec, kspec *btf.Spec, drop *ebpf.Collection) (*tcpProbe, 
 	return p, nil
 }
 
-// tcpConstants are the values of the TCP object's volatile consts for f.
-func tcpConstants(f filter.Spec) map[string]any {
-	return map[string]any{bpf.TcpVarFilters: bpf.TcpFilterCfg(filterConfig(f))}
+// tcpConstants are the values of the TCP object's volatile consts for f
+// and the kernel's HZ.
+func tcpConstants(f filter.Spec, hz int) map[string]any {
+	return map[string]any{bpf.TcpVarFilters: bpf.TcpFilterCfg(filterConfig(f)), bpf.TcpVarCfgHz: uint32(hz)}
 }
 
 // setConstants sets the volatile consts of spec; a name spec lacks is an
@@ -227,6 +228,11 @@ func (t *Tracer) TCPFallback() string {
 	}
 	return t.tcp.fallback
 }
+
+// HZ returns the kernel's HZ, with which the programs turn a TCP socket's
+// RTO from jiffies into µs, and where it was found; 0 and "" without
+// Config.TCP.
+func (t *Tracer) HZ() (hz int, source string) { return t.hz, t.hzSource }
 
 // TCPStats returns how many TCP events matched the filters in the
 // kernel, how many of those did not fit in the ring buffer, and how many

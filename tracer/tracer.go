@@ -12,6 +12,7 @@ import (
 
 	"github.com/droptrace/droptrace/bpf"
 	"github.com/droptrace/droptrace/filter"
+	"github.com/droptrace/droptrace/kernel"
 )
 
 // MaxSnaplen is the most packet bytes one event can carry.
@@ -44,6 +45,8 @@ type Tracer struct {
 	rings    []*ebpf.Map // one per CPU; none in summary mode
 	summary  summaryState
 	dec      *Decoder
+	hz       int    // the kernel's HZ, with --tcp
+	hzSource string // where hz was found
 
 	cfg   Config    // what the programs were loaded for, for RetargetNetns
 	kspec *btf.Spec //
@@ -72,7 +75,14 @@ func Open(cfg Config) (*Tracer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the embedded BPF object: %w", err)
 	}
-	if err := configure(spec, cfg, kspec); err != nil {
+	var hz int
+	var hzSource string
+	if cfg.TCP {
+		if hz, hzSource, err = kernel.HZ(); err != nil {
+			return nil, err
+		}
+	}
+	if err := configure(spec, cfg, kspec, hz); err != nil {
 		return nil, err
 	}
 	var rings []*ebpf.Map
@@ -86,7 +96,8 @@ func Open(cfg Config) (*Tracer, error) {
 		closeAll(rings)
 		return nil, explainPermission(err)
 	}
-	t := &Tracer{coll: coll, link: l, mode: mode, fallback: fallback, rings: rings, dec: cfg.Decoder, cfg: cfg, kspec: kspec}
+	t := &Tracer{coll: coll, link: l, mode: mode, fallback: fallback, rings: rings, dec: cfg.Decoder,
+		cfg: cfg, kspec: kspec, hz: hz, hzSource: hzSource}
 	if t.replyLinks, err = attachReplies(coll); err != nil {
 		t.Close()
 		return nil, explainPermission(err)
@@ -96,7 +107,7 @@ func Open(cfg Config) (*Tracer, error) {
 		return nil, err
 	}
 	if cfg.TCP {
-		if t.tcp, err = openTCP(cfg.Filter, kspec, coll); err != nil {
+		if t.tcp, err = openTCP(cfg.Filter, hz, kspec, coll); err != nil {
 			t.Close()
 			return nil, explainPermission(err)
 		}
@@ -104,7 +115,7 @@ func Open(cfg Config) (*Tracer, error) {
 	return t, nil
 }
 
-func configure(spec *ebpf.CollectionSpec, cfg Config, kspec *btf.Spec) error {
+func configure(spec *ebpf.CollectionSpec, cfg Config, kspec *btf.Spec, hz int) error {
 	if cfg.TCP && cfg.Filter.Expr != "" {
 		return errExprTCP
 	}
@@ -112,16 +123,19 @@ func configure(spec *ebpf.CollectionSpec, cfg Config, kspec *btf.Spec) error {
 	if err := InjectExpr(spec, cfg.Filter.Expr, kspec); err != nil {
 		return err
 	}
-	return setConstants(spec, dropConstants(cfg))
+	return setConstants(spec, dropConstants(cfg, hz))
 }
 
 // dropConstants are the values of the drop object's volatile consts for
-// cfg, but cfg_tp_has_reason, which attachTpBTF sets.
-func dropConstants(cfg Config) map[string]any {
+// cfg and the kernel's HZ (0 without --tcp), but cfg_tp_has_reason, which
+// attachTpBTF sets.
+func dropConstants(cfg Config, hz int) map[string]any {
 	return map[string]any{
 		bpf.DropVarFilters:    filterConfig(cfg.Filter),
 		bpf.DropVarCfgSnaplen: uint32(cfg.Snaplen),
 		bpf.DropVarCfgSummary: boolByte(cfg.Summary),
+		bpf.DropVarCfgTcp:     boolByte(cfg.TCP),
+		bpf.DropVarCfgHz:      uint32(hz),
 	}
 }
 
