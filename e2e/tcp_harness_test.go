@@ -81,9 +81,10 @@ func runInNetns(ns string, f func() error) error {
 // transfer is a TCP connection from the client namespace to a server in
 // the server namespace that reads and discards everything.
 type transfer struct {
-	conn net.Conn
-	stop chan struct{}
-	done chan struct{}
+	conn     net.Conn
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
 }
 
 // startTransfer connects to addr:port and writes chunk bytes every gap
@@ -152,9 +153,14 @@ func (tr *transfer) write(chunk int, gap time.Duration) {
 
 // finish stops writing and closes the connection.
 func (tr *transfer) finish() {
-	close(tr.stop)
-	<-tr.done
+	tr.pause()
 	tr.conn.Close()
+}
+
+// pause stops writing and leaves the connection open.
+func (tr *transfer) pause() {
+	tr.stopOnce.Do(func() { close(tr.stop) })
+	<-tr.done
 }
 
 // localPort is the client's ephemeral port.
@@ -170,7 +176,8 @@ type ssSample struct {
 	cwnd         uint32
 	totalRetrans uint32
 	bytesAcked   uint64
-	timerCount   int // the third field of timer:(on,408ms,2): icsk_retransmits
+	unacked      uint64 // 0 when ss prints no unacked:
+	timerCount   int    // the third field of timer:(on,408ms,2): icsk_retransmits
 }
 
 var (
@@ -179,6 +186,7 @@ var (
 	ssCwnd  = regexp.MustCompile(`\bcwnd:(\d+)`)
 	ssRetr  = regexp.MustCompile(`\bretrans:\d+/(\d+)`)
 	ssAcked = regexp.MustCompile(`\bbytes_acked:(\d+)`)
+	ssUnack = regexp.MustCompile(`\bunacked:(\d+)`)
 	ssTimer = regexp.MustCompile(`timer:\([a-z_]+,[^,]+,(\d+)\)`)
 )
 
@@ -203,6 +211,9 @@ func parseSS(out string, at time.Time) (ssSample, bool) {
 	}
 	if m := ssAcked.FindStringSubmatch(out); m != nil {
 		s.bytesAcked, _ = strconv.ParseUint(m[1], 10, 64)
+	}
+	if m := ssUnack.FindStringSubmatch(out); m != nil {
+		s.unacked, _ = strconv.ParseUint(m[1], 10, 64)
 	}
 	if m := ssTimer.FindStringSubmatch(out); m != nil {
 		s.timerCount, _ = strconv.Atoi(m[1])
