@@ -127,6 +127,19 @@ static __always_inline __u32 jiffies_to_us(__u32 j)
  * be read past the struct sock, so the direct read of RD does not apply. */
 #define TCP_RD(c, tp, field) ((c) ? (c)->field : BPF_CORE_READ(tp, field))
 
+/* sk_is_tcp says whether sk is a TCP socket, not a raw one; c is its
+ * read-only cast or NULL. sk_protocol and sk_type are whole u16 fields
+ * since 5.6, so where the kernel has bpf_rdonly_cast (6.2+) they are
+ * single loads; older kernels get the bitfield-aware probe reads. */
+static __always_inline bool sk_is_tcp(struct sock *sk, const struct tcp_sock *c)
+{
+	if (c)
+		return c->inet_conn.icsk_inet.sk.sk_protocol == IPPROTO_TCP &&
+		       c->inet_conn.icsk_inet.sk.sk_type == SOCK_STREAM;
+	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) == IPPROTO_TCP &&
+	       BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type) == SOCK_STREAM;
+}
+
 /* read_tcp_sample fills ts from sk, in state state, as tcp_get_info()
  * would; it returns false, leaving ts alone, when sk is not a TCP
  * connection's socket: none, a listener, a request or TIME_WAIT sock (which
@@ -138,11 +151,10 @@ static __always_inline bool read_tcp_sample(struct sock *sk, __u8 state, struct 
 
 	if (!sk || !sk_is_connection(state))
 		return false;
-	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP ||
-	    BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type) != SOCK_STREAM)
-		return false;
 	if (can_cast())
 		c = pkt_cast(sk, struct tcp_sock);
+	if (!sk_is_tcp(sk, c))
+		return false;
 	ts->rtt_us = TCP_RD(c, tp, srtt_us) >> 3;
 	ts->rttvar_us = TCP_RD(c, tp, mdev_us) >> 2;
 	ts->rto_us = jiffies_to_us(TCP_RD(c, tp, inet_conn.icsk_rto));
