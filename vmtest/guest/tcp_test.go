@@ -18,8 +18,8 @@ const debianHZ = 250
 // client (SO_LINGER 0) and checks the state the TCP programs read from
 // both sockets at the event, through this kernel's struct tcp_sock
 // layout (CO-RE) and its HZ: the guest has no kernel config, so HZ is
-// measured, and a wrong one also shows in the RTO, which is the RTT plus
-// at least the 200 ms minimum.
+// measured and must be Debian's; a wrong one also shows in the RTO, which
+// is the RTT plus at least the 200 ms minimum.
 func TestTCPStateAtEvent(t *testing.T) {
 	requireVM(t)
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -103,13 +103,16 @@ func checkAtEvent(t *testing.T, ev event.Event, sender bool) {
 	if ti.State != ev.TCPState || ti.SndCwnd == 0 || ti.SndSsthresh == 0 {
 		t.Errorf("%s: tcp_info %+v, want state %s, a cwnd and an ssthresh", ev.Kind, *ti, ev.TCPState)
 	}
-	// The kernel's RTO is srtt + max(200 ms, about 4 rttvar), rounded up
-	// to a jiffy (4 ms).
-	lo, hi := 200000+ti.RTT, ti.RTT+max(200000, 4*ti.RTTVar)+8000
-	if ti.RTO < lo || ti.RTO > hi {
-		t.Errorf("%s: rto %d µs with rtt %d µs, rttvar %d µs: want %d-%d µs", ev.Kind, ti.RTO, ti.RTT, ti.RTTVar, lo, hi)
+	// The kernel's RTO is srtt plus a variance of at least 200 ms (its
+	// upper bound depends on the RTT's history), rounded up to a jiffy;
+	// with HZ too high, the µs would come out too low. debianHZ checks
+	// the other way.
+	if lo := 200000 + ti.RTT; ti.RTO < lo || ti.RTO > 120000000 {
+		t.Errorf("%s: rto %d µs with rtt %d µs: want %d µs to 120 s", ev.Kind, ti.RTO, ti.RTT, lo)
 	}
-	if sender && (ti.RTT == 0 || ti.RTT > 100000) {
-		t.Errorf("%s: rtt %d µs, want the loopback's, above 0", ev.Kind, ti.RTT)
+	// No upper bound: under TCG on a busy host, loopback RTTs reach
+	// hundreds of ms; the RTO check above ties the two together.
+	if sender && ti.RTT == 0 {
+		t.Errorf("%s: rtt 0, want the RTT its data's ACKs measured", ev.Kind)
 	}
 }
