@@ -63,8 +63,10 @@ func configHZ(path string) (int, error) {
 }
 
 // hzSpan is how long measureHZ counts jiffies: long enough that a tick
-// more or less cannot make 250 look like 300, the two closest choices.
-const hzSpan = 60 * time.Millisecond
+// more or less, or a reader preempted for 20 ms between the two lines it
+// reads, cannot make 250 look like 300, the two closest choices (10%
+// apart). It is paid only on kernels whose config droptrace cannot read.
+const hzSpan = 250 * time.Millisecond
 
 // measureHZ counts the jiffies that pass in hzSpan of the kernel's own
 // clock, both as /proc/timer_list prints them, and returns the allowed HZ
