@@ -164,7 +164,9 @@ func checkCounts(t *testing.T, tr *tracer) {
 		if n, _ := fmt.Sscanf(line, "droptrace: %d drops reported, %d matched in the kernel, %d events lost", &a, &b, &c); n == 3 {
 			reported, matched, lost, found = a, b, c, true
 		}
-		if n, _ := fmt.Sscanf(line, "droptrace: %d drops not reported:", &a); n == 1 && strings.Contains(line, " drops not reported:") {
+		// Routine frees in the pod's namespace (a socket closed with
+		// datagrams queued) are matched but not reported, and said so.
+		if n, _ := fmt.Sscanf(line, "droptrace: %d routine frees not reported", &a); n == 1 && strings.Contains(line, " routine frees not reported") {
 			skipped = a
 		}
 	}
