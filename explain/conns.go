@@ -6,7 +6,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -27,40 +26,22 @@ type conn struct {
 	ns   netns.NsHandle
 	h    *netlink.Handle
 	diag *nl.NetlinkSocket
-	used time.Time
 }
 
 type conns struct {
-	netns     *nsfs.Index
-	timeout   time.Duration
-	idleClose time.Duration
-
-	mu  sync.Mutex
-	all map[uint32]*conn
+	netns   *nsfs.Index
+	timeout time.Duration
+	cache   *nsfs.Cache[*conn]
 }
 
 func newConns(idx *nsfs.Index, timeout, idleClose time.Duration) *conns {
-	return &conns{netns: idx, timeout: timeout, idleClose: idleClose, all: map[uint32]*conn{}}
+	cs := &conns{netns: idx, timeout: timeout}
+	cs.cache = nsfs.NewCache(idleClose, cs.open, func(c *conn, _ bool) bool { c.close(); return true })
+	return cs
 }
 
 // get returns the namespace's conn, opening it when needed.
-func (cs *conns) get(ino uint32) (*conn, error) {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	now := time.Now()
-	cs.closeIdle(now)
-	if c, ok := cs.all[ino]; ok {
-		c.used = now
-		return c, nil
-	}
-	c, err := cs.open(ino)
-	if err != nil {
-		return nil, err
-	}
-	c.used = now
-	cs.all[ino] = c
-	return c, nil
-}
+func (cs *conns) get(ino uint32) (*conn, error) { return cs.cache.Get(ino) }
 
 // open opens namespace ino, checking that the file found for it still
 // opens it (a /proc/PID file may belong to another process by now).
@@ -112,25 +93,7 @@ func (c *conn) close() {
 	c.ns.Close()
 }
 
-// closeIdle closes conns unused for idleClose: an open namespace file
-// keeps the namespace alive after everything else has left it.
-func (cs *conns) closeIdle(now time.Time) {
-	for ino, c := range cs.all {
-		if now.Sub(c.used) > cs.idleClose {
-			c.close()
-			delete(cs.all, ino)
-		}
-	}
-}
-
-func (cs *conns) closeAll() {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	for ino, c := range cs.all {
-		c.close()
-		delete(cs.all, ino)
-	}
-}
+func (cs *conns) closeAll() { cs.cache.Close() }
 
 // inNetns runs f on a thread of its own that has entered the conn's
 // namespace: /proc/sys/net shows the namespace of the thread that opens

@@ -31,32 +31,31 @@ type TCPSocket struct {
 
 // Client looks TCP sockets up through netlink sock_diag (INET_DIAG) in
 // the network namespace they live in, with one netlink handle per
-// namespace, opened on first use and closed after IdleClose unused.
+// namespace, opened on first use and closed after a minute unused.
 type Client struct {
-	Netns     *nsfs.Index
-	Timeout   time.Duration // netlink receive timeout of each look-up
-	IdleClose time.Duration
+	Netns   *nsfs.Index
+	Timeout time.Duration // netlink receive timeout of each look-up
 
-	mu      sync.Mutex
-	handles map[uint32]*diagHandle
+	handles *nsfs.Cache[*diagHandle]
 }
 
 type diagHandle struct {
-	mu   sync.Mutex // a netlink socket carries one request at a time
-	h    *netlink.Handle
-	used time.Time
+	mu sync.Mutex // a netlink socket carries one request at a time
+	h  *netlink.Handle
 }
 
 // NewSockDiag returns a Client that finds namespaces through netns.
 func New(idx *nsfs.Index) *Client {
-	return &Client{Netns: idx, Timeout: time.Second, IdleClose: time.Minute, handles: map[uint32]*diagHandle{}}
+	d := &Client{Netns: idx, Timeout: time.Second}
+	d.handles = nsfs.NewCache(time.Minute, d.open, closeHandle)
+	return d
 }
 
 // LookupTCP returns the TCP socket of namespace ino whose local and remote
 // ends are local and remote; with a cookie other than 0, only the socket
 // with that cookie. A socket that does not exist is ErrSocketGone.
 func (d *Client) LookupTCP(ino uint32, local, remote netip.AddrPort, cookie uint64) (*TCPSocket, error) {
-	h, err := d.handle(ino)
+	h, err := d.handles.Get(ino)
 	if err != nil {
 		return nil, err
 	}
@@ -101,28 +100,9 @@ func addrPort(ip net.IP, port uint16) netip.AddrPort {
 	return netip.AddrPortFrom(a.Unmap(), port)
 }
 
-// handle returns the namespace's netlink handle, opening it when needed.
-func (d *Client) handle(ino uint32) (*diagHandle, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	now := time.Now()
-	d.closeIdle(now)
-	if h, ok := d.handles[ino]; ok {
-		h.used = now
-		return h, nil
-	}
-	nh, err := d.open(ino)
-	if err != nil {
-		return nil, err
-	}
-	h := &diagHandle{h: nh, used: now}
-	d.handles[ino] = h
-	return h, nil
-}
-
 // open makes a netlink socket inside namespace ino. It checks that the
 // file still opens that namespace, since /proc/PID files get reused.
-func (d *Client) open(ino uint32) (*netlink.Handle, error) {
+func (d *Client) open(ino uint32) (*diagHandle, error) {
 	fd, err := d.Netns.Open(ino)
 	if err != nil {
 		return nil, err
@@ -137,29 +117,20 @@ func (d *Client) open(ino uint32) (*netlink.Handle, error) {
 		h.Close()
 		return nil, fmt.Errorf("netlink socket timeout: %w", err)
 	}
-	return h, nil
+	return &diagHandle{h: h}, nil
 }
 
-// closeIdle closes handles unused for IdleClose: an open netlink socket
-// keeps its namespace alive after everything else has left it.
-func (d *Client) closeIdle(now time.Time) {
-	for ino, h := range d.handles {
-		if now.Sub(h.used) > d.IdleClose && h.mu.TryLock() {
-			h.h.Close()
-			h.mu.Unlock()
-			delete(d.handles, ino)
-		}
+// closeHandle closes h, unless it is in use and wait is false.
+func closeHandle(h *diagHandle, wait bool) bool {
+	if wait {
+		h.mu.Lock()
+	} else if !h.mu.TryLock() {
+		return false
 	}
+	h.h.Close()
+	h.mu.Unlock()
+	return true
 }
 
 // Close closes every netlink handle.
-func (d *Client) Close() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for ino, h := range d.handles {
-		h.mu.Lock()
-		h.h.Close()
-		h.mu.Unlock()
-		delete(d.handles, ino)
-	}
-}
+func (d *Client) Close() { d.handles.Close() }
