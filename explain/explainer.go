@@ -3,7 +3,7 @@ package explain
 import (
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/droptrace/droptrace/event"
@@ -51,8 +51,8 @@ type Explainer struct {
 	tokens     float64
 	lastRefill time.Time
 
-	mu    sync.Mutex
-	stats Stats
+	// Counts, read by Stats from other goroutines.
+	explained, lookups, cachedN, skipped, failed atomic.Uint64
 }
 
 type cached struct {
@@ -97,7 +97,7 @@ func (x *Explainer) Annotate(ev *event.Event) {
 		exp.Fix = cmpOr(f.fix, exp.Fix)
 	}
 	ev.Explain = exp
-	x.count(func(s *Stats) { s.Explained++ })
+	x.explained.Add(1)
 }
 
 // evidence returns the finding of ev's key: cached when looked up less
@@ -106,17 +106,17 @@ func (x *Explainer) evidence(kind probeKind, ev *event.Event) finding {
 	now := x.now()
 	key := keyOf(kind, ev)
 	if c, ok := x.cache[key]; ok && now.Sub(c.at) < x.cfg.Interval {
-		x.count(func(s *Stats) { s.Cached++ })
+		x.cachedN.Add(1)
 		return c.f
 	}
 	if !x.take(now) {
-		x.count(func(s *Stats) { s.Skipped++ })
+		x.skipped.Add(1)
 		return finding{evidence: kv("lookup", "skipped: the budget of look-ups per second was spent")}
 	}
 	f, err := x.lookup(kind, ev)
-	x.count(func(s *Stats) { s.Lookups++ })
+	x.lookups.Add(1)
 	if err != nil {
-		x.count(func(s *Stats) { s.Failed++ })
+		x.failed.Add(1)
 		f.evidence = append(f.evidence, event.Evidence{Key: "lookup_error", Value: err.Error()})
 	}
 	x.sweep(now)
@@ -152,15 +152,8 @@ func (x *Explainer) sweep(now time.Time) {
 
 // Stats returns the counts so far.
 func (x *Explainer) Stats() Stats {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return x.stats
-}
-
-func (x *Explainer) count(f func(*Stats)) {
-	x.mu.Lock()
-	f(&x.stats)
-	x.mu.Unlock()
+	return Stats{Explained: x.explained.Load(), Lookups: x.lookups.Load(), Cached: x.cachedN.Load(),
+		Skipped: x.skipped.Load(), Failed: x.failed.Load()}
 }
 
 // Close closes the netlink sockets of every namespace.

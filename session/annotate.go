@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/droptrace/droptrace/event"
+	"github.com/droptrace/droptrace/queue"
 )
 
 // Annotator adds what it looks up on the system to an event (the rule
@@ -21,9 +22,7 @@ type Annotator interface {
 type Annotate struct {
 	annotators []Annotator
 	backlog    int
-	items      chan *event.Event
-	stopped    chan struct{}
-	stopErr    error
+	q          *queue.Queue[*event.Event]
 	skipped    atomic.Uint64
 }
 
@@ -38,8 +37,7 @@ func NewAnnotate(backlog int, annotators ...Annotator) *Annotate {
 		// Room for twice the backlog: past the backlog events flow
 		// through without look-ups, so Add blocks only when the writer
 		// itself is behind.
-		items:   make(chan *event.Event, 2*backlog),
-		stopped: make(chan struct{}),
+		q: queue.New[*event.Event](2 * backlog),
 	}
 }
 
@@ -47,26 +45,18 @@ func NewAnnotate(backlog int, annotators ...Annotator) *Annotate {
 // Drain stopped with.
 func (a *Annotate) Add(ev *event.Event) error {
 	e := *ev
-	select {
-	case a.items <- &e:
-		return nil
-	case <-a.stopped:
-		return a.stopErr
-	}
+	return a.q.Put(&e)
 }
 
 // Close says no more events will be added.
-func (a *Annotate) Close() { close(a.items) }
+func (a *Annotate) Close() { a.q.Close() }
 
 // Drain annotates and writes the events in the order they were added,
 // until Close or until write fails.
 func (a *Annotate) Drain(write func(*event.Event) error, idle func() error) (err error) {
-	defer func() {
-		a.stopErr = err
-		close(a.stopped)
-	}()
-	for ev := range a.items {
-		if len(a.items) >= a.backlog {
+	defer func() { a.q.Stop(err) }()
+	for ev := range a.q.Items() {
+		if a.q.Len() >= a.backlog {
 			a.skipped.Add(1)
 		} else {
 			for _, an := range a.annotators {
@@ -76,7 +66,7 @@ func (a *Annotate) Drain(write func(*event.Event) error, idle func() error) (err
 		if err := write(ev); err != nil {
 			return err
 		}
-		if idle != nil && len(a.items) == 0 {
+		if idle != nil && a.q.Len() == 0 {
 			if err := idle(); err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/droptrace/droptrace/event"
+	"github.com/droptrace/droptrace/queue"
 )
 
 // Flow identifies a TCP socket: its namespace and its two ends.
@@ -54,12 +55,10 @@ type Annotator struct {
 	lookup Lookup
 	now    func() time.Time
 
-	items   chan item
-	jobs    chan *query
-	stopped chan struct{} // closed when Drain returns
-	stopErr error
-	ctx     context.Context
-	cancel  context.CancelFunc
+	items  *queue.Queue[item]
+	jobs   chan *query
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu        sync.Mutex
 	flows     map[Flow]*flowState
@@ -97,10 +96,9 @@ func New(lookup Lookup, cfg Config) *Annotator {
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &Annotator{
 		cfg: cfg, lookup: lookup, now: time.Now,
-		items:   make(chan item, cfg.Backlog),
-		jobs:    make(chan *query, cfg.Queue),
-		stopped: make(chan struct{}),
-		ctx:     ctx, cancel: cancel,
+		items: queue.New[item](cfg.Backlog),
+		jobs:  make(chan *query, cfg.Queue),
+		ctx:   ctx, cancel: cancel,
 		flows: map[Flow]*flowState{},
 	}
 	for range cfg.Workers {
@@ -127,35 +125,29 @@ func (a *Annotator) Add(ev *event.Event) error {
 		it.q = a.schedule(f, e.SockCookie, now)
 		it.deadline = now.Add(a.cfg.Wait)
 	}
-	select {
-	case a.items <- it:
-		return nil
-	case <-a.stopped:
-		return a.stopErr
-	}
+	return a.items.Put(it)
 }
 
 // Close says no more events will be added: Drain returns once it has
 // written those it has.
-func (a *Annotator) Close() { close(a.items) }
+func (a *Annotator) Close() { a.items.Close() }
 
 // Drain writes the events in the order they were added, each once its
 // look-up has finished or its wait is over, until Close or until write
 // fails. idle, when not nil, is called whenever no event is waiting.
 func (a *Annotator) Drain(write func(*event.Event) error, idle func() error) (err error) {
 	defer func() {
-		a.stopErr = err
-		close(a.stopped)
+		a.items.Stop(err)
 		a.cancel()
 	}()
-	for it := range a.items {
+	for it := range a.items.Items() {
 		if it.q != nil {
 			a.await(it)
 		}
 		if err := write(it.ev); err != nil {
 			return err
 		}
-		if idle != nil && len(a.items) == 0 {
+		if idle != nil && a.items.Len() == 0 {
 			if err := idle(); err != nil {
 				return err
 			}
