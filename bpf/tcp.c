@@ -143,9 +143,16 @@ static __always_inline int report_reset_sent(void *sk, struct sk_buff *skb, bool
  * tcp_retransmit_synack and (sk) to tcp_receive_reset; later kernels only
  * appended arguments (err, reason). */
 
+/* cfg_retrans_err: tcp_retransmit_skb passes the attempt's error as its
+ * third argument (Linux 6.13+), and fires for attempts that failed too,
+ * which retransmitted nothing: those are not reported. */
+volatile const __u8 cfg_retrans_err = 0;
+
 SEC("tp_btf/tcp_retransmit_skb")
 int tcp_retransmit_skb_btf(__u64 *ctx)
 {
+	if (cfg_retrans_err && (int)ctx[2])
+		return 0;
 	return report_sk((void *)ctx[0], (struct sk_buff *)ctx[1], EVENT_TCP_RETRANSMIT, true);
 }
 

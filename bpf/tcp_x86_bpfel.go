@@ -49,6 +49,7 @@ const (
 	TcpProgTcpSendResetBtf        = "tcp_send_reset_btf"
 	TcpProgTcpSendResetTp         = "tcp_send_reset_tp"
 	TcpVarCfgHz                   = "cfg_hz"
+	TcpVarCfgRetransErr           = "cfg_retrans_err"
 	TcpVarFilters                 = "filters"
 )
 
@@ -118,8 +119,9 @@ type TcpMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type TcpVariableSpecs struct {
-	CfgHz   *ebpf.VariableSpec `ebpf:"cfg_hz"`
-	Filters *ebpf.VariableSpec `ebpf:"filters"`
+	CfgHz         *ebpf.VariableSpec `ebpf:"cfg_hz"`
+	CfgRetransErr *ebpf.VariableSpec `ebpf:"cfg_retrans_err"`
+	Filters       *ebpf.VariableSpec `ebpf:"filters"`
 }
 
 // TcpObjects contains all objects after they have been loaded into the kernel.
@@ -161,8 +163,9 @@ func (m *TcpMaps) Close() error {
 //
 // It can be passed to LoadTcpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type TcpVariables struct {
-	CfgHz   *ebpf.Variable `ebpf:"cfg_hz"`
-	Filters *ebpf.Variable `ebpf:"filters"`
+	CfgHz         *ebpf.Variable `ebpf:"cfg_hz"`
+	CfgRetransErr *ebpf.Variable `ebpf:"cfg_retrans_err"`
+	Filters       *ebpf.Variable `ebpf:"filters"`
 }
 
 // TcpPrograms contains all programs after they have been loaded into the kernel.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -304,7 +305,13 @@ func TestTCPRetransmitBurst(t *testing.T) {
 	tp := newTopology(t)
 	const port = 7321
 	clientNS := inode(t, tp.client)
-	prog := fmt.Sprintf(`tracepoint:tcp:tcp_retransmit_skb /args->dport == %d && ((struct sock *)args->skaddr)->__sk_common.skc_net.net->ns.inum == %d/ { @n = count(); }`, port, clientNS)
+	// Since Linux 6.13 the tracepoint also fires for attempts that failed
+	// (err != 0), which retransmit nothing and droptrace leaves out.
+	succeeded := ""
+	if format, _ := os.ReadFile("/sys/kernel/tracing/events/tcp/tcp_retransmit_skb/format"); strings.Contains(string(format), "field:int err;") {
+		succeeded = " && args->err == 0"
+	}
+	prog := fmt.Sprintf(`tracepoint:tcp:tcp_retransmit_skb /args->dport == %d && ((struct sock *)args->skaddr)->__sk_common.skc_net.net->ns.inum == %d%s/ { @n = count(); }`, port, clientNS, succeeded)
 	bt := startBpftrace(t, prog)
 	tr := startTracer(t, "--tcp", "--output", "json", "--filter-port", strconv.Itoa(port), "--filter-netns", tp.client)
 

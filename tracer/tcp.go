@@ -51,7 +51,9 @@ func openTCP(f filter.Spec, hz int, kspec *btf.Spec, drop *ebpf.Collection) (*tc
 	if err != nil {
 		return nil, fmt.Errorf("reading the embedded TCP BPF object: %w", err)
 	}
-	if err := setConstants(spec, tcpConstants(f, hz)); err != nil {
+	consts := tcpConstants(f, hz)
+	consts[bpf.TcpVarCfgRetransErr] = retransErr(kspec)
+	if err := setConstants(spec, consts); err != nil {
 		return nil, err
 	}
 	// The TCP object declares the rings map alike; it takes the size of
@@ -84,7 +86,15 @@ func openTCP(f filter.Spec, hz int, kspec *btf.Spec, drop *ebpf.Collection) (*tc
 // tcpConstants are the values of the TCP object's volatile consts for f
 // and the kernel's HZ.
 func tcpConstants(f filter.Spec, hz int) map[string]any {
-	return map[string]any{bpf.TcpVarFilters: bpf.TcpFilterCfg(filterConfig(f)), bpf.TcpVarCfgHz: uint32(hz)}
+	return map[string]any{bpf.TcpVarFilters: bpf.TcpFilterCfg(filterConfig(f)), bpf.TcpVarCfgHz: uint32(hz),
+		bpf.TcpVarCfgRetransErr: uint8(0)}
+}
+
+// retransErr says whether tcp_retransmit_skb passes the attempt's error
+// (Linux 6.13+), so failed attempts can be left out.
+func retransErr(kspec *btf.Spec) uint8 {
+	n, err := kernel.TracepointParams(kspec, "tcp_retransmit_skb")
+	return boolByte(err == nil && n >= 3)
 }
 
 // setConstants sets the volatile consts of spec; a name spec lacks is an
