@@ -10,8 +10,6 @@ import (
 	"github.com/droptrace/droptrace/event"
 )
 
-const pathEventSize = int(unsafe.Sizeof(bpf.TracePathEvent{}))
-
 // Offsets of the fields that follow struct event in struct path_event.
 var (
 	offFuncIP   = int(unsafe.Offsetof(bpf.TracePathEvent{}.FuncIp))
@@ -24,8 +22,9 @@ var (
 // DecodePath fills ev from one path-tracing record. tracepoints names the
 // probe ids of tp_btf copies (id i+1 is tracepoints[i]).
 func (d *Decoder) DecodePath(raw []byte, ev *event.Event, tracepoints []string) error {
-	if len(raw) < pathEventSize {
-		return fmt.Errorf("short path event: %d bytes, want %d", len(raw), pathEventSize)
+	// Without --output-stack the record ends where the stack would start.
+	if len(raw) < offStack {
+		return fmt.Errorf("short path event: %d bytes, want at least %d", len(raw), offStack)
 	}
 	// struct path_event starts with a struct event.
 	if err := d.decode(raw[:eventSize], ev); err != nil {

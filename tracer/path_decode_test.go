@@ -162,12 +162,27 @@ func TestDecodePathNoPacket(t *testing.T) {
 
 func TestDecodePathShort(t *testing.T) {
 	d, _ := testDecoder()
-	for _, n := range []int{0, eventSize, pathEventSize - 1} {
+	for _, n := range []int{0, eventSize, offStack - 1} {
 		var ev event.Event
 		err := d.DecodePath(make([]byte, n), &ev, nil)
 		if err == nil || !strings.Contains(err.Error(), "short path event") {
 			t.Errorf("DecodePath of %d bytes: err %v, want a short path event error", n, err)
 		}
+	}
+}
+
+// Without --output-stack the program sends the record without its stack
+// area.
+func TestDecodePathWithoutStackArea(t *testing.T) {
+	pe := pathEvent(bpf.DropEvent{Kind: uint8(bpf.DropEventKindEVENT_TRACE)})
+	pe.Path = 7
+	d, _ := testDecoder()
+	var ev event.Event
+	if err := d.DecodePath(pathRecord(&pe)[:offStack], &ev, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Path != 7 || len(ev.Stack) != 0 {
+		t.Errorf("path %d, stack %v; want 7 and none", ev.Path, ev.Stack)
 	}
 }
 
