@@ -3,6 +3,9 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,18 +134,22 @@ type ruleRow struct {
 
 // TestNetfilterSummary: a storm dropped by one rule and a smaller one by
 // another, in one summary key, are counted per rule in --summary (JSON
-// rows with the netfilter object), by the rules' counters.
+// rows with the netfilter object), by the rules' counters, and in the
+// metrics' rule label.
 func TestNetfilterSummary(t *testing.T) {
 	requireRoot(t)
 	tp := nftest.NewTopo(t)
 	nftest.AddIptablesRules(t, tp)
 	nftest.KeepRuleset(t, tp.Router)
-	tr := startTracer(t, "--summary", "-o", "json", "--interval", "200ms", "--filter-netns", tp.Router)
+	port := freePort(t)
+	tr := startTracer(t, "--summary", "-o", "json", "--interval", "200ms", "--filter-netns", tp.Router,
+		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", port))
 	storms := map[uint16]int{5353: 3000, 6000: 500} // INPUT #3 and #5, both DROP
 	for port, n := range storms {
 		udpStorm(t, tp, port, n)
 	}
 	tr.waitIntervals(t, 3500)
+	perRule := metricsPerRule(t, port)
 	tr.stop(t)
 	got := map[int]uint64{}
 	for _, r := range decodeLines[ruleRow](t, tr.stdout.Bytes()) {
@@ -165,7 +172,29 @@ func TestNetfilterSummary(t *testing.T) {
 			t.Errorf("rule INPUT #%d: %d drops in the totals, want %d (5%% may be left unattributed at interval edges)", pos, n, want)
 		}
 	}
-	t.Logf("per rule %v; stderr:\n%s", got, tr.stderr.String())
+	// The metrics name the same rules, by handle, through the last
+	// interval the test waited for.
+	handles := ruleHandles(t, tp.Router, "INPUT")
+	for pos, want := range map[int]int{3: storms[5353], 5: storms[6000]} {
+		label := fmt.Sprintf("filter/INPUT/%d", handles[pos])
+		if n := perRule[label]; n > float64(want) || n < float64(want)*95/100 {
+			t.Errorf("metrics rule=%q: %v drops, want %d (all: %v)", label, n, want, perRule)
+		}
+	}
+	t.Logf("per rule %v, metrics %v; stderr:\n%s", got, perRule, tr.stderr.String())
+}
+
+// metricsPerRule scrapes droptrace_drops_total and sums the
+// NETFILTER_DROP series by their rule label.
+func metricsPerRule(t *testing.T, port int) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	for _, m := range curlMetrics(t, port)["droptrace_drops_total"].GetMetric() {
+		if l := labels(m); l["reason"] == "NETFILTER_DROP" {
+			out[l["rule"]] += m.GetCounter().GetValue()
+		}
+	}
+	return out
 }
 
 // udpStorm sends n datagrams from the client to the router's port.
@@ -184,4 +213,31 @@ func udpStorm(t *testing.T, tp *nftest.Topo, port uint16, n int) {
 		}
 		return nil
 	})
+}
+
+// ruleHandles returns the nft handles of an iptables-nft chain of table
+// ip filter in namespace ns, by rule position (1 first), from
+// `nft -a list chain` (the oracle).
+func ruleHandles(t *testing.T, ns, chain string) map[int]uint64 {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "exec", ns, "nft", "-a", "list", "chain", "ip", "filter", chain).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft -a list chain ip filter %s: %v\n%s", chain, err, out)
+	}
+	handles := map[int]uint64{}
+	pos := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		line = strings.TrimSpace(line)
+		_, h, ok := strings.Cut(line, " # handle ")
+		if !ok || strings.HasPrefix(line, "chain ") {
+			continue
+		}
+		n, err := strconv.ParseUint(h, 10, 64)
+		if err != nil {
+			t.Fatalf("nft line %q: %v", line, err)
+		}
+		pos++
+		handles[pos] = n
+	}
+	return handles
 }

@@ -1,7 +1,9 @@
 package metrics
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,11 +28,16 @@ type dropsCollector struct {
 	counts  map[dropLabels]uint64
 	summary func() (event.Counts, error)
 	names   func(netns uint32) *event.Pod // nil when namespaces are not named
+	// splitRules: NETFILTER_DROP keys are served from split, the rows
+	// SummaryWriter was given, not from the kernel's counts.
+	splitRules bool
+	split      map[dropLabels]uint64
 }
 
 func newDropsCollector(opts Options) *dropsCollector {
 	return &dropsCollector{cap: newLabelCap(opts.MaxLabelSets), counts: make(map[dropLabels]uint64),
-		summary: opts.Summary, names: opts.Names}
+		summary: opts.Summary, names: opts.Names,
+		splitRules: opts.Summary != nil && opts.SplitRules, split: make(map[dropLabels]uint64)}
 }
 
 func (c *dropsCollector) observe(ev *event.Event) {
@@ -75,8 +82,15 @@ func (c *dropsCollector) snapshot() (map[dropLabels]uint64, error) {
 	}
 	out := make(map[dropLabels]uint64)
 	for _, k := range sortedKeys(kernel) {
+		if c.splitRules && k.Reason == reasonNetfilterDrop {
+			continue
+		}
 		l, _ := c.cap.admit(keyLabels(k, c.podOf(k.Netns)))
 		out[l] += kernel[k]
+	}
+	for _, l := range sortedLabels(c.split) {
+		a, _ := c.cap.admit(l)
+		out[a] += c.split[l]
 	}
 	return out, nil
 }
@@ -90,6 +104,21 @@ func sortedKeys(counts event.Counts) []event.SummaryKey {
 		keys[i] = r.Key
 	}
 	return keys
+}
+
+// sortedLabels orders label sets busiest first, for the cap.
+func sortedLabels(counts map[dropLabels]uint64) []dropLabels {
+	ls := make([]dropLabels, 0, len(counts))
+	for l := range counts {
+		ls = append(ls, l)
+	}
+	slices.SortFunc(ls, func(a, b dropLabels) int {
+		if c := cmp.Compare(counts[b], counts[a]); c != 0 {
+			return c
+		}
+		return slices.Compare(a.values(), b.values())
+	})
+	return ls
 }
 
 func (c *dropsCollector) podOf(netns uint32) *event.Pod {

@@ -19,6 +19,10 @@ type Options struct {
 	// Summary, when set, reads the kernel's drop counts at scrape time
 	// (summary mode); otherwise drops are counted with ObserveDrop.
 	Summary func() (event.Counts, error)
+	// SplitRules, in summary mode, serves NETFILTER_DROP keys from the
+	// rows given to SummaryWriter, which the netfilter annotator has
+	// split per rule, so they carry the `rule` label.
+	SplitRules bool
 	// Names, when set, names a namespace's pod in summary mode (the
 	// pods annotator's cached look-up); in event mode the event's Pod is.
 	Names func(netns uint32) *event.Pod

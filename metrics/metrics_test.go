@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -151,6 +152,53 @@ func TestRuleLabel(t *testing.T) {
 	for label, want := range map[string]float64{"rule=filter/INPUT/7 ": 2, "rule=filter/FORWARD/policy ": 1, "rule= ": 1} {
 		if v := got["ifname= location= netns=1 pod= pod_namespace= proto=udp reason=NETFILTER_DROP "+label]; v != want {
 			t.Errorf("%s: %v, want %v (all: %v)", label, v, want, got)
+		}
+	}
+}
+
+// discardRows is a SummaryWriter that keeps nothing.
+type discardRows struct{}
+
+func (discardRows) WriteInterval(time.Time, []event.SummaryRow) error { return nil }
+func (discardRows) WriteTotals(time.Time, time.Duration, []event.SummaryRow) error {
+	return nil
+}
+
+// In summary mode with SplitRules, NETFILTER_DROP keys come from the rows
+// as the annotator split them per rule, through the last interval, and
+// every series only grows; other keys are read from the kernel.
+func TestSummaryModeSplitRules(t *testing.T) {
+	nf := event.SummaryKey{Reason: "NETFILTER_DROP", Location: "nft_do_chain+0x46f", Netns: 1, Ifname: "v0", Proto: "udp"}
+	ns := event.SummaryKey{Reason: "NO_SOCKET", Location: "__udp4_lib_rcv+0x4bc", Netns: 1, Ifname: "v0", Proto: "udp"}
+	kernel := event.Counts{nf: 3500, ns: 4}
+	m := New(Options{Version: "test", SplitRules: true, Summary: func() (event.Counts, error) { return kernel, nil },
+		Overflow: func() uint64 { return 0 }})
+	sw := m.SummaryWriter(discardRows{})
+	rule := &event.Netfilter{Table: "filter", Chain: "INPUT", Rule: &event.NetfilterRule{Handle: 3}, Certainty: "counter"}
+	labels := "ifname=v0 location=nft_do_chain+0x46f netns=1 pod= pod_namespace= proto=udp reason=NETFILTER_DROP "
+	// Before any interval: nothing of the key yet, not the kernel's 3500
+	// under rule="" (which would later shrink).
+	if got := dropCounts(scrape(t, m)); got[labels+"rule= "] != 0 || len(got) != 1 {
+		t.Errorf("before the first interval: %v", got)
+	}
+	steps := []struct {
+		rows        []event.SummaryRow
+		rule, other float64
+	}{
+		{[]event.SummaryRow{{Key: nf, Count: 100}}, 0, 100},
+		{[]event.SummaryRow{{Key: nf, Count: 3000, Netfilter: rule}, {Key: nf, Count: 20}, {Key: ns, Count: 4}}, 3000, 120},
+		{[]event.SummaryRow{{Key: nf, Count: 380, Netfilter: rule}}, 3380, 120},
+	}
+	for i, s := range steps {
+		if err := sw.WriteInterval(time.Now(), s.rows); err != nil {
+			t.Fatal(err)
+		}
+		got := dropCounts(scrape(t, m))
+		if got[labels+"rule=filter/INPUT/3 "] != s.rule || got[labels+"rule= "] != s.other {
+			t.Errorf("interval %d: %v, want rule %v and unattributed %v", i, got, s.rule, s.other)
+		}
+		if v := got["ifname=v0 location=__udp4_lib_rcv+0x4bc netns=1 pod= pod_namespace= proto=udp reason=NO_SOCKET rule= "]; v != 4 {
+			t.Errorf("interval %d: NO_SOCKET %v, want the kernel's 4", i, v)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/droptrace/droptrace/event"
+	"github.com/droptrace/droptrace/metrics"
 	"github.com/droptrace/droptrace/tracer"
 )
 
@@ -32,7 +33,8 @@ type Drops struct {
 	FilterPod string
 
 	an *annotators
-	pf *podFilter // nil without FilterPod
+	pf *podFilter       // nil without FilterPod
+	mx *metrics.Metrics // nil without --metrics-addr
 }
 
 // Run opens the outputs, attaches, and reports until ctx ends.
@@ -64,7 +66,7 @@ func (d *Drops) Run(ctx context.Context) error {
 		return err
 	}
 	defer d.closeTracer(t)
-	if w, err = d.withMetrics(ctx, w, t); err != nil {
+	if w, err = d.openMetrics(ctx, w, t); err != nil {
 		w.Close()
 		d.closeAnnotators()
 		return err
@@ -110,17 +112,18 @@ func (d *Drops) closeAnnotators() {
 	d.an.close()
 }
 
-// withMetrics adds the --metrics-addr counter to the outputs.
-func (d *Drops) withMetrics(ctx context.Context, w event.Writer, t *tracer.Tracer) (event.Writer, error) {
+// openMetrics serves --metrics-addr and adds its counter to the outputs.
+func (d *Drops) openMetrics(ctx context.Context, w event.Writer, t *tracer.Tracer) (event.Writer, error) {
 	var summary *tracer.Tracer
 	if d.Tracer.Summary {
 		summary = t
 	}
-	mx, err := d.Metrics.start(ctx, d.Stderr, t, summary)
+	mx, err := d.Metrics.start(ctx, d.Stderr, t, summary, d.an.splitRows)
 	if err != nil || mx == nil {
 		return w, err
 	}
-	return event.Multi(w, mx), nil
+	d.mx = mx
+	return event.Multi(w, mx.Writer()), nil
 }
 
 func (d *Drops) closeTracer(t *tracer.Tracer) {
@@ -136,6 +139,9 @@ func (d *Drops) summary(ctx context.Context, t *tracer.Tracer) error {
 		return err
 	}
 	defer d.an.close()
+	if d.mx != nil { // the rows as split per rule, before the pods' filter
+		sw = d.mx.SummaryWriter(sw)
+	}
 	s := Summary{Source: t, Out: d.an.summary(d.pf.summary(sw), d.Annotate.Explain), Interval: d.Interval, Flush: d.Stdout.Flush}
 	err = s.Run(ctx)
 	if !errors.Is(err, ErrAbandoned) { // abandoned, the rows may still be being split

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/droptrace/droptrace/event"
 	"github.com/droptrace/droptrace/metrics"
 	"github.com/droptrace/droptrace/tracer"
 )
@@ -16,10 +15,11 @@ type Metrics struct {
 	Version string // droptrace's, for the build info metric
 }
 
-// start serves the metrics, reading the source's counters at scrape time,
-// and returns the writer that counts the events written; nil when no
-// address was given. summary is the drop tracer in summary mode, else nil.
-func (m Metrics) start(ctx context.Context, stderr io.Writer, src Source, summary *tracer.Tracer) (event.Writer, error) {
+// start serves the metrics, reading the source's counters at scrape time;
+// nil when no address was given. Its Writer counts the events written.
+// summary is the drop tracer in summary mode, else nil; splitRules says
+// its NETFILTER_DROP rows are split per rule before its SummaryWriter.
+func (m Metrics) start(ctx context.Context, stderr io.Writer, src Source, summary *tracer.Tracer, splitRules bool) (*metrics.Metrics, error) {
 	if m.Addr == "" {
 		return nil, nil
 	}
@@ -31,6 +31,7 @@ func (m Metrics) start(ctx context.Context, stderr io.Writer, src Source, summar
 	if summary != nil {
 		opts.Summary = summary.SummaryCounts
 		opts.Overflow = func() uint64 { n, _ := summary.SummaryOverflow(); return n }
+		opts.SplitRules = splitRules
 	}
 	reg := metrics.New(opts)
 	bound, _, err := metrics.Listen(ctx, m.Addr, reg)
@@ -38,5 +39,5 @@ func (m Metrics) start(ctx context.Context, stderr io.Writer, src Source, summar
 		return nil, fmt.Errorf("--metrics-addr: %w", err)
 	}
 	fmt.Fprintf(stderr, "droptrace: serving Prometheus metrics on http://%s/metrics\n", bound)
-	return reg.Writer(), nil
+	return reg, nil
 }

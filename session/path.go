@@ -57,12 +57,12 @@ func (p *Path) Run(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return nil // interrupted while attaching: Close detaches
 	}
-	mx, err := p.Metrics.start(ctx, p.Stderr, pt, nil)
+	mx, err := p.Metrics.start(ctx, p.Stderr, pt, nil, false)
 	if err != nil {
 		return err
 	}
 	if mx != nil {
-		w = event.Multi(w, mx)
+		w = event.Multi(w, mx.Writer())
 	}
 	ctx, cancel := WithDuration(ctx, p.Duration)
 	defer cancel()
