@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/droptrace/droptrace/tracer/attach"
 )
 
 // settle is how long a tracer runs before its slice is measured, once it
@@ -41,7 +43,7 @@ func (c tracerConfig) start() (*proc, error) {
 func stormConfigs(bin string, tp *topology, tmp string) []tracerConfig {
 	dt := func(args ...string) []string { return append([]string{bin}, args...) }
 	self := func(flag string) []string { return []string{os.Args[0], flag} }
-	return []tracerConfig{
+	cfgs := []tracerConfig{
 		{name: "no tracer"},
 		{name: "no tracer, measured as a configuration (the method's own error)", argv: self("-idle"), ready: floorReady, settle: settle},
 		{name: "droptrace --summary", argv: dt("--summary"), ready: dropReady, settle: settle, droptrace: true,
@@ -61,6 +63,22 @@ func stormConfigs(bin string, tp *topology, tmp string) []tracerConfig {
 		{name: "empty tp_btf program on kfree_skb (the floor)", argv: self("-floor-program"), ready: floorReady, settle: settle},
 		// perf says nothing when it is ready; it is, well within 2s.
 		{name: "perf record -e skb:kfree_skb -a", argv: []string{"perf", "record", "-q", "-e", "skb:kfree_skb", "-a", "-o", tmp + "/perf.data"}, settle: 2 * time.Second},
+	}
+	return append(cfgs, tracePathConfigs(bin)...)
+}
+
+// tracePathConfigs measure --trace on the storm, a UDP packet rate: every
+// datagram passes the skb tracepoints (or functions) before its drop,
+// and none matches the filter; next to it, empty programs on the same
+// probes with the same backend (the floor of path tracing).
+func tracePathConfigs(bin string) []tracerConfig {
+	backend, _, err := attach.ChooseBackend("ip_rcv")
+	if err != nil || !hasTrace(bin) {
+		return nil
+	}
+	return []tracerConfig{
+		{name: fmt.Sprintf("empty programs on --trace's probes, %s (the path floor)", backend), argv: []string{os.Args[0], "-floor-path", string(backend)}, ready: floorReady, settle: settle},
+		{name: fmt.Sprintf("droptrace --trace --filter-port 1, %s (matches nothing)", backend), argv: []string{bin, "--backend", string(backend), "--trace", "--filter-port", "1"}, ready: "tracing packet paths", settle: settle},
 	}
 }
 
