@@ -206,7 +206,10 @@ static __always_inline int on_skb(void *ctx, struct sk_buff *skb, bool func, boo
 }
 
 /* on_end reports the free of skb (kfree_skb, consume_skb) and ends its
- * path; an untracked skb that matches is a path of one step. */
+ * path; an untracked skb that matches is a path of one step when it is
+ * dropped. A consumed skb that no probe saw start a path is not looked
+ * at: every packet a socket reads ends there, and a one-step path of a
+ * normal free says nothing; while no path is live that costs one load. */
 static __always_inline int on_end(void *ctx, struct sk_buff *skb, __u8 kind, __u32 reason,
 				  __u64 location)
 {
@@ -215,12 +218,14 @@ static __always_inline int on_end(void *ctx, struct sk_buff *skb, __u8 kind, __u
 	struct headers h;
 	__u64 gen;
 
-	if (!skb)
+	if (!skb || (kind == EVENT_CONSUME && !live))
+		return 0;
+	gen = path_of(key);
+	if (!gen && kind == EVENT_CONSUME)
 		return 0;
 	te = scratch_event();
 	if (!te)
 		return 0;
-	gen = path_of(key);
 	if (!match(skb, &te->ev, &h, true, !gen, READ_EVENT))
 		return 0;
 	if (gen)
