@@ -49,6 +49,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 volatile const __u8 cfg_stack = 0;	      /* add the kernel stack to events */
 volatile const __u8 cfg_tp_has_reason = 1;    /* kfree_skb has a reason (5.17+) */
 volatile const __u32 cfg_probe_id = 0;	      /* tp_btf copies: which tracepoint */
+volatile const __u8 cfg_check_head = 0;	      /* tracepoint backend: see path_of_skb */
 
 /* live counts the paths in `tracked`: follow probes return after loading
  * it while it is 0. It rises when a path starts and falls when one ends;
@@ -85,25 +86,84 @@ struct {
 	__uint(max_entries, 1 << 23);
 } events SEC(".maps");
 
-/* tracked maps the address of each skb whose path is live to the path's
- * generation; LRU so that skbs freed where no probe sees it age out. */
+/* path_entry is what tracked keeps of a live path: its generation and the
+ * skb's data buffer when the path started (read only with cfg_check_head). */
+struct path_entry {
+	__u64 gen;
+	__u64 head;
+};
+
+/* tracked maps the address of each skb whose path is live to its entry;
+ * LRU so that skbs freed where no probe sees it age out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, __u64);
-	__type(value, __u64);
+	__type(value, struct path_entry);
 	__uint(max_entries, MAX_TRACKED);
 } tracked SEC(".maps");
 
-/* path_of returns the generation of skb's live path, 0 when none; the
- * look-up is skipped while no path is live. */
+/* end_path forgets key's path. */
+static __always_inline void end_path(__u64 key)
+{
+	if (!bpf_map_delete_elem(&tracked, &key))
+		__sync_fetch_and_sub(&live, 1);
+}
+
+/* path_of returns the generation of key's live path, 0 when none; the
+ * look-up is skipped while no path is live. It never reads the skb. */
 static __always_inline __u64 path_of(__u64 key)
 {
-	__u64 *gen;
+	struct path_entry *e;
 
 	if (!live)
 		return 0;
-	gen = bpf_map_lookup_elem(&tracked, &key);
-	return gen ? *gen : 0;
+	e = bpf_map_lookup_elem(&tracked, &key);
+	return e ? e->gen : 0;
+}
+
+/* head_of is the skb's data buffer where cfg_check_head needs it, else 0. */
+static __always_inline __u64 head_of(struct sk_buff *skb, bool direct)
+{
+	return cfg_check_head ? (__u64)RD(direct, skb, head) : 0;
+}
+
+/* path_of_skb is path_of for a probe that may read the skb. With
+ * cfg_check_head (the tracepoint backend, where no probe sees the frees
+ * that fire no tracepoint), an entry whose skb now has another data
+ * buffer than when its path started is an skb freed unseen and its
+ * address reused: that path is ended, and the skb is untracked. The
+ * buffer may be reused too: see step_matches. */
+static __always_inline __u64 path_of_skb(struct sk_buff *skb, __u64 key, bool direct)
+{
+	struct path_entry *e;
+
+	if (!live)
+		return 0;
+	e = bpf_map_lookup_elem(&tracked, &key);
+	if (!e)
+		return 0;
+	if (cfg_check_head && e->head != head_of(skb, direct)) {
+		end_path(key);
+		return 0;
+	}
+	return e->gen;
+}
+
+/* step_matches reads what a step reports of skb and says whether it may
+ * be reported: an untracked skb (gen 0) must pass the filters. With
+ * cfg_check_head a tracked one must still pass the filters on its headers
+ * (addresses, ports, protocol, expression), else it is another skb at a
+ * reused address; the filters on the place (netns, device) are not run
+ * again, as a path crosses namespaces and devices. */
+static __always_inline bool step_matches(struct sk_buff *skb, struct event *ev,
+					 struct headers *h, bool direct, __u64 gen)
+{
+	if (!gen || !cfg_check_head)
+		return match(skb, ev, h, direct, !gen, READ_EVENT);
+	if (!match_tuple(skb, ev, h, direct, true, READ_EVENT))
+		return false;
+	read_place(skb, ev, direct, READ_EVENT);
+	return true;
 }
 
 static __always_inline __u64 new_generation(void)
@@ -112,21 +172,14 @@ static __always_inline __u64 new_generation(void)
 }
 
 /* start_path makes key a live path and returns its generation. */
-static __always_inline __u64 start_path(__u64 key)
+static __always_inline __u64 start_path(__u64 key, __u64 head)
 {
-	__u64 gen = new_generation();
+	struct path_entry e = {.gen = new_generation(), .head = head};
 
-	if (bpf_map_update_elem(&tracked, &key, &gen, BPF_NOEXIST))
+	if (bpf_map_update_elem(&tracked, &key, &e, BPF_NOEXIST))
 		return path_of(key); /* another CPU started it meanwhile */
 	__sync_fetch_and_add(&live, 1);
-	return gen;
-}
-
-/* end_path forgets key's path. */
-static __always_inline void end_path(__u64 key)
-{
-	if (!bpf_map_delete_elem(&tracked, &key))
-		__sync_fetch_and_sub(&live, 1);
+	return e.gen;
 }
 
 static __always_inline struct path_event *scratch_event(void)
@@ -188,16 +241,19 @@ static __always_inline int on_skb(void *ctx, struct sk_buff *skb, bool func, boo
 
 	if (!skb || (!start && !live))
 		return 0;
-	gen = path_of(key);
+	gen = path_of_skb(skb, key, direct);
 	if (!gen && !start)
 		return 0;
 	te = scratch_event();
 	if (!te)
 		return 0;
-	if (!match(skb, &te->ev, &h, direct, !gen, READ_EVENT))
+	if (!step_matches(skb, &te->ev, &h, direct, gen)) {
+		if (gen) /* cfg_check_head: another skb at a reused address */
+			end_path(key);
 		return 0;
+	}
 	if (!gen)
-		gen = start_path(key);
+		gen = start_path(key, head_of(skb, direct));
 	if (!gen)
 		return 0;
 	read_skb_fields(skb, &te->ev, direct);
@@ -220,14 +276,17 @@ static __always_inline int on_end(void *ctx, struct sk_buff *skb, __u8 kind, __u
 
 	if (!skb || (kind == EVENT_CONSUME && !live))
 		return 0;
-	gen = path_of(key);
+	gen = path_of_skb(skb, key, true);
 	if (!gen && kind == EVENT_CONSUME)
 		return 0;
 	te = scratch_event();
 	if (!te)
 		return 0;
-	if (!match(skb, &te->ev, &h, true, !gen, READ_EVENT))
+	if (!step_matches(skb, &te->ev, &h, true, gen)) {
+		if (gen) /* cfg_check_head: another skb at a reused address */
+			end_path(key);
 		return 0;
+	}
 	if (gen)
 		end_path(key);
 	else

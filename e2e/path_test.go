@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // mtuPort receives the datagrams too big for the server's MTU.
@@ -101,4 +102,39 @@ func checkPaths(t *testing.T, evs []jsonEvent, foreign map[uint64]bool) {
 		n++
 	}
 	t.Logf("%d events, %d paths", len(evs), len(steps))
+}
+
+// TestTracePathAddressReuse traces one TCP flow on this host's
+// tracepoints while another, not traced, runs beside it in the same
+// namespaces. TCP frees most of its skbs where no tracepoint fires, and
+// the next skb at that address (often the other flow's, with the same
+// data buffer) must not continue the freed one's path: no step of the
+// untraced flow may appear.
+func TestTracePathAddressReuse(t *testing.T) {
+	requireRoot(t)
+	const traced, other = 7101, 7102
+	tp := newTopology(t)
+	tr := startTracer(t, "--trace", "--output", "json", "--filter-netns", tp.client, "--filter-port", fmt.Sprint(traced))
+	a := tp.startTransfer(t, tp.serverIP4, traced, 100, time.Millisecond)
+	b := tp.startTransfer(t, tp.serverIP4, other, 100, 0)
+	tr.waitEvents(t, "steps of the traced flow", 3000, func(ev jsonEvent) bool {
+		return ev.Sport == traced || ev.Dport == traced
+	})
+	a.finish()
+	b.finish()
+	tr.stop(t)
+	evs := tr.events(t)
+	joined := 0
+	for i, ev := range evs {
+		if ev.Sport == other || ev.Dport == other {
+			if joined < 5 {
+				t.Errorf("event %d (%s %s %s): a step of the untraced flow joined a path", i, ev.Path, ev.Kind, ev.Func)
+			}
+			joined++
+		}
+	}
+	if joined > 0 {
+		t.Errorf("%d of %d steps are of the untraced flow", joined, len(evs))
+	}
+	checkPaths(t, evs, nil)
 }

@@ -50,17 +50,36 @@ func (p *PathTracer) configure(spec *ebpf.CollectionSpec, cfg PathConfig, kspec 
 	if err := InjectExpr(spec, cfg.Filter.Expr, kspec); err != nil {
 		return err
 	}
-	return setConstants(spec, traceConstants(cfg, params >= 3))
+	return setConstants(spec, traceConstants(cfg, params >= 3, !p.seesEveryFree()))
+}
+
+// seesEveryFree says whether a probe ends the path of every freed skb:
+// a function backend with kfree_skbmem or napi_skb_cache_put attached.
+// Without, an skb freed where no tracepoint fires (TCP's __kfree_skb)
+// leaves its entry, and the programs tell a reused address by its data
+// buffer (cfg_check_head).
+func (p *PathTracer) seesEveryFree() bool {
+	if p.backend == attach.BackendTracepoint || p.backend == "" {
+		return false
+	}
+	for _, f := range p.Plan.Funcs {
+		if attach.FuncRole(f) == attach.RoleGone {
+			return true
+		}
+	}
+	return false
 }
 
 // traceConstants are the values of the trace object's volatile consts for
 // cfg, but cfg_probe_id, which attachTracepoints sets per copy.
-// hasReason says whether kfree_skb passes a reason (5.17+).
-func traceConstants(cfg PathConfig, hasReason bool) map[string]any {
+// hasReason says whether kfree_skb passes a reason (5.17+); checkHead
+// whether no probe sees every free (seesEveryFree).
+func traceConstants(cfg PathConfig, hasReason, checkHead bool) map[string]any {
 	return map[string]any{
 		bpf.TraceVarFilters:        bpf.TraceFilterCfg(filterConfig(cfg.Filter)),
 		bpf.TraceVarCfgStack:       boolByte(cfg.Stack),
 		bpf.TraceVarCfgTpHasReason: boolByte(hasReason),
+		bpf.TraceVarCfgCheckHead:   boolByte(checkHead),
 	}
 }
 
