@@ -32,6 +32,12 @@ type TraceFilterCfg struct {
 	_               [3]byte
 }
 
+type TracePathEntry struct {
+	_    structs.HostLayout
+	Gen  uint64
+	Head uint64
+}
+
 type TracePathEvent struct {
 	_  structs.HostLayout
 	Ev struct {
@@ -132,6 +138,7 @@ const (
 	TraceProgTpStart3          = "tp_start_3"
 	TraceProgTpStart4          = "tp_start_4"
 	TraceProgTpStart5          = "tp_start_5"
+	TraceVarCfgCheckHead       = "cfg_check_head"
 	TraceVarCfgProbeId         = "cfg_probe_id"
 	TraceVarCfgStack           = "cfg_stack"
 	TraceVarCfgTpHasReason     = "cfg_tp_has_reason"
@@ -247,6 +254,7 @@ type TraceMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type TraceVariableSpecs struct {
+	CfgCheckHead    *ebpf.VariableSpec `ebpf:"cfg_check_head"`
 	CfgProbeId      *ebpf.VariableSpec `ebpf:"cfg_probe_id"`
 	CfgStack        *ebpf.VariableSpec `ebpf:"cfg_stack"`
 	CfgTpHasReason  *ebpf.VariableSpec `ebpf:"cfg_tp_has_reason"`
@@ -299,6 +307,7 @@ func (m *TraceMaps) Close() error {
 //
 // It can be passed to LoadTraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type TraceVariables struct {
+	CfgCheckHead    *ebpf.Variable `ebpf:"cfg_check_head"`
 	CfgProbeId      *ebpf.Variable `ebpf:"cfg_probe_id"`
 	CfgStack        *ebpf.Variable `ebpf:"cfg_stack"`
 	CfgTpHasReason  *ebpf.Variable `ebpf:"cfg_tp_has_reason"`
