@@ -129,6 +129,11 @@ func (r *Reader) Read() (*Ruleset, error) {
 			return nil, err
 		}
 	}
+	legacy, err := r.readLegacy()
+	if err != nil {
+		return nil, fmt.Errorf("reading iptables-legacy tables: %w", err)
+	}
+	rs.Tables = append(rs.Tables, legacy...)
 	rs.End = time.Now()
 	return rs, nil
 }
