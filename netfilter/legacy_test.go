@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/google/nftables"
 
+	"github.com/droptrace/droptrace/event"
 	"github.com/droptrace/droptrace/netfilter/nftest"
 )
 
@@ -232,4 +234,55 @@ func printLegacy(tbl *Table) []string {
 
 func counts(p, b uint64) string {
 	return " -c " + strconv.FormatUint(p, 10) + " " + strconv.FormatUint(b, 10)
+}
+
+// loadFixture parses a captured table.
+func loadFixture(t *testing.T, fam nftables.TableFamily, table string) *Table {
+	t.Helper()
+	b, err := os.ReadFile(fixturePath(fam, table, ".bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := parseLegacy(legacyDump{family: fam, info: b[:xtGetinfoSize], entries: b[xtGetinfoSize:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl
+}
+
+// TestLegacyCounterWindow: udp/9999 on lo, which INPUT #1 drops, passes
+// OUTPUT's "-f -j DROP" first, which the event cannot decide (the
+// fragment offset is not in it): replayed alone, both are candidates;
+// between two reads where only INPUT #1's counter moved, it is named by
+// counter; where nothing moved, nothing is named.
+func TestLegacyCounterWindow(t *testing.T) {
+	read := func(moved bool) *Ruleset {
+		tbl := loadFixture(t, nftables.TableFamilyIPv4, "filter")
+		if moved {
+			tbl.Chain("INPUT").Rules[0].Packets++
+		}
+		return &Ruleset{Tables: []*Table{tbl}}
+	}
+	pkt := &Packet{Src: netip.MustParseAddr("127.0.0.1"), Dst: netip.MustParseAddr("127.0.0.1"), Proto: protoUDP, ProtoKnown: true,
+		Sport: 40000, Dport: 9999}
+	hooks := []uint32{HookOutput, HookPostrouting, HookPrerouting, HookInput}
+	view := func(h uint32) *Packet { return hookView(pkt, "lo", "lo", true, h) }
+	old, cur, still := read(false), read(true), read(false)
+
+	outs, complete := replay(cur, nil, hooks, view)
+	nf := annotation(outs, complete, nil, pkt)
+	if nf == nil || nf.Certainty != event.CertaintyCandidates || len(nf.Candidates) != 2 {
+		t.Fatalf("replayed alone: %+v, want 2 candidates", nf)
+	}
+	w := newWindow(old, cur)
+	outs, complete = replay(cur, w, hooks, view)
+	nf = annotation(outs, complete, w, pkt)
+	if nf == nil || nf.Certainty != event.CertaintyCounter || nf.Chain != "INPUT" || nf.Rule == nil || nf.Rule.Position != 1 ||
+		nf.Rule.Text != "-A INPUT -i lo -p udp -m udp --dport 9999 -j DROP" || nf.Hook != "input" || nf.Family != "ip" || nf.Table != "filter" {
+		t.Errorf("counters moved: %+v rule %+v, want filter/INPUT #1 by counter", nf, nf.Rule)
+	}
+	w = newWindow(old, still)
+	if outs, _ := replay(still, w, hooks, view); len(outs) != 0 {
+		t.Errorf("no counter moved: outcomes %+v, want none", outs)
+	}
 }
