@@ -32,3 +32,10 @@ func TestNetfilterLegacy(t *testing.T) {
 	}
 	t.Logf("stderr:\n%s", tr.stderr.String())
 }
+
+// TestNetfilterLegacySummary: TestNetfilterSummary with the rules loaded
+// by iptables-legacy: --summary splits the rows per rule by the x_tables
+// counters.
+func TestNetfilterLegacySummary(t *testing.T) {
+	summaryByRule(t, nftest.AddLegacyRules)
+}

@@ -137,9 +137,14 @@ type ruleRow struct {
 // rows with the netfilter object), by the rules' counters, and in the
 // metrics' rule label.
 func TestNetfilterSummary(t *testing.T) {
+	summaryByRule(t, nftest.AddIptablesRules)
+}
+
+// summaryByRule runs TestNetfilterSummary on IptablesRules as add loads them.
+func summaryByRule(t *testing.T, add func(testing.TB, *nftest.Topo)) {
 	requireRoot(t)
 	tp := nftest.NewTopo(t)
-	nftest.AddIptablesRules(t, tp)
+	add(t, tp)
 	nftest.KeepRuleset(t, tp.Router)
 	port := freePort(t)
 	tr := startTracer(t, "--summary", "-o", "json", "--interval", "200ms", "--filter-netns", tp.Router,
