@@ -44,10 +44,12 @@ const (
 // a u16 size, a 29-byte name, a revision, then the data.
 const xtMatchHead = 32
 
-// Standard verdicts: -NF_DROP-1, -NF_ACCEPT-1, XT_RETURN (-NF_REPEAT-1).
+// Standard verdicts: -NF_DROP-1, -NF_ACCEPT-1, -NF_QUEUE-1, XT_RETURN
+// (-NF_REPEAT-1).
 const (
 	xtVerdictDrop   = -1
 	xtVerdictAccept = -2
+	xtVerdictQueue  = -4
 	xtVerdictReturn = -5
 )
 
@@ -108,7 +110,7 @@ func parseLegacy(d legacyDump) (*Table, error) {
 	t := &Table{Name: in.name, Family: d.family, Legacy: true, Sets: map[string]*Set{}}
 	lc := &legacyChains{t: t, lay: lay, entries: entries, chainAt: userChainStarts(entries), seen: map[identKey]int{}}
 	lc.builtins(in)
-	lc.users()
+	lc.users(in)
 	return t, nil
 }
 
@@ -202,8 +204,9 @@ func (lc *legacyChains) builtins(in xtInfo) {
 }
 
 // users adds the user chains: each from its ERROR head to the next head,
-// whose last entry is the chain's implicit RETURN, not a rule.
-func (lc *legacyChains) users() {
+// whose last entry is the chain's implicit RETURN, not a rule. Builtin
+// chains end a user chain too, wherever a writer put them.
+func (lc *legacyChains) users(in xtInfo) {
 	var c *Chain
 	var body []*xtEntry
 	flush := func() {
@@ -215,6 +218,11 @@ func (lc *legacyChains) users() {
 		}
 	}
 	for _, e := range lc.entries {
+		if in.builtin(e.off) {
+			flush()
+			c, body = nil, nil
+			continue
+		}
 		if e.target == "ERROR" {
 			flush()
 			c, body = nil, nil
@@ -226,6 +234,16 @@ func (lc *legacyChains) users() {
 		body = append(body, e)
 	}
 	flush()
+}
+
+// builtin says whether the entry at off is a builtin chain's rule or policy.
+func (in xtInfo) builtin(off int) bool {
+	for h := range 5 {
+		if in.validHooks&(1<<h) != 0 && off >= in.hookEntry[h] && off <= in.under[h] {
+			return true
+		}
+	}
+	return false
 }
 
 func (lc *legacyChains) addRule(c *Chain, e *xtEntry) {
@@ -306,6 +324,9 @@ func (lc *legacyChains) targetExpr(e *xtEntry) (expr.Any, string) {
 		return &expr.Verdict{Kind: expr.VerdictAccept}, "ACCEPT"
 	case xtVerdictReturn:
 		return &expr.Verdict{Kind: expr.VerdictReturn}, "RETURN"
+	}
+	if v == xtVerdictQueue {
+		return &expr.Target{Name: "QUEUE", Info: &xt.Unknown{}}, "QUEUE"
 	}
 	if v < 0 {
 		return &expr.Target{Name: "verdict-" + uitoa(uint64(-v)), Info: &xt.Unknown{}}, "verdict"

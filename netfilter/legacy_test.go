@@ -286,3 +286,36 @@ func TestLegacyCounterWindow(t *testing.T) {
 		t.Errorf("no counter moved: outcomes %+v, want none", outs)
 	}
 }
+
+// FuzzParseLegacy: whatever the kernel's answer, parsing it returns a
+// table or an error, never a panic. Seeded with the fixtures, each also
+// cut short at every entry boundary and in between.
+func FuzzParseLegacy(f *testing.F) {
+	for _, fx := range legacyFixtures {
+		b, err := os.ReadFile(fixturePath(fx.fam, fx.table, ".bin"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		for cut := xtGetinfoSize; cut <= len(b); cut += 37 {
+			f.Add(fx.fam == nftables.TableFamilyIPv6, b[:cut])
+		}
+		f.Add(fx.fam == nftables.TableFamilyIPv6, b)
+	}
+	f.Fuzz(func(t *testing.T, v6 bool, b []byte) {
+		fam := nftables.TableFamilyIPv4
+		if v6 {
+			fam = nftables.TableFamilyIPv6
+		}
+		if len(b) < xtGetinfoSize {
+			return
+		}
+		tbl, err := parseLegacy(legacyDump{family: fam, info: b[:xtGetinfoSize], entries: b[xtGetinfoSize:]})
+		if err == nil {
+			for _, c := range tbl.Chains {
+				for _, r := range c.Rules {
+					RuleText(r)
+				}
+			}
+		}
+	})
+}
