@@ -84,3 +84,34 @@ func TestLegacyIdentity(t *testing.T) {
 		t.Errorf("keys before %v, after inserting a rule %v: want the same, and distinct", before, after)
 	}
 }
+
+// TestLegacyBesideNft: a namespace with iptables-nft rules and one
+// iptables-legacy rule, both on filter INPUT at the same priority: the
+// counters of each tell which dropped, every probe to its own rule.
+func TestLegacyBesideNft(t *testing.T) {
+	requireRoot(t)
+	tp := nftest.NewTopo(t)
+	nftest.AddIptablesRules(t, tp)
+	tp.In(t, tp.Router, "iptables-legacy", "-A", "INPUT", "-p", "udp", "--dport", "5454", "-j", "DROP")
+	nftest.KeepRuleset(t, tp.Router)
+	a := testAnnotator(t)
+	if err := a.Prime(nftest.Inode(t, tp.Router)); err != nil {
+		t.Fatal(err)
+	}
+	probes := nftest.IptablesProbes(tp)
+	oracle := nftest.NewOracle(t, tp, probes)
+	legacy := probes[2] // udp to the router: INPUT
+	legacy.Sport, legacy.Dport, legacy.Position = 41500, 5454, 1
+	legacyOracle := nftest.NewLegacyOracle(t, tp, []nftest.Probe{legacy})
+	for _, p := range append(probes, legacy) {
+		p.Send(t)
+		ev := eventOf(t, p)
+		a.Annotate(ev)
+		o := oracle
+		if p.Dport == 5454 {
+			o = legacyOracle
+		}
+		nftest.Check(t, p, ev.Netfilter, o, "counter")
+	}
+	t.Logf("stats: %+v", a.Stats())
+}
