@@ -32,9 +32,10 @@
 //
 // iptables-legacy (x_tables) tables raw, mangle, filter and security, of
 // IPv4 and IPv6, are read too, by getsockopt (IPT_SO_GET_INFO and
-// IPT_SO_GET_ENTRIES, IP6T_* alike) on raw sockets opened by a thread
-// moved into the namespace, and only those /proc/net/ip_tables_names
-// lists: asking for another would create it. Their entries become rules
+// IPT_SO_GET_ENTRIES, IP6T_* alike) on raw sockets, and only those its
+// /proc/net/ip_tables_names lists: asking for another would create it.
+// The sockets and the names files are opened once per namespace, by a
+// thread moved into it; they stay bound to it. Their entries become rules
 // of the same model (ipt_ip as the payload, meta and cmp expressions
 // iptables-nft would make, the xt matches and targets as its compat
 // expressions carry them), so they are walked, counted and printed as

@@ -43,7 +43,9 @@ func TestLegacyAttribution(t *testing.T) {
 
 // TestLegacyIdentity: x_tables rules have no handle; a rule keeps its
 // identity (the window's key) when rules are inserted before it and
-// jump offsets move, and identical rules of a chain are told apart.
+// jump offsets move, and identical rules of a chain are told apart. The
+// reader, opened before the namespace had any x_tables table (and not
+// creating one), sees the tables made after.
 func TestLegacyIdentity(t *testing.T) {
 	requireRoot(t)
 	ns := "nf-lg-" + randomHex(3)
@@ -52,17 +54,13 @@ func TestLegacyIdentity(t *testing.T) {
 	in := func(rule string) {
 		nftest.Sh(t, "ip", append([]string{"netns", "exec", ns, "iptables-legacy"}, strings.Fields(rule)...)...)
 	}
-	in("-N SUB")
-	in("-A INPUT -p tcp --dport 1 -j SUB")
-	in("-A INPUT -p udp -j DROP")
-	in("-A INPUT -p udp -j DROP")
+	rd, err := OpenReader("/run/netns/"+ns, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
 	keys := func() []ruleKey {
-		r, err := OpenReader("/run/netns/"+ns, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		rs, err := r.Read()
+		rs, err := rd.Read()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,6 +74,16 @@ func TestLegacyIdentity(t *testing.T) {
 		}
 		return ks
 	}
+	if ks := keys(); len(ks) != 0 {
+		t.Fatalf("legacy rules %v in a new namespace", ks)
+	}
+	if names := nftest.Sh(t, "ip", "netns", "exec", ns, "cat", "/proc/net/ip_tables_names", "/proc/net/ip6_tables_names"); names != "" {
+		t.Fatalf("reading created x_tables tables: %q", names)
+	}
+	in("-N SUB")
+	in("-A INPUT -p tcp --dport 1 -j SUB")
+	in("-A INPUT -p udp -j DROP")
+	in("-A INPUT -p udp -j DROP")
 	before := keys()
 	in("-I INPUT 1 -p icmp -j ACCEPT")
 	in("-I SUB 1 -j RETURN")

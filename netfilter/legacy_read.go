@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -37,31 +39,77 @@ type legacyDump struct {
 	entries []byte
 }
 
-// readLegacy reads the namespace's iptables-legacy and ip6tables-legacy
-// tables, on a thread of its own moved into the namespace, which then
-// exits. Only the tables the namespace has (/proc/net/ip_tables_names)
-// are asked for: asking for another would create it.
-func (r *Reader) readLegacy() ([]*Table, error) {
-	type result struct {
-		dumps []legacyDump
-		err   error
-	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		if err := unix.Setns(int(r.ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			done <- result{err: fmt.Errorf("entering netns: %w", err)}
-			return
+// legacyFamilies are the x_tables families read: the file listing the
+// namespace's tables, and the socket that reads them.
+var legacyFamilies = [2]struct {
+	family       nftables.TableFamily
+	names        string
+	domain, opts int
+}{
+	{nftables.TableFamilyIPv4, "ip_tables_names", unix.AF_INET, unix.SOL_IP},
+	{nftables.TableFamilyIPv6, "ip6_tables_names", unix.AF_INET6, unix.SOL_IPV6},
+}
+
+// legacyHandles are a namespace's x_tables handles, per family: its
+// /proc/net/ip_tables_names (nil where the kernel has no x_tables), and a
+// raw socket for getsockopt. Both stay bound to the namespace they were
+// opened in, so they are opened once, by a thread that enters it.
+type legacyHandles struct {
+	names [2]*os.File
+	socks [2]int
+}
+
+// openLegacy opens the handles of the calling thread's namespace.
+func openLegacy() (*legacyHandles, error) {
+	h := &legacyHandles{socks: [2]int{-1, -1}}
+	for i, fam := range legacyFamilies {
+		f, err := os.Open("/proc/thread-self/net/" + fam.names)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // no x_tables for this family in the kernel
 		}
-		dumps, err := dumpLegacy()
-		done <- result{dumps, err}
-	}()
-	res := <-done
-	if res.err != nil {
-		return nil, res.err
+		if err != nil {
+			h.close()
+			return nil, err
+		}
+		h.names[i] = f
+		fd, err := unix.Socket(fam.domain, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
+		if err != nil {
+			h.close()
+			return nil, fmt.Errorf("opening raw socket for x_tables: %w", err)
+		}
+		h.socks[i] = fd
+	}
+	return h, nil
+}
+
+func (h *legacyHandles) close() {
+	for i := range h.names {
+		if h.names[i] != nil {
+			h.names[i].Close()
+		}
+		if h.socks[i] >= 0 {
+			unix.Close(h.socks[i])
+		}
+	}
+}
+
+// readLegacy reads the namespace's iptables-legacy and ip6tables-legacy
+// tables. The first read opens the handles on a thread of its own moved
+// into the namespace, which then exits.
+func (r *Reader) readLegacy() ([]*Table, error) {
+	if r.legacy == nil {
+		h, err := r.inNamespace(openLegacy)
+		if err != nil {
+			return nil, err
+		}
+		r.legacy = h
+	}
+	dumps, err := r.legacy.dump()
+	if err != nil {
+		return nil, err
 	}
 	var tables []*Table
-	for _, d := range res.dumps {
+	for _, d := range dumps {
 		t, err := parseLegacy(d)
 		if err != nil {
 			return nil, err
@@ -71,22 +119,40 @@ func (r *Reader) readLegacy() ([]*Table, error) {
 	return tables, nil
 }
 
-// dumpLegacy dumps the x_tables tables of the calling thread's namespace.
-func dumpLegacy() ([]legacyDump, error) {
-	var dumps []legacyDump
-	for _, fam := range []struct {
-		family       nftables.TableFamily
-		names        string
-		domain, opts int
-	}{
-		{nftables.TableFamilyIPv4, "ip_tables_names", unix.AF_INET, unix.SOL_IP},
-		{nftables.TableFamilyIPv6, "ip6_tables_names", unix.AF_INET6, unix.SOL_IPV6},
-	} {
-		names, err := legacyNames("/proc/thread-self/net/" + fam.names)
-		if err != nil || len(names) == 0 {
-			continue // no x_tables in the kernel, or no table in the namespace
+// inNamespace runs open on a thread moved into the reader's namespace,
+// which exits after.
+func (r *Reader) inNamespace(open func() (*legacyHandles, error)) (*legacyHandles, error) {
+	type result struct {
+		h   *legacyHandles
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		if err := unix.Setns(int(r.ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			done <- result{err: fmt.Errorf("entering netns: %w", err)}
+			return
 		}
-		d, err := dumpFamily(fam.family, names, fam.domain, fam.opts)
+		h, err := open()
+		done <- result{h, err}
+	}()
+	res := <-done
+	return res.h, res.err
+}
+
+// dump dumps the x_tables tables the namespace has. Only the tables its
+// ip_tables_names lists are asked for: asking for another would create it.
+func (h *legacyHandles) dump() ([]legacyDump, error) {
+	var dumps []legacyDump
+	for i, fam := range legacyFamilies {
+		if h.names[i] == nil {
+			continue
+		}
+		names, err := legacyNames(h.names[i])
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", fam.names, err)
+		}
+		d, err := dumpFamily(fam.family, names, h.socks[i], fam.opts)
 		if err != nil {
 			return nil, err
 		}
@@ -95,30 +161,25 @@ func dumpLegacy() ([]legacyDump, error) {
 	return dumps, nil
 }
 
-// legacyNames lists the tables read of those the namespace has.
-func legacyNames(path string) ([]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
+// legacyNames lists the tables read of those the namespace has, read
+// again from the start of its open names file.
+func legacyNames(f *os.File) ([]string, error) {
+	b := make([]byte, 4096)
+	n, err := f.ReadAt(b, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
-	have := strings.Fields(string(b))
+	have := strings.Fields(string(b[:n]))
 	var names []string
 	for _, n := range legacyTables {
-		for _, h := range have {
-			if h == n {
-				names = append(names, n)
-			}
+		if slices.Contains(have, n) {
+			names = append(names, n)
 		}
 	}
 	return names, nil
 }
 
-func dumpFamily(fam nftables.TableFamily, names []string, domain, level int) ([]legacyDump, error) {
-	fd, err := unix.Socket(domain, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
-	if err != nil {
-		return nil, fmt.Errorf("opening raw socket for x_tables: %w", err)
-	}
-	defer unix.Close(fd)
+func dumpFamily(fam nftables.TableFamily, names []string, fd, level int) ([]legacyDump, error) {
 	var dumps []legacyDump
 	for _, name := range names {
 		info, entries, err := dumpTable(fd, level, name)

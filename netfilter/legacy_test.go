@@ -96,7 +96,15 @@ func TestLegacyCapture(t *testing.T) {
 	}
 	nftest.RunInNetns(t, ns, func() error { return legacyTraffic() })
 	var dumps []legacyDump
-	nftest.RunInNetns(t, ns, func() (err error) { dumps, err = dumpLegacy(); return err })
+	nftest.RunInNetns(t, ns, func() error {
+		h, err := openLegacy()
+		if err != nil {
+			return err
+		}
+		defer h.close()
+		dumps, err = h.dump()
+		return err
+	})
 	os.MkdirAll(filepath.Join("testdata", "legacy"), 0o755)
 	for _, f := range legacyFixtures {
 		d := findDump(t, dumps, f.fam, f.table)
