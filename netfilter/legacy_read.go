@@ -179,6 +179,8 @@ func legacyNames(f *os.File) ([]string, error) {
 	return names, nil
 }
 
+// dumpFamily dumps the named tables of one family through its socket; a
+// table gone since it was listed is left out.
 func dumpFamily(fam nftables.TableFamily, names []string, fd, level int) ([]legacyDump, error) {
 	var dumps []legacyDump
 	for _, name := range names {
