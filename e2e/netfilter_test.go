@@ -137,9 +137,15 @@ type ruleRow struct {
 // rows with the netfilter object), by the rules' counters, and in the
 // metrics' rule label.
 func TestNetfilterSummary(t *testing.T) {
+	summaryByRule(t, nftest.AddIptablesRules, ruleHandles)
+}
+
+// summaryByRule runs TestNetfilterSummary on IptablesRules as add loads
+// them; handles gives the rules' handles by position.
+func summaryByRule(t *testing.T, add func(testing.TB, *nftest.Topo), handles func(t *testing.T, ns, chain string) map[int]uint64) {
 	requireRoot(t)
 	tp := nftest.NewTopo(t)
-	nftest.AddIptablesRules(t, tp)
+	add(t, tp)
 	nftest.KeepRuleset(t, tp.Router)
 	port := freePort(t)
 	tr := startTracer(t, "--summary", "-o", "json", "--interval", "200ms", "--filter-netns", tp.Router,
@@ -174,9 +180,9 @@ func TestNetfilterSummary(t *testing.T) {
 	}
 	// The metrics name the same rules, by handle, through the last
 	// interval the test waited for.
-	handles := ruleHandles(t, tp.Router, "INPUT")
+	byPos := handles(t, tp.Router, "INPUT")
 	for pos, want := range map[int]int{3: storms[5353], 5: storms[6000]} {
-		label := fmt.Sprintf("filter/INPUT/%d", handles[pos])
+		label := fmt.Sprintf("filter/INPUT/%d", byPos[pos])
 		if n := perRule[label]; n > float64(want) || n < float64(want)*95/100 {
 			t.Errorf("metrics rule=%q: %v drops, want %d (all: %v)", label, n, want, perRule)
 		}

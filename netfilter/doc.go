@@ -26,9 +26,22 @@
 // Everything else (output device, TCP flags, ICMP types, limits, maps,
 // concatenations, the conntrack state itself) is unknown: a rule reading
 // it is followed both ways, which can only add candidates, never hide
-// the right rule. Not read: iptables-legacy (x_tables) rules, arp,
-// bridge and netdev tables. The ruleset is read by several dumps: a
-// ruleset changed during a read may be seen half old, half new.
+// the right rule. Not read: arp, bridge and netdev tables. The ruleset
+// is read by several dumps: a ruleset changed during a read may be seen
+// half old, half new.
+//
+// iptables-legacy (x_tables) tables raw, mangle, filter and security, of
+// IPv4 and IPv6, are read too, by getsockopt (IPT_SO_GET_INFO and
+// IPT_SO_GET_ENTRIES, IP6T_* alike) on raw sockets, and only those its
+// /proc/net/ip_tables_names lists: asking for another would create it.
+// The sockets and the names files are opened once per namespace, by a
+// thread moved into it; they stay bound to it. Their entries become rules
+// of the same model (ipt_ip as the payload, meta and cmp expressions
+// iptables-nft would make, the xt matches and targets as its compat
+// expressions carry them), so they are walked, counted and printed as
+// iptables-nft rules are. x_tables rules have no handle: their Handle is
+// their position, and the counter window knows them by a digest of the
+// rule.
 //
 // It runs off the event path, in one goroutine, with bounded work: at
 // most one ruleset read per namespace per interval and a global budget of
@@ -37,6 +50,7 @@
 //
 // It must never write to netlink: no rule, chain, set or counter of the
 // user's ruleset is added, changed, zeroed or reset (only dump requests;
-// no NFT_MSG_GETRULE_RESET). It must not shell out to iptables or nft,
+// no NFT_MSG_GETRULE_RESET). Nor to x_tables: getsockopt only, never
+// setsockopt (IPT_SO_SET_REPLACE, IPT_SO_SET_ADD_COUNTERS). It must not shell out to iptables or nft,
 // format output, or parse flags.
 package netfilter

@@ -26,9 +26,10 @@ const maxSetElements = 1 << 16
 // Reader reads the ruleset of one network namespace over netlink. It only
 // sends dump requests, which change nothing.
 type Reader struct {
-	ns    *os.File
-	conn  *nftables.Conn
-	route *vnl.Handle
+	ns     *os.File
+	conn   *nftables.Conn
+	route  *vnl.Handle
+	legacy *legacyHandles // opened at the first read
 }
 
 // OpenReader opens a reader for the namespace that path opens
@@ -60,6 +61,9 @@ func OpenReader(path string, ino uint32) (*Reader, error) {
 
 // Close releases the namespace and the reader's sockets.
 func (r *Reader) Close() error {
+	if r.legacy != nil {
+		r.legacy.close()
+	}
 	r.route.Close()
 	r.conn.CloseLasting()
 	return r.ns.Close()
@@ -129,6 +133,11 @@ func (r *Reader) Read() (*Ruleset, error) {
 			return nil, err
 		}
 	}
+	legacy, err := r.readLegacy()
+	if err != nil {
+		return nil, fmt.Errorf("reading iptables-legacy tables: %w", err)
+	}
+	rs.Tables = append(rs.Tables, legacy...)
 	rs.End = time.Now()
 	return rs, nil
 }

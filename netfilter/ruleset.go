@@ -68,6 +68,9 @@ type Table struct {
 	Family nftables.TableFamily
 	Chains []*Chain
 	Sets   map[string]*Set
+	// Legacy says the table is an x_tables one (iptables-legacy), read
+	// by getsockopt: its rules have no handle.
+	Legacy bool
 }
 
 // Chain is a chain of a table. A base chain has a hook and a policy.
@@ -103,6 +106,8 @@ type Rule struct {
 	// rule matched; a counter before a match counts packets it tested.
 	CounterAfterMatches bool
 	Comment             string // from an xt comment match or the rule's userdata
+
+	ident uint64 // an x_tables rule's identity across reads (its Handle is its Position)
 }
 
 // Set is a named or anonymous set of a table, with its elements.

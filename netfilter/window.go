@@ -12,17 +12,21 @@ type window struct {
 
 type ruleKey struct {
 	family byte
+	legacy bool
 	table  string
 	chain  string
-	handle uint64
+	handle uint64 // x_tables rules: their identity
 }
 
 func keyOfRule(r *Rule) ruleKey {
-	return ruleKey{byte(r.Chain.Table.Family), r.Chain.Table.Name, r.Chain.Name, r.Handle}
+	if r.Chain.Table.Legacy {
+		return ruleKey{byte(r.Chain.Table.Family), true, r.Chain.Table.Name, r.Chain.Name, r.ident}
+	}
+	return ruleKey{byte(r.Chain.Table.Family), false, r.Chain.Table.Name, r.Chain.Name, r.Handle}
 }
 
 func keyOfChain(c *Chain) ruleKey {
-	return ruleKey{byte(c.Table.Family), c.Table.Name, c.Name, 0}
+	return ruleKey{byte(c.Table.Family), c.Table.Legacy, c.Table.Name, c.Name, 0}
 }
 
 func newWindow(old, cur *Ruleset) *window {

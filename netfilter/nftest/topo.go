@@ -176,13 +176,15 @@ func (p Probe) Name() string {
 
 var countersRe = regexp.MustCompile(`counter packets \d+ bytes \d+|\[\d+:\d+\]`)
 
-// RulesetText is what must not change: nft list ruleset and
-// iptables-save/ip6tables-save of ns, counters aside.
+// RulesetText is what must not change: nft list ruleset,
+// iptables-save/ip6tables-save and their -legacy twins (which list the
+// x_tables tables ns has: one read into being would show), counters
+// aside.
 func RulesetText(t testing.TB, ns string) string {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString(Sh(t, "ip", "netns", "exec", ns, "nft", "-a", "list", "ruleset"))
-	for _, save := range []string{"iptables-save", "ip6tables-save"} {
+	for _, save := range []string{"iptables-save", "ip6tables-save", "iptables-legacy-save", "ip6tables-legacy-save"} {
 		for _, line := range strings.Split(Sh(t, "ip", "netns", "exec", ns, save), "\n") {
 			if !strings.HasPrefix(line, "#") {
 				b.WriteString(line + "\n")
