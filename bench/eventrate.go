@@ -20,6 +20,9 @@ var eventArgs = []string{"--filter-netns"}
 // doubles its rate until events are lost, then bisects. It then runs the
 // best rate again with a CPU profile, to say where the time goes.
 func (b *bench) eventRate() error {
+	if b.o.eventAt > 0 {
+		return b.eventProfile(b.o.eventAt)
+	}
 	var ok, bad eventRun
 	for rate := 50000.0; rate < 8e6; rate *= 2 {
 		r, err := b.eventStep(int(rate), "")
@@ -82,7 +85,11 @@ func (b *bench) eventStep(rate int, profile string) (eventRun, error) {
 		return r, err
 	}
 	before := p.cpuTime()
-	r.achieved, err = measureStorm(b.tp, 3*time.Second, b.o.senders, rate)
+	window := 3 * time.Second
+	if profile != "" {
+		window = profileWindow // samples enough for the top functions
+	}
+	r.achieved, err = measureStorm(b.tp, window, b.o.senders, rate)
 	time.Sleep(3 * pollSlack) // the last events are read
 	r.cpu = p.cpuTime() - before
 	if serr := p.stop(); err == nil {
@@ -99,6 +106,10 @@ func (b *bench) eventStep(rate int, profile string) (eventRun, error) {
 		rate, r.achieved, r.lost, r.cpuPerEvent(), r.cpu.Seconds(), r.matched)
 	return r, nil
 }
+
+// profileWindow is how long the storm runs under the CPU profile: at
+// 100 samples a second, 10 s give a few hundred samples of droptrace.
+const profileWindow = 10 * time.Second
 
 // pollSlack is droptrace's read interval and how long it holds events
 // for ordering, with room to spare.
@@ -123,7 +134,8 @@ func (b *bench) eventProfile(rate int) error {
 }
 
 // pprofTop renders the heaviest functions of a CPU profile, by their
-// own time and with their callees.
+// own time and with their callees. Start-up (the main goroutine: reading
+// BTF and kallsyms, loading) is left out: it is not what an event costs.
 func pprofTop(bin, path string) (string, error) {
 	goTool := os.Getenv("GO")
 	if goTool == "" {
@@ -131,7 +143,7 @@ func pprofTop(bin, path string) (string, error) {
 	}
 	var out strings.Builder
 	for _, sort := range []string{"-flat", "-cum"} {
-		b, err := exec.Command(goTool, "tool", "pprof", "-top", sort, "-nodecount=25", bin, path).CombinedOutput()
+		b, err := exec.Command(goTool, "tool", "pprof", "-top", sort, "-nodecount=30", `-ignore=^runtime\.main$`, bin, path).CombinedOutput()
 		if err != nil {
 			return "", fmt.Errorf("go tool pprof: %w: %s", err, b)
 		}

@@ -6,16 +6,27 @@ import (
 	"runtime/pprof"
 )
 
-// profileEnv names a file to write a CPU profile of the whole run to: a
-// hidden switch for `make bench`, which prints the top of it, and for
-// anyone chasing where droptrace's time goes (`go tool pprof`).
-const profileEnv = "DROPTRACE_CPUPROFILE"
+// Hidden switches for `make bench`, which prints the top of the CPU
+// profile, and for anyone chasing where droptrace's time goes (`go tool
+// pprof`): a file to write a CPU profile of the whole run to, and one to
+// write the allocations of the whole run to at exit.
+const (
+	profileEnv    = "DROPTRACE_CPUPROFILE"
+	memProfileEnv = "DROPTRACE_MEMPROFILE"
+)
 
-// startProfile starts the CPU profile profileEnv asks for and returns
-// what stops it and closes the file; it does nothing without the variable.
-// A profile that cannot be written is said once and the run goes on.
+// startProfile starts the profiles the environment asks for and returns
+// what ends them. A profile that cannot be written is said once and the
+// run goes on.
 func startProfile() (stop func()) {
-	path := os.Getenv(profileEnv)
+	stopCPU := startCPUProfile(os.Getenv(profileEnv))
+	return func() {
+		stopCPU()
+		writeMemProfile(os.Getenv(memProfileEnv))
+	}
+}
+
+func startCPUProfile(path string) (stop func()) {
 	if path == "" {
 		return func() {}
 	}
@@ -32,5 +43,19 @@ func startProfile() (stop func()) {
 	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
+	}
+}
+
+func writeMemProfile(path string) {
+	if path == "" {
+		return
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(f, 0)
+		f.Close()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "droptrace: %s: %v\n", memProfileEnv, err)
 	}
 }
