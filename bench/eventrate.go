@@ -126,6 +126,9 @@ func (b *bench) eventProfile(rate int) error {
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "cpu.pprof")
+	if b.o.profile != "" {
+		path = b.o.profile
+	}
 	r, err := b.eventStep(rate, path)
 	if err != nil {
 		return err

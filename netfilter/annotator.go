@@ -5,8 +5,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/droptrace/droptrace/event"
-
 	"github.com/droptrace/droptrace/nsfs"
 )
 
@@ -57,12 +55,7 @@ type Annotator struct {
 	stats                    Stats
 	split                    splitState // SplitRows' state
 
-	// Per event without allocating: the packet being attributed, and
-	// the last annotation given, which the next event of the flow
-	// shares when it would be the same.
-	pkt      Packet
-	last     *event.Netfilter
-	lastFrom *event.Netfilter // the flow's attribution last was made from
+	pkt Packet // the packet being attributed: parsed without allocating
 }
 
 // nsState is what is kept of one namespace: its reader and its last reads.
@@ -71,7 +64,7 @@ type nsState struct {
 	reads  []*Ruleset // oldest first
 	local  map[netip.Addr]bool
 	used   time.Time
-	flows  map[flowKey]*event.Netfilter // attributions of the current reads
+	flows  map[flowKey]*flowAttribution // attributions of the current reads
 	win    *window                      // the last counter window, for the events after it
 }
 
@@ -137,7 +130,7 @@ func (a *Annotator) namespace(ino uint32, now time.Time) (*nsState, error) {
 		a.index.Forget(ino)
 		return nil, err
 	}
-	st := &nsState{reader: r, used: now, flows: map[flowKey]*event.Netfilter{}}
+	st := &nsState{reader: r, used: now, flows: map[flowKey]*flowAttribution{}}
 	a.ns[ino] = st
 	return st, nil
 }

@@ -42,30 +42,41 @@ func (a *Annotator) Annotate(ev *event.Event) {
 	if rs == nil {
 		return // never read, and the budget refused a read: counted
 	}
-	nf := a.attribute(st, ev, pkt, rs, w)
-	a.count(nf)
-	if nf == nil {
+	f := a.attribute(st, ev, pkt, rs, w)
+	if f == nil {
+		a.count(nil)
 		return
 	}
-	ctState := nf.CtState
+	a.count(f.nf)
+	if f.nf == nil {
+		return
+	}
+	ctState := f.nf.CtState
 	if ev.CTState != ctStateInvalid || rs.tracksConnections() {
 		ctState = event.CtStateName(ev.CTState)
 	}
-	ev.Netfilter = a.own(nf, ctState, ev.Reply)
+	ev.Netfilter = f.own(ctState, ev.Reply)
+}
+
+// flowAttribution is the attribution of a flow's drops, and the
+// annotation its last event was given.
+type flowAttribution struct {
+	nf    *event.Netfilter
+	given *event.Netfilter
 }
 
 // own gives the event its annotation: the flow's attribution completed
-// with the event's conntrack state and reply. Events of a storm share
+// with the event's conntrack state and reply. The events of a flow share
 // one, as long as those are the same, rather than cost an allocation
 // each; later stages read it and never change it.
-func (a *Annotator) own(nf *event.Netfilter, ctState string, reply *event.ReplySeen) *event.Netfilter {
+func (f *flowAttribution) own(ctState string, reply *event.ReplySeen) *event.Netfilter {
 	r := replyOf(reply)
-	if l := a.last; l != nil && a.lastFrom == nf && l.CtState == ctState && sameReply(l.Reply, r) {
-		return l
+	if g := f.given; g != nil && g.CtState == ctState && sameReply(g.Reply, r) {
+		return g
 	}
-	c := *nf
+	c := *f.nf
 	c.CtState, c.Reply = ctState, r
-	a.last, a.lastFrom = &c, nf
+	f.given = &c
 	return &c
 }
 
@@ -75,15 +86,16 @@ func sameReply(a, b *event.NetfilterReply) bool {
 
 // attribute replays the ruleset on the packet, once per flow, ruleset
 // read and window: a storm of one flow costs one replay per read.
-func (a *Annotator) attribute(st *nsState, ev *event.Event, pkt *Packet, rs *Ruleset, w *window) *event.Netfilter {
+// It returns nil when the replay budget refused a replay.
+func (a *Annotator) attribute(st *nsState, ev *event.Event, pkt *Packet, rs *Ruleset, w *window) *flowAttribution {
 	key := flowKey{src: pkt.Src, dst: pkt.Dst, proto: ev.Proto, sport: pkt.Sport, dport: pkt.Dport,
 		ifname: ev.Ifname, mark: pkt.Mark, ctState: pkt.CtState, ctStatus: pkt.CtStatus, cur: rs}
 	if w != nil {
 		key.old = w.old
 	}
-	if nf, ok := st.flows[key]; ok {
+	if f, ok := st.flows[key]; ok {
 		a.stats.Cached++
-		return nf
+		return f
 	}
 	if !a.take(&a.replayTokens) {
 		a.stats.ReplaysSkipped++
@@ -97,8 +109,9 @@ func (a *Annotator) attribute(st *nsState, ev *event.Event, pkt *Packet, rs *Rul
 	if len(st.flows) >= maxFlows {
 		clear(st.flows)
 	}
-	st.flows[key] = nf
-	return nf
+	f := &flowAttribution{nf: nf}
+	st.flows[key] = f
+	return f
 }
 
 // ctStateInvalid is nft's ct state invalid bit alone.
