@@ -49,3 +49,17 @@ func BenchmarkJSON(b *testing.B) {
 		_ = w.Write(ev)
 	}
 }
+
+// TestJSONAllocs checks that an event costs no allocations once the line
+// buffer has grown and its rule was encoded, attributed to a rule or not.
+func TestJSONAllocs(t *testing.T) {
+	for _, ev := range append(testEvents(time.Local), streamEvent()) {
+		w := NewJSON(io.Discard)
+		if err := w.Write(ev); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		if n := testing.AllocsPerRun(100, func() { _ = w.Write(ev) }); n != 0 {
+			t.Errorf("%s event at %v: %v allocations per event, want 0", ev.Kind, ev.Time.Nanosecond()/1000, n)
+		}
+	}
+}
