@@ -134,6 +134,10 @@ func (b *bench) eventProfile(rate int) error {
 		return err
 	}
 	b.eventProfiled = r
+	if _, err := os.Stat(path); err != nil {
+		b.profileTop = fmt.Sprintf("no profile: this droptrace does not write one (%s)\n", "DROPTRACE_CPUPROFILE")
+		return nil
+	}
 	b.profileTop, err = pprofTop(b.o.bin, path)
 	return err
 }
