@@ -123,11 +123,19 @@ func appendCol(b []byte, s string, width int) []byte {
 
 // padTo pads what was appended since start with spaces to width.
 func padTo(b []byte, start, width int) []byte {
-	for i := len(b) - start; i < width; i++ {
-		b = append(b, ' ')
+	n := width - (len(b) - start)
+	for n > len(spaces) {
+		b = append(b, spaces...)
+		n -= len(spaces)
+	}
+	if n > 0 {
+		b = append(b, spaces[:n]...)
 	}
 	return b
 }
+
+// spaces pads columns in one copy rather than a byte at a time.
+const spaces = "                                "
 
 // appendTuple appends the "%-21s %1s %-21s" columns: "src:sport > dst:dport",
 // or a lone "-" when the packet had no IP header, so that the columns after
