@@ -26,6 +26,8 @@ type options struct {
 	configs   *regexp.Regexp
 	extra     []string
 	pwru      string
+	eventAt   int
+	profile   string
 }
 
 func main() {
@@ -48,6 +50,8 @@ func main() {
 		o.extra = append(o.extra, v)
 		return nil
 	})
+	flag.IntVar(&o.eventAt, "event-at", 0, "event-rate step: measure this paced rate only, with no search (to compare builds side by side)")
+	flag.StringVar(&o.profile, "profile", "", "event-rate step: also write droptrace's CPU profile to this file (for go tool pprof)")
 	flag.StringVar(&o.pwru, "pwru", "", "pwru binary (or .gz) to compare with in the 6.12 VM; without it the VM rows have no pwru")
 	floor := flag.Bool("floor-program", false, "attach an empty tp_btf program on kfree_skb and wait (run by the bench itself)")
 	idle := flag.Bool("idle", false, "wait for a signal (run by the bench itself as the control configuration)")

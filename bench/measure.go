@@ -17,9 +17,16 @@ type bench struct {
 	tcpRows  []tcpRow
 	lossless float64 // highest paced rate with no event lost
 	lossyAt  float64 // lowest paced rate that lost events
-	costs    []costRow
-	vmRows   []vmPathRow
-	vmNote   string
+	// The event-rate step: its best lossless run, whether the storm
+	// itself capped it, and the run under a CPU profile with the
+	// profile's top.
+	eventBest     eventRun
+	stormLimited  bool
+	eventProfiled eventRun
+	profileTop    string
+	costs         []costRow
+	vmRows        []vmPathRow
+	vmNote        string
 }
 
 type stormRow struct {

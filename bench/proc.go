@@ -24,7 +24,15 @@ type proc struct {
 // startProc starts argv and waits until a line of its stderr (and of its
 // stdout, with withStdout) contains ready, then for settle more.
 func startProc(argv []string, ready string, settle time.Duration, withStdout bool) (*proc, error) {
+	return startProcEnv(argv, nil, ready, settle, withStdout)
+}
+
+// startProcEnv is startProc with env added to the bench's environment.
+func startProcEnv(argv, env []string, ready string, settle time.Duration, withStdout bool) (*proc, error) {
 	p := &proc{cmd: exec.Command(argv[0], argv[1:]...), done: make(chan error, 1)}
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
@@ -95,6 +103,32 @@ func (p *proc) stop() error {
 func (p *proc) kill() {
 	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 }
+
+// cpuTime returns the user and system CPU time the process (all its
+// threads, living or not) has used so far, in clock ticks' resolution.
+func (p *proc) cpuTime() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces; the fields after it do not.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	// Fields 14 and 15 of stat, utime and stime, are f[11] and f[12].
+	utime, _ := strconv.ParseUint(f[11], 10, 64)
+	stime, _ := strconv.ParseUint(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on every
+// Linux architecture Go supports.
+const clockTicks = 100
 
 // memory returns the process's resident memory now and at its peak, in KiB.
 func (p *proc) memory() (rss, peak uint64) {

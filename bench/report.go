@@ -15,11 +15,7 @@ func (b *bench) report(w io.Writer, took time.Duration) {
 		time.Now().Format("2006-01-02"), machine(), runtime.NumCPU(), b.o.rounds, b.o.window, took.Round(time.Second))
 	b.reportStorm(w)
 	b.reportTCP(w)
-	fmt.Fprintf(w, "\nEvents per second that reach user space with none lost (every drop streamed to /dev/null, paced storm): **%.0f**", b.lossless)
-	if b.lossyAt > 0 {
-		fmt.Fprintf(w, " (events were lost at %.0f/s)", b.lossyAt)
-	}
-	fmt.Fprintln(w)
+	b.reportEvents(w)
 	b.reportCost(w)
 	b.reportVM(w)
 }

@@ -5,8 +5,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/droptrace/droptrace/event"
-
 	"github.com/droptrace/droptrace/nsfs"
 )
 
@@ -56,6 +54,8 @@ type Annotator struct {
 	swept                    time.Time
 	stats                    Stats
 	split                    splitState // SplitRows' state
+
+	pkt Packet // the packet being attributed: parsed without allocating
 }
 
 // nsState is what is kept of one namespace: its reader and its last reads.
@@ -64,7 +64,8 @@ type nsState struct {
 	reads  []*Ruleset // oldest first
 	local  map[netip.Addr]bool
 	used   time.Time
-	flows  map[flowKey]*event.Netfilter // attributions of the current reads
+	flows  map[flowKey]*flowAttribution // attributions of the current reads
+	win    *window                      // the last counter window, for the events after it
 }
 
 // New returns an Annotator that finds namespaces through index, and reads
@@ -90,7 +91,7 @@ func New(index *nsfs.Index, cfg Config) *Annotator {
 // Prime reads the namespace's ruleset now, as a baseline for the counters
 // of its next drops.
 func (a *Annotator) Prime(netns uint32) error {
-	st, err := a.namespace(netns)
+	st, err := a.namespace(netns, a.now())
 	if err != nil {
 		return err
 	}
@@ -112,9 +113,9 @@ func (a *Annotator) Close() error {
 	return nil
 }
 
-func (a *Annotator) namespace(ino uint32) (*nsState, error) {
+func (a *Annotator) namespace(ino uint32, now time.Time) (*nsState, error) {
 	if st, ok := a.ns[ino]; ok {
-		st.used = a.now()
+		st.used = now
 		return st, nil
 	}
 	if len(a.ns) >= a.cfg.MaxNamespaces {
@@ -129,7 +130,7 @@ func (a *Annotator) namespace(ino uint32) (*nsState, error) {
 		a.index.Forget(ino)
 		return nil, err
 	}
-	st := &nsState{reader: r, used: a.now(), flows: map[flowKey]*event.Netfilter{}}
+	st := &nsState{reader: r, used: now, flows: map[flowKey]*flowAttribution{}}
 	a.ns[ino] = st
 	return st, nil
 }
@@ -157,8 +158,7 @@ func (a *Annotator) read(st *nsState) error {
 // last read's duration when that is longer: reading a large ruleset costs
 // tens of milliseconds (2,000 rules: about 40 ms of CPU), and its reads
 // must take no more than a ReadCost-th of the time.
-func (a *Annotator) mayRead(st *nsState) bool {
-	now := a.now()
+func (a *Annotator) mayRead(st *nsState, now time.Time) bool {
 	if n := len(st.reads); n > 0 {
 		last := st.reads[n-1]
 		if gap := max(a.cfg.Interval, time.Duration(a.cfg.ReadCost)*last.End.Sub(last.Start)); now.Sub(last.Start) < gap {
@@ -183,8 +183,7 @@ func (a *Annotator) take(tokens *float64) bool {
 	return true
 }
 
-func (a *Annotator) sweep() {
-	now := a.now()
+func (a *Annotator) sweep(now time.Time) {
 	if now.Sub(a.swept) < a.cfg.IdleClose {
 		return
 	}

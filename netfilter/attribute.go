@@ -16,13 +16,16 @@ func (a *Annotator) Annotate(ev *event.Event) {
 	if ev.Reason != reasonNetfilterDrop {
 		return
 	}
-	a.sweep()
-	pkt, ok := PacketOf(ev)
-	if !ok || ev.Netns == 0 {
+	// One reading of the clock per event: it costs as much as the rest
+	// of a cached attribution.
+	now := a.now()
+	a.sweep(now)
+	pkt := &a.pkt
+	if !packetInto(ev, pkt) || ev.Netns == 0 {
 		a.stats.NoHeaders++
 		return
 	}
-	st, err := a.namespace(ev.Netns)
+	st, err := a.namespace(ev.Netns, now)
 	if err != nil {
 		a.stats.Failed++
 		return
@@ -31,7 +34,7 @@ func (a *Annotator) Annotate(ev *event.Event) {
 		a.stats.ReadsSkipped++ // too many namespaces held
 		return
 	}
-	rs, w, err := a.readsAround(st, ev.Time)
+	rs, w, err := a.readsAround(st, ev.Time, now)
 	if err != nil {
 		a.stats.Failed++
 		return
@@ -39,28 +42,60 @@ func (a *Annotator) Annotate(ev *event.Event) {
 	if rs == nil {
 		return // never read, and the budget refused a read: counted
 	}
-	ev.Netfilter = a.attribute(st, ev, pkt, rs, w)
-	a.count(ev.Netfilter)
-	if ev.Netfilter == nil {
+	f := a.attribute(st, ev, pkt, rs, w)
+	if f == nil {
+		a.count(nil)
 		return
 	}
-	if ev.CTState != ctStateInvalid || rs.tracksConnections() {
-		ev.Netfilter.CtState = event.CtStateName(ev.CTState)
+	a.count(f.nf)
+	if f.nf == nil {
+		return
 	}
-	ev.Netfilter.Reply = replyOf(ev.Reply)
+	ctState := f.nf.CtState
+	if ev.CTState != ctStateInvalid || rs.tracksConnections() {
+		ctState = event.CtStateName(ev.CTState)
+	}
+	ev.Netfilter = f.own(ctState, ev.Reply)
+}
+
+// flowAttribution is the attribution of a flow's drops, and the
+// annotation its last event was given.
+type flowAttribution struct {
+	nf    *event.Netfilter
+	given *event.Netfilter
+}
+
+// own gives the event its annotation: the flow's attribution completed
+// with the event's conntrack state and reply. The events of a flow share
+// one, as long as those are the same, rather than cost an allocation
+// each; later stages read it and never change it.
+func (f *flowAttribution) own(ctState string, reply *event.ReplySeen) *event.Netfilter {
+	r := replyOf(reply)
+	if g := f.given; g != nil && g.CtState == ctState && sameReply(g.Reply, r) {
+		return g
+	}
+	c := *f.nf
+	c.CtState, c.Reply = ctState, r
+	f.given = &c
+	return &c
+}
+
+func sameReply(a, b *event.NetfilterReply) bool {
+	return a == b || (a != nil && b != nil && *a == *b)
 }
 
 // attribute replays the ruleset on the packet, once per flow, ruleset
 // read and window: a storm of one flow costs one replay per read.
-func (a *Annotator) attribute(st *nsState, ev *event.Event, pkt *Packet, rs *Ruleset, w *window) *event.Netfilter {
+// It returns nil when the replay budget refused a replay.
+func (a *Annotator) attribute(st *nsState, ev *event.Event, pkt *Packet, rs *Ruleset, w *window) *flowAttribution {
 	key := flowKey{src: pkt.Src, dst: pkt.Dst, proto: ev.Proto, sport: pkt.Sport, dport: pkt.Dport,
 		ifname: ev.Ifname, mark: pkt.Mark, ctState: pkt.CtState, ctStatus: pkt.CtStatus, cur: rs}
 	if w != nil {
 		key.old = w.old
 	}
-	if nf, ok := st.flows[key]; ok {
+	if f, ok := st.flows[key]; ok {
 		a.stats.Cached++
-		return copyNetfilter(nf)
+		return f
 	}
 	if !a.take(&a.replayTokens) {
 		a.stats.ReplaysSkipped++
@@ -74,8 +109,9 @@ func (a *Annotator) attribute(st *nsState, ev *event.Event, pkt *Packet, rs *Rul
 	if len(st.flows) >= maxFlows {
 		clear(st.flows)
 	}
-	st.flows[key] = nf
-	return copyNetfilter(nf)
+	f := &flowAttribution{nf: nf}
+	st.flows[key] = f
+	return f
 }
 
 // ctStateInvalid is nft's ct state invalid bit alone.
@@ -96,16 +132,6 @@ type flowKey struct {
 	cur, old     *Ruleset
 }
 
-// copyNetfilter gives each event its own annotation, which later stages
-// may complete (the reply); rules and candidates are shared, read-only.
-func copyNetfilter(nf *event.Netfilter) *event.Netfilter {
-	if nf == nil {
-		return nil
-	}
-	c := *nf
-	return &c
-}
-
 func (a *Annotator) count(nf *event.Netfilter) {
 	switch {
 	case nf == nil:
@@ -124,9 +150,9 @@ func (a *Annotator) count(nf *event.Netfilter) {
 // after it), the counter window between them. It reads the ruleset once
 // more when no read started after t and the budget allows; nil when the
 // namespace was never read and the budget refuses.
-func (a *Annotator) readsAround(st *nsState, t time.Time) (*Ruleset, *window, error) {
+func (a *Annotator) readsAround(st *nsState, t, now time.Time) (*Ruleset, *window, error) {
 	if n := len(st.reads); n == 0 || !st.reads[n-1].Start.After(t) {
-		if !a.mayRead(st) {
+		if !a.mayRead(st, now) {
 			a.stats.ReadsSkipped++
 			if n == 0 {
 				return nil, nil, nil
@@ -147,18 +173,32 @@ func (a *Annotator) readsAround(st *nsState, t time.Time) (*Ruleset, *window, er
 	if old == nil || cur == nil {
 		return st.reads[len(st.reads)-1], nil, nil
 	}
-	return cur, newWindow(old, cur), nil
+	// The events between two reads share their window: building it
+	// costs a map of every rule.
+	if st.win == nil || st.win.old != old || st.win.cur != cur {
+		st.win = newWindow(old, cur)
+	}
+	return cur, st.win, nil
 }
 
 // PacketOf returns the headers of the event's packet as rules see them.
 func PacketOf(ev *event.Event) (*Packet, bool) {
-	if !ev.Src.IsValid() || !ev.Dst.IsValid() || ev.Src.Is4() != ev.Dst.Is4() {
+	p := &Packet{}
+	if !packetInto(ev, p) {
 		return nil, false
 	}
-	p := &Packet{Src: ev.Src.Unmap(), Dst: ev.Dst.Unmap(), Sport: ev.Sport, Dport: ev.Dport, Mark: ev.Mark,
+	return p, true
+}
+
+// packetInto is PacketOf into p, which it overwrites.
+func packetInto(ev *event.Event, p *Packet) bool {
+	if !ev.Src.IsValid() || !ev.Dst.IsValid() || ev.Src.Is4() != ev.Dst.Is4() {
+		return false
+	}
+	*p = Packet{Src: ev.Src.Unmap(), Dst: ev.Dst.Unmap(), Sport: ev.Sport, Dport: ev.Dport, Mark: ev.Mark,
 		CtState: uint32(ev.CTState), CtStatus: uint32(ev.CTStatus)}
 	p.Proto, p.ProtoKnown = protoNumber(ev.Proto)
-	return p, true
+	return true
 }
 
 func protoNumber(name string) (uint8, bool) {

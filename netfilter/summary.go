@@ -139,7 +139,7 @@ func (a *Annotator) ruleDeltas(ino uint32, read *int) ([]ruleDelta, bool) {
 	if *read >= maxSplitNamespaces {
 		return nil, false
 	}
-	st, err := a.namespace(ino)
+	st, err := a.namespace(ino, a.now())
 	if err != nil || st == nil || len(st.reads) == 0 || !a.take(&a.readTokens) {
 		if err == nil && st != nil && len(st.reads) == 0 && a.read(st) == nil {
 			*read++ // a first read: the next interval has counters to compare

@@ -1,7 +1,6 @@
 package output
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
@@ -51,20 +50,24 @@ type jsonEvent struct {
 }
 
 type jsonLines struct {
-	enc *json.Encoder
+	w    io.Writer
+	line []byte // reused: a line per event must not cost allocations
+	objs jsonObjects
 }
 
 // NewJSON returns an event.Writer that writes one JSON object per line to w, as
-// soon as each event arrives; w is not closed by Close.
+// soon as each event arrives; w is not closed by Close. Strings are not
+// HTML-escaped: locations such as "<unknown>" stay readable.
 func NewJSON(w io.Writer) event.Writer {
-	enc := json.NewEncoder(w)
-	// Locations such as "<unknown>" should stay readable, not \u003c-escaped.
-	enc.SetEscapeHTML(false)
-	return &jsonLines{enc: enc}
+	return &jsonLines{w: w}
 }
 
 func (j *jsonLines) Write(ev *event.Event) error {
-	if err := j.enc.Encode(newJSONEvent(ev)); err != nil {
+	var err error
+	if j.line, err = appendJSONEvent(j.line[:0], ev, &j.objs); err == nil {
+		_, err = j.w.Write(j.line)
+	}
+	if err != nil {
 		return fmt.Errorf("writing json event: %w", err)
 	}
 	return nil
@@ -72,6 +75,8 @@ func (j *jsonLines) Write(ev *event.Event) error {
 
 func (j *jsonLines) Close() error { return nil }
 
+// newJSONEvent is ev in the schema. The writer appends the same bytes
+// without it (appendJSONEvent); tests hold the two to each other.
 func newJSONEvent(ev *event.Event) jsonEvent {
 	j := jsonEvent{
 		// The offset the event carries is kept: RFC 3339 makes any offset

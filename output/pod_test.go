@@ -57,13 +57,13 @@ func TestPodGolden(t *testing.T) {
 // exactly as one never annotated.
 func TestPodNilAndEmpty(t *testing.T) {
 	plain, named := testEvents(time.UTC)[0], podEvents()[4]
-	if a, b := string(appendTextLine(nil, plain, &clockText{})), string(appendTextLine(nil, named, &clockText{})); a != b {
+	if a, b := string(appendTextLine(nil, plain, &lineCache{})), string(appendTextLine(nil, named, &lineCache{})); a != b {
 		t.Errorf("text: got %q, want %q", b, a)
 	}
 	if a, b := packetComment(plain), packetComment(named); a != b {
 		t.Errorf("pcap comment: got %q, want %q", b, a)
 	}
-	if !strings.Contains(string(appendTextLine(nil, podEvents()[0], &clockText{})), " shop/web-7d9f ") {
+	if !strings.Contains(string(appendTextLine(nil, podEvents()[0], &lineCache{})), " shop/web-7d9f ") {
 		t.Errorf("text does not show the pod in place of the inode")
 	}
 }

@@ -12,12 +12,15 @@ func TCPFlagsText(flags uint8) string {
 		return ""
 	}
 	var b [8]byte
-	n := 0
+	return string(appendTCPFlags(b[:0], flags))
+}
+
+// appendTCPFlags appends what TCPFlagsText returns, without allocating.
+func appendTCPFlags(b []byte, flags uint8) []byte {
 	for i := range 8 {
 		if flags&(1<<i) != 0 {
-			b[n] = tcpFlagLetters[i]
-			n++
+			b = append(b, tcpFlagLetters[i])
 		}
 	}
-	return string(b[:n])
+	return b
 }

@@ -19,7 +19,14 @@ type text struct {
 	w         io.Writer
 	wroteHead bool
 	line      []byte // reused: a line per event must not cost allocations
-	clock     clockText
+	cache     lineCache
+}
+
+// lineCache is what text lines keep from one event to the next, because
+// most events of a storm share it: the clock's second and the rule.
+type lineCache struct {
+	clock clockText
+	rule  ruleQuote
 }
 
 // NewText returns an event.Writer that prints one aligned line per event for a
@@ -38,7 +45,7 @@ func (t *text) Write(ev *event.Event) error {
 		}
 		t.wroteHead = true
 	}
-	t.line = appendTextLine(t.line[:0], ev, &t.clock)
+	t.line = appendTextLine(t.line[:0], ev, &t.cache)
 	if _, err := t.w.Write(t.line); err != nil {
 		return fmt.Errorf("writing text event: %w", err)
 	}
@@ -50,16 +57,16 @@ func (t *text) Close() error { return nil }
 // appendTextLine appends what textFormat prints for ev. It appends rather
 // than calling fmt, which costs more than the rest of droptrace's user
 // space per event when every drop of a storm is printed.
-func appendTextLine(b []byte, ev *event.Event, clock *clockText) []byte {
-	b = clock.append(b, ev.Time)
+func appendTextLine(b []byte, ev *event.Event, c *lineCache) []byte {
+	b = c.clock.append(b, ev.Time)
 	b = append(b, ' ')
 	b = appendPacketCols(b, ev)
-	b = appendCol(b, orDash(TCPFlagsText(ev.TCPFlags)), 5)
-	b = appendCol(b, orDash(reasonText(ev)), 20)
+	b = appendFlagsCol(b, ev.TCPFlags)
+	b = appendReasonCol(b, ev)
 	b = append(b, ' ')
 	b = append(b, orDash(ev.Location)...)
 	b = appendTCPText(b, ev)
-	b = appendNetfilterText(b, ev.Netfilter)
+	b = appendNetfilterText(b, ev.Netfilter, &c.rule)
 	b = append(b, '\n')
 	return appendExplainLine(b, ev.Explain)
 }
@@ -83,6 +90,29 @@ func appendPacketCols(b []byte, ev *event.Event) []byte {
 	return append(b, n...)
 }
 
+// appendFlagsCol appends the FLAGS column, "%-5s" of the flags or "-".
+func appendFlagsCol(b []byte, flags uint8) []byte {
+	if flags == 0 {
+		return appendCol(b, "-", 5)
+	}
+	b = append(b, ' ')
+	start := len(b)
+	b = appendTCPFlags(b, flags)
+	return padTo(b, start, 5)
+}
+
+// appendReasonCol appends the REASON column, "%-20s" of reasonText(ev)
+// or "-": a reason known only by its number costs no string.
+func appendReasonCol(b []byte, ev *event.Event) []byte {
+	if ev.Reason != "" || ev.ReasonCode == 0 {
+		return appendCol(b, orDash(reasonText(ev)), 20)
+	}
+	b = append(b, ' ')
+	start := len(b)
+	b = strconv.AppendUint(b, uint64(ev.ReasonCode), 10)
+	return padTo(b, start, 20)
+}
+
 // appendCol appends a space and s, padded with spaces to width.
 func appendCol(b []byte, s string, width int) []byte {
 	b = append(b, ' ')
@@ -93,11 +123,19 @@ func appendCol(b []byte, s string, width int) []byte {
 
 // padTo pads what was appended since start with spaces to width.
 func padTo(b []byte, start, width int) []byte {
-	for i := len(b) - start; i < width; i++ {
-		b = append(b, ' ')
+	n := width - (len(b) - start)
+	for n > len(spaces) {
+		b = append(b, spaces...)
+		n -= len(spaces)
+	}
+	if n > 0 {
+		b = append(b, spaces[:n]...)
 	}
 	return b
 }
+
+// spaces pads columns in one copy rather than a byte at a time.
+const spaces = "                                "
 
 // appendTuple appends the "%-21s %1s %-21s" columns: "src:sport > dst:dport",
 // or a lone "-" when the packet had no IP header, so that the columns after

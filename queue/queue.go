@@ -37,6 +37,13 @@ func (q *Queue[T]) Items() <-chan T { return q.items }
 // Len is how many items wait.
 func (q *Queue[T]) Len() int { return len(q.items) }
 
+// Done is closed once the consumer has stopped (Stop).
+func (q *Queue[T]) Done() <-chan struct{} { return q.stopped }
+
+// Err is the error the consumer stopped with; it is set once Done is
+// closed.
+func (q *Queue[T]) Err() error { return q.err }
+
 // Stop records why the consumer ended; later Puts return err. The
 // consumer calls it once, when it returns.
 func (q *Queue[T]) Stop(err error) {

@@ -17,16 +17,39 @@ func (c chain) Add(ev *event.Event) error { return c[0].Add(ev) }
 
 func (c chain) Close() { c[0].Close() }
 
+// Flush hands on what the first stage holds back.
+func (c chain) Flush() error {
+	if f := flushOf(c[0]); f != nil {
+		return f()
+	}
+	return nil
+}
+
+// Flusher is a Stage that holds events back, to hand them on in batches,
+// until Flush (or Close).
+type Flusher interface {
+	Flush() error
+}
+
+// flushOf returns s's Flush, nil when s hands each event on at once.
+func flushOf(s Stage) func() error {
+	if f, ok := s.(Flusher); ok {
+		return f.Flush
+	}
+	return nil
+}
+
 // Drain runs every stage but the last in a goroutine of its own, feeding
 // the next; the last writes. A stage that ends closes the next, so Close
 // ripples down the chain; a write error stops the last stage, whose Add
 // then fails, which stops the one before when it next hands on an event.
+// A stage that batches is flushed whenever the one before has caught up.
 func (c chain) Drain(write func(*event.Event) error, idle func() error) error {
 	errs := make(chan error, len(c)-1)
 	for i := 0; i < len(c)-1; i++ {
 		from, to := c[i], c[i+1]
 		go func() {
-			err := from.Drain(to.Add, nil)
+			err := from.Drain(to.Add, flushOf(to))
 			to.Close()
 			errs <- err
 		}()

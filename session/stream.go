@@ -131,7 +131,9 @@ func (s *Stream) run(ctx context.Context) error {
 		}
 		drained <- err
 	}()
-	runErr := s.Source.Run(ctx, s.skipping(s.Stage.Add), nil)
+	// The reader flushes the stage, not the output, when it has caught
+	// up: the stage's goroutine writes.
+	runErr := s.Source.Run(ctx, s.skipping(s.Stage.Add), flushOf(s.Stage))
 	s.Stage.Close()
 	drainErr := <-drained
 	if drainErr != nil && !errors.Is(drainErr, tracer.ErrStop) {

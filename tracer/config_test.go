@@ -129,7 +129,7 @@ func TestRingSize(t *testing.T) {
 		cpus int
 		want uint32
 	}{
-		{1, ringMaxSize}, {2, ringMaxSize}, {4, ringMaxSize}, {5, 4 << 20}, {8, 4 << 20},
+		{1, ringMaxSize}, {2, ringMaxSize}, {3, 8 << 20}, {4, 8 << 20}, {5, 4 << 20}, {8, 4 << 20},
 		{16, 2 << 20}, {32, ringMinSize}, {64, ringMinSize}, {511, ringMinSize},
 		{512, ringMinSize}, {1024, ringMinSize}, {4096, ringMinSize}, // sizes times CPUs beyond 32 bits
 	}

@@ -40,6 +40,7 @@ func realMain(args []string) int {
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), stopSignals()...)
 	defer stop()
+	defer startProfile()()
 	return session.ExitStatus(os.Stderr, run(ctx, cfg))
 }
 

@@ -1,0 +1,92 @@
+package tracer
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/droptrace/droptrace/bpf"
+	"github.com/droptrace/droptrace/event"
+)
+
+// stormRecord is a record of what a storm streams: a UDP datagram
+// dropped by a firewall rule, without packet bytes.
+func stormRecord(ts uint64) []byte {
+	re := bpf.DropEvent{Ts: ts, Skb: 0xffff888012345600, Location: 0xffffffffc0000400, Reason: 6,
+		Netns: 4026532000, Ifindex: 7, Ifname: ifname("veth-a1b2"), Len: 92, Cpu: 1,
+		Kind: uint8(bpf.DropEventKindEVENT_DROP)}
+	parseLikeBPF(&re, ipv4(protoUDP, nil, 0, l4(40000, 9, 8)))
+	return dropRecord(&re, nil)
+}
+
+// TestDecodeAllocs checks that decoding an event without packet bytes
+// allocates nothing: names of locations, reasons and devices are kept.
+func TestDecodeAllocs(t *testing.T) {
+	d, _ := testDecoder()
+	raw := stormRecord(1)
+	var ev event.Event
+	if err := d.Decode(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Reason != "NETFILTER_DROP" || ev.Dst != netip.MustParseAddr("192.0.2.200") || ev.Dport != 9 {
+		t.Fatalf("decoded %+v", ev)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = d.Decode(raw, &ev) }); n != 0 {
+		t.Errorf("%v allocations per event, want 0", n)
+	}
+}
+
+// TestHandOnAllocs checks that reading records from a ring and handing
+// them on, decoded and merged by time, allocates nothing once the
+// queue's buffers have grown.
+func TestHandOnAllocs(t *testing.T) {
+	ring := &fakeRing{}
+	q := &ringQueue{rd: ring}
+	qs := []*ringQueue{q}
+	d, _ := testDecoder()
+	var rec ringbuf.Record
+	var ev event.Event
+	var active []*ringQueue // readLoop's scratch, reused
+	n := 0
+	emit := func(*event.Event) error { n++; return nil }
+	recs := make([][]byte, 256)
+	round := func() {
+		for i := range recs {
+			recs[i] = stormRecord(uint64(i + 1))
+		}
+		ring.recs = recs // ReadInto only reslices
+		if _, err := q.drain(&rec); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if active, err = handOnWith(active, qs, ^uint64(0), d.Decode, emit, &ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	round()
+	for i := range recs {
+		recs[i] = stormRecord(uint64(i + 1))
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		ring.recs = recs // ReadInto only reslices
+		_, _ = q.drain(&rec)
+		active, _ = handOnWith(active, qs, ^uint64(0), d.Decode, emit, &ev)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per %d events, want 0", allocs, len(recs))
+	}
+	if n != 21*len(recs)+len(recs) {
+		t.Errorf("%d events handed on, want %d", n, 22*len(recs))
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	d, _ := testDecoder()
+	raw := stormRecord(1)
+	var ev event.Event
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = d.Decode(raw, &ev)
+	}
+}
