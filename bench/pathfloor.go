@@ -30,7 +30,7 @@ func runPathFloor(b attach.Backend) error {
 	}
 	a := &attach.Attachment{}
 	defer a.Close()
-	nf, err := pathfloor.Attach(context.Background(), a, b, plan)
+	nf, err := pathfloor.Attach(context.Background(), a, b, plan, syms)
 	if err != nil {
 		return err
 	}

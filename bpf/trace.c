@@ -21,8 +21,14 @@
  *  - kfree_skb and consume_skb end the path: functions that run inside
  *    the free are follow probes, so they cannot start it again.
  *
- * The skb is the Nth argument of the probed function; there is one
- * program per position N (1-5), role and backend.
+ * The skb is the Nth argument of the probed function. kprobe and fentry
+ * have one program per position N (1-5) and role. kprobe-multi has two
+ * programs, start and follow, which read N (and, at follow probes,
+ * whether the function frees the skb) from the attach cookie: one load
+ * and one link each, however many positions and roles. Where the kernel
+ * gives raw tracepoints an attach cookie (6.10+), the tracepoints share a
+ * raw_tp program per position and role, the cookie naming the
+ * tracepoint; before, a tp_btf copy per tracepoint names it in .rodata.
  */
 
 /* bpf2go defines __TARGET_ARCH_x86 or __TARGET_ARCH_arm64 (bpf/gen.go), so
@@ -50,6 +56,7 @@ volatile const __u8 cfg_stack = 0;	      /* add the kernel stack to events */
 volatile const __u8 cfg_tp_has_reason = 1;    /* kfree_skb has a reason (5.17+) */
 volatile const __u32 cfg_probe_id = 0;	      /* tp_btf copies: which tracepoint */
 volatile const __u8 cfg_check_head = 0;	      /* tracepoint backend: see path_of_skb */
+volatile const __u8 cfg_tp_cookie = 0;	      /* tracepoints: the cookie says which (6.10+) */
 
 /* live counts the paths in `tracked`: follow probes return after loading
  * it while it is 0. It rises when a path starts and falls when one ends;
@@ -207,6 +214,9 @@ static __always_inline int send(void *ctx, struct path_event *te, __u64 key, __u
 	te->func_ip = ip;
 	te->path = gen;
 	te->probe_id = cfg_probe_id;
+	/* Function probes have no probe id: func_ip says where. */
+	if (cfg_tp_cookie && !ip)
+		te->probe_id = bpf_get_attach_cookie(ctx);
 	te->stack_len = 0;
 	if (cfg_stack) {
 		long n = bpf_get_stack(ctx, te->stack, sizeof(te->stack), 0);
@@ -387,10 +397,27 @@ static __always_inline int on_blind(void *ctx, struct sk_buff *skb, bool func, _
 				0, 0);                                             \
 	}
 
+/* raw_tp programs are loaded once and attached to every tracepoint with
+ * the skb at n, the cookie naming the tracepoint (6.10+). They read only
+ * ctx[n - 1], so the kernel lets them attach to any tracepoint with at
+ * least n arguments. */
+#define RAW_TP_PROBES(n)                                                           \
+	SEC("raw_tp/start_" #n)                                                    \
+	int raw_tp_start_##n(__u64 *ctx)                                           \
+	{                                                                          \
+		return on_skb(ctx, (struct sk_buff *)ctx[n - 1], false, false, true);  \
+	}                                                                          \
+	SEC("raw_tp/blind_" #n)                                                    \
+	int raw_tp_blind_##n(__u64 *ctx)                                           \
+	{                                                                          \
+		return on_blind(ctx, (struct sk_buff *)ctx[n - 1], false, EVENT_TRACE, \
+				0, 0);                                             \
+	}
+
 #define POSITION(n)                                                                \
 	KPROBES("kprobe", kprobe, n)                                               \
-	KPROBES("kprobe.multi", kprobe_multi, n)                                   \
-	BTF_PROBES(n)
+	BTF_PROBES(n)                                                              \
+	RAW_TP_PROBES(n)
 
 POSITION(1)
 POSITION(2)
@@ -406,11 +433,60 @@ int kprobe_gone(struct pt_regs *ctx)
 			EVENT_CONSUME, 0, 0);
 }
 
-SEC("kprobe.multi/gone")
-int kprobe_multi_gone(struct pt_regs *ctx)
+/* kprobe-multi cookies: the skb's position in the low byte, COOKIE_GONE
+ * at the functions that free its memory (gone probes). */
+#define COOKIE_POS 0xff
+#define COOKIE_GONE 0x100
+
+/* regs_arg loads argument n in place: without the empty asm, clang
+ * merges the five loads into one at a computed offset of ctx, which the
+ * verifier refuses ("dereference of modified ctx ptr"). */
+#define regs_arg(ctx, n)                                                           \
+	({                                                                         \
+		__u64 __v = (__u64)PT_REGS_PARM##n(ctx);                           \
+		asm volatile("" : "+r"(__v));                                      \
+		(struct sk_buff *)__v;                                             \
+	})
+
+static __always_inline struct sk_buff *regs_skb(struct pt_regs *ctx, __u64 pos)
 {
-	return on_blind(ctx, (struct sk_buff *)PT_REGS_PARM1(ctx), true,
-			EVENT_CONSUME, 0, 0);
+	switch (pos) {
+	case 1:
+		return regs_arg(ctx, 1);
+	case 2:
+		return regs_arg(ctx, 2);
+	case 3:
+		return regs_arg(ctx, 3);
+	case 4:
+		return regs_arg(ctx, 4);
+	case 5:
+		return regs_arg(ctx, 5);
+	}
+	return 0;
+}
+
+SEC("kprobe.multi/start")
+int kprobe_multi_start(struct pt_regs *ctx)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+
+	return on_skb(ctx, regs_skb(ctx, cookie & COOKIE_POS), true, false, true);
+}
+
+/* kprobe_multi_follow returns after one load while no path is live: the
+ * cookie (a helper call) is read only when one is. */
+SEC("kprobe.multi/follow")
+int kprobe_multi_follow(struct pt_regs *ctx)
+{
+	__u64 cookie;
+
+	if (!live)
+		return 0;
+	cookie = bpf_get_attach_cookie(ctx);
+	if (cookie & COOKIE_GONE)
+		return on_blind(ctx, (struct sk_buff *)PT_REGS_PARM1(ctx), true,
+				EVENT_CONSUME, 0, 0);
+	return on_skb(ctx, regs_skb(ctx, cookie & COOKIE_POS), true, false, false);
 }
 
 SEC("fentry/gone")

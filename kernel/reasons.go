@@ -46,6 +46,12 @@ func LoadDropReasons() (*DropReasons, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading kernel btf: %w", err)
 	}
+	return DropReasonsFrom(base)
+}
+
+// DropReasonsFrom is LoadDropReasons with vmlinux's BTF already loaded:
+// path tracing reads the same spec, whose types are then decoded once.
+func DropReasonsFrom(base *btf.Spec) (*DropReasons, error) {
 	return NewDropReasons(base, loadModuleSpecs(base)...)
 }
 

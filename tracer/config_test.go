@@ -151,19 +151,31 @@ func TestProgramNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	targets := []attach.Probe{{Name: "netif_receive_skb", Pos: 1}, {Name: "net_dev_xmit", Pos: 1}, {Name: "tcp_send_reset", Pos: 2}, {Name: "unknown", Pos: 5}}
 	for _, b := range []attach.Backend{attach.BackendKprobe, attach.BackendKprobeMulti, attach.BackendFentry, attach.BackendTracepoint} {
-		progs := baseProgs(b)
-		if !slices.Contains(progs, bpf.TraceProgTpKfreeSkb) || !slices.Contains(progs, bpf.TraceProgTpConsumeSkb) {
-			t.Errorf("%s: %v lack the path's ends", b, progs)
-		}
-		for _, name := range progs {
-			if trace.Programs[name] == nil {
-				t.Errorf("%s: no program %s in the trace object", b, name)
+		for _, cookies := range []bool{false, true} {
+			p := &PathTracer{backend: b, tpCookies: cookies}
+			progs := p.baseProgs(targets)
+			if !slices.Contains(progs, bpf.TraceProgTpKfreeSkb) || !slices.Contains(progs, bpf.TraceProgTpConsumeSkb) {
+				t.Errorf("%s: %v lack the path's ends", b, progs)
+			}
+			for _, name := range progs {
+				if trace.Programs[name] == nil {
+					t.Errorf("%s: no program %s in the trace object", b, name)
+				}
+			}
+			if n, want := len(progs), 2+map[bool]int{true: 4}[cookies]; b == attach.BackendFentry && n != want {
+				t.Errorf("fentry backend, cookies %v: %d shared programs %v, want %d", cookies, n, progs, want)
 			}
 		}
 	}
-	if got, want := len(baseProgs(attach.BackendKprobe)), 3+2*attach.MaxSkbParam; got != want {
+	kprobe := &PathTracer{backend: attach.BackendKprobe}
+	if got, want := len(kprobe.baseProgs(targets)), 3+2*attach.MaxSkbParam; got != want {
 		t.Errorf("kprobe backend: %d programs, want a follow and a start one per skb position, the gone one and the two ends", got)
+	}
+	multi := &PathTracer{backend: attach.BackendKprobeMulti}
+	if got := multi.baseProgs(targets); len(got) != 4 {
+		t.Errorf("kprobe-multi backend: programs %v, want the two ends, start and follow (the cookie gives the position)", got)
 	}
 	// Every role's per-target programs exist, for every position.
 	for pos := 1; pos <= attach.MaxSkbParam; pos++ {
@@ -172,9 +184,12 @@ func TestProgramNames(t *testing.T) {
 				t.Errorf("no program %s in the trace object", name)
 			}
 		}
-		for _, tp := range []string{"netif_receive_skb", "net_dev_xmit", "unknown"} {
-			if name := tracepointProg(attach.Probe{Name: tp, Pos: pos}); trace.Programs[name] == nil {
-				t.Errorf("no program %s in the trace object", name)
+		for _, cookies := range []bool{false, true} {
+			p := &PathTracer{tpCookies: cookies}
+			for _, tp := range []string{"netif_receive_skb", "net_dev_xmit", "unknown"} {
+				if name := p.tracepointProg(attach.Probe{Name: tp, Pos: pos}); trace.Programs[name] == nil {
+					t.Errorf("no program %s in the trace object", name)
+				}
 			}
 		}
 	}

@@ -82,7 +82,7 @@ func TestConstantsMatchObjects(t *testing.T) {
 	}{
 		{"drop", bpf.LoadDrop, dropConstants(Config{Filter: everyFilter, Snaplen: 64, Summary: true, TCP: true}, 250),
 			[]string{bpf.DropVarCfgTpHasReason, bpf.DropVarCfgReplies}},
-		{"trace", bpf.LoadTrace, traceConstants(PathConfig{Filter: everyFilter, Stack: true}, true, true),
+		{"trace", bpf.LoadTrace, traceConstants(PathConfig{Filter: everyFilter, Stack: true}, true, true, true),
 			[]string{bpf.TraceVarCfgProbeId}},
 		{"tcp", bpf.LoadTcp, tcpConstants(everyFilter, 250), nil},
 	}

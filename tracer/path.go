@@ -33,6 +33,10 @@ type PathConfig struct {
 	Stack    bool
 	Progress attach.Progress
 	Decoder  *Decoder
+	// KernelTypes is vmlinux's BTF, when the caller has it loaded
+	// already (nil: OpenPath loads it). Sharing it shares the decoded
+	// types: decoding them all takes seconds on a slow machine.
+	KernelTypes *btf.Spec
 }
 
 // PathTracer follows skbs through kernel functions and tracepoints.
@@ -43,10 +47,12 @@ type PathTracer struct {
 	attach      *attach.Attachment
 	backend     attach.Backend
 	why         []string
-	tracepoints []string // index+1 is the probe id the tp_btf copies report
+	tracepoints []string // index+1 is the probe id the tracepoint programs report
+	tpCookies   bool     // tracepoint programs take the probe id from the attach cookie (6.10+)
 	Plan        Plan
 	AttachTime  time.Duration
 	DetachTime  time.Duration // set by the first Detach that removed probes
+	Timings     Timings       // phases of OpenPath, Detach and Close
 	probes      int
 	syms        *kernel.Symbols
 	dec         *Decoder
@@ -62,15 +68,11 @@ type Plan struct {
 // Discover lists the probes path tracing would attach: every traceable
 // function with an skb parameter matching re, and every skb tracepoint.
 func Discover(kspec *btf.Spec, syms *kernel.Symbols, re *regexp.Regexp) (Plan, error) {
-	funcs, err := attach.SkbFuncs(kspec)
+	funcs, tps, err := attach.SkbProbes(kspec)
 	if err != nil {
 		return Plan{}, err
 	}
 	if funcs, err = attach.Traceable(funcs, syms, re); err != nil {
-		return Plan{}, err
-	}
-	tps, err := attach.SkbTracepoints(kspec)
-	if err != nil {
 		return Plan{}, err
 	}
 	return Plan{Funcs: funcs, Tracepoints: tps}, nil
@@ -79,10 +81,17 @@ func Discover(kspec *btf.Spec, syms *kernel.Symbols, re *regexp.Regexp) (Plan, e
 // OpenPath discovers, loads and attaches. On error, or when ctx ends
 // mid-attach, everything attached so far is detached again.
 func OpenPath(ctx context.Context, cfg PathConfig, syms *kernel.Symbols) (*PathTracer, error) {
-	kspec, err := btf.LoadKernelSpec()
-	if err != nil {
-		return nil, fmt.Errorf("reading kernel BTF: %w", err)
+	p := &PathTracer{attach: &attach.Attachment{}, syms: syms, dec: cfg.Decoder}
+	t0 := time.Now()
+	kspec := cfg.KernelTypes
+	if kspec == nil {
+		var err error
+		if kspec, err = btf.LoadKernelSpec(); err != nil {
+			return nil, fmt.Errorf("reading kernel BTF: %w", err)
+		}
 	}
+	p.Timings.since("btf", t0)
+	t0 = time.Now()
 	plan, err := Discover(kspec, syms, cfg.Funcs)
 	if err != nil {
 		return nil, err
@@ -90,10 +99,13 @@ func OpenPath(ctx context.Context, cfg PathConfig, syms *kernel.Symbols) (*PathT
 	if cfg.Funcs != nil && len(plan.Funcs) == 0 {
 		return nil, fmt.Errorf("%w %q", ErrNoFuncMatch, cfg.Funcs)
 	}
-	p := &PathTracer{attach: &attach.Attachment{}, Plan: plan, syms: syms, dec: cfg.Decoder}
+	p.Plan = plan
+	p.Timings.since("discover", t0)
+	t0 = time.Now()
 	if err := p.chooseBackend(cfg.Backend, plan); err != nil {
 		return nil, err
 	}
+	p.Timings.since("backend", t0)
 	start := time.Now()
 	if err := p.load(ctx, cfg, kspec); err != nil {
 		p.Close()
@@ -144,11 +156,15 @@ func (p *PathTracer) Detach() error {
 		defer func() { p.DetachTime = time.Since(start) }()
 	}
 	var errs []error
+	t0 := time.Now()
 	for _, l := range p.ends {
 		errs = append(errs, l.Close())
 	}
 	p.ends = nil
+	p.Timings.since("detach-ends", t0)
+	t0 = time.Now()
 	errs = append(errs, p.attach.Close())
+	p.Timings.since("detach-probes", t0)
 	return errors.Join(errs...)
 }
 
@@ -156,7 +172,9 @@ func (p *PathTracer) Detach() error {
 func (p *PathTracer) Close() error {
 	err := p.Detach()
 	if p.base != nil {
+		t0 := time.Now()
 		p.base.Close()
+		p.Timings.since("close-maps", t0)
 	}
 	return err
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -17,28 +19,42 @@ import (
 // load creates the shared maps and the path's end programs, then attaches
 // the backend's probes and the skb tracepoints.
 func (p *PathTracer) load(ctx context.Context, cfg PathConfig, kspec *btf.Spec) error {
+	t0 := time.Now()
 	spec, err := bpf.LoadTrace()
 	if err != nil {
 		return fmt.Errorf("reading the embedded BPF object: %w", err)
 	}
+	p.tpCookies = attach.RawTracepointCookies(kspec)
+	targets := p.tracepointTargets()
 	if err := p.configure(spec, cfg, kspec); err != nil {
 		return err
 	}
+	p.Timings.since("spec", t0)
 	// One cache for every load: without it each per-target program
 	// parses vmlinux (and module) BTF again. It is safe for the
 	// parallel attach workers.
 	cache := btf.NewCache()
-	if err := p.loadBase(spec, kspec, cache); err != nil {
+	t0 = time.Now()
+	if err := p.loadBase(spec, kspec, cache, targets); err != nil {
 		return err
 	}
+	p.Timings.since("load-base", t0)
+	t0 = time.Now()
 	if err := p.attachEnds(); err != nil {
 		return err
 	}
+	p.Timings.since("attach-ends", t0)
 	// The tracepoints load (one verification each) while the functions
 	// attach: the two wait on different things in the kernel.
 	tpErr := make(chan error, 1)
-	go func() { tpErr <- p.attachTracepoints(ctx, spec, cache, cfg.Progress) }()
+	t0 = time.Now()
+	go func() {
+		err := p.attachTracepoints(ctx, spec, cache, targets, cfg.Progress)
+		p.Timings.since("tracepoints", t0)
+		tpErr <- err
+	}()
 	err = p.attachFuncs(ctx, spec, cache, cfg.Progress)
+	p.Timings.since("funcs", t0)
 	return errors.Join(err, <-tpErr)
 }
 
@@ -50,7 +66,7 @@ func (p *PathTracer) configure(spec *ebpf.CollectionSpec, cfg PathConfig, kspec 
 	if err := InjectExpr(spec, cfg.Filter.Expr, kspec); err != nil {
 		return err
 	}
-	return setConstants(spec, traceConstants(cfg, params >= 3, !p.seesEveryFree()))
+	return setConstants(spec, traceConstants(cfg, params >= 3, !p.seesEveryFree(), p.tpCookies))
 }
 
 // seesEveryFree says whether a probe ends the path of every freed skb:
@@ -73,42 +89,80 @@ func (p *PathTracer) seesEveryFree() bool {
 // traceConstants are the values of the trace object's volatile consts for
 // cfg, but cfg_probe_id, which attachTracepoints sets per copy.
 // hasReason says whether kfree_skb passes a reason (5.17+); checkHead
-// whether no probe sees every free (seesEveryFree).
-func traceConstants(cfg PathConfig, hasReason, checkHead bool) map[string]any {
+// whether no probe sees every free (seesEveryFree); tpCookies whether
+// tracepoint programs get an attach cookie (6.10+).
+func traceConstants(cfg PathConfig, hasReason, checkHead, tpCookies bool) map[string]any {
 	return map[string]any{
 		bpf.TraceVarFilters:        bpf.TraceFilterCfg(filterConfig(cfg.Filter)),
 		bpf.TraceVarCfgStack:       boolByte(cfg.Stack),
 		bpf.TraceVarCfgTpHasReason: boolByte(hasReason),
 		bpf.TraceVarCfgCheckHead:   boolByte(checkHead),
+		bpf.TraceVarCfgTpCookie:    boolByte(tpCookies),
 	}
 }
 
-// baseProgs are the programs of the shared collection for a backend; the
-// per-target ones (fentry, tp_btf) are loaded separately.
-func baseProgs(b attach.Backend) []string {
+// baseProgs are the programs of the shared collection for a backend and
+// the tracepoint targets; the per-target ones (fentry, and tp_btf before
+// raw tracepoint cookies) are loaded separately.
+func (p *PathTracer) baseProgs(targets []attach.Probe) []string {
 	progs := []string{bpf.TraceProgTpKfreeSkb, bpf.TraceProgTpConsumeSkb}
-	prefix := map[attach.Backend]string{attach.BackendKprobe: "kprobe", attach.BackendKprobeMulti: "kprobe_multi"}[b]
-	if prefix == "" {
+	switch p.backend {
+	case attach.BackendKprobeMulti:
+		progs = append(progs, bpf.TraceProgKprobeMultiStart, bpf.TraceProgKprobeMultiFollow)
+	case attach.BackendKprobe:
+		progs = append(progs, bpf.TraceProgKprobeGone)
+		for pos := 1; pos <= attach.MaxSkbParam; pos++ {
+			progs = append(progs, fmt.Sprintf("kprobe_skb_%d", pos), fmt.Sprintf("kprobe_start_%d", pos))
+		}
+	}
+	if !p.tpCookies {
 		return progs
 	}
-	progs = append(progs, prefix+"_gone")
-	for pos := 1; pos <= attach.MaxSkbParam; pos++ {
-		progs = append(progs, fmt.Sprintf("%s_skb_%d", prefix, pos), fmt.Sprintf("%s_start_%d", prefix, pos))
+	seen := map[string]bool{}
+	for _, t := range targets {
+		if name := p.tracepointProg(t); !seen[name] {
+			seen[name] = true
+			progs = append(progs, name)
+		}
 	}
 	return progs
 }
 
-func (p *PathTracer) loadBase(spec *ebpf.CollectionSpec, kspec *btf.Spec, cache *btf.Cache) error {
+// loadBase creates the shared maps, then loads the base programs in
+// parallel: each is verified on its own, and the verifier is most of
+// the time it takes to be ready.
+func (p *PathTracer) loadBase(spec *ebpf.CollectionSpec, kspec *btf.Spec, cache *btf.Cache, targets []attach.Probe) error {
 	cs := spec.Copy()
 	cs.Programs = map[string]*ebpf.ProgramSpec{}
-	for _, name := range baseProgs(p.backend) {
-		cs.Programs[name] = spec.Programs[name]
-	}
 	coll, err := ebpf.NewCollectionWithOptions(cs, ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kspec}, Cache: cache})
 	if err != nil {
-		return fmt.Errorf("loading path programs: %s", verbose(err))
+		return fmt.Errorf("creating path maps: %w", err)
 	}
 	p.base = coll
+	names := p.baseProgs(targets)
+	progs := make([]*ebpf.Program, len(names))
+	errs := make([]error, len(names))
+	repl := p.replacements(false)
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			progs[i], errs[i] = loadOne(spec, spec.Variables, name, spec.Programs[name].Copy(), repl, kspec, cache)
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("loading %s: %s", name, verbose(errs[i]))
+			}
+		}()
+	}
+	wg.Wait()
+	for i, name := range names {
+		if progs[i] != nil {
+			coll.Programs[name] = progs[i]
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("loading path programs: %w", err)
+	}
 	return nil
 }
 
@@ -139,17 +193,29 @@ func (p *PathTracer) attachFuncs(ctx context.Context, spec *ebpf.CollectionSpec,
 		p.Plan.Funcs = nil
 		return nil
 	}
-	var skipped []string
-	var errs []error
+	var (
+		skipped []string
+		errs    []error
+		err     error
+	)
 	done := 0
-	for role, funcs := range attach.ByRole(p.Plan.Funcs, attach.FuncRole) {
+	groups := attach.ByRole(p.Plan.Funcs, attach.FuncRole)
+	if p.backend == attach.BackendKprobeMulti {
+		groups = multiGroups(p.Plan.Funcs)
+	}
+	for role, funcs := range groups {
 		base := done
 		prog := func(d, _ int) {
 			if progress != nil {
 				progress(base+d, len(p.Plan.Funcs))
 			}
 		}
-		sk, err := p.attachRole(ctx, spec, cache, role, funcs, prog)
+		var sk []string
+		if p.backend == attach.BackendKprobeMulti {
+			sk, err = p.attachMulti(ctx, role, funcs, prog)
+		} else {
+			sk, err = p.attachRole(ctx, spec, cache, role, funcs, prog)
+		}
 		skipped = append(skipped, sk...)
 		errs = append(errs, err)
 		done += len(funcs)
@@ -160,7 +226,7 @@ func (p *PathTracer) attachFuncs(ctx context.Context, spec *ebpf.CollectionSpec,
 	p.mu.Lock()
 	p.Plan.Skipped = append(p.Plan.Skipped, skipped...)
 	p.mu.Unlock()
-	err := errors.Join(errs...)
+	err = errors.Join(errs...)
 	if err == nil && len(p.Plan.Funcs) > 0 && len(skipped) == len(p.Plan.Funcs) {
 		err = fmt.Errorf("the kernel refused all %d %s probes", len(skipped), p.backend)
 	}
@@ -175,8 +241,6 @@ func (p *PathTracer) attachRole(ctx context.Context, spec *ebpf.CollectionSpec, 
 		return out
 	}
 	switch p.backend {
-	case attach.BackendKprobeMulti:
-		return attach.AttachKprobeMulti(ctx, p.attach, progs("kprobe_multi"), funcs, progress)
 	case attach.BackendKprobe:
 		return attach.AttachKprobes(ctx, p.attach, progs("kprobe"), funcs, progress)
 	}
@@ -204,19 +268,20 @@ func (p *PathTracer) fentryLoader(spec *ebpf.CollectionSpec, cache *btf.Cache, r
 		name := roleProg("fentry", role, pr.Pos)
 		ps := spec.Programs[name].Copy()
 		ps.AttachTo = pr.Name
-		return loadOne(spec, spec.Variables, name, ps, repl, cache)
+		return loadOne(spec, spec.Variables, name, ps, repl, nil, cache)
 	}
 }
 
 // loadOne loads program ps alone, with the maps of spec (those in repl
 // are shared, not created) and the given variable values. cache holds
-// the kernel BTF shared by every load.
-func loadOne(spec *ebpf.CollectionSpec, vars map[string]*ebpf.VariableSpec, name string, ps *ebpf.ProgramSpec, repl map[string]*ebpf.Map, cache *btf.Cache) (*ebpf.Program, error) {
+// the kernel BTF shared by every load; kspec, when not nil, is the
+// kernel BTF the caller decoded already.
+func loadOne(spec *ebpf.CollectionSpec, vars map[string]*ebpf.VariableSpec, name string, ps *ebpf.ProgramSpec, repl map[string]*ebpf.Map, kspec *btf.Spec, cache *btf.Cache) (*ebpf.Program, error) {
 	cs := &ebpf.CollectionSpec{Maps: map[string]*ebpf.MapSpec{}, Programs: map[string]*ebpf.ProgramSpec{name: ps}, Variables: vars, Types: spec.Types}
 	for n, m := range spec.Maps {
 		cs.Maps[n] = m.Copy()
 	}
-	coll, err := ebpf.NewCollectionWithOptions(cs, ebpf.CollectionOptions{MapReplacements: repl, Cache: cache})
+	coll, err := ebpf.NewCollectionWithOptions(cs, ebpf.CollectionOptions{MapReplacements: repl, Programs: ebpf.ProgramOptions{KernelTypes: kspec}, Cache: cache})
 	if err != nil {
 		return nil, err
 	}
@@ -224,10 +289,10 @@ func loadOne(spec *ebpf.CollectionSpec, vars map[string]*ebpf.VariableSpec, name
 	return coll.DetachProgram(name), nil
 }
 
-// attachTracepoints attaches a tp_btf copy to every skb tracepoint but
-// the two that end a path. Each copy has its own .rodata whose
-// cfg_probe_id tells user space which tracepoint fired.
-func (p *PathTracer) attachTracepoints(ctx context.Context, spec *ebpf.CollectionSpec, cache *btf.Cache, progress attach.Progress) error {
+// tracepointTargets lists the skb tracepoints but the two that end a
+// path, and names them in p.tracepoints: the probe id of
+// p.tracepoints[i] is i+1.
+func (p *PathTracer) tracepointTargets() []attach.Probe {
 	var targets []attach.Probe
 	for _, tp := range p.Plan.Tracepoints {
 		if tp.Name == "kfree_skb" || tp.Name == "consume_skb" {
@@ -236,43 +301,135 @@ func (p *PathTracer) attachTracepoints(ctx context.Context, spec *ebpf.Collectio
 		targets = append(targets, tp)
 		p.tracepoints = append(p.tracepoints, tp.Name)
 	}
-	ids := map[string]uint32{}
-	for i, name := range p.tracepoints {
-		ids[name] = uint32(i + 1)
-	}
-	repl := p.replacements(true)
-	load := func(pr attach.Probe) (*ebpf.Program, error) {
-		name := tracepointProg(pr)
-		vars := make(map[string]*ebpf.VariableSpec, len(spec.Variables))
-		for n, v := range spec.Variables {
-			vars[n] = v.Copy()
-		}
-		if err := vars[bpf.TraceVarCfgProbeId].Set(ids[pr.Name]); err != nil {
-			return nil, err
-		}
-		ps := spec.Programs[name].Copy()
-		ps.AttachTo = pr.Name
-		return loadOne(spec, vars, name, ps, repl, cache)
-	}
+	return targets
+}
+
+// attachTracepoints attaches every target. With raw tracepoint cookies
+// (6.10+) the base collection's programs serve all of them, the cookie
+// carrying the probe id; before, each gets a tp_btf copy whose own
+// .rodata carries it.
+func (p *PathTracer) attachTracepoints(ctx context.Context, spec *ebpf.CollectionSpec, cache *btf.Cache, targets []attach.Probe, progress attach.Progress) error {
 	if p.backend != attach.BackendTracepoint {
 		progress = nil // the functions' attach reports progress
 	}
-	skipped, err := attach.AttachTracing(ctx, p.attach, load, targets, progress)
+	var skipped []string
+	var err error
+	if p.tpCookies {
+		skipped, err = p.attachSharedTracepoints(ctx, targets, progress)
+	} else {
+		skipped, err = attach.AttachTracing(ctx, p.attach, p.tracepointLoader(spec, cache), targets, progress)
+	}
 	p.mu.Lock()
 	p.Plan.Skipped = append(p.Plan.Skipped, skipped...)
 	p.mu.Unlock()
 	return err
 }
 
+// probeID is the probe id of tracepoint name.
+func (p *PathTracer) probeID(name string) uint32 {
+	for i, n := range p.tracepoints {
+		if n == name {
+			return uint32(i + 1)
+		}
+	}
+	return 0
+}
+
+// attachSharedTracepoints attaches the base collection's tracepoint
+// programs with the probe id as cookie: raw_tp, and tp_btf for
+// net_dev_xmit, whose typed arguments it reads.
+func (p *PathTracer) attachSharedTracepoints(ctx context.Context, targets []attach.Probe, progress attach.Progress) ([]string, error) {
+	var raw []attach.Probe
+	var skipped []string
+	for _, t := range targets {
+		if p.tracepointProg(t) != bpf.TraceProgTpNetDevXmit {
+			raw = append(raw, t)
+			continue
+		}
+		l, err := attach.AttachRawTracepoint(p.base.Programs[bpf.TraceProgTpNetDevXmit], "", uint64(p.probeID(t.Name)))
+		if err != nil {
+			skipped = append(skipped, t.Name)
+			continue
+		}
+		p.attach.Add(l)
+	}
+	prog := func(t attach.Probe) *ebpf.Program { return p.base.Programs[p.tracepointProg(t)] }
+	cookie := func(t attach.Probe) uint64 { return uint64(p.probeID(t.Name)) }
+	sk, err := attach.AttachRawTracepoints(ctx, p.attach, prog, cookie, raw, progress)
+	return append(skipped, sk...), err
+}
+
+// tracepointLoader loads a tp_btf copy for one tracepoint, its probe id
+// in its own .rodata.
+func (p *PathTracer) tracepointLoader(spec *ebpf.CollectionSpec, cache *btf.Cache) attach.Loader {
+	repl := p.replacements(true)
+	return func(pr attach.Probe) (*ebpf.Program, error) {
+		name := p.tracepointProg(pr)
+		vars := make(map[string]*ebpf.VariableSpec, len(spec.Variables))
+		for n, v := range spec.Variables {
+			vars[n] = v.Copy()
+		}
+		if err := vars[bpf.TraceVarCfgProbeId].Set(p.probeID(pr.Name)); err != nil {
+			return nil, err
+		}
+		ps := spec.Programs[name].Copy()
+		ps.AttachTo = pr.Name
+		return loadOne(spec, vars, name, ps, repl, nil, cache)
+	}
+}
+
 // tracepointProg is the program for an skb tracepoint: start where the
 // skb is surely live, blind elsewhere; net_dev_xmit's reads the length
-// and device the tracepoint passes.
-func tracepointProg(pr attach.Probe) string {
+// and device the tracepoint passes. raw_tp with cookies, else tp_btf.
+func (p *PathTracer) tracepointProg(pr attach.Probe) string {
+	kind := "tp"
+	if p.tpCookies {
+		kind = "raw_tp"
+	}
 	switch {
 	case pr.Name == "net_dev_xmit":
 		return bpf.TraceProgTpNetDevXmit
 	case attach.TracepointRole(pr.Name) == attach.RoleStart:
-		return fmt.Sprintf("tp_start_%d", pr.Pos)
+		return fmt.Sprintf("%s_start_%d", kind, pr.Pos)
 	}
-	return fmt.Sprintf("tp_blind_%d", pr.Pos)
+	return fmt.Sprintf("%s_blind_%d", kind, pr.Pos)
+}
+
+// Cookies of the kprobe-multi programs (bpf/trace.c): the skb's position
+// in the low byte, cookieGone at functions that free its memory.
+const cookieGone = 0x100
+
+// multiGroups splits funcs between kprobe-multi's two programs: start,
+// and follow, which also serves the gone probes.
+func multiGroups(funcs []attach.Probe) map[attach.Role][]attach.Probe {
+	by := attach.ByRole(funcs, attach.FuncRole)
+	by[attach.RoleFollow] = append(by[attach.RoleFollow], by[attach.RoleGone]...)
+	delete(by, attach.RoleGone)
+	return by
+}
+
+// attachMulti attaches funcs with the kprobe-multi program of role, one
+// link, each function by its kallsyms address with its position (and
+// whether it is a gone probe) as cookie.
+func (p *PathTracer) attachMulti(ctx context.Context, role attach.Role, funcs []attach.Probe, progress attach.Progress) ([]string, error) {
+	prog := p.base.Programs[bpf.TraceProgKprobeMultiFollow]
+	if role == attach.RoleStart {
+		prog = p.base.Programs[bpf.TraceProgKprobeMultiStart]
+	}
+	var skipped []string
+	targets := make([]attach.MultiTarget, 0, len(funcs))
+	for _, f := range funcs {
+		addr, ok := p.syms.Lookup(f.Name)
+		if !ok {
+			skipped = append(skipped, f.Name)
+			continue
+		}
+		cookie := uint64(f.Pos)
+		if attach.FuncRole(f) == attach.RoleGone {
+			cookie |= cookieGone
+		}
+		targets = append(targets, attach.MultiTarget{Name: f.Name, Addr: uintptr(addr), Cookie: cookie})
+	}
+	sk, err := attach.AttachKprobeMulti(ctx, p.attach, prog, targets, progress)
+	return append(skipped, sk...), err
 }

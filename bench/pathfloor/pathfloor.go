@@ -7,6 +7,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 
+	"github.com/droptrace/droptrace/kernel"
 	"github.com/droptrace/droptrace/tracer"
 	"github.com/droptrace/droptrace/tracer/attach"
 )
@@ -14,14 +15,15 @@ import (
 // Attach attaches an empty program to every probe of plan with backend b
 // (its functions, unless b is the tracepoint backend, and its
 // tracepoints) and returns how many functions it attached.
-func Attach(ctx context.Context, a *attach.Attachment, b attach.Backend, plan tracer.Plan) (int, error) {
+// kprobe-multi attaches by the addresses in syms.
+func Attach(ctx context.Context, a *attach.Attachment, b attach.Backend, plan tracer.Plan, syms *kernel.Symbols) (int, error) {
 	if _, err := attach.AttachTracing(ctx, a, emptyLoader(ebpf.AttachTraceRawTp), plan.Tracepoints, nil); err != nil {
 		return 0, err
 	}
-	return attachFuncs(ctx, a, b, plan.Funcs)
+	return attachFuncs(ctx, a, b, plan.Funcs, syms)
 }
 
-func attachFuncs(ctx context.Context, a *attach.Attachment, b attach.Backend, funcs []attach.Probe) (int, error) {
+func attachFuncs(ctx context.Context, a *attach.Attachment, b attach.Backend, funcs []attach.Probe, syms *kernel.Symbols) (int, error) {
 	var skipped []string
 	var err error
 	switch b {
@@ -38,16 +40,26 @@ func attachFuncs(ctx context.Context, a *attach.Attachment, b attach.Backend, fu
 		if perr != nil {
 			return 0, perr
 		}
-		progs := [attach.MaxSkbParam]*ebpf.Program{prog, prog, prog, prog, prog}
 		if b == attach.BackendKprobe {
+			progs := [attach.MaxSkbParam]*ebpf.Program{prog, prog, prog, prog, prog}
 			skipped, err = attach.AttachKprobes(ctx, a, progs, funcs, nil)
 		} else {
-			skipped, err = attach.AttachKprobeMulti(ctx, a, progs, funcs, nil)
+			skipped, err = attach.AttachKprobeMulti(ctx, a, prog, multiTargets(funcs, syms), nil)
 		}
 	default:
 		return 0, fmt.Errorf("unknown backend %q", b)
 	}
 	return len(funcs) - len(skipped), err
+}
+
+func multiTargets(funcs []attach.Probe, syms *kernel.Symbols) []attach.MultiTarget {
+	var out []attach.MultiTarget
+	for _, f := range funcs {
+		if addr, ok := syms.Lookup(f.Name); ok {
+			out = append(out, attach.MultiTarget{Name: f.Name, Addr: uintptr(addr)})
+		}
+	}
+	return out
 }
 
 func emptyLoader(at ebpf.AttachType) attach.Loader {

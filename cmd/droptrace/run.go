@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/cilium/ebpf/btf"
+
 	"github.com/droptrace/droptrace/explain"
 	"github.com/droptrace/droptrace/filter"
 	"github.com/droptrace/droptrace/kernel"
@@ -19,7 +21,11 @@ import (
 var stdout = session.NewBuffer(os.Stdout, 64<<10)
 
 func run(ctx context.Context, cfg *config) error {
-	reasons, err := kernel.LoadDropReasons()
+	kspec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return fmt.Errorf("reading kernel BTF: %w", err)
+	}
+	reasons, err := kernel.DropReasonsFrom(kspec)
 	if err != nil {
 		return fmt.Errorf("reading drop reasons from kernel BTF: %w", err)
 	}
@@ -50,7 +56,7 @@ func run(ctx context.Context, cfg *config) error {
 		return session.ListFuncs(os.Stdout, os.Stderr, syms, cfg.trace.funcsRE)
 	case cfg.trace.enabled:
 		p := session.Path{
-			Tracer:  tracer.PathConfig{Filter: spec, Backend: cfg.trace.parsedBackend, Funcs: cfg.trace.funcsRE, Stack: cfg.trace.stack, Decoder: dec},
+			Tracer:  tracer.PathConfig{Filter: spec, Backend: cfg.trace.parsedBackend, Funcs: cfg.trace.funcsRE, Stack: cfg.trace.stack, Decoder: dec, KernelTypes: kspec},
 			Syms:    syms,
 			Backend: cfg.trace.backend, Stdout: stdout, Stderr: os.Stderr,
 			Outputs: &output.Set{Format: cfg.output, Mode: output.ModePath, Stdout: stdout, Colour: session.IsTerminal(os.Stdout)},

@@ -28,6 +28,9 @@ func (a *Attachment) add(l link.Link, p *ebpf.Program) {
 	}
 }
 
+// Add adds a link attached elsewhere, so that Close detaches it.
+func (a *Attachment) Add(l link.Link) { a.add(l, nil) }
+
 // Len returns the number of links.
 func (a *Attachment) Len() int {
 	a.mu.Lock()
@@ -93,53 +96,53 @@ feed:
 // Progress is told how many probes are done, out of how many.
 type Progress func(done, total int)
 
-// byPos groups probes by the position of their skb parameter.
-func byPos(probes []Probe) map[int][]string {
-	m := map[int][]string{}
-	for _, p := range probes {
-		m[p.Pos] = append(m[p.Pos], p.Name)
-	}
-	return m
+// MultiTarget is a function for a kprobe-multi link: its address and
+// the cookie the program reads there.
+type MultiTarget struct {
+	Name   string
+	Addr   uintptr
+	Cookie uint64
 }
 
-// AttachKprobeMulti attaches progs[pos-1] to every function with its skb
-// at pos, one kprobe-multi link per position. When the kernel refuses a
-// batch, it is split in halves until the functions it refuses are found;
-// they are returned as skipped.
-func AttachKprobeMulti(ctx context.Context, a *Attachment, progs [MaxSkbParam]*ebpf.Program, funcs []Probe, progress Progress) (skipped []string, err error) {
-	done := 0
-	for pos, names := range byPos(funcs) {
-		sk, err := attachMultiBatch(ctx, a, progs[pos-1], names)
-		if err != nil {
-			return skipped, err
-		}
-		skipped = append(skipped, sk...)
-		done += len(names)
-		if progress != nil {
-			progress(done, len(funcs))
-		}
+// AttachKprobeMulti attaches prog to every target in one kprobe-multi
+// link. Targets go by address, so the kernel does not look each name up
+// in kallsyms (a pass over every kernel symbol per link, seconds under
+// emulation). When the kernel refuses the batch, it is split in halves
+// until the functions it refuses are found; they are returned as
+// skipped.
+func AttachKprobeMulti(ctx context.Context, a *Attachment, prog *ebpf.Program, targets []MultiTarget, progress Progress) (skipped []string, err error) {
+	if len(targets) == 0 {
+		return nil, nil
 	}
-	return skipped, nil
+	skipped, err = attachMultiBatch(ctx, a, prog, targets)
+	if progress != nil {
+		progress(len(targets), len(targets))
+	}
+	return skipped, err
 }
 
-func attachMultiBatch(ctx context.Context, a *Attachment, prog *ebpf.Program, names []string) ([]string, error) {
+func attachMultiBatch(ctx context.Context, a *Attachment, prog *ebpf.Program, targets []MultiTarget) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	l, err := link.KprobeMulti(prog, link.KprobeMultiOptions{Symbols: names})
+	opts := link.KprobeMultiOptions{Addresses: make([]uintptr, len(targets)), Cookies: make([]uint64, len(targets))}
+	for i, t := range targets {
+		opts.Addresses[i], opts.Cookies[i] = t.Addr, t.Cookie
+	}
+	l, err := link.KprobeMulti(prog, opts)
 	if err == nil {
 		a.add(l, nil)
 		return nil, nil
 	}
-	if len(names) == 1 {
-		return names, nil
+	if len(targets) == 1 {
+		return []string{targets[0].Name}, nil
 	}
-	half := len(names) / 2
-	left, err := attachMultiBatch(ctx, a, prog, names[:half])
+	half := len(targets) / 2
+	left, err := attachMultiBatch(ctx, a, prog, targets[:half])
 	if err != nil {
 		return left, err
 	}
-	right, err := attachMultiBatch(ctx, a, prog, names[half:])
+	right, err := attachMultiBatch(ctx, a, prog, targets[half:])
 	return append(left, right...), err
 }
 

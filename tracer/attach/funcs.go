@@ -7,7 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf/btf"
@@ -26,55 +26,54 @@ type Probe struct {
 	Pos  int // 1-based position of the struct sk_buff * parameter
 }
 
-// SkbFuncs returns every function in spec with a struct sk_buff * among
-// its first MaxSkbParam parameters, sorted by name.
-func SkbFuncs(spec *btf.Spec) ([]Probe, error) {
-	var out []Probe
+// SkbProbes returns, sorted by name, every function in spec with a
+// struct sk_buff * among its first MaxSkbParam parameters, and every
+// tracepoint whose BTF prototype (btf_trace_<name>, 5.5+) carries one.
+// One pass over the types: decoding them is most of discovery's time.
+func SkbProbes(spec *btf.Spec) (funcs, tracepoints []Probe, err error) {
 	seen := map[string]bool{}
 	for typ, err := range spec.All() {
 		if err != nil {
-			return nil, fmt.Errorf("reading BTF: %w", err)
+			return nil, nil, fmt.Errorf("reading BTF: %w", err)
 		}
-		fn, ok := typ.(*btf.Func)
-		if !ok || seen[fn.Name] {
-			continue
-		}
-		proto, ok := fn.Type.(*btf.FuncProto)
-		if !ok {
-			continue
-		}
-		if pos := skbParam(proto.Params, MaxSkbParam); pos > 0 {
-			seen[fn.Name] = true
-			out = append(out, Probe{Name: fn.Name, Pos: pos})
+		switch t := typ.(type) {
+		case *btf.Func:
+			if p, ok := skbFunc(t); ok && !seen[p.Name] {
+				seen[p.Name] = true
+				funcs = append(funcs, p)
+			}
+		case *btf.Typedef:
+			if p, ok := skbTracepoint(t); ok {
+				tracepoints = append(tracepoints, p)
+			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	byName := func(a, b Probe) int { return strings.Compare(a.Name, b.Name) }
+	slices.SortFunc(funcs, byName)
+	slices.SortFunc(tracepoints, byName)
+	return funcs, tracepoints, nil
 }
 
-// SkbTracepoints returns every tracepoint whose BTF prototype
-// (btf_trace_<name>, 5.5+) carries a struct sk_buff *, sorted by name.
-func SkbTracepoints(spec *btf.Spec) ([]Probe, error) {
-	var out []Probe
-	for typ, err := range spec.All() {
-		if err != nil {
-			return nil, fmt.Errorf("reading BTF: %w", err)
-		}
-		td, ok := typ.(*btf.Typedef)
-		if !ok || !strings.HasPrefix(td.Name, "btf_trace_") {
-			continue
-		}
-		proto, ok := kernel.TracepointProto(td)
-		if !ok || len(proto.Params) < 2 {
-			continue
-		}
-		// The first parameter is the tracepoint's context pointer.
-		if pos := skbParam(proto.Params[1:], len(proto.Params)-1); pos > 0 {
-			out = append(out, Probe{Name: strings.TrimPrefix(td.Name, "btf_trace_"), Pos: pos})
-		}
+func skbFunc(fn *btf.Func) (Probe, bool) {
+	proto, ok := fn.Type.(*btf.FuncProto)
+	if !ok {
+		return Probe{}, false
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	pos := skbParam(proto.Params, MaxSkbParam)
+	return Probe{Name: fn.Name, Pos: pos}, pos > 0
+}
+
+func skbTracepoint(td *btf.Typedef) (Probe, bool) {
+	if !strings.HasPrefix(td.Name, "btf_trace_") {
+		return Probe{}, false
+	}
+	proto, ok := kernel.TracepointProto(td)
+	if !ok || len(proto.Params) < 2 {
+		return Probe{}, false
+	}
+	// The first parameter is the tracepoint's context pointer.
+	pos := skbParam(proto.Params[1:], len(proto.Params)-1)
+	return Probe{Name: strings.TrimPrefix(td.Name, "btf_trace_"), Pos: pos}, pos > 0
 }
 
 func skbParam(params []btf.FuncParam, max int) int {

@@ -113,7 +113,7 @@ func floorTracer(b attach.Backend, funcs *regexp.Regexp) benchTracer {
 			return nil, err
 		}
 		a := &attach.Attachment{}
-		if _, err := pathfloor.Attach(context.Background(), a, b, plan); err != nil {
+		if _, err := pathfloor.Attach(context.Background(), a, b, plan, syms); err != nil {
 			a.Close()
 			return nil, err
 		}
@@ -123,11 +123,21 @@ func floorTracer(b attach.Backend, funcs *regexp.Regexp) benchTracer {
 
 func droptraceTracer(t *testing.T, b attach.Backend, funcs *regexp.Regexp) benchTracer {
 	return benchTracer{name: "droptrace", start: func() (func() error, error) {
+		// As cmd/droptrace does: one BTF spec for drop reasons and
+		// path tracing.
+		kspec, err := btf.LoadKernelSpec()
+		if err != nil {
+			return nil, err
+		}
+		reasons, err := kernel.DropReasonsFrom(kspec)
+		if err != nil {
+			return nil, err
+		}
 		syms, err := kernel.LoadKallsyms()
 		if err != nil {
 			return nil, err
 		}
-		cfg := tracer.PathConfig{Filter: filter.Spec{Port: 1}, Backend: b, Funcs: funcs, Decoder: newDecoder(t, syms)}
+		cfg := tracer.PathConfig{Filter: filter.Spec{Port: 1}, Backend: b, Funcs: funcs, Decoder: tracer.NewDecoder(syms, reasons), KernelTypes: kspec}
 		p, err := tracer.OpenPath(context.Background(), cfg, syms)
 		if err != nil {
 			return nil, err
