@@ -104,17 +104,8 @@ const (
 	TraceProgFentryStart4      = "fentry_start_4"
 	TraceProgFentryStart5      = "fentry_start_5"
 	TraceProgKprobeGone        = "kprobe_gone"
-	TraceProgKprobeMultiGone   = "kprobe_multi_gone"
-	TraceProgKprobeMultiSkb1   = "kprobe_multi_skb_1"
-	TraceProgKprobeMultiSkb2   = "kprobe_multi_skb_2"
-	TraceProgKprobeMultiSkb3   = "kprobe_multi_skb_3"
-	TraceProgKprobeMultiSkb4   = "kprobe_multi_skb_4"
-	TraceProgKprobeMultiSkb5   = "kprobe_multi_skb_5"
-	TraceProgKprobeMultiStart1 = "kprobe_multi_start_1"
-	TraceProgKprobeMultiStart2 = "kprobe_multi_start_2"
-	TraceProgKprobeMultiStart3 = "kprobe_multi_start_3"
-	TraceProgKprobeMultiStart4 = "kprobe_multi_start_4"
-	TraceProgKprobeMultiStart5 = "kprobe_multi_start_5"
+	TraceProgKprobeMultiFollow = "kprobe_multi_follow"
+	TraceProgKprobeMultiStart  = "kprobe_multi_start"
 	TraceProgKprobeSkb1        = "kprobe_skb_1"
 	TraceProgKprobeSkb2        = "kprobe_skb_2"
 	TraceProgKprobeSkb3        = "kprobe_skb_3"
@@ -125,6 +116,16 @@ const (
 	TraceProgKprobeStart3      = "kprobe_start_3"
 	TraceProgKprobeStart4      = "kprobe_start_4"
 	TraceProgKprobeStart5      = "kprobe_start_5"
+	TraceProgRawTpBlind1       = "raw_tp_blind_1"
+	TraceProgRawTpBlind2       = "raw_tp_blind_2"
+	TraceProgRawTpBlind3       = "raw_tp_blind_3"
+	TraceProgRawTpBlind4       = "raw_tp_blind_4"
+	TraceProgRawTpBlind5       = "raw_tp_blind_5"
+	TraceProgRawTpStart1       = "raw_tp_start_1"
+	TraceProgRawTpStart2       = "raw_tp_start_2"
+	TraceProgRawTpStart3       = "raw_tp_start_3"
+	TraceProgRawTpStart4       = "raw_tp_start_4"
+	TraceProgRawTpStart5       = "raw_tp_start_5"
 	TraceProgTpBlind1          = "tp_blind_1"
 	TraceProgTpBlind2          = "tp_blind_2"
 	TraceProgTpBlind3          = "tp_blind_3"
@@ -141,6 +142,7 @@ const (
 	TraceVarCfgCheckHead       = "cfg_check_head"
 	TraceVarCfgProbeId         = "cfg_probe_id"
 	TraceVarCfgStack           = "cfg_stack"
+	TraceVarCfgTpCookie        = "cfg_tp_cookie"
 	TraceVarCfgTpHasReason     = "cfg_tp_has_reason"
 	TraceVarFilters            = "filters"
 	TraceVarGeneration         = "generation"
@@ -202,17 +204,8 @@ type TraceProgramSpecs struct {
 	FentryStart4      *ebpf.ProgramSpec `ebpf:"fentry_start_4"`
 	FentryStart5      *ebpf.ProgramSpec `ebpf:"fentry_start_5"`
 	KprobeGone        *ebpf.ProgramSpec `ebpf:"kprobe_gone"`
-	KprobeMultiGone   *ebpf.ProgramSpec `ebpf:"kprobe_multi_gone"`
-	KprobeMultiSkb1   *ebpf.ProgramSpec `ebpf:"kprobe_multi_skb_1"`
-	KprobeMultiSkb2   *ebpf.ProgramSpec `ebpf:"kprobe_multi_skb_2"`
-	KprobeMultiSkb3   *ebpf.ProgramSpec `ebpf:"kprobe_multi_skb_3"`
-	KprobeMultiSkb4   *ebpf.ProgramSpec `ebpf:"kprobe_multi_skb_4"`
-	KprobeMultiSkb5   *ebpf.ProgramSpec `ebpf:"kprobe_multi_skb_5"`
-	KprobeMultiStart1 *ebpf.ProgramSpec `ebpf:"kprobe_multi_start_1"`
-	KprobeMultiStart2 *ebpf.ProgramSpec `ebpf:"kprobe_multi_start_2"`
-	KprobeMultiStart3 *ebpf.ProgramSpec `ebpf:"kprobe_multi_start_3"`
-	KprobeMultiStart4 *ebpf.ProgramSpec `ebpf:"kprobe_multi_start_4"`
-	KprobeMultiStart5 *ebpf.ProgramSpec `ebpf:"kprobe_multi_start_5"`
+	KprobeMultiFollow *ebpf.ProgramSpec `ebpf:"kprobe_multi_follow"`
+	KprobeMultiStart  *ebpf.ProgramSpec `ebpf:"kprobe_multi_start"`
 	KprobeSkb1        *ebpf.ProgramSpec `ebpf:"kprobe_skb_1"`
 	KprobeSkb2        *ebpf.ProgramSpec `ebpf:"kprobe_skb_2"`
 	KprobeSkb3        *ebpf.ProgramSpec `ebpf:"kprobe_skb_3"`
@@ -223,6 +216,16 @@ type TraceProgramSpecs struct {
 	KprobeStart3      *ebpf.ProgramSpec `ebpf:"kprobe_start_3"`
 	KprobeStart4      *ebpf.ProgramSpec `ebpf:"kprobe_start_4"`
 	KprobeStart5      *ebpf.ProgramSpec `ebpf:"kprobe_start_5"`
+	RawTpBlind1       *ebpf.ProgramSpec `ebpf:"raw_tp_blind_1"`
+	RawTpBlind2       *ebpf.ProgramSpec `ebpf:"raw_tp_blind_2"`
+	RawTpBlind3       *ebpf.ProgramSpec `ebpf:"raw_tp_blind_3"`
+	RawTpBlind4       *ebpf.ProgramSpec `ebpf:"raw_tp_blind_4"`
+	RawTpBlind5       *ebpf.ProgramSpec `ebpf:"raw_tp_blind_5"`
+	RawTpStart1       *ebpf.ProgramSpec `ebpf:"raw_tp_start_1"`
+	RawTpStart2       *ebpf.ProgramSpec `ebpf:"raw_tp_start_2"`
+	RawTpStart3       *ebpf.ProgramSpec `ebpf:"raw_tp_start_3"`
+	RawTpStart4       *ebpf.ProgramSpec `ebpf:"raw_tp_start_4"`
+	RawTpStart5       *ebpf.ProgramSpec `ebpf:"raw_tp_start_5"`
 	TpBlind1          *ebpf.ProgramSpec `ebpf:"tp_blind_1"`
 	TpBlind2          *ebpf.ProgramSpec `ebpf:"tp_blind_2"`
 	TpBlind3          *ebpf.ProgramSpec `ebpf:"tp_blind_3"`
@@ -257,6 +260,7 @@ type TraceVariableSpecs struct {
 	CfgCheckHead    *ebpf.VariableSpec `ebpf:"cfg_check_head"`
 	CfgProbeId      *ebpf.VariableSpec `ebpf:"cfg_probe_id"`
 	CfgStack        *ebpf.VariableSpec `ebpf:"cfg_stack"`
+	CfgTpCookie     *ebpf.VariableSpec `ebpf:"cfg_tp_cookie"`
 	CfgTpHasReason  *ebpf.VariableSpec `ebpf:"cfg_tp_has_reason"`
 	Filters         *ebpf.VariableSpec `ebpf:"filters"`
 	Generation      *ebpf.VariableSpec `ebpf:"generation"`
@@ -310,6 +314,7 @@ type TraceVariables struct {
 	CfgCheckHead    *ebpf.Variable `ebpf:"cfg_check_head"`
 	CfgProbeId      *ebpf.Variable `ebpf:"cfg_probe_id"`
 	CfgStack        *ebpf.Variable `ebpf:"cfg_stack"`
+	CfgTpCookie     *ebpf.Variable `ebpf:"cfg_tp_cookie"`
 	CfgTpHasReason  *ebpf.Variable `ebpf:"cfg_tp_has_reason"`
 	Filters         *ebpf.Variable `ebpf:"filters"`
 	Generation      *ebpf.Variable `ebpf:"generation"`
@@ -333,17 +338,8 @@ type TracePrograms struct {
 	FentryStart4      *ebpf.Program `ebpf:"fentry_start_4"`
 	FentryStart5      *ebpf.Program `ebpf:"fentry_start_5"`
 	KprobeGone        *ebpf.Program `ebpf:"kprobe_gone"`
-	KprobeMultiGone   *ebpf.Program `ebpf:"kprobe_multi_gone"`
-	KprobeMultiSkb1   *ebpf.Program `ebpf:"kprobe_multi_skb_1"`
-	KprobeMultiSkb2   *ebpf.Program `ebpf:"kprobe_multi_skb_2"`
-	KprobeMultiSkb3   *ebpf.Program `ebpf:"kprobe_multi_skb_3"`
-	KprobeMultiSkb4   *ebpf.Program `ebpf:"kprobe_multi_skb_4"`
-	KprobeMultiSkb5   *ebpf.Program `ebpf:"kprobe_multi_skb_5"`
-	KprobeMultiStart1 *ebpf.Program `ebpf:"kprobe_multi_start_1"`
-	KprobeMultiStart2 *ebpf.Program `ebpf:"kprobe_multi_start_2"`
-	KprobeMultiStart3 *ebpf.Program `ebpf:"kprobe_multi_start_3"`
-	KprobeMultiStart4 *ebpf.Program `ebpf:"kprobe_multi_start_4"`
-	KprobeMultiStart5 *ebpf.Program `ebpf:"kprobe_multi_start_5"`
+	KprobeMultiFollow *ebpf.Program `ebpf:"kprobe_multi_follow"`
+	KprobeMultiStart  *ebpf.Program `ebpf:"kprobe_multi_start"`
 	KprobeSkb1        *ebpf.Program `ebpf:"kprobe_skb_1"`
 	KprobeSkb2        *ebpf.Program `ebpf:"kprobe_skb_2"`
 	KprobeSkb3        *ebpf.Program `ebpf:"kprobe_skb_3"`
@@ -354,6 +350,16 @@ type TracePrograms struct {
 	KprobeStart3      *ebpf.Program `ebpf:"kprobe_start_3"`
 	KprobeStart4      *ebpf.Program `ebpf:"kprobe_start_4"`
 	KprobeStart5      *ebpf.Program `ebpf:"kprobe_start_5"`
+	RawTpBlind1       *ebpf.Program `ebpf:"raw_tp_blind_1"`
+	RawTpBlind2       *ebpf.Program `ebpf:"raw_tp_blind_2"`
+	RawTpBlind3       *ebpf.Program `ebpf:"raw_tp_blind_3"`
+	RawTpBlind4       *ebpf.Program `ebpf:"raw_tp_blind_4"`
+	RawTpBlind5       *ebpf.Program `ebpf:"raw_tp_blind_5"`
+	RawTpStart1       *ebpf.Program `ebpf:"raw_tp_start_1"`
+	RawTpStart2       *ebpf.Program `ebpf:"raw_tp_start_2"`
+	RawTpStart3       *ebpf.Program `ebpf:"raw_tp_start_3"`
+	RawTpStart4       *ebpf.Program `ebpf:"raw_tp_start_4"`
+	RawTpStart5       *ebpf.Program `ebpf:"raw_tp_start_5"`
 	TpBlind1          *ebpf.Program `ebpf:"tp_blind_1"`
 	TpBlind2          *ebpf.Program `ebpf:"tp_blind_2"`
 	TpBlind3          *ebpf.Program `ebpf:"tp_blind_3"`
@@ -383,17 +389,8 @@ func (p *TracePrograms) Close() error {
 		p.FentryStart4,
 		p.FentryStart5,
 		p.KprobeGone,
-		p.KprobeMultiGone,
-		p.KprobeMultiSkb1,
-		p.KprobeMultiSkb2,
-		p.KprobeMultiSkb3,
-		p.KprobeMultiSkb4,
-		p.KprobeMultiSkb5,
-		p.KprobeMultiStart1,
-		p.KprobeMultiStart2,
-		p.KprobeMultiStart3,
-		p.KprobeMultiStart4,
-		p.KprobeMultiStart5,
+		p.KprobeMultiFollow,
+		p.KprobeMultiStart,
 		p.KprobeSkb1,
 		p.KprobeSkb2,
 		p.KprobeSkb3,
@@ -404,6 +401,16 @@ func (p *TracePrograms) Close() error {
 		p.KprobeStart3,
 		p.KprobeStart4,
 		p.KprobeStart5,
+		p.RawTpBlind1,
+		p.RawTpBlind2,
+		p.RawTpBlind3,
+		p.RawTpBlind4,
+		p.RawTpBlind5,
+		p.RawTpStart1,
+		p.RawTpStart2,
+		p.RawTpStart3,
+		p.RawTpStart4,
+		p.RawTpStart5,
 		p.TpBlind1,
 		p.TpBlind2,
 		p.TpBlind3,
