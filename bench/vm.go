@@ -18,7 +18,7 @@ type vmPathRow map[string]string
 // droptrace and pwru (when -pwru names its binary), and their ready and
 // detach times.
 func (b *bench) vmPath() error {
-	args := []string{"vmtest/run.sh", "--kernels", "6.12", "--run", "^TestBenchPath$", "--timeout", "1500"}
+	args := []string{"vmtest/run.sh", "--kernels", "6.12", "--run", "^TestBenchPath$", "--timeout", "2700"}
 	if b.o.pwru == "" {
 		fmt.Fprintln(os.Stderr, "bench: no -pwru PATH given: the VM rows have no pwru to compare with")
 		b.vmNote = "pwru not measured: no -pwru PATH given"
@@ -79,21 +79,46 @@ func tail(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
+// reportVM prints, per backend and tracer, the median of the rounds
+// TestBenchPath measured (in turns, in one VM run), with their range.
 func (b *bench) reportVM(w io.Writer) {
 	if len(b.vmRows) == 0 && b.vmNote == "" {
 		return
 	}
-	fmt.Fprintf(w, "\n| Debian 6.12 under qemu (TCG), loopback, filter matching nothing | UDP packets/s vs no tracer | TCP vs no tracer | ready (s) | detach (s) |\n|---|---:|---:|---:|---:|\n")
-	for _, r := range b.vmRows {
-		fmt.Fprintf(w, "| %s, %s | **%s** | **%s** | %s | %s |\n", r["backend"], r["tracer"], r["udp_ratio"], r["tcp_ratio"], secs(r["ready_ms"]), secs(r["detach_ms"]))
+	fmt.Fprintf(w, "\n| Debian 6.12 under qemu (TCG), loopback, filter matching nothing | rounds | UDP packets/s vs no tracer | TCP vs no tracer | ready (s) | detach (s) |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, rows := range groupVMRows(b.vmRows) {
+		col := func(key string, scale float64) sample {
+			var s sample
+			for _, r := range rows {
+				var v float64
+				fmt.Sscan(r[key], &v)
+				s = append(s, v*scale)
+			}
+			return s
+		}
+		u, t, ready, detach := col("udp_ratio", 1), col("tcp_ratio", 1), col("ready_ms", 1e-3), col("detach_ms", 1e-3)
+		fmt.Fprintf(w, "| %s, %s | %d | **%.3f** (%s) | **%.3f** (%s) | %.2f (%s) | %.2f (%s) |\n", rows[0]["backend"], rows[0]["tracer"], len(rows),
+			u.median(), u.minMax(), t.median(), t.minMax(), ready.median(), ready.minMax(), detach.median(), detach.minMax())
 	}
 	if b.vmNote != "" {
 		fmt.Fprintf(w, "\n%s.\n", b.vmNote)
 	}
 }
 
-func secs(ms string) string {
-	var n float64
-	fmt.Sscan(ms, &n)
-	return fmt.Sprintf("%.2f", n/1000)
+// groupVMRows groups rows by backend and tracer, in the order each pair
+// first appears.
+func groupVMRows(rows []vmPathRow) [][]vmPathRow {
+	var groups [][]vmPathRow
+	index := map[string]int{}
+	for _, r := range rows {
+		key := r["backend"] + "/" + r["tracer"]
+		i, ok := index[key]
+		if !ok {
+			i = len(groups)
+			index[key] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], r)
+	}
+	return groups
 }

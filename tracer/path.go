@@ -91,6 +91,13 @@ func OpenPath(ctx context.Context, cfg PathConfig, syms *kernel.Symbols) (*PathT
 		}
 	}
 	p.Timings.since("btf", t0)
+	// The embedded object is parsed while discovery decodes BTF: both
+	// take seconds on a slow machine, and there are two CPUs or more.
+	objc := make(chan objResult, 1)
+	go func() {
+		spec, err := bpf.LoadTrace()
+		objc <- objResult{spec, err}
+	}()
 	t0 = time.Now()
 	plan, err := Discover(kspec, syms, cfg.Funcs)
 	if err != nil {
@@ -107,7 +114,12 @@ func OpenPath(ctx context.Context, cfg PathConfig, syms *kernel.Symbols) (*PathT
 	}
 	p.Timings.since("backend", t0)
 	start := time.Now()
-	if err := p.load(ctx, cfg, kspec); err != nil {
+	obj := <-objc
+	if obj.err != nil {
+		return nil, fmt.Errorf("reading the embedded BPF object: %w", obj.err)
+	}
+	p.Timings.since("object", start)
+	if err := p.load(ctx, cfg, kspec, obj.spec); err != nil {
 		p.Close()
 		return nil, err
 	}
@@ -117,6 +129,12 @@ func OpenPath(ctx context.Context, cfg PathConfig, syms *kernel.Symbols) (*PathT
 		p.probes = len(plan.Tracepoints) - len(p.Plan.Skipped)
 	}
 	return p, nil
+}
+
+// objResult is the parsed trace object, or why it could not be.
+type objResult struct {
+	spec *ebpf.CollectionSpec
+	err  error
 }
 
 func (p *PathTracer) chooseBackend(want attach.Backend, plan Plan) error {

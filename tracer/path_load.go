@@ -18,18 +18,14 @@ import (
 
 // load creates the shared maps and the path's end programs, then attaches
 // the backend's probes and the skb tracepoints.
-func (p *PathTracer) load(ctx context.Context, cfg PathConfig, kspec *btf.Spec) error {
+func (p *PathTracer) load(ctx context.Context, cfg PathConfig, kspec *btf.Spec, spec *ebpf.CollectionSpec) error {
 	t0 := time.Now()
-	spec, err := bpf.LoadTrace()
-	if err != nil {
-		return fmt.Errorf("reading the embedded BPF object: %w", err)
-	}
 	p.tpCookies = attach.RawTracepointCookies(kspec)
 	targets := p.tracepointTargets()
 	if err := p.configure(spec, cfg, kspec); err != nil {
 		return err
 	}
-	p.Timings.since("spec", t0)
+	p.Timings.since("configure", t0)
 	// One cache for every load: without it each per-target program
 	// parses vmlinux (and module) BTF again. It is safe for the
 	// parallel attach workers.
@@ -53,7 +49,7 @@ func (p *PathTracer) load(ctx context.Context, cfg PathConfig, kspec *btf.Spec) 
 		p.Timings.since("tracepoints", t0)
 		tpErr <- err
 	}()
-	err = p.attachFuncs(ctx, spec, cache, cfg.Progress)
+	err := p.attachFuncs(ctx, spec, cache, cfg.Progress)
 	p.Timings.since("funcs", t0)
 	return errors.Join(err, <-tpErr)
 }

@@ -36,6 +36,11 @@ var benchFuncs = regexp.MustCompile(`^(ip|udp|tcp)_.*`)
 // benchWindow is how long one traffic measurement lasts.
 const benchWindow = time.Second
 
+// benchRounds is how many times each tracer is measured per backend, in
+// turns (floor, droptrace, pwru, then pwru, droptrace, floor, ...), so
+// that the host's drift does not favour one; make bench reports medians.
+const benchRounds = 2
+
 // TestBenchPath measures, per backend, UDP packets/s and TCP throughput
 // over loopback with no tracer, with empty programs on the probes --trace
 // attaches (the floor), with droptrace's path tracing and with pwru, both
@@ -62,23 +67,29 @@ func TestBenchPath(t *testing.T) {
 		if b != attach.BackendKprobeMulti {
 			funcs = benchFuncs
 		}
-		tracers := []benchTracer{floorTracer(b, funcs), droptraceTracer(t, b, funcs)}
+		tracers := []benchTracer{floorTracer(b, funcs), droptraceTracer(b, funcs)}
 		if havePwru && b != attach.BackendFentry {
 			tracers = append(tracers, pwruTracer(b, funcs))
 		}
-		for _, tr := range tracers {
-			benchOne(t, series, b, tr)
+		for round := range benchRounds {
+			for i := range tracers {
+				if round%2 == 1 {
+					i = len(tracers) - 1 - i
+				}
+				benchOne(t, series, b, tracers[i], round)
+			}
 		}
 	}
 }
 
-// benchTracer starts a tracer and returns how to stop it.
+// benchTracer starts a tracer and returns how to stop it, and after
+// stopping, optionally, where its time went.
 type benchTracer struct {
 	name  string
-	start func() (stop func() error, err error)
+	start func() (stop func() (timings string, err error), err error)
 }
 
-func benchOne(t *testing.T, series string, b attach.Backend, tr benchTracer) {
+func benchOne(t *testing.T, series string, b attach.Backend, tr benchTracer, round int) {
 	baseU, baseT := udpRate(t), tcpRate(t)
 	began := time.Now()
 	stop, err := tr.start()
@@ -89,17 +100,18 @@ func benchOne(t *testing.T, series string, b attach.Backend, tr benchTracer) {
 	ready := time.Since(began)
 	u, tc := udpRate(t), tcpRate(t)
 	began = time.Now()
-	if err := stop(); err != nil {
+	timings, err := stop()
+	if err != nil {
 		t.Errorf("%s %s: stopping: %v", b, tr.name, err)
 	}
 	detach := time.Since(began)
 	afterU, afterT := udpRate(t), tcpRate(t)
-	fmt.Printf("DROPTRACE-BENCH-PATH kernel=%s backend=%s tracer=%s udp_ratio=%.3f tcp_ratio=%.3f ready_ms=%d detach_ms=%d udp_pps=%.0f tcp_mbps=%.0f\n",
-		series, b, tr.name, u/((baseU+afterU)/2), tc/((baseT+afterT)/2), ready.Milliseconds(), detach.Milliseconds(), u, tc*8/1e6)
+	fmt.Printf("DROPTRACE-BENCH-PATH kernel=%s backend=%s tracer=%s round=%d udp_ratio=%.3f tcp_ratio=%.3f ready_ms=%d detach_ms=%d udp_pps=%.0f tcp_mbps=%.0f timings=%s\n",
+		series, b, tr.name, round, u/((baseU+afterU)/2), tc/((baseT+afterT)/2), ready.Milliseconds(), detach.Milliseconds(), u, tc*8/1e6, timings)
 }
 
 func floorTracer(b attach.Backend, funcs *regexp.Regexp) benchTracer {
-	return benchTracer{name: "floor", start: func() (func() error, error) {
+	return benchTracer{name: "floor", start: func() (func() (string, error), error) {
 		kspec, err := btf.LoadKernelSpec()
 		if err != nil {
 			return nil, err
@@ -117,12 +129,15 @@ func floorTracer(b attach.Backend, funcs *regexp.Regexp) benchTracer {
 			a.Close()
 			return nil, err
 		}
-		return a.Close, nil
+		return func() (string, error) { return "-", a.Close() }, nil
 	}}
 }
 
-func droptraceTracer(t *testing.T, b attach.Backend, funcs *regexp.Regexp) benchTracer {
-	return benchTracer{name: "droptrace", start: func() (func() error, error) {
+// droptraceTracer runs path tracing as cmd/droptrace does, in this
+// process: the time to be ready counts everything droptrace does before
+// its first event, from reading BTF and kallsyms on.
+func droptraceTracer(b attach.Backend, funcs *regexp.Regexp) benchTracer {
+	return benchTracer{name: "droptrace", start: func() (func() (string, error), error) {
 		// As cmd/droptrace does: one BTF spec for drop reasons and
 		// path tracing.
 		kspec, err := btf.LoadKernelSpec()
@@ -145,10 +160,11 @@ func droptraceTracer(t *testing.T, b attach.Backend, funcs *regexp.Regexp) bench
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- p.Run(ctx, func(*event.Event) error { return nil }, nil) }()
-		return func() error {
+		return func() (string, error) {
 			cancel()
 			err := <-done
-			return errors.Join(err, p.Close())
+			err = errors.Join(err, p.Close())
+			return strings.ReplaceAll(p.Timings.String(), " ", ","), err
 		}, nil
 	}}
 }
@@ -156,7 +172,7 @@ func droptraceTracer(t *testing.T, b attach.Backend, funcs *regexp.Regexp) bench
 // pwruTracer runs pwru v1.0.12 with the same filter (a pcap expression)
 // and, for per-function backends, the same functions.
 func pwruTracer(b attach.Backend, funcs *regexp.Regexp) benchTracer {
-	return benchTracer{name: "pwru", start: func() (func() error, error) {
+	return benchTracer{name: "pwru", start: func() (func() (string, error), error) {
 		args := []string{"--backend", string(b), "--output-file", "/dev/null"}
 		if funcs != nil {
 			args = append(args, "--filter-func", funcs.String())
@@ -176,10 +192,10 @@ func pwruTracer(b attach.Backend, funcs *regexp.Regexp) benchTracer {
 			return nil, fmt.Errorf("pwru: %w", err)
 		}
 		go io.Copy(io.Discard, out)
-		return func() error {
+		return func() (string, error) {
 			cmd.Process.Signal(syscall.SIGINT)
 			cmd.Wait()
-			return nil
+			return "-", nil
 		}, nil
 	}}
 }
