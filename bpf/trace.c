@@ -400,12 +400,15 @@ static __always_inline int on_blind(void *ctx, struct sk_buff *skb, bool func, _
 /* raw_tp programs are loaded once and attached to every tracepoint with
  * the skb at n, the cookie naming the tracepoint (6.10+). They read only
  * ctx[n - 1], so the kernel lets them attach to any tracepoint with at
- * least n arguments. */
+ * least n arguments. The skb comes untyped; bpf_rdonly_cast (6.2+, so
+ * there wherever cookies are) types it, for the plain loads tp_btf
+ * programs make. */
 #define RAW_TP_PROBES(n)                                                           \
 	SEC("raw_tp/start_" #n)                                                    \
 	int raw_tp_start_##n(__u64 *ctx)                                           \
 	{                                                                          \
-		return on_skb(ctx, (struct sk_buff *)ctx[n - 1], false, false, true);  \
+		struct sk_buff *skb = (struct sk_buff *)pkt_cast((void *)ctx[n - 1], struct sk_buff); \
+		return on_skb(ctx, skb, false, true, true);                        \
 	}                                                                          \
 	SEC("raw_tp/blind_" #n)                                                    \
 	int raw_tp_blind_##n(__u64 *ctx)                                           \
