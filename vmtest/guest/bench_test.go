@@ -71,14 +71,18 @@ func TestBenchPath(t *testing.T) {
 		if havePwru && b != attach.BackendFentry {
 			tracers = append(tracers, pwruTracer(b, funcs))
 		}
-		for round := range benchRounds {
-			for i := range tracers {
-				if round%2 == 1 {
-					i = len(tracers) - 1 - i
+		// A subtest per backend, so that one can be measured alone
+		// (--run TestBenchPath/kprobe-multi).
+		t.Run(string(b), func(t *testing.T) {
+			for round := range benchRounds {
+				for i := range tracers {
+					if round%2 == 1 {
+						i = len(tracers) - 1 - i
+					}
+					benchOne(t, series, b, tracers[i], round)
 				}
-				benchOne(t, series, b, tracers[i], round)
 			}
-		}
+		})
 	}
 }
 
