@@ -40,8 +40,9 @@ func (p *PathTracer) load(ctx context.Context, cfg PathConfig, kspec *btf.Spec, 
 		return err
 	}
 	p.Timings.since("attach-ends", t0)
-	// The tracepoints load (one verification each) while the functions
-	// attach: the two wait on different things in the kernel.
+	// The tracepoints attach (before 6.10, with one verification each)
+	// while the functions attach: the two wait on different things in
+	// the kernel.
 	tpErr := make(chan error, 1)
 	t0 = time.Now()
 	go func() {
@@ -189,11 +190,8 @@ func (p *PathTracer) attachFuncs(ctx context.Context, spec *ebpf.CollectionSpec,
 		p.Plan.Funcs = nil
 		return nil
 	}
-	var (
-		skipped []string
-		errs    []error
-		err     error
-	)
+	var skipped []string
+	var errs []error
 	done := 0
 	groups := attach.ByRole(p.Plan.Funcs, attach.FuncRole)
 	if p.backend == attach.BackendKprobeMulti {
@@ -206,12 +204,7 @@ func (p *PathTracer) attachFuncs(ctx context.Context, spec *ebpf.CollectionSpec,
 				progress(base+d, len(p.Plan.Funcs))
 			}
 		}
-		var sk []string
-		if p.backend == attach.BackendKprobeMulti {
-			sk, err = p.attachMulti(ctx, role, funcs, prog)
-		} else {
-			sk, err = p.attachRole(ctx, spec, cache, role, funcs, prog)
-		}
+		sk, err := p.attachRole(ctx, spec, cache, role, funcs, prog)
 		skipped = append(skipped, sk...)
 		errs = append(errs, err)
 		done += len(funcs)
@@ -222,7 +215,7 @@ func (p *PathTracer) attachFuncs(ctx context.Context, spec *ebpf.CollectionSpec,
 	p.mu.Lock()
 	p.Plan.Skipped = append(p.Plan.Skipped, skipped...)
 	p.mu.Unlock()
-	err = errors.Join(errs...)
+	err := errors.Join(errs...)
 	if err == nil && len(p.Plan.Funcs) > 0 && len(skipped) == len(p.Plan.Funcs) {
 		err = fmt.Errorf("the kernel refused all %d %s probes", len(skipped), p.backend)
 	}
@@ -237,6 +230,8 @@ func (p *PathTracer) attachRole(ctx context.Context, spec *ebpf.CollectionSpec, 
 		return out
 	}
 	switch p.backend {
+	case attach.BackendKprobeMulti:
+		return p.attachMulti(ctx, role, funcs, progress)
 	case attach.BackendKprobe:
 		return attach.AttachKprobes(ctx, p.attach, progs("kprobe"), funcs, progress)
 	}
