@@ -20,6 +20,7 @@
 #include "sock.h"
 #include "summary.h"
 #include "reply.h"
+#include "nftrace.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -32,6 +33,7 @@ const struct summary_key *unused_summary_key __attribute__((unused));
 const struct summary_pending *unused_summary_pending __attribute__((unused));
 const struct dev_key *unused_dev_key __attribute__((unused));
 const struct tcp_sample *unused_tcp_sample __attribute__((unused));
+const struct nft_rule_sample *unused_nft_rule_sample __attribute__((unused));
 
 /* Set by user space before load. */
 volatile const __u8 cfg_tp_has_reason = 1; /* tp_btf/kfree_skb carries a reason (5.17+) */
@@ -39,7 +41,8 @@ volatile const __u32 cfg_snaplen = 0;      /* packet bytes to copy, 0 = none */
 volatile const __u8 cfg_tcp = 0;	   /* --tcp: sample the TCP socket of a drop */
 
 /* event_buf is a drop's record: the event, then its socket's TCP sample
- * when it has one, then the packet bytes. */
+ * when it has one, then the rule the kernel named when it did, then the
+ * packet bytes. */
 struct event_buf {
 	struct event ev;
 	union {
@@ -48,6 +51,15 @@ struct event_buf {
 			struct tcp_sample tcp;
 			__u8 data[MAX_SNAPLEN];
 		} sampled;
+		struct {
+			struct nft_rule_sample nft;
+			__u8 data[MAX_SNAPLEN];
+		} named;
+		struct {
+			struct tcp_sample tcp;
+			struct nft_rule_sample nft;
+			__u8 data[MAX_SNAPLEN];
+		} both;
 	};
 };
 
@@ -58,13 +70,30 @@ struct {
 	__uint(max_entries, 1);
 } scratch SEC(".maps");
 
+/* packet_dst is where the packet goes in buf, after the samples ev has. */
+static __always_inline __u8 *packet_dst(struct event_buf *buf)
+{
+	if (buf->ev.has_nft_rule)
+		return buf->ev.has_tcp_sample ? buf->both.data : buf->named.data;
+	return buf->ev.has_tcp_sample ? buf->sampled.data : buf->data;
+}
+
+/* read_nft_sample fills ev->has_nft_rule and, when the kernel named the
+ * rule that dropped skb, the sample after the TCP one. */
+static __always_inline void read_nft_sample(struct event_buf *buf, struct sk_buff *skb)
+{
+	struct nft_rule_sample *dst = buf->ev.has_tcp_sample ? &buf->both.nft : &buf->named.nft;
+
+	buf->ev.has_nft_rule = read_nft(skb, buf->ev.reason, buf->ev.ts, dst);
+}
+
 /* capture copies up to cfg_snaplen bytes of the linear data from the
  * Ethernet header when there is one, else from the IP header, to where
- * the packet goes in buf; ev->len and ev->has_tcp_sample are already set. */
+ * the packet goes in buf; ev->len and the samples are already set. */
 static __always_inline __u32 capture(struct event_buf *buf, struct sk_buff *skb,
 				     struct headers *h, bool direct)
 {
-	__u8 *dst = buf->ev.has_tcp_sample ? buf->sampled.data : buf->data;
+	__u8 *dst = packet_dst(buf);
 	struct event *ev = &buf->ev;
 	unsigned char *start;
 	unsigned char *data;
@@ -127,6 +156,7 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 	read_skb_fields(skb, ev, direct);
 	sk = read_skb_sock(skb, ev, direct);
 	ev->has_tcp_sample = cfg_tcp && read_tcp_sample(sk, ev->tcp_state, &buf->sampled.tcp);
+	read_nft_sample(buf, skb);
 	read_ct(skb, ev, direct);
 	read_reply(skb, ev);
 	read_tcp_flags(ev, &h);
@@ -135,6 +165,8 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 	size = sizeof(struct event) + cap;
 	if (ev->has_tcp_sample)
 		size += sizeof(struct tcp_sample);
+	if (ev->has_nft_rule)
+		size += sizeof(struct nft_rule_sample);
 	count(STAT_SEEN);
 	/* No wakeup per event: user space polls the rings every few
 	 * milliseconds, so a storm costs no interrupt and context switch per

@@ -48,8 +48,9 @@ enum stat_index {
 #define CT_STATE_READ 0x80
 
 /* event is what one matched drop or TCP event sends to user space. A
- * struct tcp_sample follows it when has_tcp_sample is set, then cap_len
- * bytes of packet. Addresses and ports are in network byte order. */
+ * struct tcp_sample follows it when has_tcp_sample is set, then a struct
+ * nft_rule_sample when has_nft_rule is set, then cap_len bytes of packet.
+ * Addresses and ports are in network byte order. */
 struct event {
 	__u64 ts;
 	__u64 skb;
@@ -87,7 +88,8 @@ struct event {
 	__u8 reply_code; /* ICMP/ICMPv6 code of the reply */
 	__u8 tcp_flags; /* byte 13 of the packet's TCP header; 0 when none */
 	__u8 has_tcp_sample; /* a struct tcp_sample follows */
-	__u8 pad[6];
+	__u8 has_nft_rule;   /* a struct nft_rule_sample follows (after the tcp_sample) */
+	__u8 pad[5];
 };
 
 /* tcp_sample is a TCP socket's state read from the socket at the event,
@@ -106,6 +108,23 @@ struct tcp_sample {
 	__u32 snd_ssthresh;
 	__u8 retransmits;    /* icsk_retransmits */
 	__u8 pad[3];
+};
+
+/* NFT_NAME_LEN bounds the table and chain names an nft_rule_sample
+ * carries, with their NUL: longer names are cut. */
+#define NFT_NAME_LEN 32
+
+/* nft_rule_sample is the nftables rule, or base chain policy, that the
+ * kernel itself said dropped a NETFILTER_DROP packet (nftrace.h). Only
+ * such drops carry one, so other records do not grow. */
+struct nft_rule_sample {
+	__u64 handle;		  /* the rule's handle; 0 for a chain policy */
+	char table[NFT_NAME_LEN]; /* the rule's table */
+	char chain[NFT_NAME_LEN]; /* its chain; "" when not found (nftrace.h) */
+	__u8 family;		  /* the table's family, NFPROTO_* (inet 1, ip 2, ip6 10) */
+	__u8 hook;		  /* the hook the packet was at (NF_INET_*) */
+	__u8 policy;		  /* the base chain's policy dropped it */
+	__u8 pad[5];
 };
 
 #endif

@@ -117,6 +117,7 @@ struct nf_conn {
 /* Declared so the classic tracepoint's record can be read with CO-RE. */
 enum skb_drop_reason {
 	SKB_DROP_REASON_NOT_SPECIFIED__LOCAL = 2,
+	SKB_DROP_REASON_NETFILTER_DROP = 3, /* the value is relocated (bpf_core_enum_value) */
 };
 
 struct trace_entry {
