@@ -52,14 +52,15 @@ type DropEvent struct {
 	ReplyCode    uint8
 	TcpFlags     uint8
 	HasTcpSample uint8
-	Pad          [6]uint8
+	HasNftRule   uint8
+	Pad          [5]uint8
 }
 
 type DropEventBuf struct {
 	_    structs.HostLayout
 	Ev   DropEvent
 	Data [2048]uint8
-	_    [40]byte
+	_    [120]byte
 }
 
 type DropEventKind uint32
@@ -100,6 +101,24 @@ const (
 	DropLinkKindLINK_ETHERNET DropLinkKind = 1
 	DropLinkKindLINK_RAW_IP   DropLinkKind = 2
 )
+
+type DropNftRuleSample struct {
+	_      structs.HostLayout
+	Handle uint64
+	Table  [32]int8
+	Chain  [32]int8
+	Family uint8
+	Hook   uint8
+	Policy uint8
+	Pad    [5]uint8
+}
+
+type DropNftVerdictState struct {
+	_    structs.HostLayout
+	Skb  uint64
+	Ts   uint64
+	Rule DropNftRuleSample
+}
 
 type DropReplyKind uint32
 
@@ -170,6 +189,7 @@ type DropTcpSample struct {
 const (
 	DropMapCpuEvents            = "cpu_events"
 	DropMapIfnames              = "ifnames"
+	DropMapNftVerdicts          = "nft_verdicts"
 	DropMapReasonExclude        = "reason_exclude"
 	DropMapReasonFilter         = "reason_filter"
 	DropMapReplies              = "replies"
@@ -181,7 +201,11 @@ const (
 	DropProgKfreeSkbBtf         = "kfree_skb_btf"
 	DropProgKfreeSkbTp          = "kfree_skb_tp"
 	DropProgNetDevQueueBtf      = "net_dev_queue_btf"
+	DropProgNftTraceFentry      = "nft_trace_fentry"
+	DropProgNftTraceKprobe      = "nft_trace_kprobe"
 	DropVarCfgHz                = "cfg_hz"
+	DropVarCfgNft               = "cfg_nft"
+	DropVarCfgNftLayout         = "cfg_nft_layout"
 	DropVarCfgReplies           = "cfg_replies"
 	DropVarCfgSnaplen           = "cfg_snaplen"
 	DropVarCfgSummary           = "cfg_summary"
@@ -191,6 +215,7 @@ const (
 	DropVarUnusedDevKey         = "unused_dev_key"
 	DropVarUnusedEventKind      = "unused_event_kind"
 	DropVarUnusedLinkKind       = "unused_link_kind"
+	DropVarUnusedNftRuleSample  = "unused_nft_rule_sample"
 	DropVarUnusedReplyKind      = "unused_reply_kind"
 	DropVarUnusedStatIndex      = "unused_stat_index"
 	DropVarUnusedSummaryKey     = "unused_summary_key"
@@ -244,6 +269,8 @@ type DropProgramSpecs struct {
 	KfreeSkbBtf    *ebpf.ProgramSpec `ebpf:"kfree_skb_btf"`
 	KfreeSkbTp     *ebpf.ProgramSpec `ebpf:"kfree_skb_tp"`
 	NetDevQueueBtf *ebpf.ProgramSpec `ebpf:"net_dev_queue_btf"`
+	NftTraceFentry *ebpf.ProgramSpec `ebpf:"nft_trace_fentry"`
+	NftTraceKprobe *ebpf.ProgramSpec `ebpf:"nft_trace_kprobe"`
 }
 
 // DropMapSpecs contains maps before they are loaded into the kernel.
@@ -252,6 +279,7 @@ type DropProgramSpecs struct {
 type DropMapSpecs struct {
 	CpuEvents     *ebpf.MapSpec `ebpf:"cpu_events"`
 	Ifnames       *ebpf.MapSpec `ebpf:"ifnames"`
+	NftVerdicts   *ebpf.MapSpec `ebpf:"nft_verdicts"`
 	ReasonExclude *ebpf.MapSpec `ebpf:"reason_exclude"`
 	ReasonFilter  *ebpf.MapSpec `ebpf:"reason_filter"`
 	Replies       *ebpf.MapSpec `ebpf:"replies"`
@@ -266,6 +294,8 @@ type DropMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type DropVariableSpecs struct {
 	CfgHz                *ebpf.VariableSpec `ebpf:"cfg_hz"`
+	CfgNft               *ebpf.VariableSpec `ebpf:"cfg_nft"`
+	CfgNftLayout         *ebpf.VariableSpec `ebpf:"cfg_nft_layout"`
 	CfgReplies           *ebpf.VariableSpec `ebpf:"cfg_replies"`
 	CfgSnaplen           *ebpf.VariableSpec `ebpf:"cfg_snaplen"`
 	CfgSummary           *ebpf.VariableSpec `ebpf:"cfg_summary"`
@@ -275,6 +305,7 @@ type DropVariableSpecs struct {
 	UnusedDevKey         *ebpf.VariableSpec `ebpf:"unused_dev_key"`
 	UnusedEventKind      *ebpf.VariableSpec `ebpf:"unused_event_kind"`
 	UnusedLinkKind       *ebpf.VariableSpec `ebpf:"unused_link_kind"`
+	UnusedNftRuleSample  *ebpf.VariableSpec `ebpf:"unused_nft_rule_sample"`
 	UnusedReplyKind      *ebpf.VariableSpec `ebpf:"unused_reply_kind"`
 	UnusedStatIndex      *ebpf.VariableSpec `ebpf:"unused_stat_index"`
 	UnusedSummaryKey     *ebpf.VariableSpec `ebpf:"unused_summary_key"`
@@ -304,6 +335,7 @@ func (o *DropObjects) Close() error {
 type DropMaps struct {
 	CpuEvents     *ebpf.Map `ebpf:"cpu_events"`
 	Ifnames       *ebpf.Map `ebpf:"ifnames"`
+	NftVerdicts   *ebpf.Map `ebpf:"nft_verdicts"`
 	ReasonExclude *ebpf.Map `ebpf:"reason_exclude"`
 	ReasonFilter  *ebpf.Map `ebpf:"reason_filter"`
 	Replies       *ebpf.Map `ebpf:"replies"`
@@ -317,6 +349,7 @@ func (m *DropMaps) Close() error {
 	return _DropClose(
 		m.CpuEvents,
 		m.Ifnames,
+		m.NftVerdicts,
 		m.ReasonExclude,
 		m.ReasonFilter,
 		m.Replies,
@@ -332,6 +365,8 @@ func (m *DropMaps) Close() error {
 // It can be passed to LoadDropObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DropVariables struct {
 	CfgHz                *ebpf.Variable `ebpf:"cfg_hz"`
+	CfgNft               *ebpf.Variable `ebpf:"cfg_nft"`
+	CfgNftLayout         *ebpf.Variable `ebpf:"cfg_nft_layout"`
 	CfgReplies           *ebpf.Variable `ebpf:"cfg_replies"`
 	CfgSnaplen           *ebpf.Variable `ebpf:"cfg_snaplen"`
 	CfgSummary           *ebpf.Variable `ebpf:"cfg_summary"`
@@ -341,6 +376,7 @@ type DropVariables struct {
 	UnusedDevKey         *ebpf.Variable `ebpf:"unused_dev_key"`
 	UnusedEventKind      *ebpf.Variable `ebpf:"unused_event_kind"`
 	UnusedLinkKind       *ebpf.Variable `ebpf:"unused_link_kind"`
+	UnusedNftRuleSample  *ebpf.Variable `ebpf:"unused_nft_rule_sample"`
 	UnusedReplyKind      *ebpf.Variable `ebpf:"unused_reply_kind"`
 	UnusedStatIndex      *ebpf.Variable `ebpf:"unused_stat_index"`
 	UnusedSummaryKey     *ebpf.Variable `ebpf:"unused_summary_key"`
@@ -356,6 +392,8 @@ type DropPrograms struct {
 	KfreeSkbBtf    *ebpf.Program `ebpf:"kfree_skb_btf"`
 	KfreeSkbTp     *ebpf.Program `ebpf:"kfree_skb_tp"`
 	NetDevQueueBtf *ebpf.Program `ebpf:"net_dev_queue_btf"`
+	NftTraceFentry *ebpf.Program `ebpf:"nft_trace_fentry"`
+	NftTraceKprobe *ebpf.Program `ebpf:"nft_trace_kprobe"`
 }
 
 func (p *DropPrograms) Close() error {
@@ -364,6 +402,8 @@ func (p *DropPrograms) Close() error {
 		p.KfreeSkbBtf,
 		p.KfreeSkbTp,
 		p.NetDevQueueBtf,
+		p.NftTraceFentry,
+		p.NftTraceKprobe,
 	)
 }
 

@@ -73,7 +73,8 @@ type TracePathEvent struct {
 		ReplyCode    uint8
 		TcpFlags     uint8
 		HasTcpSample uint8
-		Pad          [6]uint8
+		HasNftRule   uint8
+		Pad          [5]uint8
 	}
 	FuncIp   uint64
 	Path     uint64
