@@ -63,6 +63,10 @@ type Event struct {
 	// Reply is what the kernel sent back just before the drop (a REJECT's
 	// ICMP error or RST); nil when none was seen or not looked for.
 	Reply *ReplySeen
+	// KernelRule is the nftables rule the kernel itself said dropped a
+	// NETFILTER_DROP packet; nil when it did not say (no kprobes or
+	// fentry, or not looked for).
+	KernelRule *KernelRule
 
 	Explain   *Explain   // cause, evidence and fix of a drop (--explain); nil when not explained
 	Netfilter *Netfilter // the firewall rule of a NETFILTER_DROP; nil when not attributed

@@ -75,3 +75,16 @@ type ReplySeen struct {
 	Proto      string
 	Type, Code uint8
 }
+
+// KernelRule is the nftables rule, or base chain policy, that the kernel
+// itself reported dropping a NETFILTER_DROP packet (at
+// __nft_trace_packet, with kprobes or fentry and the nftables trace key
+// on). Names longer than 31 bytes are cut to 31.
+type KernelRule struct {
+	Family uint8  // the table's family, NFPROTO_* (inet 1, ip 2, ip6 10, ...)
+	Hook   uint8  // the hook the packet was at (NF_INET_*; netdev: ingress 0, egress 1)
+	Table  string // the rule's table
+	Chain  string // its chain; "" when the kernel's rule blob was too long to walk
+	Handle uint64 // the rule's handle; 0 for a policy
+	Policy bool   // the base chain's policy dropped the packet
+}

@@ -31,15 +31,15 @@ func DefaultConfig() Config {
 
 // Stats counts what the Annotator did with NETFILTER_DROP events.
 type Stats struct {
-	Counter, Replayed, Candidates uint64 // events annotated, by certainty
-	Unattributed                  uint64 // no rule of the ruleset read can have dropped the packet
-	NoHeaders                     uint64 // no IP header or namespace in the event: not looked at
-	Reads                         uint64 // ruleset reads
-	RouteLookups                  uint64 // output devices asked of the namespace's routes
-	ReplaysSkipped                uint64 // refused by the replay budget: not annotated
-	Cached                        uint64 // events of a flow whose attribution, on the same reads, was already made
-	ReadsSkipped                  uint64 // reads refused by the budget: the event was replayed on an older read without a counter window, or not annotated when there was none
-	Failed                        uint64 // namespace gone or netlink error: not annotated
+	Exact, Counter, Replayed, Candidates uint64 // events annotated, by certainty
+	Unattributed                         uint64 // no rule of the ruleset read can have dropped the packet
+	NoHeaders                            uint64 // no IP header or namespace in the event: not looked at
+	Reads                                uint64 // ruleset reads
+	RouteLookups                         uint64 // output devices asked of the namespace's routes
+	ReplaysSkipped                       uint64 // refused by the replay budget: not annotated
+	Cached                               uint64 // events of a flow whose attribution, on the same reads, was already made
+	ReadsSkipped                         uint64 // reads refused by the budget: the event was replayed on an older read without a counter window, or not annotated when there was none
+	Failed                               uint64 // namespace gone or netlink error: not annotated
 }
 
 // Annotator attributes NETFILTER_DROP events to firewall rules. It is

@@ -20,6 +20,10 @@ func (a *Annotator) Annotate(ev *event.Event) {
 	// of a cached attribution.
 	now := a.now()
 	a.sweep(now)
+	if ev.KernelRule != nil {
+		a.annotateExact(ev, now)
+		return
+	}
 	pkt := &a.pkt
 	if !packetInto(ev, pkt) || ev.Netns == 0 {
 		a.stats.NoHeaders++
@@ -136,6 +140,8 @@ func (a *Annotator) count(nf *event.Netfilter) {
 	switch {
 	case nf == nil:
 		a.stats.Unattributed++
+	case nf.Certainty == event.CertaintyExact:
+		a.stats.Exact++
 	case nf.Certainty == event.CertaintyCounter:
 		a.stats.Counter++
 	case nf.Certainty == event.CertaintyReplayed:

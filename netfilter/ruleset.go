@@ -153,13 +153,19 @@ var hookNames = [...]string{"prerouting", "input", "forward", "output", "postrou
 
 // HookName names a chain's hook as nft does, "" for a regular chain.
 func (c *Chain) HookName() string {
-	switch {
-	case !c.Base:
+	if !c.Base {
 		return ""
-	case c.Table.Family == nftables.TableFamilyNetdev:
-		return [...]string{"ingress", "egress", "unknown"}[min(c.Hook, 2)]
-	case int(c.Hook) < len(hookNames):
-		return hookNames[c.Hook]
+	}
+	return HookName(c.Table.Family, c.Hook)
+}
+
+// HookName names hook number h of family f as nft does.
+func HookName(f nftables.TableFamily, h uint32) string {
+	switch {
+	case f == nftables.TableFamilyNetdev:
+		return [...]string{"ingress", "egress", "unknown"}[min(h, 2)]
+	case int(h) < len(hookNames):
+		return hookNames[h]
 	}
 	return "unknown"
 }

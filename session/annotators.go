@@ -121,8 +121,8 @@ func (an *annotators) report(w io.Writer, skipped uint64) {
 			s.Split, s.Ambiguous, s.Skipped)
 	} else if an.nf != nil {
 		s := an.nf.Stats()
-		fmt.Fprintf(w, "droptrace: netfilter: %d drops named by counter, %d replayed, %d with candidates, %d unattributed; %d ruleset reads (%d skipped), %d replays skipped, %d failed\n",
-			s.Counter, s.Replayed, s.Candidates, s.Unattributed, s.Reads, s.ReadsSkipped, s.ReplaysSkipped, s.Failed)
+		fmt.Fprintf(w, "droptrace: netfilter: %d drops named by the kernel (exact), %d by counter, %d replayed, %d with candidates, %d unattributed; %d ruleset reads (%d skipped), %d replays skipped, %d failed\n",
+			s.Exact, s.Counter, s.Replayed, s.Candidates, s.Unattributed, s.Reads, s.ReadsSkipped, s.ReplaysSkipped, s.Failed)
 	}
 	if an.explain != nil {
 		s := an.explain.Stats()

@@ -59,12 +59,16 @@ func (d *Drops) Run(ctx context.Context) error {
 	defer ReleaseTracefs(d.Stderr) // after the tracer is closed
 	// Replies are linked to drops only for the rules they are named by.
 	d.Tracer.Replies = d.an.nf != nil && !d.Tracer.Summary
+	key := d.exactNetfilter()
 	t, err := tracer.Open(d.Tracer)
 	if err != nil {
+		key.Close()
 		w.Close()
 		d.closeAnnotators()
 		return err
 	}
+	key = holdKey(d.Stderr, key, t)
+	defer releaseKey(d.Stderr, key) // after the tracer is closed
 	defer d.closeTracer(t)
 	if w, err = d.openMetrics(ctx, w, t); err != nil {
 		w.Close()

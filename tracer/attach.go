@@ -30,10 +30,12 @@ const (
 // attachDrop loads and attaches the drop program: with HookAuto the
 // BTF-typed tracepoint where the kernel allows it (5.5+), else the
 // classic one. fallback says why tp_btf was not used, "" when it was.
-// The maps in shared (by name) are used instead of new ones.
-func attachDrop(spec *ebpf.CollectionSpec, kspec *btf.Spec, hook string, shared map[string]*ebpf.Map, replies bool) (coll *ebpf.Collection, l link.Link, mode, fallback string, err error) {
+// The maps in shared (by name) are used instead of new ones. With nft,
+// the drop program reads the rule the kernel named (tp_btf only), and
+// when nft.load the program on __nft_trace_packet is loaded and attached.
+func attachDrop(spec *ebpf.CollectionSpec, kspec *btf.Spec, hook string, shared map[string]*ebpf.Map, replies bool, nft *nftHook) (coll *ebpf.Collection, l link.Link, mode, fallback string, err error) {
 	if hook != HookTracepoint {
-		coll, l, err = attachTpBTF(spec, kspec, shared, replies)
+		coll, l, err = attachTpBTF(spec, kspec, shared, replies, nft)
 		if err == nil {
 			return coll, l, ModeTpBTF, "", nil
 		}
@@ -52,7 +54,7 @@ func attachDrop(spec *ebpf.CollectionSpec, kspec *btf.Spec, hook string, shared 
 	return coll, l, ModeTracepoint, fallback, nil
 }
 
-func attachTpBTF(spec *ebpf.CollectionSpec, kspec *btf.Spec, shared map[string]*ebpf.Map, replies bool) (*ebpf.Collection, link.Link, error) {
+func attachTpBTF(spec *ebpf.CollectionSpec, kspec *btf.Spec, shared map[string]*ebpf.Map, replies bool, nft *nftHook) (*ebpf.Collection, link.Link, error) {
 	params, err := kernel.TracepointParams(kspec, "kfree_skb")
 	if err != nil {
 		return nil, nil, err
@@ -69,15 +71,28 @@ func attachTpBTF(spec *ebpf.CollectionSpec, kspec *btf.Spec, shared map[string]*
 	if err := spec.Variables[bpf.DropVarCfgReplies].Set(boolByte(replies)); err != nil {
 		return nil, nil, fmt.Errorf("setting %s: %w", bpf.DropVarCfgReplies, err)
 	}
-	coll, err := load(spec, kspec, shared, keep...)
+	if err := configureNft(spec, nft); err != nil {
+		return nil, nil, err
+	}
+	if nft != nil && nft.load {
+		keep = append(keep, nft.prog())
+	}
+	coll, err := load(spec, kspec, nft.relocationTargets(), shared, keep...)
 	if err != nil {
 		return nil, nil, err
+	}
+	if nft != nil && nft.load {
+		if err := nft.attach(coll); err != nil {
+			coll.Close()
+			return nil, nil, err
+		}
 	}
 	l, err := link.AttachTracing(link.TracingOptions{
 		Program:    coll.Programs[bpf.DropProgKfreeSkbBtf],
 		AttachType: ebpf.AttachTraceRawTp,
 	})
 	if err != nil {
+		nft.detach()
 		coll.Close()
 		return nil, nil, fmt.Errorf("attaching %s: %w", ModeTpBTF, err)
 	}
@@ -92,7 +107,10 @@ func attachTracepoint(spec *ebpf.CollectionSpec, shared map[string]*ebpf.Map) (*
 	if err := spec.Variables[bpf.DropVarCfgReplies].Set(uint8(0)); err != nil {
 		return nil, nil, fmt.Errorf("setting %s: %w", bpf.DropVarCfgReplies, err)
 	}
-	coll, err := load(spec, nil, shared, bpf.DropProgKfreeSkbTp)
+	if err := configureNft(spec, nil); err != nil {
+		return nil, nil, err
+	}
+	coll, err := load(spec, nil, nil, shared, bpf.DropProgKfreeSkbTp)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -105,14 +123,15 @@ func attachTracepoint(spec *ebpf.CollectionSpec, shared map[string]*ebpf.Map) (*
 }
 
 // load creates the collection with only the programs named keep, so no
-// program the run does not need reaches the verifier.
-func load(spec *ebpf.CollectionSpec, kspec *btf.Spec, shared map[string]*ebpf.Map, keep ...string) (*ebpf.Collection, error) {
+// program the run does not need reaches the verifier. extra are BTF
+// besides kspec that CO-RE relocations may need (kernel modules').
+func load(spec *ebpf.CollectionSpec, kspec *btf.Spec, extra []*btf.Spec, shared map[string]*ebpf.Map, keep ...string) (*ebpf.Collection, error) {
 	for name := range spec.Programs {
 		if !slices.Contains(keep, name) {
 			delete(spec.Programs, name)
 		}
 	}
-	opts := ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kspec}, MapReplacements: shared}
+	opts := ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kspec, ExtraRelocationTargets: extra}, MapReplacements: shared}
 	coll, err := ebpf.NewCollectionWithOptions(spec, opts)
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", strings.Join(keep, ", "), err)

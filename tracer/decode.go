@@ -42,8 +42,9 @@ func NewDecoder(syms Symbolizer, reasons ReasonNamer) *Decoder {
 }
 
 const (
-	eventSize  = int(unsafe.Sizeof(bpf.DropEvent{}))
-	sampleSize = int(unsafe.Sizeof(bpf.DropTcpSample{}))
+	eventSize   = int(unsafe.Sizeof(bpf.DropEvent{}))
+	sampleSize  = int(unsafe.Sizeof(bpf.DropTcpSample{}))
+	nftRuleSize = int(unsafe.Sizeof(bpf.DropNftRuleSample{}))
 )
 
 // Decode fills ev from one record. ev.Packet aliases nothing in raw.
@@ -95,6 +96,13 @@ func (d *Decoder) decode(raw []byte, ev *event.Event) error {
 		}
 		decodeSample(rest, ev)
 		rest = rest[sampleSize:]
+	}
+	if re.HasNftRule != 0 {
+		if len(rest) < nftRuleSize {
+			return fmt.Errorf("event claims an nft rule of %d bytes, has %d", nftRuleSize, len(rest))
+		}
+		decodeNftRule(rest, ev)
+		rest = rest[nftRuleSize:]
 	}
 	return decodePacket(&re, rest, ev)
 }

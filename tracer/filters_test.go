@@ -81,7 +81,7 @@ func TestConstantsMatchObjects(t *testing.T) {
 		setElsewhere []string
 	}{
 		{"drop", bpf.LoadDrop, dropConstants(Config{Filter: everyFilter, Snaplen: 64, Summary: true, TCP: true}, 250),
-			[]string{bpf.DropVarCfgTpHasReason, bpf.DropVarCfgReplies}},
+			[]string{bpf.DropVarCfgTpHasReason, bpf.DropVarCfgReplies, bpf.DropVarCfgNft, bpf.DropVarCfgNftLayout}},
 		{"trace", bpf.LoadTrace, traceConstants(PathConfig{Filter: everyFilter, Stack: true}, true, true, true),
 			[]string{bpf.TraceVarCfgProbeId}},
 		{"tcp", bpf.LoadTcp, tcpConstants(everyFilter, 250), nil},

@@ -1,7 +1,8 @@
 package tracer
 
 // Probes returns how many programs are attached to the kernel now: the
-// drop program and, with --tcp, one per TCP tracepoint.
+// drop program, with --tcp one per TCP tracepoint, and the nft verdict
+// program when it is attached.
 func (t *Tracer) Probes() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -11,6 +12,9 @@ func (t *Tracer) Probes() int {
 	}
 	if t.tcp != nil {
 		n += len(t.tcp.links)
+	}
+	if t.nft != nil && t.nft.link != nil {
+		n++
 	}
 	return n
 }

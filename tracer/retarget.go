@@ -91,7 +91,12 @@ func (t *Tracer) loadDrop(cfg Config) (*ebpf.Collection, link.Link, error) {
 	}
 	// The reply programs stay attached and fill the shared replies map,
 	// which the new drop program reads.
-	coll, l, _, _, err := attachDrop(spec, t.kspec, hook, shared, len(t.replyLinks) > 0)
+	// So does the nft verdict program, which fills the nft_verdicts map.
+	var nft *nftHook
+	if t.nft != nil && t.nft.link != nil {
+		nft = &nftHook{method: t.nft.method, layout: t.nft.layout}
+	}
+	coll, l, _, _, err := attachDrop(spec, t.kspec, hook, shared, len(t.replyLinks) > 0, nft)
 	return coll, l, err
 }
 

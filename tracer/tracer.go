@@ -27,6 +27,13 @@ type Config struct {
 	// Replies links each drop to the ICMP error or TCP RST sent for it
 	// just before (a REJECT's), with two more programs; tp_btf only.
 	Replies bool
+	// Nft is how to attach the program on __nft_trace_packet that lets
+	// the kernel name the rule behind each NETFILTER_DROP (NftFentry or
+	// NftKprobe, from ProbeNftAttach); "" for none. It sees rules only
+	// while the nftables trace key is on (package nftrace). tp_btf only;
+	// where it cannot be loaded, the rest still is, and NftUnavailable
+	// says why.
+	Nft string
 
 	// Summary counts drops in the kernel by key instead of sending events;
 	// SummaryKeys bounds the keys (DefaultSummaryKeys when 0).
@@ -58,7 +65,9 @@ type Tracer struct {
 	// replyLinks attach the reply programs (Config.Replies, where the
 	// kernel allows); a retarget keeps them, and the replies map.
 	replyLinks []link.Link
-	tcpMissed  uint64 // recursion misses of retired TCP programs
+	nft        *nftHook // the nft verdict program; nil without Config.Nft
+	nftWhy     string   // why Config.Nft could not be had
+	tcpMissed  uint64   // recursion misses of retired TCP programs
 	detached   bool
 }
 
@@ -91,13 +100,23 @@ func Open(cfg Config) (*Tracer, error) {
 			return nil, explainPermission(err)
 		}
 	}
-	coll, l, mode, fallback, err := attachDrop(spec, kspec, cfg.Hook, nil, cfg.Replies && !cfg.Summary)
+	nft, nftWhy := nftFor(cfg, kspec)
+	coll, l, mode, fallback, err := attachDrop(spec, kspec, cfg.Hook, nil, cfg.Replies && !cfg.Summary, nft)
+	if err != nil && nft != nil {
+		// The rest does not need it: without it, rules are named by
+		// counters and replay.
+		nft, nftWhy = nil, verbose(err)
+		coll, l, mode, fallback, err = attachDrop(spec, kspec, cfg.Hook, nil, cfg.Replies && !cfg.Summary, nil)
+	}
 	if err != nil {
 		closeAll(rings)
 		return nil, explainPermission(err)
 	}
+	if nft != nil && nft.link == nil {
+		nft, nftWhy = nil, "the drop program is attached via "+mode
+	}
 	t := &Tracer{coll: coll, link: l, mode: mode, fallback: fallback, rings: rings, dec: cfg.Decoder,
-		cfg: cfg, kspec: kspec, hz: hz, hzSource: hzSource}
+		cfg: cfg, kspec: kspec, hz: hz, hzSource: hzSource, nft: nft, nftWhy: nftWhy}
 	if t.replyLinks, err = attachReplies(coll); err != nil {
 		t.Close()
 		return nil, explainPermission(err)
@@ -113,6 +132,22 @@ func Open(cfg Config) (*Tracer, error) {
 		}
 	}
 	return t, nil
+}
+
+// nftFor returns the nft verdict program cfg asks for, or why the
+// kernel cannot have it.
+func nftFor(cfg Config, kspec *btf.Spec) (*nftHook, string) {
+	if cfg.Nft == "" || cfg.Summary {
+		return nil, ""
+	}
+	if cfg.Hook == HookTracepoint {
+		return nil, "--drop-hook tracepoint"
+	}
+	h, err := newNftHook(kspec, cfg.Nft)
+	if err != nil {
+		return nil, err.Error()
+	}
+	return h, ""
 }
 
 func configure(spec *ebpf.CollectionSpec, cfg Config, kspec *btf.Spec, hz int) error {
@@ -184,7 +219,7 @@ func (t *Tracer) Detach() error {
 	if t.tcp != nil {
 		errs = append(errs, t.tcp.detach())
 	}
-	errs = append(errs, closeLinks(t.replyLinks))
+	errs = append(errs, closeLinks(t.replyLinks), t.nft.detach())
 	t.replyLinks = nil
 	if t.link != nil {
 		errs = append(errs, t.link.Close())
