@@ -145,8 +145,10 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 	if (!buf)
 		return 0;
 	ev = &buf->ev;
-	if (!match(skb, ev, &h, direct, true, READ_EVENT))
+	if (!match(skb, ev, &h, direct, true, READ_EVENT)) {
+		forget_nft(skb);
 		return 0;
+	}
 
 	ev->kind = EVENT_DROP;
 	ev->ts = bpf_ktime_get_ns();

@@ -60,8 +60,12 @@ volatile const __u8 cfg_nft_layout = 0; /* __nft_trace_packet's arguments: 1 or 
  * which is unique in its table. */
 #define NFT_CHAIN_WALK 256
 
-/* NFT_WINDOW_NS bounds how long before the drop the verdict was given. */
-#define NFT_WINDOW_NS 1000000ULL
+/* NFT_WINDOW_NS bounds how long before the drop the verdict was given.
+ * The drop follows its verdict at once, on its CPU, and takes the slot
+ * (read_nft, or forget_nft for a drop the filters leave out), so this is
+ * only a backstop against a stale slot; generous, because a virtual CPU
+ * can stall for milliseconds between two instructions. */
+#define NFT_WINDOW_NS 50000000ULL
 
 struct nf_hook_state {
 	__u8 hook;
@@ -132,7 +136,7 @@ struct nft_args {
 	const struct nft_pktinfo *pkt;
 	const struct nft_rule_dp *rule;
 	const struct nft_verdict *verdict;
-	const struct nft_chain *chain; /* NULL when to be found from the rule */
+	const struct nft_chain *chain; /* layout 1; layout 2 finds it from the rule */
 	const struct nft_base_chain *basechain;
 	__u32 type;
 };
@@ -230,7 +234,9 @@ static __always_inline int nft_dropped(__u64 a0, __u64 a1, __u64 a2, __u64 a3, _
 	if ((BPF_CORE_READ(verdict, code) & NF_VERDICT_MASK) != NF_DROP)
 		return 0;
 	rule = a.rule;
-	chain = a.chain ? a.chain : rule_chain(rule);
+	/* By the constant, not by a.chain: the verifier must not see the
+	 * walk, whose struct layout 1 kernels lack (its reads are poisoned). */
+	chain = cfg_nft_layout == 1 ? a.chain : rule_chain(rule);
 	nft_keep(a.pkt, bc, chain, BPF_CORE_READ_BITFIELD_PROBED(rule, handle), 0);
 	return 0;
 }
@@ -267,6 +273,21 @@ static __always_inline bool read_nft(struct sk_buff *skb, __u32 reason, __u64 no
 	s->skb = 0;
 	__builtin_memcpy(out, &s->rule, sizeof(*out));
 	return true;
+}
+
+/* forget_nft clears the CPU's slot when it holds the verdict of skb,
+ * dropped and left out by the filters, so that no later drop of an skb
+ * at the same address takes it. */
+static __always_inline void forget_nft(struct sk_buff *skb)
+{
+	struct nft_verdict_state *s;
+	__u32 zero = 0;
+
+	if (!cfg_nft)
+		return;
+	s = bpf_map_lookup_elem(&nft_verdicts, &zero);
+	if (s && s->skb == (__u64)skb)
+		s->skb = 0;
 }
 
 #endif
