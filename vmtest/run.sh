@@ -155,11 +155,65 @@ fetch_kernel() {
 		dpkg -x "$deb" "$dir/root"
 		vmlinuz=$(find "$dir/root/boot" -maxdepth 1 -name 'vmlinuz-*' | head -n1)
 		[[ -n $vmlinuz ]] || die "$deb has no boot/vmlinuz-*"
-		# Only the kernel is booted; the modules are not needed yet and
-		# take most of the space.
+		# Only the kernel is booted; the few modules the guest tests
+		# load are kept apart (fetch_modules), the rest take most of
+		# the space.
 		rm -rf "$dir/root/lib" "$dir/root/usr"
 	fi
 	echo "$vmlinuz"
+}
+
+# guest_modules are the modules the guest tests load themselves
+# (vmtest/guest/nftrace_test.go): nf_tables and the expressions its rules
+# use, and crc32c_generic, which libcrc32c (a dependency of nf_tables)
+# asks for by a soft dependency. The guest gets them and what they depend
+# on, nothing else of the package's modules.
+readonly guest_modules="nf_tables nft_reject_inet nft_compat ipt_REJECT crc32c_generic"
+
+# fetch_modules extracts the guest modules of image package $1 (cached,
+# its .deb already downloaded), with their dependencies, decompressed,
+# into the cache and prints the directory: <dir>/<release>/*.ko.
+fetch_modules() {
+	local name=$1 dir="$cache/$1" deb out tmp release
+	out="$dir/guest-modules"
+	if [[ ! -e $out/.done ]]; then
+		deb=$(find "$dir" -maxdepth 1 -name "${name}_*.deb" | sort -V | tail -n1)
+		tmp=$(mktemp -d "$dir/extract.XXXXXX")
+		dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards \
+			'./lib/modules/*/kernel/net/*' './lib/modules/*/kernel/lib/*' './lib/modules/*/kernel/crypto/*'
+		release=$(basename "$(find "$tmp/lib/modules" -mindepth 1 -maxdepth 1 -type d | head -n1)")
+		rm -rf "$out"
+		mkdir -p "$out/$release"
+		copy_modules "$tmp/lib/modules/$release" "$out/$release"
+		rm -rf "$tmp"
+		touch "$out/.done"
+	fi
+	echo "$out"
+}
+
+# copy_modules copies guest_modules and their dependencies (the modules'
+# own depends= lines) from $1 to $2, decompressed; a module not in $1 is
+# built into the kernel.
+copy_modules() {
+	local from=$1 to=$2 queue name f dep
+	local -A seen=()
+	read -ra queue <<<"$guest_modules"
+	while ((${#queue[@]})); do
+		name=${queue[0]}
+		queue=("${queue[@]:1}")
+		[[ -z $name || -n ${seen[$name]:-} ]] && continue
+		seen[$name]=1
+		f=$(find "$from" \( -name "$name.ko*" -o -name "${name//_/-}.ko*" \) | head -n1)
+		[[ -n $f ]] || continue
+		case $f in
+		*.xz) xz -dc "$f" ;;
+		*.zst) zstd -dcq "$f" ;;
+		*) cat "$f" ;;
+		esac >"$to/$name.ko"
+		for dep in $(strings -a "$to/$name.ko" | sed -n 's/^depends=//p' | tr , ' '); do
+			queue+=("$dep")
+		done
+	done
 }
 
 # write_init writes the guest's /init: mount what the tests use, let root
@@ -213,10 +267,11 @@ busybox_of() {
 	echo "$dir/bin/busybox"
 }
 
-# build_initramfs builds the test binary for architecture $2 and packs it
-# with busybox and /init into $1.
+# build_initramfs builds the test binary and droptrace for architecture
+# $2 and packs them with busybox, /init and the guest modules of the
+# kernels of that architecture (/lib/modules/<release>/) into $1.
 build_initramfs() {
-	local out=$1 arch=$2 root busybox
+	local out=$1 arch=$2 root busybox series
 	root=$(mktemp -d "$workdir/root.XXXXXX")
 	mkdir -p "$root/bin"
 	# The initramfs has no libc: static busybox and test binary.
@@ -228,6 +283,14 @@ build_initramfs() {
 	done
 	GOARCH=$arch CGO_ENABLED=0 go test -c -o "$root/guest.test" "$pkg"
 	[[ -x $root/guest.test ]] || die "$pkg has no tests to build"
+	# The guest tests that run the real binary find it in /bin.
+	GOARCH=$arch CGO_ENABLED=0 go build -trimpath -o "$root/bin/droptrace" ./cmd/droptrace
+	mkdir -p "$root/lib/modules"
+	for series in $kernels; do
+		[[ $(arch_of "$series") == "$arch" ]] || continue
+		cp -r "${moddir[$series]}"/. "$root/lib/modules/"
+	done
+	rm -f "$root/lib/modules/.done"
 	write_init "$root/init"
 	(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) >"$out"
 	rm -rf "$root"
@@ -291,12 +354,14 @@ main() {
 	ensure_packages
 
 	local -A vmlinuz=() image=()
+	declare -gA moddir=()
 	local series t0 t
 	t0=$SECONDS
 	for series in $kernels; do
 		t=$SECONDS
 		image[$series]=$(resolve_image "$series")
 		vmlinuz[$series]=$(fetch_kernel "${image[$series]}" "$(arch_of "$series")")
+		moddir[$series]=$(fetch_modules "${image[$series]}")
 		log "kernel $series: ${image[$series]} ready in $((SECONDS - t)) s"
 	done
 	log "kernels ready in $((SECONDS - t0)) s (cache $cache)"
