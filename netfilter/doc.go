@@ -6,6 +6,9 @@
 // prints them, tells DROP from REJECT and the reject type, and
 // attributes a drop to a rule, saying how certain it is:
 //
+//   - exact: the kernel named the rule (event.KernelRule, which the tracer
+//     fills where kprobes or fentry work); the ruleset is read only to
+//     complete it (text, position, comment, verdict), by its handle.
 //   - counter: two reads of the ruleset enclose the drop, and the walk of
 //     the chains the packet passed leaves one rule (or policy) that drops
 //     it, whose counter moved between them. Rules whose counters did not

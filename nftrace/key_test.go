@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 )
 
@@ -61,6 +62,9 @@ func TestEnableOwnNamespace(t *testing.T) {
 	rules, err := c.GetRules(chains[0].Table, chains[0])
 	if err != nil || len(rules) != 1 || len(rules[0].Exprs) != 2 {
 		t.Fatalf("rules: %+v, %v; want one meta nftrace set 1", rules, err)
+	}
+	if m, ok := rules[0].Exprs[1].(*expr.Meta); !ok || m.Key != expr.MetaKeyNFTRACE || !m.SourceRegister {
+		t.Fatalf("rule %+v: want meta nftrace set", rules[0].Exprs)
 	}
 	host, err := nftables.New()
 	if err != nil {
