@@ -59,7 +59,7 @@ func (d *Drops) Run(ctx context.Context) error {
 	defer ReleaseTracefs(d.Stderr) // after the tracer is closed
 	// Replies are linked to drops only for the rules they are named by.
 	d.Tracer.Replies = d.an.nf != nil && !d.Tracer.Summary
-	key := d.exactNetfilter()
+	key, why := d.exactNetfilter()
 	t, err := tracer.Open(d.Tracer)
 	if err != nil {
 		key.Close()
@@ -67,7 +67,7 @@ func (d *Drops) Run(ctx context.Context) error {
 		d.closeAnnotators()
 		return err
 	}
-	key = holdKey(d.Stderr, key, t)
+	key = holdKey(d.Stderr, key, why, t)
 	defer releaseKey(d.Stderr, key) // after the tracer is closed
 	defer d.closeTracer(t)
 	if w, err = d.openMetrics(ctx, w, t); err != nil {

@@ -30,11 +30,13 @@ func nftMethods(env string) ([]string, error) {
 
 // exactNetfilter prepares exact attribution when the run attributes
 // firewall drops (event mode, --netfilter): it picks the attach method
-// that works and switches the nftables trace key on, and says once why
-// not when it cannot. It returns the key held on, nil when none.
-func (d *Drops) exactNetfilter() *nftrace.Key {
+// that works and switches the nftables trace key on. It returns the key
+// held on, or why there is none ("" when not asked for), which holdKey
+// says once the tracer is open: a run that fails before says nothing
+// of it.
+func (d *Drops) exactNetfilter() (*nftrace.Key, string) {
 	if !d.Tracer.Replies {
-		return nil
+		return nil, ""
 	}
 	methods, err := nftMethods(os.Getenv(NftAttachEnv))
 	if err == nil {
@@ -46,16 +48,18 @@ func (d *Drops) exactNetfilter() *nftrace.Key {
 	}
 	if err != nil {
 		d.Tracer.Nft = ""
-		nftUnavailable(d.Stderr, err.Error())
-		return nil
+		return nil, err.Error()
 	}
-	return k
+	return k, ""
 }
 
 // holdKey keeps the key when the program is attached and says so, else
-// lets it go and says why.
-func holdKey(w io.Writer, k *nftrace.Key, t *tracer.Tracer) *nftrace.Key {
+// lets it go and says why not.
+func holdKey(w io.Writer, k *nftrace.Key, why string, t *tracer.Tracer) *nftrace.Key {
 	if k == nil {
+		if why != "" {
+			nftUnavailable(w, why)
+		}
 		return nil
 	}
 	if t.NftMode() == "" {
