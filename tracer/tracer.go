@@ -101,7 +101,11 @@ func Open(cfg Config) (*Tracer, error) {
 		}
 	}
 	nft, nftWhy := nftFor(cfg, kspec)
-	coll, l, mode, fallback, err := attachDrop(spec, kspec, cfg.Hook, nil, cfg.Replies && !cfg.Summary, nft)
+	hook := cfg.Hook
+	if nft != nil {
+		hook = HookTpBTF // the nft program comes with tp_btf only
+	}
+	coll, l, mode, fallback, err := attachDrop(spec, kspec, hook, nil, cfg.Replies && !cfg.Summary, nft)
 	if err != nil && nft != nil {
 		// The rest does not need it: without it, rules are named by
 		// counters and replay.
@@ -111,9 +115,6 @@ func Open(cfg Config) (*Tracer, error) {
 	if err != nil {
 		closeAll(rings)
 		return nil, explainPermission(err)
-	}
-	if nft != nil && nft.link == nil {
-		nft, nftWhy = nil, "the drop program is attached via "+mode
 	}
 	t := &Tracer{coll: coll, link: l, mode: mode, fallback: fallback, rings: rings, dec: cfg.Decoder,
 		cfg: cfg, kspec: kspec, hz: hz, hzSource: hzSource, nft: nft, nftWhy: nftWhy}
