@@ -11,7 +11,7 @@
 # --kernels are Debian kernel series, amd64 unless prefixed arm64-
 # (arm64-6.12 boots under qemu-system-aarch64); --pkg is a Go package path
 # relative to the repository root; --run is passed to the test binary as
-# -test.run; --timeout bounds each boot (default 300 s); --add puts a
+# -test.run; --timeout bounds each boot (default 480 s); --add puts a
 # static binary into the guest's /bin (make bench adds pwru).
 #
 # Environment:
@@ -34,7 +34,7 @@ readonly cache=${DROPTRACE_VM_CACHE:-/var/cache/droptrace-vmtest}
 kernels="6.1 6.12 arm64-6.12"
 pkg=./vmtest/guest
 run_regex=""
-timeout_s=300
+timeout_s=480
 adds=()
 
 log() { printf 'vmtest: %s\n' "$*" >&2; }
@@ -284,7 +284,7 @@ build_initramfs() {
 	GOARCH=$arch CGO_ENABLED=0 go test -c -o "$root/guest.test" "$pkg"
 	[[ -x $root/guest.test ]] || die "$pkg has no tests to build"
 	# The guest tests that run the real binary find it in /bin.
-	GOARCH=$arch CGO_ENABLED=0 go build -trimpath -o "$root/bin/droptrace" ./cmd/droptrace
+	GOARCH=$arch CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$root/bin/droptrace" ./cmd/droptrace
 	mkdir -p "$root/lib/modules"
 	for series in $kernels; do
 		[[ $(arch_of "$series") == "$arch" ]] || continue
