@@ -3,11 +3,10 @@ package netfilter
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/droptrace/droptrace/nsfs"
 )
 
 // conntrackInvalid returns how many packets conntrack found invalid in
@@ -19,27 +18,13 @@ import (
 // /proc/net shows the reading thread's namespace, so the file is read
 // from a thread moved into the namespace, which then exits.
 func (r *Reader) conntrackInvalid() (uint64, error) {
-	type result struct {
-		n   uint64
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		if err := unix.Setns(int(r.ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			done <- result{err: fmt.Errorf("entering netns: %w", err)}
-			return
-		}
+	return nsfs.Do(r.ns, func() (uint64, error) {
 		b, err := os.ReadFile("/proc/thread-self/net/stat/nf_conntrack")
 		if err != nil {
-			done <- result{err: err}
-			return
+			return 0, err
 		}
-		n, err := parseConntrackStat(string(b))
-		done <- result{n, err}
-	}()
-	res := <-done
-	return res.n, res.err
+		return parseConntrackStat(string(b))
+	})
 }
 
 // parseConntrackStat sums the invalid and icmp_error columns over CPUs.

@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"unsafe"
 
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
+
+	"github.com/droptrace/droptrace/nsfs"
 )
 
 // x_tables socket options (IPT_SO_GET_* and IP6T_SO_GET_*, the same
@@ -122,22 +123,7 @@ func (r *Reader) readLegacy() ([]*Table, error) {
 // inNamespace runs open on a thread moved into the reader's namespace,
 // which exits after.
 func (r *Reader) inNamespace(open func() (*legacyHandles, error)) (*legacyHandles, error) {
-	type result struct {
-		h   *legacyHandles
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		if err := unix.Setns(int(r.ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			done <- result{err: fmt.Errorf("entering netns: %w", err)}
-			return
-		}
-		h, err := open()
-		done <- result{h, err}
-	}()
-	res := <-done
-	return res.h, res.err
+	return nsfs.Do(r.ns, open)
 }
 
 // dump dumps the x_tables tables the namespace has. Only the tables its
