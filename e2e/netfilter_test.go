@@ -25,8 +25,10 @@ type nfEvent struct {
 // the last read's duration (tens of milliseconds on a busy machine); a
 // drop closer than that to the last read has no read after it to compare
 // counters with, and is (rightly) only replayed. The tests send a probe
-// per interval, as a user's drops come.
-var readInterval = 5 * netfilter.DefaultConfig().Interval
+// per second, as a user's drops come: a read may take up to 100 ms (a
+// tenth of the gap) before one is refused, which a loaded machine
+// reached with a gap of half a second.
+var readInterval = 10 * netfilter.DefaultConfig().Interval
 
 // probeEvents sends each probe after the last one's event, and returns the
 // event of each, as droptrace -o json wrote it.
