@@ -20,17 +20,7 @@ func TestNetfilterLegacy(t *testing.T) {
 	nftest.AddLegacyRules(t, tp)
 	nftest.KeepRuleset(t, tp.Router)
 	probes := nftest.IptablesProbes(tp)
-	oracle := nftest.NewLegacyOracle(t, tp, probes)
-	tr := startTracer(t, "-o", "json", "--filter-netns", tp.Router)
-	events := probeEvents(t, tr, probes)
-	tr.stop(t)
-	for i, p := range probes {
-		nf := events[i].Netfilter
-		nftest.Check(t, p, nf, oracle, event.CertaintyCounter)
-		checkCtState(t, p, nf, "")
-		checkReply(t, p, nf)
-	}
-	t.Logf("stderr:\n%s", tr.stderr.String())
+	checkAttributions(t, tp, probes, nftest.NewLegacyOracle(t, tp, probes), "", event.CertaintyCounter)
 }
 
 // TestNetfilterLegacySummary: TestNetfilterSummary with the rules loaded

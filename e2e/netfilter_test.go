@@ -68,14 +68,23 @@ func TestNetfilterIptables(t *testing.T) {
 	nftest.AddIptablesRules(t, tp)
 	nftest.KeepRuleset(t, tp.Router)
 	probes := nftest.IptablesProbes(tp)
-	oracle := nftest.NewOracle(t, tp, probes)
+	// No rule tracks connections: no conntrack in the namespace.
+	checkAttributions(t, tp, probes, nftest.NewOracle(t, tp, probes), "", event.CertaintyExact, event.CertaintyCounter)
+}
+
+// checkAttributions sends each probe through the router while droptrace
+// -o json watches its namespace, and checks the attribution of each
+// probe's drop against the oracle: one of certainties, conntrack state
+// ct, the REJECT's reply.
+func checkAttributions(t *testing.T, tp *nftest.Topo, probes []nftest.Probe, oracle nftest.Oracle, ct string, certainties ...string) {
+	t.Helper()
 	tr := startTracer(t, "-o", "json", "--filter-netns", tp.Router)
 	events := probeEvents(t, tr, probes)
 	tr.stop(t)
 	for i, p := range probes {
 		nf := events[i].Netfilter
-		nftest.Check(t, p, nf, oracle, event.CertaintyExact, event.CertaintyCounter)
-		checkCtState(t, p, nf, "") // no rule tracks connections: no conntrack in the namespace
+		nftest.Check(t, p, nf, oracle, certainties...)
+		checkCtState(t, p, nf, ct)
 		checkReply(t, p, nf)
 	}
 	t.Logf("stderr:\n%s", tr.stderr.String())
@@ -90,17 +99,8 @@ func TestNetfilterNft(t *testing.T) {
 	nftest.AddNftRuleset(t, tp)
 	nftest.KeepRuleset(t, tp.Router)
 	probes := nftest.NftProbes(tp)
-	oracle := nftest.NewOracle(t, tp, probes)
-	tr := startTracer(t, "-o", "json", "--filter-netns", tp.Router)
-	events := probeEvents(t, tr, probes)
-	tr.stop(t)
-	for i, p := range probes {
-		nf := events[i].Netfilter
-		nftest.Check(t, p, nf, oracle, event.CertaintyExact, event.CertaintyCounter, event.CertaintyReplayed)
-		checkCtState(t, p, nf, "new")
-		checkReply(t, p, nf)
-	}
-	t.Logf("stderr:\n%s", tr.stderr.String())
+	checkAttributions(t, tp, probes, nftest.NewOracle(t, tp, probes), "new",
+		event.CertaintyExact, event.CertaintyCounter, event.CertaintyReplayed)
 }
 
 // checkCtState: every probe is a connection's first packet, which the
