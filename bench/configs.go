@@ -106,6 +106,20 @@ func selectConfigs(cfgs []tracerConfig, re *regexp.Regexp) []tracerConfig {
 
 var dropSummaryRe = regexp.MustCompile(`(\d+) drops reported, (\d+) matched in the kernel, (\d+) events lost`)
 
+// routineRe is droptrace's exit line on the routine frees it left out.
+var routineRe = regexp.MustCompile(`(\d+) routine frees not reported`)
+
+// routineSkipped parses how many matched drops droptrace left out as
+// routine frees (0 when it printed no such line).
+func routineSkipped(out string) uint64 {
+	m := routineRe.FindStringSubmatch(out)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.ParseUint(m[1], 10, 64)
+	return n
+}
+
 // dropLoss parses droptrace's exit line: reported, matched, lost.
 func dropLoss(out string) (reported, matched, lost uint64, ok bool) {
 	m := dropSummaryRe.FindStringSubmatch(out)

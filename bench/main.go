@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,17 +18,19 @@ import (
 )
 
 type options struct {
-	bin       string
-	rounds    int
-	window    time.Duration
-	senders   int
-	traceArgs string
-	only      string
-	configs   *regexp.Regexp
-	extra     []string
-	pwru      string
-	eventAt   int
-	profile   string
+	bin         string
+	rounds      int
+	window      time.Duration
+	senders     int
+	traceArgs   string
+	only        string
+	configs     *regexp.Regexp
+	extra       []string
+	pwru        string
+	eventAt     int
+	eventSource string
+	liveCPUs    []int
+	profile     string
 }
 
 func main() {
@@ -48,6 +51,19 @@ func main() {
 			return fmt.Errorf("want NAME=SHELL-COMMAND")
 		}
 		o.extra = append(o.extra, v)
+		return nil
+	})
+	flag.StringVar(&o.eventSource, "event-source", "live,udp", "event-rate step: the drop sources, comma separated: live (XDP live frames, dropped as OTHERHOST), udp (the drop storm's datagrams, dropped by iptables)")
+	o.liveCPUs = []int{0}
+	flag.Func("live-cpus", "event-rate step: the CPUs the live-frames source makes drops on, comma separated (default 0: droptrace has the others)", func(v string) error {
+		o.liveCPUs = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				return err
+			}
+			o.liveCPUs = append(o.liveCPUs, n)
+		}
 		return nil
 	})
 	flag.IntVar(&o.eventAt, "event-at", 0, "event-rate step: measure this paced rate only, with no search (to compare builds side by side)")

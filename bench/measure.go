@@ -12,21 +12,13 @@ type bench struct {
 	o  options
 	tp *topology
 
-	storm    []stormRow
-	check    stormCheck
-	tcpRows  []tcpRow
-	lossless float64 // highest paced rate with no event lost
-	lossyAt  float64 // lowest paced rate that lost events
-	// The event-rate step: its best lossless run, whether the storm
-	// itself capped it, and the run under a CPU profile with the
-	// profile's top.
-	eventBest     eventRun
-	stormLimited  bool
-	eventProfiled eventRun
-	profileTop    string
-	costs         []costRow
-	vmRows        []vmPathRow
-	vmNote        string
+	storm   []stormRow
+	check   stormCheck
+	tcpRows []tcpRow
+	events  []eventResult // the event-rate step, per drop source
+	costs   []costRow
+	vmRows  []vmPathRow
+	vmNote  string
 }
 
 type stormRow struct {

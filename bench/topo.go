@@ -15,6 +15,7 @@ type topology struct {
 	client, server string
 	clientIP       string
 	serverIP       string
+	serverDev      string // the server's end of the veth pair
 }
 
 const (
@@ -26,7 +27,7 @@ const (
 
 func newTopology() (*topology, error) {
 	id := strconv.Itoa(os.Getpid())
-	tp := &topology{client: "dtb-c-" + id, server: "dtb-s-" + id, clientIP: "10.197.1.1", serverIP: "10.197.1.2"}
+	tp := &topology{client: "dtb-c-" + id, server: "dtb-s-" + id, clientIP: "10.197.1.1", serverIP: "10.197.1.2", serverDev: "dtbs" + id}
 	cmds := [][]string{
 		{"ip", "netns", "add", tp.client},
 		{"ip", "netns", "add", tp.server},
