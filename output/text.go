@@ -27,6 +27,7 @@ type text struct {
 type lineCache struct {
 	clock clockText
 	rule  ruleQuote
+	cols  packetColsText
 }
 
 // NewText returns an event.Writer that prints one aligned line per event for a
@@ -60,7 +61,7 @@ func (t *text) Close() error { return nil }
 func appendTextLine(b []byte, ev *event.Event, c *lineCache) []byte {
 	b = c.clock.append(b, ev.Time)
 	b = append(b, ' ')
-	b = appendPacketCols(b, ev)
+	b = c.cols.append(b, ev)
 	b = appendFlagsCol(b, ev.TCPFlags)
 	b = appendReasonCol(b, ev)
 	b = append(b, ' ')
@@ -88,6 +89,40 @@ func appendPacketCols(b []byte, ev *event.Event) []byte {
 		b = append(b, ' ')
 	}
 	return append(b, n...)
+}
+
+// packetColsText keeps the columns from NETNS to LEN of the last line:
+// the events of a storm mostly share their namespace, device and flow,
+// and formatting the addresses costs more than the rest of a line.
+type packetColsText struct {
+	key  packetColsKey
+	ok   bool
+	text []byte
+}
+
+// packetColsKey is what appendPacketCols prints. The pod's names are
+// compared by value: the strings of one pod compare by pointer first.
+type packetColsKey struct {
+	pod           event.Pod
+	hasPod        bool
+	netns         uint32
+	ifname, proto string
+	src, dst      netip.Addr
+	sport, dport  uint16
+	len           uint32
+}
+
+func (c *packetColsText) append(b []byte, ev *event.Event) []byte {
+	key := packetColsKey{netns: ev.Netns, ifname: ev.Ifname, proto: ev.Proto, src: ev.Src, dst: ev.Dst,
+		sport: ev.Sport, dport: ev.Dport, len: ev.Len}
+	if ev.Pod != nil {
+		key.pod, key.hasPod = *ev.Pod, true
+	}
+	if !c.ok || key != c.key {
+		c.key, c.ok = key, true
+		c.text = appendPacketCols(c.text[:0], ev)
+	}
+	return append(b, c.text...)
 }
 
 // appendFlagsCol appends the FLAGS column, "%-5s" of the flags or "-".

@@ -133,3 +133,48 @@ func TestTCPFlagsText(t *testing.T) {
 		}
 	}
 }
+
+// TestTextRepeatedEvents checks that a line kept from the event before
+// (the columns a storm's events share) is the line a fresh writer
+// prints: each event is written twice in a row, then once more after
+// the others, and every line must match the one its event alone gives.
+func TestTextRepeatedEvents(t *testing.T) {
+	events := testEvents(time.Local)
+	// The first event again in namespaces named otherwise, and longer.
+	for _, p := range []*event.Pod{{NetnsName: "blue"}, {NetnsName: "blue", Name: "web", Namespace: "default"}, {NetnsName: "red"}} {
+		ev := *events[0]
+		ev.Pod = p
+		events = append(events, &ev)
+	}
+	longer := *events[0]
+	longer.Len++
+	events = append(events[:1], append([]*event.Event{&longer}, events[1:]...)...)
+	alone := make([]string, len(events))
+	for i, ev := range events {
+		var buf bytes.Buffer
+		if err := NewText(&buf).Write(ev); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		alone[i] = buf.String()[strings.Index(buf.String(), "\n")+1:]
+	}
+	var buf bytes.Buffer
+	w := NewText(&buf)
+	var want strings.Builder
+	order := []int{}
+	for i := range events {
+		order = append(order, i, i)
+	}
+	for i := range events {
+		order = append(order, len(events)-1-i)
+	}
+	for _, i := range order {
+		if err := w.Write(events[i]); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		want.WriteString(alone[i])
+	}
+	got := buf.String()[strings.Index(buf.String(), "\n")+1:]
+	if got != want.String() {
+		t.Errorf("lines differ from each event's own:\ngot:\n%s\nwant:\n%s", got, want.String())
+	}
+}

@@ -32,6 +32,16 @@ type annotators struct {
 	stage   *Annotate
 	// splitRows: summary mode, where nf splits NETFILTER_DROP rows per rule.
 	splitRows bool
+	// lastRoutine is skip's last answer, for the reason and location it
+	// was for: the events of a storm share both, and the decoder hands on
+	// the same strings, so comparing them costs less than the look-ups.
+	lastRoutine routineAnswer
+}
+
+// routineAnswer is whether drops at a reason and location are routine.
+type routineAnswer struct {
+	reason, location string
+	routine, ok      bool
 }
 
 // open starts what a asks for. In summary mode no event is annotated:
@@ -86,8 +96,17 @@ func (an *annotators) prime(netns uint32) {
 // The kernel tells them by location, which the BPF program cannot
 // compare; --exclude-reason is left to the kernel (filter.Spec.Exclude),
 // where an excluded drop costs no record and no summary count.
+// It is called by the reader alone (Stream.Skip), so its cache needs no
+// lock.
 func (an *annotators) skip(ev *event.Event) bool {
-	return ev.Kind == event.KindDrop && an.routine && explain.Routine(ev)
+	if ev.Kind != event.KindDrop || !an.routine {
+		return false
+	}
+	last := &an.lastRoutine
+	if !last.ok || last.reason != ev.Reason || last.location != ev.Location {
+		*last = routineAnswer{reason: ev.Reason, location: ev.Location, routine: explain.Routine(ev), ok: true}
+	}
+	return last.routine
 }
 
 // writer names the events' namespaces before w (and the metrics in it)

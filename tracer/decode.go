@@ -34,6 +34,15 @@ type Decoder struct {
 	lastSym    string
 	lastIfname [16]int8
 	lastName   string
+	lastReason reasonName
+}
+
+// reasonName is the last drop reason named, kept because most events of
+// a storm share it (a map look-up per event otherwise).
+type reasonName struct {
+	code uint32
+	name string
+	ok   bool
 }
 
 // NewDecoder returns a Decoder that names locations and reasons.
@@ -77,7 +86,10 @@ func (d *Decoder) decode(raw []byte, ev *event.Event) error {
 		Skb:          re.Skb,
 	}
 	if d.Reasons != nil && ev.Kind == event.KindDrop {
-		ev.Reason = d.Reasons.Name(re.Reason)
+		if !d.lastReason.ok || d.lastReason.code != re.Reason {
+			d.lastReason = reasonName{code: re.Reason, name: d.Reasons.Name(re.Reason), ok: true}
+		}
+		ev.Reason = d.lastReason.name
 	}
 	if d.Symbols != nil && re.Location != 0 {
 		if re.Location != d.lastLoc {

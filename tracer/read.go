@@ -153,6 +153,11 @@ func (q *ringQueue) drain(rec *ringbuf.Record) (full bool, err error) {
 	// mid-drain.
 	read := 0
 	for read < drainMax {
+		q.reserve()
+		// The record is copied straight into the queue's free space
+		// when it fits there, as nearly every one does.
+		free := q.buf[len(q.buf):cap(q.buf)]
+		rec.RawSample = free
 		err := q.rd.ReadInto(rec)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return false, nil
@@ -160,19 +165,44 @@ func (q *ringQueue) drain(rec *ringbuf.Record) (full bool, err error) {
 		if err != nil {
 			return false, fmt.Errorf("reading ring buffer: %w", err)
 		}
-		if len(rec.RawSample) < 8 {
-			return false, fmt.Errorf("short record in ring buffer: %d bytes", len(rec.RawSample))
+		n := len(rec.RawSample)
+		if n < 8 {
+			return false, fmt.Errorf("short record in ring buffer: %d bytes", n)
 		}
 		// Every record starts with its event's bpf_ktime_get_ns().
 		ts := binary.NativeEndian.Uint64(rec.RawSample)
-		if len(q.buf)+len(rec.RawSample) > cap(q.buf) {
-			q.forget() // reuse the space before growing into new
+		off := len(q.buf)
+		if n <= len(free) && &rec.RawSample[0] == &free[0] {
+			q.buf = q.buf[:off+n]
+		} else {
+			if off+n > cap(q.buf) {
+				q.forget() // reuse the space before growing into new
+				off = len(q.buf)
+			}
+			q.buf = append(q.buf, rec.RawSample...)
 		}
-		q.recs = append(q.recs, record{ts: ts, off: len(q.buf), n: len(rec.RawSample)})
-		q.buf = append(q.buf, rec.RawSample...)
-		read += len(rec.RawSample)
+		q.recs = append(q.recs, record{ts: ts, off: off, n: n})
+		read += n
 	}
 	return true, nil
+}
+
+// recordRoom is the free space reserve keeps at the end of a queue's
+// buffer: more than any record (an event, its samples and the packet
+// bytes captured), so that records are read into it directly.
+const recordRoom = 4096
+
+// reserve makes room for a record at the end of the buffer: it forgets
+// the records handed on, and grows the buffer only when that is not
+// enough.
+func (q *ringQueue) reserve() {
+	if cap(q.buf)-len(q.buf) >= recordRoom {
+		return
+	}
+	q.forget()
+	if cap(q.buf)-len(q.buf) < recordRoom {
+		q.buf = slices.Grow(q.buf, max(recordRoom, cap(q.buf)))
+	}
 }
 
 // compact forgets the records handed on once they are at least half of
