@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -41,7 +42,7 @@ func (b *bench) dropSources(keys string) ([]dropSource, error) {
 			}
 			srcs = append(srcs, dropSource{
 				key:    k,
-				name:   "XDP live frames (BPF_PROG_TEST_RUN, BPF_F_TEST_XDP_LIVE_FRAMES) received on the server's veth, one thread pair pinned to CPU 0, to a MAC not the server's",
+				name:   fmt.Sprintf("XDP live frames (BPF_PROG_TEST_RUN, BPF_F_TEST_XDP_LIVE_FRAMES) received on the server's veth, to a MAC not the server's, by %d threads on CPU %s", liveThreads*len(b.o.liveCPUs), cpuList(b.o.liveCPUs)),
 				reason: "OTHERHOST (ip_rcv)",
 				measure: func(window time.Duration, rate int) (float64, uint64, error) {
 					return ls.measure(b.tp, window, rate)
@@ -64,6 +65,15 @@ func (b *bench) dropSources(keys string) ([]dropSource, error) {
 		}
 	}
 	return srcs, nil
+}
+
+// cpuList is cpus as -live-cpus takes them.
+func cpuList(cpus []int) string {
+	s := make([]string, len(cpus))
+	for i, c := range cpus {
+		s[i] = strconv.Itoa(c)
+	}
+	return strings.Join(s, ",")
 }
 
 // eventResult is the event step with one drop source.
