@@ -215,11 +215,15 @@ func (c *clockText) append(b []byte, t time.Time) []byte {
 		c.prefix = t.Local().AppendFormat(c.prefix[:0], "15:04:05.")
 	}
 	b = append(b, c.prefix...)
-	us := t.Nanosecond() / 1000
-	for div := 100000; div > 0; div /= 10 {
-		b = append(b, byte('0'+us/div%10))
+	// The digits from the last, dividing by a constant (a multiply),
+	// not by a variable power of ten.
+	us := uint32(t.Nanosecond() / 1000)
+	var digits [6]byte
+	for i := len(digits) - 1; i >= 0; i-- {
+		digits[i] = byte('0' + us%10)
+		us /= 10
 	}
-	return b
+	return append(b, digits[:]...)
 }
 
 // hasPorts says whether the ports mean anything. Port 0 is valid for TCP

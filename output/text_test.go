@@ -178,3 +178,16 @@ func TestTextRepeatedEvents(t *testing.T) {
 		t.Errorf("lines differ from each event's own:\ngot:\n%s\nwant:\n%s", got, want.String())
 	}
 }
+
+// TestClockText checks the TIME column against time's own formatting,
+// across microseconds with leading zeros, nines and a change of second.
+func TestClockText(t *testing.T) {
+	var c clockText
+	base := time.Date(2026, 12, 2, 13, 4, 5, 0, time.Local)
+	for _, ns := range []int{0, 1000, 9000, 10000, 100000, 123456000, 999999000, 999999999, 1_000_001_000, 59_000_000_000 + 7000} {
+		at := base.Add(time.Duration(ns))
+		if got, want := string(c.append(nil, at)), at.Format("15:04:05.000000"); got != want {
+			t.Errorf("%v: got %q, want %q", at, got, want)
+		}
+	}
+}

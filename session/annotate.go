@@ -142,12 +142,21 @@ func (a *Annotate) Drain(write func(*event.Event) error, idle func() error) (err
 	return nil
 }
 
-// drain annotates and writes one batch's events.
+// drain annotates and writes one batch's events. The count of events
+// waiting is read and lowered once a batch, not per event (an atomic
+// shared with the reader): an event counts as waiting behind it the
+// batch's later events and what was waiting when the batch began.
 func (a *Annotate) drain(b *batch, write func(*event.Event) error) error {
+	waiting := a.waiting.Load()
+	var skipped uint64
+	defer func() {
+		a.waiting.Add(-int64(len(b.evs)))
+		a.skipped.Add(skipped)
+	}()
 	for i := range b.evs {
 		ev := &b.evs[i]
-		if a.waiting.Add(-1) >= int64(a.backlog) {
-			a.skipped.Add(1)
+		if waiting-int64(i+1) >= int64(a.backlog) {
+			skipped++
 		} else {
 			for _, an := range a.annotators {
 				an.Annotate(ev)
