@@ -87,6 +87,7 @@ type eventResult struct {
 	limited    bool
 	profiled   eventRun
 	profileTop string
+	note       string // why the source gave no rate
 }
 
 // eventRate finds, for each drop source, the highest drop rate whose
@@ -113,7 +114,12 @@ func (b *bench) eventRate() error {
 		} else {
 			err = b.eventSearch(&res, i == 0)
 		}
-		if err != nil {
+		if err != nil && src.key == "live" {
+			// Kernels before 5.18 have no live frames: the other rows
+			// are still worth their time.
+			fmt.Fprintf(os.Stderr, "bench:  %v\n", err)
+			res.note = err.Error()
+		} else if err != nil {
 			return err
 		}
 		b.events = append(b.events, res)
@@ -288,6 +294,10 @@ func (b *bench) reportEvents(w io.Writer) {
 	fmt.Fprintf(w, "\n| events that reach user space with none lost (droptrace %s NS, every drop streamed as text to /dev/null, paced) | drop reason | events/s delivered, none lost | events lost at | droptrace CPU per event | reported + lost + routine = matched |\n|---|---|---:|---:|---:|---|\n",
 		strings.Join(eventArgs, " "))
 	for _, e := range b.events {
+		if e.note != "" {
+			fmt.Fprintf(w, "| %s | %s | n/a: %s | | | |\n", e.src.name, e.src.reason, e.note)
+			continue
+		}
 		lossy := ""
 		if e.lossyAt > 0 {
 			lossy = fmt.Sprintf("%.0f/s", e.lossyAt)
@@ -301,6 +311,9 @@ func (b *bench) reportEvents(w io.Writer) {
 			e.best.consistent(), e.best.reported, e.best.lost, e.best.skipped, e.best.matched)
 	}
 	for _, e := range b.events {
+		if e.note != "" {
+			continue
+		}
 		p := e.profiled
 		made := ""
 		if p.made > 0 {
