@@ -50,7 +50,7 @@ func readRings(ctx context.Context, maps []*ebpf.Map, detach func(), decode func
 		}
 	}()
 	for _, m := range maps {
-		rd, err := newMmapRing(m)
+		rd, err := ringbuf.NewReader(m)
 		if err != nil {
 			return fmt.Errorf("opening ring buffer: %w", err)
 		}
@@ -59,8 +59,8 @@ func readRings(ctx context.Context, maps []*ebpf.Map, detach func(), decode func
 	return readLoop(ctx, rds, detach, decode, emit, idle)
 }
 
-// ringReader reads one ring buffer: an *mmapRing (or a *ringbuf.Reader,
-// which it stands in for), or in tests a fake that needs no BPF map.
+// ringReader reads one ring buffer: a *ringbuf.Reader, or in tests a
+// fake that needs no BPF map.
 type ringReader interface {
 	AvailableBytes() int
 	SetDeadline(t time.Time)
