@@ -3,6 +3,8 @@ package event
 // Pod names the network namespace of an event: an 'ip netns' name, the
 // Kubernetes pod (through the container runtime's CRI API) and its
 // containers, or a plain container's name. A field is "" when unknown.
+// The events of a namespace share one Pod, which is never changed once an
+// event carries it (writers may compare Pods by pointer).
 type Pod struct {
 	NetnsName string `json:"netns_name"`    // e.g. "blue" for /run/netns/blue
 	Name      string `json:"pod"`           // pod name, e.g. "web-7d9f"

@@ -100,11 +100,11 @@ type packetColsText struct {
 	text []byte
 }
 
-// packetColsKey is what appendPacketCols prints. The pod's names are
-// compared by value: the strings of one pod compare by pointer first.
+// packetColsKey is what appendPacketCols prints. The pod is compared by
+// pointer: a Pod is not changed once an event carries it (pods.Resolver
+// builds new ones for each snapshot).
 type packetColsKey struct {
-	pod           event.Pod
-	hasPod        bool
+	pod           *event.Pod
 	netns         uint32
 	ifname, proto string
 	src, dst      netip.Addr
@@ -113,11 +113,8 @@ type packetColsKey struct {
 }
 
 func (c *packetColsText) append(b []byte, ev *event.Event) []byte {
-	key := packetColsKey{netns: ev.Netns, ifname: ev.Ifname, proto: ev.Proto, src: ev.Src, dst: ev.Dst,
+	key := packetColsKey{pod: ev.Pod, netns: ev.Netns, ifname: ev.Ifname, proto: ev.Proto, src: ev.Src, dst: ev.Dst,
 		sport: ev.Sport, dport: ev.Dport, len: ev.Len}
-	if ev.Pod != nil {
-		key.pod, key.hasPod = *ev.Pod, true
-	}
 	if !c.ok || key != c.key {
 		c.key, c.ok = key, true
 		c.text = appendPacketCols(c.text[:0], ev)
