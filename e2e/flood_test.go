@@ -3,6 +3,8 @@ package e2e
 import (
 	"net"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // floodUDP sends n datagrams as fast as it can from inside namespace ns.
@@ -28,4 +30,22 @@ func flood(addr string, port, n int) error {
 		}
 	}
 	return nil
+}
+
+// floodUDPOneCPU is floodUDP from a thread held on one CPU, so that every
+// drop lands in that CPU's ring: a sender that moves between CPUs spreads
+// its events over several rings, which together may hold them all.
+func floodUDPOneCPU(t *testing.T, ns, addr string, port, n int) {
+	t.Helper()
+	err := runInNetns(ns, func() error {
+		var set unix.CPUSet
+		set.Set(0)
+		if err := unix.SchedSetaffinity(0, &set); err != nil {
+			return err
+		}
+		return flood(addr, port, n)
+	})
+	if err != nil {
+		t.Fatalf("flooding %s:%d from %s on CPU 0: %v", addr, port, ns, err)
+	}
 }
