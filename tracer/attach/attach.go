@@ -161,6 +161,21 @@ func AttachKprobes(ctx context.Context, a *Attachment, progs [MaxSkbParam]*ebpf.
 	})
 }
 
+// AttachKprobesCookie attaches one kprobe per function, in parallel,
+// each with the program and the attach cookie prog and cookie give for
+// it: one program serves every skb position, reading it from the cookie
+// (bpf_get_attach_cookie, 5.15+, as bpf_get_func_ip on kprobes).
+func AttachKprobesCookie(ctx context.Context, a *Attachment, prog func(Probe) *ebpf.Program, cookie func(Probe) uint64, funcs []Probe, progress Progress) (skipped []string, err error) {
+	return attachEach(ctx, funcs, progress, func(p Probe) error {
+		l, err := link.Kprobe(p.Name, prog(p), &link.KprobeOptions{Cookie: cookie(p)})
+		if err != nil {
+			return err
+		}
+		a.add(l, nil)
+		return nil
+	})
+}
+
 // Loader loads the program for one target (fentry and tp_btf programs
 // are verified against their target, so each target needs its own).
 type Loader func(p Probe) (*ebpf.Program, error)
