@@ -139,6 +139,9 @@ func OpenPath(ctx context.Context, cfg PathConfig, syms *kernel.Symbols) (*PathT
 		return nil, b.err
 	}
 	p.backend, p.why = b.backend, b.why
+	if p.backend == attach.BackendKprobe {
+		p.attach.Workers = attach.KprobeDetachWorkers
+	}
 	p.Timings.since("backend", start)
 	t0 = time.Now()
 	<-prep.objDone
@@ -241,10 +244,11 @@ func (p *PathTracer) Probes() int { return p.probes }
 // tracepoints go while the functions go: a kprobe's detach waits for
 // grace periods under a kernel mutex the tracepoints do not take.
 func (p *PathTracer) Detach() error {
-	if n := p.attach.Len() + p.tps.Len(); n > 0 {
-		start := time.Now()
-		defer func() { p.DetachTime = time.Since(start) }()
+	if p.attach.Len()+p.tps.Len() == 0 {
+		return nil
 	}
+	start := time.Now()
+	defer func() { p.DetachTime = time.Since(start) }()
 	tpErr := make(chan error, 1)
 	t0 := time.Now()
 	go func() {

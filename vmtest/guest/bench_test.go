@@ -284,8 +284,9 @@ func pwruTracer(b attach.Backend, funcs *regexp.Regexp) benchTracer {
 	}}
 }
 
-// pwruCount matches the count in pwru's attach progress bar ("(148/148").
-var pwruCount = regexp.MustCompile(`\((\d+)/(\d+)`)
+// pwruCount matches the count in pwru's attach progress bar
+// ("148 / 148 [---...").
+var pwruCount = regexp.MustCompile(`(\d+) / (\d+) \[`)
 
 // waitLine reads r until a line contains want, and returns what came
 // before it.
