@@ -21,11 +21,14 @@
  *  - kfree_skb and consume_skb end the path: functions that run inside
  *    the free are follow probes, so they cannot start it again.
  *
- * The skb is the Nth argument of the probed function. kprobe and fentry
- * have one program per position N (1-5) and role. kprobe-multi has two
- * programs, start and follow, which read N (and, at follow probes,
- * whether the function frees the skb) from the attach cookie: one load
- * and one link each, however many positions and roles. Where the kernel
+ * The skb is the Nth argument of the probed function. fentry has one
+ * program per position N (1-5) and role. kprobe-multi has two programs,
+ * start and follow, which read N (and, at follow probes, whether the
+ * function frees the skb) from the attach cookie: one load and one link
+ * each, however many positions and roles. The kprobe backend loads the
+ * same two as plain kprobe programs, one link per function with the same
+ * cookie (bpf_get_attach_cookie on kprobes is 5.15+, as bpf_get_func_ip
+ * there). Where the kernel
  * gives raw tracepoints an attach cookie (6.10+), the tracepoints share a
  * raw_tp program per position and role, the cookie naming the
  * tracepoint; before, a tp_btf copy per tracepoint names it in .rodata.
@@ -356,20 +359,6 @@ static __always_inline int on_blind(void *ctx, struct sk_buff *skb, bool func, _
 	return send(ctx, te, key, gen, func ? bpf_get_func_ip(ctx) : 0, kind, 0, 0);
 }
 
-#define KPROBES(sec, prefix, n)                                                    \
-	SEC(sec "/skb_" #n)                                                        \
-	int prefix##_skb_##n(struct pt_regs *ctx)                                  \
-	{                                                                          \
-		return on_skb(ctx, (struct sk_buff *)PT_REGS_PARM##n(ctx),         \
-			      true, false, false);                 \
-	}                                                                          \
-	SEC(sec "/start_" #n)                                                      \
-	int prefix##_start_##n(struct pt_regs *ctx)                                \
-	{                                                                          \
-		return on_skb(ctx, (struct sk_buff *)PT_REGS_PARM##n(ctx),         \
-			      true, false, true);                  \
-	}
-
 /* fentry and tp_btf programs are loaded once per target, which user space
  * sets as the program's attach target before loading. */
 #define BTF_PROBES(n)                                                              \
@@ -418,7 +407,6 @@ static __always_inline int on_blind(void *ctx, struct sk_buff *skb, bool func, _
 	}
 
 #define POSITION(n)                                                                \
-	KPROBES("kprobe", kprobe, n)                                               \
 	BTF_PROBES(n)                                                              \
 	RAW_TP_PROBES(n)
 
@@ -427,14 +415,6 @@ POSITION(2)
 POSITION(3)
 POSITION(4)
 POSITION(5)
-
-/* Gone probes: the skb is the first argument of both functions. */
-SEC("kprobe/gone")
-int kprobe_gone(struct pt_regs *ctx)
-{
-	return on_blind(ctx, (struct sk_buff *)PT_REGS_PARM1(ctx), true,
-			EVENT_CONSUME, 0, 0);
-}
 
 /* kprobe-multi cookies: the skb's position in the low byte, COOKIE_GONE
  * at the functions that free its memory (gone probes). */
@@ -492,6 +472,7 @@ int kprobe_multi_follow(struct pt_regs *ctx)
 	return on_skb(ctx, regs_skb(ctx, cookie & COOKIE_POS), true, false, false);
 }
 
+/* Gone probes: the skb is the first argument of both functions. */
 SEC("fentry/gone")
 int fentry_gone(__u64 *ctx)
 {

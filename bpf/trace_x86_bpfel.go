@@ -104,19 +104,8 @@ const (
 	TraceProgFentryStart3      = "fentry_start_3"
 	TraceProgFentryStart4      = "fentry_start_4"
 	TraceProgFentryStart5      = "fentry_start_5"
-	TraceProgKprobeGone        = "kprobe_gone"
 	TraceProgKprobeMultiFollow = "kprobe_multi_follow"
 	TraceProgKprobeMultiStart  = "kprobe_multi_start"
-	TraceProgKprobeSkb1        = "kprobe_skb_1"
-	TraceProgKprobeSkb2        = "kprobe_skb_2"
-	TraceProgKprobeSkb3        = "kprobe_skb_3"
-	TraceProgKprobeSkb4        = "kprobe_skb_4"
-	TraceProgKprobeSkb5        = "kprobe_skb_5"
-	TraceProgKprobeStart1      = "kprobe_start_1"
-	TraceProgKprobeStart2      = "kprobe_start_2"
-	TraceProgKprobeStart3      = "kprobe_start_3"
-	TraceProgKprobeStart4      = "kprobe_start_4"
-	TraceProgKprobeStart5      = "kprobe_start_5"
 	TraceProgRawTpBlind1       = "raw_tp_blind_1"
 	TraceProgRawTpBlind2       = "raw_tp_blind_2"
 	TraceProgRawTpBlind3       = "raw_tp_blind_3"
@@ -204,19 +193,8 @@ type TraceProgramSpecs struct {
 	FentryStart3      *ebpf.ProgramSpec `ebpf:"fentry_start_3"`
 	FentryStart4      *ebpf.ProgramSpec `ebpf:"fentry_start_4"`
 	FentryStart5      *ebpf.ProgramSpec `ebpf:"fentry_start_5"`
-	KprobeGone        *ebpf.ProgramSpec `ebpf:"kprobe_gone"`
 	KprobeMultiFollow *ebpf.ProgramSpec `ebpf:"kprobe_multi_follow"`
 	KprobeMultiStart  *ebpf.ProgramSpec `ebpf:"kprobe_multi_start"`
-	KprobeSkb1        *ebpf.ProgramSpec `ebpf:"kprobe_skb_1"`
-	KprobeSkb2        *ebpf.ProgramSpec `ebpf:"kprobe_skb_2"`
-	KprobeSkb3        *ebpf.ProgramSpec `ebpf:"kprobe_skb_3"`
-	KprobeSkb4        *ebpf.ProgramSpec `ebpf:"kprobe_skb_4"`
-	KprobeSkb5        *ebpf.ProgramSpec `ebpf:"kprobe_skb_5"`
-	KprobeStart1      *ebpf.ProgramSpec `ebpf:"kprobe_start_1"`
-	KprobeStart2      *ebpf.ProgramSpec `ebpf:"kprobe_start_2"`
-	KprobeStart3      *ebpf.ProgramSpec `ebpf:"kprobe_start_3"`
-	KprobeStart4      *ebpf.ProgramSpec `ebpf:"kprobe_start_4"`
-	KprobeStart5      *ebpf.ProgramSpec `ebpf:"kprobe_start_5"`
 	RawTpBlind1       *ebpf.ProgramSpec `ebpf:"raw_tp_blind_1"`
 	RawTpBlind2       *ebpf.ProgramSpec `ebpf:"raw_tp_blind_2"`
 	RawTpBlind3       *ebpf.ProgramSpec `ebpf:"raw_tp_blind_3"`
@@ -338,19 +316,8 @@ type TracePrograms struct {
 	FentryStart3      *ebpf.Program `ebpf:"fentry_start_3"`
 	FentryStart4      *ebpf.Program `ebpf:"fentry_start_4"`
 	FentryStart5      *ebpf.Program `ebpf:"fentry_start_5"`
-	KprobeGone        *ebpf.Program `ebpf:"kprobe_gone"`
 	KprobeMultiFollow *ebpf.Program `ebpf:"kprobe_multi_follow"`
 	KprobeMultiStart  *ebpf.Program `ebpf:"kprobe_multi_start"`
-	KprobeSkb1        *ebpf.Program `ebpf:"kprobe_skb_1"`
-	KprobeSkb2        *ebpf.Program `ebpf:"kprobe_skb_2"`
-	KprobeSkb3        *ebpf.Program `ebpf:"kprobe_skb_3"`
-	KprobeSkb4        *ebpf.Program `ebpf:"kprobe_skb_4"`
-	KprobeSkb5        *ebpf.Program `ebpf:"kprobe_skb_5"`
-	KprobeStart1      *ebpf.Program `ebpf:"kprobe_start_1"`
-	KprobeStart2      *ebpf.Program `ebpf:"kprobe_start_2"`
-	KprobeStart3      *ebpf.Program `ebpf:"kprobe_start_3"`
-	KprobeStart4      *ebpf.Program `ebpf:"kprobe_start_4"`
-	KprobeStart5      *ebpf.Program `ebpf:"kprobe_start_5"`
 	RawTpBlind1       *ebpf.Program `ebpf:"raw_tp_blind_1"`
 	RawTpBlind2       *ebpf.Program `ebpf:"raw_tp_blind_2"`
 	RawTpBlind3       *ebpf.Program `ebpf:"raw_tp_blind_3"`
@@ -389,19 +356,8 @@ func (p *TracePrograms) Close() error {
 		p.FentryStart3,
 		p.FentryStart4,
 		p.FentryStart5,
-		p.KprobeGone,
 		p.KprobeMultiFollow,
 		p.KprobeMultiStart,
-		p.KprobeSkb1,
-		p.KprobeSkb2,
-		p.KprobeSkb3,
-		p.KprobeSkb4,
-		p.KprobeSkb5,
-		p.KprobeStart1,
-		p.KprobeStart2,
-		p.KprobeStart3,
-		p.KprobeStart4,
-		p.KprobeStart5,
 		p.RawTpBlind1,
 		p.RawTpBlind2,
 		p.RawTpBlind3,

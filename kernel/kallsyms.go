@@ -57,6 +57,25 @@ func LoadKallsyms() (*Symbols, error) {
 	return s, nil
 }
 
+// StartKallsyms reads kallsyms in the background, while the caller does
+// something else (reading BTF: both take seconds on a slow machine), and
+// returns how to wait for the result.
+func StartKallsyms() func() (*Symbols, error) {
+	var (
+		syms *Symbols
+		err  error
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		syms, err = LoadKallsyms()
+	}()
+	return func() (*Symbols, error) {
+		<-done
+		return syms, err
+	}
+}
+
 // ParseKallsyms reads text symbols in /proc/kallsyms format. It returns
 // ErrAddressesHidden when every address is zero, because symbolizing
 // against zeros would silently name every location wrong.

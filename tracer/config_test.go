@@ -155,7 +155,7 @@ func TestProgramNames(t *testing.T) {
 	for _, b := range []attach.Backend{attach.BackendKprobe, attach.BackendKprobeMulti, attach.BackendFentry, attach.BackendTracepoint} {
 		for _, cookies := range []bool{false, true} {
 			p := &PathTracer{backend: b, tpCookies: cookies}
-			progs := p.baseProgs(targets)
+			progs := append(p.baseProgs(), p.tracepointProgs(targets)...)
 			if !slices.Contains(progs, bpf.TraceProgTpKfreeSkb) || !slices.Contains(progs, bpf.TraceProgTpConsumeSkb) {
 				t.Errorf("%s: %v lack the path's ends", b, progs)
 			}
@@ -170,11 +170,16 @@ func TestProgramNames(t *testing.T) {
 		}
 	}
 	kprobe := &PathTracer{backend: attach.BackendKprobe}
-	if got, want := len(kprobe.baseProgs(targets)), 3+2*attach.MaxSkbParam; got != want {
-		t.Errorf("kprobe backend: %d programs, want a follow and a start one per skb position, the gone one and the two ends", got)
+	if got := kprobe.baseProgs(); len(got) != 4 {
+		t.Errorf("kprobe backend: programs %v, want the two ends, start and follow (the cookie gives the position)", got)
+	}
+	for _, name := range kprobe.baseProgs() {
+		if ps := kprobe.programSpec(trace, name); ps.AttachType == ebpf.AttachTraceKprobeMulti {
+			t.Errorf("kprobe backend: %s keeps attach type %s", name, ps.AttachType)
+		}
 	}
 	multi := &PathTracer{backend: attach.BackendKprobeMulti}
-	if got := multi.baseProgs(targets); len(got) != 4 {
+	if got := multi.baseProgs(); len(got) != 4 {
 		t.Errorf("kprobe-multi backend: programs %v, want the two ends, start and follow (the cookie gives the position)", got)
 	}
 	// Every role's per-target programs exist, for every position.

@@ -10,7 +10,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
-	"github.com/cilium/ebpf/link"
 
 	"github.com/droptrace/droptrace/bpf"
 	"github.com/droptrace/droptrace/event"
@@ -33,6 +32,9 @@ type PathConfig struct {
 	Stack    bool
 	Progress attach.Progress
 	Decoder  *Decoder
+	// Prepared is the work Prepare(Backend) started, or nil (OpenPath
+	// starts it then).
+	Prepared *Prepared
 	// KernelTypes is vmlinux's BTF, when the caller has it loaded
 	// already (nil: OpenPath loads it). Sharing it shares the decoded
 	// types: decoding them all takes seconds on a slow machine.
@@ -41,10 +43,10 @@ type PathConfig struct {
 
 // PathTracer follows skbs through kernel functions and tracepoints.
 type PathTracer struct {
-	mu          sync.Mutex       // Plan.Skipped, while functions and tracepoints attach
-	base        *ebpf.Collection // maps, and the kfree_skb/consume_skb programs
-	ends        []link.Link
-	attach      *attach.Attachment
+	mu          sync.Mutex         // Plan.Skipped, while functions and tracepoints attach
+	base        *ebpf.Collection   // maps, and the kfree_skb/consume_skb programs
+	attach      *attach.Attachment // the function probes
+	tps         *attach.Attachment // the tracepoints, kfree_skb and consume_skb included
 	backend     attach.Backend
 	why         []string
 	tracepoints []string // index+1 is the probe id the tracepoint programs report
@@ -81,7 +83,7 @@ func Discover(kspec *btf.Spec, syms *kernel.Symbols, re *regexp.Regexp) (Plan, e
 // OpenPath discovers, loads and attaches. On error, or when ctx ends
 // mid-attach, everything attached so far is detached again.
 func OpenPath(ctx context.Context, cfg PathConfig, syms *kernel.Symbols) (*PathTracer, error) {
-	p := &PathTracer{attach: &attach.Attachment{}, syms: syms, dec: cfg.Decoder}
+	p := &PathTracer{attach: &attach.Attachment{}, tps: &attach.Attachment{}, syms: syms, dec: cfg.Decoder}
 	t0 := time.Now()
 	kspec := cfg.KernelTypes
 	if kspec == nil {
@@ -91,45 +93,84 @@ func OpenPath(ctx context.Context, cfg PathConfig, syms *kernel.Symbols) (*PathT
 		}
 	}
 	p.Timings.since("btf", t0)
-	// The embedded object is parsed while discovery decodes BTF: both
-	// take seconds on a slow machine, and there are two CPUs or more.
-	objc := make(chan objResult, 1)
+	// Discovery decodes every BTF type while the embedded object is
+	// parsed and the backend tried (Prepare), each on a CPU of its own:
+	// each takes up to seconds on a slow machine. The programs that do not
+	// depend on what discovery finds are verified while it runs (load).
+	prep := cfg.Prepared
+	if prep == nil || prep.want != cfg.Backend {
+		prep = Prepare(cfg.Backend)
+	}
+	planc := make(chan planResult, 1)
+	t0 = time.Now()
 	go func() {
-		spec, err := bpf.LoadTrace()
-		objc <- objResult{spec, err}
+		plan, err := Discover(kspec, syms, cfg.Funcs)
+		p.Timings.since("discover", t0)
+		planc <- planResult{plan, err}
 	}()
-	t0 = time.Now()
-	plan, err := Discover(kspec, syms, cfg.Funcs)
-	if err != nil {
-		return nil, err
+	var (
+		plan     Plan
+		planErr  error
+		planOnce sync.Once
+	)
+	discovered := func() (Plan, error) {
+		planOnce.Do(func() {
+			r := <-planc
+			plan, planErr = r.plan, r.err
+			if planErr == nil && cfg.Funcs != nil && len(plan.Funcs) == 0 {
+				planErr = fmt.Errorf("%w %q", ErrNoFuncMatch, cfg.Funcs)
+			}
+		})
+		return plan, planErr
 	}
-	if cfg.Funcs != nil && len(plan.Funcs) == 0 {
-		return nil, fmt.Errorf("%w %q", ErrNoFuncMatch, cfg.Funcs)
-	}
-	p.Plan = plan
-	p.Timings.since("discover", t0)
-	t0 = time.Now()
-	if err := p.chooseBackend(cfg.Backend, plan); err != nil {
-		return nil, err
-	}
-	p.Timings.since("backend", t0)
 	start := time.Now()
-	obj := <-objc
+	<-prep.backendDone
+	b := prep.backend
+	if b.err != nil && !syms.Has(backendProbeFunc) {
+		// Try again on a function discovery finds.
+		if _, err := discovered(); err != nil {
+			return nil, err
+		}
+		if len(plan.Funcs) > 0 {
+			b = chooseBackend(cfg.Backend, plan.Funcs[0].Name)
+		}
+	}
+	if b.err != nil {
+		return nil, b.err
+	}
+	p.backend, p.why = b.backend, b.why
+	if p.backend == attach.BackendKprobe {
+		p.attach.Workers = attach.KprobeDetachWorkers
+	}
+	p.Timings.since("backend", start)
+	t0 = time.Now()
+	<-prep.objDone
+	obj := prep.obj
 	if obj.err != nil {
 		return nil, fmt.Errorf("reading the embedded BPF object: %w", obj.err)
 	}
-	p.Timings.since("object", start)
-	if err := p.load(ctx, cfg, kspec, obj.spec); err != nil {
+	p.Timings.since("object", t0)
+	if err := p.load(ctx, cfg, kspec, obj.spec, discovered); err != nil {
 		p.Close()
 		return nil, err
 	}
 	p.AttachTime = time.Since(start)
-	p.probes = len(plan.Funcs) + len(plan.Tracepoints) - len(p.Plan.Skipped)
+	p.probes = len(p.Plan.Funcs) + len(p.Plan.Tracepoints) - len(p.Plan.Skipped)
 	if p.backend == attach.BackendTracepoint {
-		p.probes = len(plan.Tracepoints) - len(p.Plan.Skipped)
+		p.probes = len(p.Plan.Tracepoints) - len(p.Plan.Skipped)
 	}
 	return p, nil
 }
+
+// planResult is what discovery found, or why it failed.
+type planResult struct {
+	plan Plan
+	err  error
+}
+
+// backendProbeFunc is the function a backend is tried on: every kernel
+// has it and every backend can probe it.
+const backendProbeFunc = "ip_rcv"
 
 // objResult is the parsed trace object, or why it could not be.
 type objResult struct {
@@ -137,25 +178,57 @@ type objResult struct {
 	err  error
 }
 
-func (p *PathTracer) chooseBackend(want attach.Backend, plan Plan) error {
-	// A backend is tried on ip_rcv, which every kernel has and every
-	// backend can probe, whatever functions the user narrowed the set to:
-	// one that refuses a particular function is still a working backend
-	// (that function is skipped and counted).
-	probeFn := "ip_rcv"
-	if !p.syms.Has(probeFn) && len(plan.Funcs) > 0 {
-		probeFn = plan.Funcs[0].Name
-	}
+// Prepared is the work OpenPath starts with that needs neither kernel
+// BTF, kallsyms nor the filters: parsing the embedded BPF object and
+// trying the backend. A caller that starts it first (Prepare) has it
+// done while it reads BTF and kallsyms.
+type Prepared struct {
+	want        attach.Backend
+	objDone     chan struct{} // closed when obj is set
+	obj         objResult
+	backendDone chan struct{} // closed when backend is set
+	backend     backendResult
+}
+
+// backendResult is the backend to use, or why there is none.
+type backendResult struct {
+	backend attach.Backend
+	why     []string
+	err     error
+}
+
+// Prepare starts parsing the embedded object and trying backend want ("":
+// the best one that works), in the background. Pass the result to one
+// OpenPath with the same backend, in PathConfig.Prepared (it uses the
+// object as it is: one OpenPath per Prepared).
+func Prepare(want attach.Backend) *Prepared {
+	pr := &Prepared{want: want, objDone: make(chan struct{}), backendDone: make(chan struct{})}
+	go func() {
+		defer close(pr.objDone)
+		spec, err := bpf.LoadTrace()
+		pr.obj = objResult{spec, err}
+	}()
+	go func() {
+		defer close(pr.backendDone)
+		pr.backend = chooseBackend(want, backendProbeFunc)
+	}()
+	return pr
+}
+
+// chooseBackend tries want on function fn, or, when want is "", finds
+// the best backend that works. Backends are tried on ip_rcv, which every
+// kernel has and every backend can probe, whatever functions the user
+// narrowed the set to: one that refuses a particular function is still
+// a working backend (that function is skipped and counted).
+func chooseBackend(want attach.Backend, fn string) backendResult {
 	if want != "" {
-		if err := attach.ProbeBackend(want, probeFn); err != nil {
-			return fmt.Errorf("%w: %v", ErrBackend, err)
+		if err := attach.ProbeBackend(want, fn); err != nil {
+			return backendResult{err: fmt.Errorf("%w: %v", ErrBackend, err)}
 		}
-		p.backend = want
-		return nil
+		return backendResult{backend: want}
 	}
-	b, why, err := attach.ChooseBackend(probeFn)
-	p.backend, p.why = b, why
-	return err
+	b, why, err := attach.ChooseBackend(fn)
+	return backendResult{b, why, err}
 }
 
 // Backend is the backend in use.
@@ -167,23 +240,25 @@ func (p *PathTracer) Why() []string { return p.why }
 // Probes returns how many functions and tracepoints were probed.
 func (p *PathTracer) Probes() int { return p.probes }
 
-// Detach removes every probe; events already sent stay readable.
+// Detach removes every probe; events already sent stay readable. The
+// tracepoints go while the functions go: a kprobe's detach waits for
+// grace periods under a kernel mutex the tracepoints do not take.
 func (p *PathTracer) Detach() error {
-	if n := p.attach.Len() + len(p.ends); n > 0 {
-		start := time.Now()
-		defer func() { p.DetachTime = time.Since(start) }()
+	if p.attach.Len()+p.tps.Len() == 0 {
+		return nil
 	}
-	var errs []error
+	start := time.Now()
+	defer func() { p.DetachTime = time.Since(start) }()
+	tpErr := make(chan error, 1)
 	t0 := time.Now()
-	for _, l := range p.ends {
-		errs = append(errs, l.Close())
-	}
-	p.ends = nil
-	p.Timings.since("detach-ends", t0)
-	t0 = time.Now()
-	errs = append(errs, p.attach.Close())
-	p.Timings.since("detach-probes", t0)
-	return errors.Join(errs...)
+	go func() {
+		err := p.tps.Close()
+		p.Timings.since("detach-tracepoints", t0)
+		tpErr <- err
+	}()
+	err := p.attach.Close()
+	p.Timings.since("detach-funcs", t0)
+	return errors.Join(err, <-tpErr)
 }
 
 // Close detaches and frees everything.

@@ -16,13 +16,19 @@ import (
 	"github.com/droptrace/droptrace/tracer/attach"
 )
 
-// load creates the shared maps and the path's end programs, then attaches
-// the backend's probes and the skb tracepoints.
-func (p *PathTracer) load(ctx context.Context, cfg PathConfig, kspec *btf.Spec, spec *ebpf.CollectionSpec) error {
+// load creates the shared maps and verifies the programs of the path's
+// ends and of the backend while discovery runs, then, with its plan, the
+// tracepoints' programs; then it attaches the backend's probes and the
+// skb tracepoints.
+func (p *PathTracer) load(ctx context.Context, cfg PathConfig, kspec *btf.Spec, spec *ebpf.CollectionSpec, discovered func() (Plan, error)) error {
 	t0 := time.Now()
 	p.tpCookies = attach.RawTracepointCookies(kspec)
-	targets := p.tracepointTargets()
-	if err := p.configure(spec, cfg, kspec); err != nil {
+	// Whether a probe sees every free is a constant of every program,
+	// known for sure only after discovery: guessed from the few
+	// functions that free skbs, and loaded again in the rare case the
+	// guess was wrong.
+	checkHead := !p.functionBackend() || !attach.HasGoneFunc(kspec, p.syms, cfg.Funcs)
+	if err := p.configure(spec, cfg, kspec, checkHead); err != nil {
 		return err
 	}
 	p.Timings.since("configure", t0)
@@ -31,31 +37,61 @@ func (p *PathTracer) load(ctx context.Context, cfg PathConfig, kspec *btf.Spec, 
 	// parallel attach workers.
 	cache := btf.NewCache()
 	t0 = time.Now()
-	if err := p.loadBase(spec, kspec, cache, targets); err != nil {
+	if err := p.createMaps(spec, kspec, cache); err != nil {
 		return err
 	}
-	p.Timings.since("load-base", t0)
-	t0 = time.Now()
-	if err := p.attachEnds(); err != nil {
+	early := p.baseProgs()
+	wait := p.startLoads(spec, kspec, cache, early)
+	plan, err := discovered()
+	if err != nil {
+		return errors.Join(err, p.addProgs(wait()))
+	}
+	p.Plan = plan
+	if err := p.addProgs(wait()); err != nil {
 		return err
 	}
-	p.Timings.since("attach-ends", t0)
-	// The tracepoints attach (before 6.10, with one verification each)
-	// while the functions attach: the two wait on different things in
-	// the kernel.
+	if p.seesEveryFree() == checkHead {
+		p.Timings.since("load-early-wasted", t0)
+		for _, name := range early {
+			p.base.Programs[name].Close()
+			delete(p.base.Programs, name)
+		}
+		if err := setConstants(spec, map[string]any{bpf.TraceVarCfgCheckHead: boolByte(!checkHead)}); err != nil {
+			return err
+		}
+		if err := p.addProgs(p.startLoads(spec, kspec, cache, early)()); err != nil {
+			return err
+		}
+	}
+	p.Timings.since("load-early", t0)
+	// The tracepoints' programs are verified, then the tracepoints
+	// attached (before 6.10, with one verification each), while the
+	// functions attach: the two wait on different things in the kernel.
+	targets := p.tracepointTargets()
 	tpErr := make(chan error, 1)
+	var tpProgs map[string]*ebpf.Program
 	t0 = time.Now()
 	go func() {
-		err := p.attachTracepoints(ctx, spec, cache, targets, cfg.Progress)
-		p.Timings.since("tracepoints", t0)
+		var err error
+		tpProgs, err = p.startLoads(spec, kspec, cache, p.tracepointProgs(targets))()
+		p.Timings.since("load-tracepoints", t0)
+		if err == nil {
+			err = p.attachTracepoints(ctx, spec, cache, targets, tpProgs, cfg.Progress)
+			p.Timings.since("tracepoints", t0)
+		}
 		tpErr <- err
 	}()
-	err := p.attachFuncs(ctx, spec, cache, cfg.Progress)
-	p.Timings.since("funcs", t0)
-	return errors.Join(err, <-tpErr)
+	err = p.attachEnds()
+	p.Timings.since("attach-ends", t0)
+	if err == nil {
+		err = p.attachFuncs(ctx, spec, cache, cfg.Progress)
+		p.Timings.since("funcs", t0)
+	}
+	err = errors.Join(err, <-tpErr)
+	return errors.Join(err, p.addProgs(tpProgs, nil))
 }
 
-func (p *PathTracer) configure(spec *ebpf.CollectionSpec, cfg PathConfig, kspec *btf.Spec) error {
+func (p *PathTracer) configure(spec *ebpf.CollectionSpec, cfg PathConfig, kspec *btf.Spec, checkHead bool) error {
 	params, err := kernel.TracepointParams(kspec, "kfree_skb")
 	if err != nil {
 		return err
@@ -63,7 +99,12 @@ func (p *PathTracer) configure(spec *ebpf.CollectionSpec, cfg PathConfig, kspec 
 	if err := InjectExpr(spec, cfg.Filter.Expr, kspec); err != nil {
 		return err
 	}
-	return setConstants(spec, traceConstants(cfg, params >= 3, !p.seesEveryFree(), p.tpCookies))
+	return setConstants(spec, traceConstants(cfg, params >= 3, checkHead, p.tpCookies))
+}
+
+// functionBackend says whether the backend probes kernel functions.
+func (p *PathTracer) functionBackend() bool {
+	return p.backend != attach.BackendTracepoint && p.backend != ""
 }
 
 // seesEveryFree says whether a probe ends the path of every freed skb:
@@ -72,7 +113,7 @@ func (p *PathTracer) configure(spec *ebpf.CollectionSpec, cfg PathConfig, kspec 
 // leaves its entry, and the programs tell a reused address by its data
 // buffer (cfg_check_head).
 func (p *PathTracer) seesEveryFree() bool {
-	if p.backend == attach.BackendTracepoint || p.backend == "" {
+	if !p.functionBackend() {
 		return false
 	}
 	for _, f := range p.Plan.Funcs {
@@ -98,23 +139,42 @@ func traceConstants(cfg PathConfig, hasReason, checkHead, tpCookies bool) map[st
 	}
 }
 
-// baseProgs are the programs of the shared collection for a backend and
-// the tracepoint targets; the per-target ones (fentry, and tp_btf before
-// raw tracepoint cookies) are loaded separately.
-func (p *PathTracer) baseProgs(targets []attach.Probe) []string {
+// baseProgs are the programs of the shared collection that do not
+// depend on discovery: the path's ends and the backend's programs (the
+// per-target ones, fentry, are loaded separately).
+func (p *PathTracer) baseProgs() []string {
 	progs := []string{bpf.TraceProgTpKfreeSkb, bpf.TraceProgTpConsumeSkb}
 	switch p.backend {
 	case attach.BackendKprobeMulti:
 		progs = append(progs, bpf.TraceProgKprobeMultiStart, bpf.TraceProgKprobeMultiFollow)
 	case attach.BackendKprobe:
-		progs = append(progs, bpf.TraceProgKprobeGone)
-		for pos := 1; pos <= attach.MaxSkbParam; pos++ {
-			progs = append(progs, fmt.Sprintf("kprobe_skb_%d", pos), fmt.Sprintf("kprobe_start_%d", pos))
-		}
+		// kprobe-multi's two programs, loaded as plain kprobe ones:
+		// the attach cookie gives the skb's position there too, so two
+		// verifications serve every position.
+		progs = append(progs, bpf.TraceProgKprobeMultiStart, bpf.TraceProgKprobeMultiFollow)
 	}
+	return progs
+}
+
+// programSpec is the spec of program name as the backend loads it:
+// with the kprobe backend, kprobe-multi's programs become plain kprobe
+// programs.
+func (p *PathTracer) programSpec(spec *ebpf.CollectionSpec, name string) *ebpf.ProgramSpec {
+	ps := spec.Programs[name].Copy()
+	if p.backend == attach.BackendKprobe && ps.AttachType == ebpf.AttachTraceKprobeMulti {
+		ps.AttachType = ebpf.AttachNone
+	}
+	return ps
+}
+
+// tracepointProgs are the shared collection's programs for the
+// tracepoint targets: with raw tracepoint cookies one per role and
+// position; before, none (each target gets a tp_btf copy).
+func (p *PathTracer) tracepointProgs(targets []attach.Probe) []string {
 	if !p.tpCookies {
-		return progs
+		return nil
 	}
+	var progs []string
 	seen := map[string]bool{}
 	for _, t := range targets {
 		if name := p.tracepointProg(t); !seen[name] {
@@ -125,10 +185,8 @@ func (p *PathTracer) baseProgs(targets []attach.Probe) []string {
 	return progs
 }
 
-// loadBase creates the shared maps, then loads the base programs in
-// parallel: each is verified on its own, and the verifier is most of
-// the time it takes to be ready.
-func (p *PathTracer) loadBase(spec *ebpf.CollectionSpec, kspec *btf.Spec, cache *btf.Cache, targets []attach.Probe) error {
+// createMaps creates the shared maps, in the base collection.
+func (p *PathTracer) createMaps(spec *ebpf.CollectionSpec, kspec *btf.Spec, cache *btf.Cache) error {
 	cs := spec.Copy()
 	cs.Programs = map[string]*ebpf.ProgramSpec{}
 	coll, err := ebpf.NewCollectionWithOptions(cs, ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kspec}, Cache: cache})
@@ -136,7 +194,14 @@ func (p *PathTracer) loadBase(spec *ebpf.CollectionSpec, kspec *btf.Spec, cache 
 		return fmt.Errorf("creating path maps: %w", err)
 	}
 	p.base = coll
-	names := p.baseProgs(targets)
+	return nil
+}
+
+// startLoads starts loading the named programs of the trace object, in
+// parallel: each is verified on its own, and the verifier is most of
+// the time it takes to be ready. The function it returns waits for
+// them and returns those loaded, by name.
+func (p *PathTracer) startLoads(spec *ebpf.CollectionSpec, kspec *btf.Spec, cache *btf.Cache, names []string) func() (map[string]*ebpf.Program, error) {
 	progs := make([]*ebpf.Program, len(names))
 	errs := make([]error, len(names))
 	repl := p.replacements(false)
@@ -145,22 +210,34 @@ func (p *PathTracer) loadBase(spec *ebpf.CollectionSpec, kspec *btf.Spec, cache 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			progs[i], errs[i] = loadOne(spec, spec.Variables, name, spec.Programs[name].Copy(), repl, kspec, cache)
+			progs[i], errs[i] = loadOne(spec, spec.Variables, name, p.programSpec(spec, name), repl, kspec, cache)
 			if errs[i] != nil {
 				errs[i] = fmt.Errorf("loading %s: %s", name, verbose(errs[i]))
 			}
 		}()
 	}
-	wg.Wait()
-	for i, name := range names {
-		if progs[i] != nil {
-			coll.Programs[name] = progs[i]
+	return func() (map[string]*ebpf.Program, error) {
+		wg.Wait()
+		loaded := map[string]*ebpf.Program{}
+		for i, name := range names {
+			if progs[i] != nil {
+				loaded[name] = progs[i]
+			}
 		}
+		if err := errors.Join(errs...); err != nil {
+			return loaded, fmt.Errorf("loading path programs: %w", err)
+		}
+		return loaded, nil
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("loading path programs: %w", err)
+}
+
+// addProgs adds loaded programs to the base collection, which closes
+// them, and passes err on.
+func (p *PathTracer) addProgs(progs map[string]*ebpf.Program, err error) error {
+	for name, prog := range progs {
+		p.base.Programs[name] = prog
 	}
-	return nil
+	return err
 }
 
 func (p *PathTracer) attachEnds() error {
@@ -169,7 +246,7 @@ func (p *PathTracer) attachEnds() error {
 		if err != nil {
 			return fmt.Errorf("attaching %s: %w", name, err)
 		}
-		p.ends = append(p.ends, l)
+		p.tps.Add(l)
 	}
 	return nil
 }
@@ -194,8 +271,12 @@ func (p *PathTracer) attachFuncs(ctx context.Context, spec *ebpf.CollectionSpec,
 	var errs []error
 	done := 0
 	groups := attach.ByRole(p.Plan.Funcs, attach.FuncRole)
-	if p.backend == attach.BackendKprobeMulti {
+	switch p.backend {
+	case attach.BackendKprobeMulti:
 		groups = multiGroups(p.Plan.Funcs)
+	case attach.BackendKprobe:
+		// One parallel attach for all: the cookie says the role.
+		groups = map[attach.Role][]attach.Probe{attach.RoleFollow: p.Plan.Funcs}
 	}
 	for role, funcs := range groups {
 		base := done
@@ -223,17 +304,11 @@ func (p *PathTracer) attachFuncs(ctx context.Context, spec *ebpf.CollectionSpec,
 }
 
 func (p *PathTracer) attachRole(ctx context.Context, spec *ebpf.CollectionSpec, cache *btf.Cache, role attach.Role, funcs []attach.Probe, progress attach.Progress) ([]string, error) {
-	progs := func(prefix string) (out [attach.MaxSkbParam]*ebpf.Program) {
-		for pos := 1; pos <= attach.MaxSkbParam; pos++ {
-			out[pos-1] = p.base.Programs[roleProg(prefix, role, pos)]
-		}
-		return out
-	}
 	switch p.backend {
 	case attach.BackendKprobeMulti:
 		return p.attachMulti(ctx, role, funcs, progress)
 	case attach.BackendKprobe:
-		return attach.AttachKprobes(ctx, p.attach, progs("kprobe"), funcs, progress)
+		return attach.AttachKprobesCookie(ctx, p.attach, p.kprobeProg, multiCookie, funcs, progress)
 	}
 	return attach.AttachTracing(ctx, p.attach, p.fentryLoader(spec, cache, role), funcs, progress)
 }
@@ -299,16 +374,16 @@ func (p *PathTracer) tracepointTargets() []attach.Probe {
 // (6.10+) the base collection's programs serve all of them, the cookie
 // carrying the probe id; before, each gets a tp_btf copy whose own
 // .rodata carries it.
-func (p *PathTracer) attachTracepoints(ctx context.Context, spec *ebpf.CollectionSpec, cache *btf.Cache, targets []attach.Probe, progress attach.Progress) error {
+func (p *PathTracer) attachTracepoints(ctx context.Context, spec *ebpf.CollectionSpec, cache *btf.Cache, targets []attach.Probe, progs map[string]*ebpf.Program, progress attach.Progress) error {
 	if p.backend != attach.BackendTracepoint {
 		progress = nil // the functions' attach reports progress
 	}
 	var skipped []string
 	var err error
 	if p.tpCookies {
-		skipped, err = p.attachSharedTracepoints(ctx, targets, progress)
+		skipped, err = p.attachSharedTracepoints(ctx, targets, progs, progress)
 	} else {
-		skipped, err = attach.AttachTracing(ctx, p.attach, p.tracepointLoader(spec, cache), targets, progress)
+		skipped, err = attach.AttachTracing(ctx, p.tps, p.tracepointLoader(spec, cache), targets, progress)
 	}
 	p.mu.Lock()
 	p.Plan.Skipped = append(p.Plan.Skipped, skipped...)
@@ -329,7 +404,7 @@ func (p *PathTracer) probeID(name string) uint32 {
 // attachSharedTracepoints attaches the base collection's tracepoint
 // programs with the probe id as cookie: raw_tp, and tp_btf for
 // net_dev_xmit, whose typed arguments it reads.
-func (p *PathTracer) attachSharedTracepoints(ctx context.Context, targets []attach.Probe, progress attach.Progress) ([]string, error) {
+func (p *PathTracer) attachSharedTracepoints(ctx context.Context, targets []attach.Probe, progs map[string]*ebpf.Program, progress attach.Progress) ([]string, error) {
 	var raw []attach.Probe
 	var skipped []string
 	for _, t := range targets {
@@ -337,16 +412,16 @@ func (p *PathTracer) attachSharedTracepoints(ctx context.Context, targets []atta
 			raw = append(raw, t)
 			continue
 		}
-		l, err := attach.AttachRawTracepoint(p.base.Programs[bpf.TraceProgTpNetDevXmit], "", uint64(p.probeID(t.Name)))
+		l, err := attach.AttachRawTracepoint(progs[bpf.TraceProgTpNetDevXmit], "", uint64(p.probeID(t.Name)))
 		if err != nil {
 			skipped = append(skipped, t.Name)
 			continue
 		}
-		p.attach.Add(l)
+		p.tps.Add(l)
 	}
-	prog := func(t attach.Probe) *ebpf.Program { return p.base.Programs[p.tracepointProg(t)] }
+	prog := func(t attach.Probe) *ebpf.Program { return progs[p.tracepointProg(t)] }
 	cookie := func(t attach.Probe) uint64 { return uint64(p.probeID(t.Name)) }
-	sk, err := attach.AttachRawTracepoints(ctx, p.attach, prog, cookie, raw, progress)
+	sk, err := attach.AttachRawTracepoints(ctx, p.tps, prog, cookie, raw, progress)
 	return append(skipped, sk...), err
 }
 
@@ -415,12 +490,28 @@ func (p *PathTracer) attachMulti(ctx context.Context, role attach.Role, funcs []
 			skipped = append(skipped, f.Name)
 			continue
 		}
-		cookie := uint64(f.Pos)
-		if attach.FuncRole(f) == attach.RoleGone {
-			cookie |= cookieGone
-		}
-		targets = append(targets, attach.MultiTarget{Name: f.Name, Addr: uintptr(addr), Cookie: cookie})
+		targets = append(targets, attach.MultiTarget{Name: f.Name, Addr: uintptr(addr), Cookie: multiCookie(f)})
 	}
 	sk, err := attach.AttachKprobeMulti(ctx, p.attach, prog, targets, progress)
 	return append(skipped, sk...), err
+}
+
+// multiCookie is the attach cookie of function f for kprobe-multi's
+// programs: its skb's position, and whether it is a gone probe.
+func multiCookie(f attach.Probe) uint64 {
+	cookie := uint64(f.Pos)
+	if attach.FuncRole(f) == attach.RoleGone {
+		cookie |= cookieGone
+	}
+	return cookie
+}
+
+// kprobeProg is the program of function f with the kprobe backend:
+// kprobe-multi's start or follow program (which serves gone probes too),
+// loaded as a plain kprobe one.
+func (p *PathTracer) kprobeProg(f attach.Probe) *ebpf.Program {
+	if attach.FuncRole(f) == attach.RoleStart {
+		return p.base.Programs[bpf.TraceProgKprobeMultiStart]
+	}
+	return p.base.Programs[bpf.TraceProgKprobeMultiFollow]
 }

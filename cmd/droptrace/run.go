@@ -21,6 +21,13 @@ import (
 var stdout = session.NewBuffer(os.Stdout, 64<<10)
 
 func run(ctx context.Context, cfg *config) error {
+	// kallsyms is read, and for --trace the BPF object parsed and the
+	// backend tried, while BTF is.
+	loadSyms := kernel.StartKallsyms()
+	var prepared *tracer.Prepared
+	if cfg.trace.enabled && !cfg.trace.listFuncs {
+		prepared = tracer.Prepare(cfg.trace.parsedBackend)
+	}
 	kspec, err := btf.LoadKernelSpec()
 	if err != nil {
 		return fmt.Errorf("reading kernel BTF: %w", err)
@@ -45,7 +52,7 @@ func run(ctx context.Context, cfg *config) error {
 		return err
 	}
 	defer netns.Close()
-	syms, err := kernel.LoadKallsyms()
+	syms, err := loadSyms()
 	if err != nil {
 		return err
 	}
@@ -56,7 +63,7 @@ func run(ctx context.Context, cfg *config) error {
 		return session.ListFuncs(os.Stdout, os.Stderr, syms, cfg.trace.funcsRE)
 	case cfg.trace.enabled:
 		p := session.Path{
-			Tracer:  tracer.PathConfig{Filter: spec, Backend: cfg.trace.parsedBackend, Funcs: cfg.trace.funcsRE, Stack: cfg.trace.stack, Decoder: dec, KernelTypes: kspec},
+			Tracer:  tracer.PathConfig{Filter: spec, Backend: cfg.trace.parsedBackend, Funcs: cfg.trace.funcsRE, Stack: cfg.trace.stack, Decoder: dec, KernelTypes: kspec, Prepared: prepared},
 			Syms:    syms,
 			Backend: cfg.trace.backend, Stdout: stdout, Stderr: os.Stderr,
 			Outputs: &output.Set{Format: cfg.output, Mode: output.ModePath, Stdout: stdout, Colour: session.IsTerminal(os.Stdout)},

@@ -153,3 +153,28 @@ func readFilterFunctions(path string) (map[string]bool, error) {
 	}
 	return set, nil
 }
+
+// HasGoneFunc says, before discovery, whether it will find a function of
+// RoleGone among the functions re allows (nil: all): one of the few that
+// free an skb's memory, in kallsyms, with the skb first. Only
+// available_filter_functions, which discovery also reads, can make it
+// wrong, when that file leaves such a function out.
+func HasGoneFunc(spec *btf.Spec, syms *kernel.Symbols, re *regexp.Regexp) bool {
+	for name := range goneFuncs {
+		if denied(name) || !syms.Has(name) || (re != nil && !re.MatchString(name)) {
+			continue
+		}
+		types, err := spec.AnyTypesByName(name)
+		if err != nil {
+			continue
+		}
+		for _, t := range types {
+			if fn, ok := t.(*btf.Func); ok {
+				if p, ok := skbFunc(fn); ok && FuncRole(p) == RoleGone {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}

@@ -33,6 +33,70 @@ const pwruPath = "/bin/pwru"
 // minutes to attach under emulation.
 var benchFuncs = regexp.MustCompile(`^(ip|udp|tcp)_.*`)
 
+// sameFuncs returns one anchored regular expression naming exactly the
+// functions matching benchFuncs that both droptrace and pwru probe, so
+// that the per-function backends compare the same probes. droptrace
+// alone also probes functions whose skb parameter is const (or a
+// typedef); pwru v1.0.12 takes only a parameter typed exactly
+// struct sk_buff * among the first five. It prints how many functions
+// each would probe on its own and how many the benchmark uses.
+func sameFuncs(t *testing.T) *regexp.Regexp {
+	t.Helper()
+	kspec, err := btf.LoadKernelSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	syms, err := kernel.LoadKallsyms()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := tracer.Discover(kspec, syms, benchFuncs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := map[string]bool{}
+	for typ, err := range kspec.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fn, ok := typ.(*btf.Func); ok && benchFuncs.FindString(fn.Name) == fn.Name && plainSkbParam(fn) {
+			plain[fn.Name] = true
+		}
+	}
+	var names []string
+	for _, f := range plan.Funcs {
+		if plain[f.Name] {
+			names = append(names, regexp.QuoteMeta(f.Name))
+		}
+	}
+	if len(names) == 0 {
+		t.Fatalf("no function matching %s has a plain struct sk_buff * parameter", benchFuncs)
+	}
+	fmt.Printf("DROPTRACE-BENCH-PATH note=funcs regex=%s droptrace_alone=%d plain_skb=%d both=%d\n", benchFuncs, len(plan.Funcs), len(plain), len(names))
+	return regexp.MustCompile(`^(?:` + strings.Join(names, "|") + `)$`)
+}
+
+// plainSkbParam says whether one of fn's first five parameters is typed
+// exactly struct sk_buff *, with no qualifier or typedef in between: the
+// functions pwru v1.0.12 selects.
+func plainSkbParam(fn *btf.Func) bool {
+	proto, ok := fn.Type.(*btf.FuncProto)
+	if !ok {
+		return false
+	}
+	for i, p := range proto.Params {
+		if i >= attach.MaxSkbParam {
+			break
+		}
+		if ptr, ok := p.Type.(*btf.Pointer); ok {
+			if st, ok := ptr.Target.(*btf.Struct); ok && st.Name == "sk_buff" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // benchWindow is how long one traffic measurement lasts.
 const benchWindow = time.Second
 
@@ -59,13 +123,14 @@ func TestBenchPath(t *testing.T) {
 		fmt.Println("DROPTRACE-BENCH-PATH note=no-pwru")
 	}
 	series := kernelSeries(kernelRelease(t))
+	same := sameFuncs(t)
 	for _, b := range backendsOf(series) {
 		if b == attach.BackendTracepoint {
 			continue
 		}
 		var funcs *regexp.Regexp
 		if b != attach.BackendKprobeMulti {
-			funcs = benchFuncs
+			funcs = same
 		}
 		tracers := []benchTracer{floorTracer(b, funcs), droptraceTracer(b, funcs)}
 		if havePwru && b != attach.BackendFentry {
@@ -142,21 +207,28 @@ func floorTracer(b attach.Backend, funcs *regexp.Regexp) benchTracer {
 // its first event, from reading BTF and kallsyms on.
 func droptraceTracer(b attach.Backend, funcs *regexp.Regexp) benchTracer {
 	return benchTracer{name: "droptrace", start: func() (func() (string, error), error) {
-		// As cmd/droptrace does: one BTF spec for drop reasons and
-		// path tracing.
+		// As cmd/droptrace does: kallsyms read, the object parsed and
+		// the backend tried while BTF is, one BTF spec for drop
+		// reasons and path tracing.
+		t0 := time.Now()
+		loadSyms := kernel.StartKallsyms()
+		prepared := tracer.Prepare(b)
 		kspec, err := btf.LoadKernelSpec()
 		if err != nil {
 			return nil, err
 		}
+		tBTF := time.Since(t0)
 		reasons, err := kernel.DropReasonsFrom(kspec)
 		if err != nil {
 			return nil, err
 		}
-		syms, err := kernel.LoadKallsyms()
+		tReasons := time.Since(t0)
+		syms, err := loadSyms()
 		if err != nil {
 			return nil, err
 		}
-		cfg := tracer.PathConfig{Filter: filter.Spec{Port: 1}, Backend: b, Funcs: funcs, Decoder: tracer.NewDecoder(syms, reasons), KernelTypes: kspec}
+		pre := fmt.Sprintf("at-btf=%d,at-reasons=%d,at-kallsyms=%d,", tBTF.Milliseconds(), tReasons.Milliseconds(), time.Since(t0).Milliseconds())
+		cfg := tracer.PathConfig{Filter: filter.Spec{Port: 1}, Backend: b, Funcs: funcs, Decoder: tracer.NewDecoder(syms, reasons), KernelTypes: kspec, Prepared: prepared}
 		p, err := tracer.OpenPath(context.Background(), cfg, syms)
 		if err != nil {
 			return nil, err
@@ -168,7 +240,7 @@ func droptraceTracer(b attach.Backend, funcs *regexp.Regexp) benchTracer {
 			cancel()
 			err := <-done
 			err = errors.Join(err, p.Close())
-			return strings.ReplaceAll(p.Timings.String(), " ", ","), err
+			return pre + strings.ReplaceAll(p.Timings.String(), " ", ","), err
 		}, nil
 	}}
 }
@@ -190,11 +262,19 @@ func pwruTracer(b attach.Backend, funcs *regexp.Regexp) benchTracer {
 		if err := cmd.Start(); err != nil {
 			return nil, err
 		}
-		if err := waitLine(out, "Listening for events"); err != nil {
+		before, err := waitLine(out, "Listening for events")
+		if err != nil {
 			cmd.Process.Kill()
 			cmd.Wait()
 			return nil, fmt.Errorf("pwru: %w", err)
 		}
+		// pwru's own count of what it attached (its progress bar's
+		// last "n / n"), to check the function set against.
+		count := "?"
+		if m := pwruCount.FindAllStringSubmatch(before, -1); len(m) > 0 {
+			count = m[len(m)-1][1]
+		}
+		fmt.Printf("DROPTRACE-BENCH-PATH note=pwru-attached backend=%s count=%s output=%q\n", b, count, before[max(0, len(before)-300):])
 		go io.Copy(io.Discard, out)
 		return func() (string, error) {
 			cmd.Process.Signal(syscall.SIGINT)
@@ -204,16 +284,22 @@ func pwruTracer(b attach.Backend, funcs *regexp.Regexp) benchTracer {
 	}}
 }
 
-func waitLine(r io.Reader, want string) error {
+// pwruCount matches the count in pwru's attach progress bar
+// ("148 / 148 [---...").
+var pwruCount = regexp.MustCompile(`(\d+) / (\d+) \[`)
+
+// waitLine reads r until a line contains want, and returns what came
+// before it.
+func waitLine(r io.Reader, want string) (string, error) {
 	sc := bufio.NewScanner(r)
 	var last []string
 	for sc.Scan() {
 		if strings.Contains(sc.Text(), want) {
-			return nil
+			return strings.Join(last, "\n"), nil
 		}
 		last = append(last, sc.Text())
 	}
-	return fmt.Errorf("exited before %q: %s", want, strings.Join(last, " | "))
+	return "", fmt.Errorf("exited before %q: %s", want, strings.Join(last, " | "))
 }
 
 // udpRate sends 64-byte datagrams over loopback for benchWindow and
