@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -159,7 +160,7 @@ type benchTracer struct {
 }
 
 func benchOne(t *testing.T, series string, b attach.Backend, tr benchTracer, round int) {
-	baseU, baseT := udpRate(t), tcpRate(t)
+	baseU, baseT := rates(t)
 	began := time.Now()
 	stop, err := tr.start()
 	if err != nil {
@@ -167,14 +168,14 @@ func benchOne(t *testing.T, series string, b attach.Backend, tr benchTracer, rou
 		return
 	}
 	ready := time.Since(began)
-	u, tc := udpRate(t), tcpRate(t)
+	u, tc := rates(t)
 	began = time.Now()
 	timings, err := stop()
 	if err != nil {
 		t.Errorf("%s %s: stopping: %v", b, tr.name, err)
 	}
 	detach := time.Since(began)
-	afterU, afterT := udpRate(t), tcpRate(t)
+	afterU, afterT := rates(t)
 	fmt.Printf("DROPTRACE-BENCH-PATH kernel=%s backend=%s tracer=%s round=%d udp_ratio=%.3f tcp_ratio=%.3f ready_ms=%d detach_ms=%d udp_pps=%.0f tcp_mbps=%.0f timings=%s\n",
 		series, b, tr.name, round, u/((baseU+afterU)/2), tc/((baseT+afterT)/2), ready.Milliseconds(), detach.Milliseconds(), u, tc*8/1e6, timings)
 }
@@ -300,6 +301,29 @@ func waitLine(r io.Reader, want string) (string, error) {
 		last = append(last, sc.Text())
 	}
 	return "", fmt.Errorf("exited before %q: %s", want, strings.Join(last, " | "))
+}
+
+// benchWindows is how many UDP and TCP windows, in turns, make one
+// measurement: the median of three is less at the mercy of one window the
+// host's other guests slowed down.
+const benchWindows = 3
+
+// rates measures UDP packets/s and TCP bytes/s, each the median of
+// benchWindows windows taken in turns.
+func rates(t *testing.T) (udp, tcp float64) {
+	t.Helper()
+	var us, ts []float64
+	for range benchWindows {
+		us = append(us, udpRate(t))
+		ts = append(ts, tcpRate(t))
+	}
+	return median(us), median(ts)
+}
+
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return v[len(v)/2]
 }
 
 // udpRate sends 64-byte datagrams over loopback for benchWindow and
