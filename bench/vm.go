@@ -85,7 +85,7 @@ func (b *bench) reportVM(w io.Writer) {
 	if len(b.vmRows) == 0 && b.vmNote == "" {
 		return
 	}
-	fmt.Fprintf(w, "\n| Debian 6.12 under qemu (TCG), loopback, filter matching nothing | rounds | UDP packets/s vs no tracer | TCP vs no tracer | ready (s) | detach (s) |\n|---|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "\n| Debian 6.12 under qemu (TCG), loopback, filter matching nothing | rounds | UDP packets/s vs no tracer | TCP vs no tracer | BPF µs per UDP datagram (runs) | ready (s) | detach (s) |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, rows := range groupVMRows(b.vmRows) {
 		col := func(key string, scale float64) sample {
 			var s sample
@@ -97,8 +97,9 @@ func (b *bench) reportVM(w io.Writer) {
 			return s
 		}
 		u, t, ready, detach := col("udp_ratio", 1), col("tcp_ratio", 1), col("ready_ms", 1e-3), col("detach_ms", 1e-3)
-		fmt.Fprintf(w, "| %s, %s | %d | **%.3f** (%s) | **%.3f** (%s) | %.2f (%s) | %.2f (%s) |\n", rows[0]["backend"], rows[0]["tracer"], len(rows),
-			u.median(), u.minMax(), t.median(), t.minMax(), ready.median(), ready.minMax(), detach.median(), detach.minMax())
+		bpfUs, runs := col("bpf_ns_per_udp", 1e-3), col("bpf_runs_per_udp", 1)
+		fmt.Fprintf(w, "| %s, %s | %d | **%.3f** (%s) | **%.3f** (%s) | %.1f (%.0f) | %.2f (%s) | %.2f (%s) |\n", rows[0]["backend"], rows[0]["tracer"], len(rows),
+			u.median(), u.minMax(), t.median(), t.minMax(), bpfUs.median(), runs.median(), ready.median(), ready.minMax(), detach.median(), detach.minMax())
 	}
 	if b.vmNote != "" {
 		fmt.Fprintf(w, "\n%s.\n", b.vmNote)

@@ -16,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
+	"golang.org/x/sys/unix"
 
 	"github.com/droptrace/droptrace/bench/pathfloor"
 	"github.com/droptrace/droptrace/event"
@@ -169,6 +171,7 @@ func benchOne(t *testing.T, series string, b attach.Backend, tr benchTracer, rou
 	}
 	ready := time.Since(began)
 	u, tc := rates(t)
+	bpfNs, bpfRuns := bpfPerDatagram(t, fmt.Sprintf("backend=%s tracer=%s round=%d", b, tr.name, round))
 	began = time.Now()
 	timings, err := stop()
 	if err != nil {
@@ -176,8 +179,8 @@ func benchOne(t *testing.T, series string, b attach.Backend, tr benchTracer, rou
 	}
 	detach := time.Since(began)
 	afterU, afterT := rates(t)
-	fmt.Printf("DROPTRACE-BENCH-PATH kernel=%s backend=%s tracer=%s round=%d udp_ratio=%.3f tcp_ratio=%.3f ready_ms=%d detach_ms=%d udp_pps=%.0f tcp_mbps=%.0f timings=%s\n",
-		series, b, tr.name, round, u/((baseU+afterU)/2), tc/((baseT+afterT)/2), ready.Milliseconds(), detach.Milliseconds(), u, tc*8/1e6, timings)
+	fmt.Printf("DROPTRACE-BENCH-PATH kernel=%s backend=%s tracer=%s round=%d udp_ratio=%.3f tcp_ratio=%.3f ready_ms=%d detach_ms=%d udp_pps=%.0f tcp_mbps=%.0f bpf_ns_per_udp=%.0f bpf_runs_per_udp=%.1f timings=%s\n",
+		series, b, tr.name, round, u/((baseU+afterU)/2), tc/((baseT+afterT)/2), ready.Milliseconds(), detach.Milliseconds(), u, tc*8/1e6, bpfNs, bpfRuns, timings)
 }
 
 func floorTracer(b attach.Backend, funcs *regexp.Regexp) benchTracer {
@@ -301,6 +304,71 @@ func waitLine(r io.Reader, want string) (string, error) {
 		last = append(last, sc.Text())
 	}
 	return "", fmt.Errorf("exited before %q: %s", want, strings.Join(last, " | "))
+}
+
+// bpfPerDatagram measures, over one more UDP window with the kernel's
+// run-time statistics on (only for that window: they cost a little
+// themselves), the BPF time and program runs per datagram, summed over
+// every program loaded, and prints each program's share. It is the
+// tracer's own cost, which the host's other guests do not move as they
+// move rates.
+func bpfPerDatagram(t *testing.T, label string) (ns, runs float64) {
+	t.Helper()
+	stats, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
+	if err != nil {
+		t.Fatalf("enabling BPF run-time statistics: %v", err)
+	}
+	defer stats.Close()
+	before := bpfPrograms()
+	pps := udpRate(t)
+	after := bpfPrograms()
+	pkts := pps * benchWindow.Seconds()
+	if pkts == 0 {
+		return 0, 0
+	}
+	var rt time.Duration
+	var n uint64
+	for id, a := range after {
+		b := before[id]
+		d, dn := a.Runtime-b.Runtime, a.RunCount-b.RunCount
+		rt += d
+		n += dn
+		if dn > 0 {
+			fmt.Printf("DROPTRACE-BENCH-BPF %s prog=%s runs_per_udp=%.1f ns_per_run=%.0f ns_per_udp=%.0f\n",
+				label, a.name, float64(dn)/pkts, float64(d)/float64(dn), float64(d)/pkts)
+		}
+	}
+	return float64(rt) / pkts, float64(n) / pkts
+}
+
+type progStats struct {
+	name string
+	ebpf.ProgramStats
+}
+
+// bpfPrograms reads the run-time statistics of every BPF program loaded.
+func bpfPrograms() map[ebpf.ProgramID]progStats {
+	m := map[ebpf.ProgramID]progStats{}
+	for id := ebpf.ProgramID(0); ; {
+		next, err := ebpf.ProgramGetNextID(id)
+		if err != nil {
+			return m
+		}
+		id = next
+		p, err := ebpf.NewProgramFromID(id)
+		if err != nil {
+			continue
+		}
+		s, err := p.Stats()
+		name := ""
+		if info, err := p.Info(); err == nil {
+			name = info.Name
+		}
+		if err == nil {
+			m[id] = progStats{name, *s}
+		}
+		p.Close()
+	}
 }
 
 // benchWindows is how many UDP and TCP windows, in turns, make one
