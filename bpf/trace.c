@@ -448,12 +448,25 @@ static __always_inline struct sk_buff *regs_skb(struct pt_regs *ctx, __u64 pos)
 	return 0;
 }
 
+/* kprobe_skb runs on_skb on the skb a kprobe found in a register. Where
+ * the kernel has bpf_rdonly_cast (6.2+) the skb is typed with it, so the
+ * filters read it with plain loads, as tp_btf programs do, instead of a
+ * bpf_probe_read_kernel call a field (a start probe cost 1.1 us a run
+ * under qemu that way, against 0.3 for the raw_tp ones that cast). */
+static __always_inline int kprobe_skb(struct pt_regs *ctx, struct sk_buff *skb, bool start)
+{
+	if (can_cast())
+		return on_skb(ctx, (struct sk_buff *)pkt_cast(skb, struct sk_buff), true, true,
+			      start);
+	return on_skb(ctx, skb, true, false, start);
+}
+
 SEC("kprobe.multi/start")
 int kprobe_multi_start(struct pt_regs *ctx)
 {
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 
-	return on_skb(ctx, regs_skb(ctx, cookie & COOKIE_POS), true, false, true);
+	return kprobe_skb(ctx, regs_skb(ctx, cookie & COOKIE_POS), true);
 }
 
 /* kprobe_multi_follow returns after one load while no path is live: the
@@ -469,7 +482,7 @@ int kprobe_multi_follow(struct pt_regs *ctx)
 	if (cookie & COOKIE_GONE)
 		return on_blind(ctx, (struct sk_buff *)PT_REGS_PARM1(ctx), true,
 				EVENT_CONSUME, 0, 0);
-	return on_skb(ctx, regs_skb(ctx, cookie & COOKIE_POS), true, false, false);
+	return kprobe_skb(ctx, regs_skb(ctx, cookie & COOKIE_POS), false);
 }
 
 /* Gone probes: the skb is the first argument of both functions. */
