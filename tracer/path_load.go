@@ -308,7 +308,7 @@ func (p *PathTracer) attachRole(ctx context.Context, spec *ebpf.CollectionSpec, 
 	case attach.BackendKprobeMulti:
 		return p.attachMulti(ctx, role, funcs, progress)
 	case attach.BackendKprobe:
-		return attach.AttachKprobesCookie(ctx, p.attach, p.kprobeProg, multiCookie, funcs, progress)
+		return attach.AttachKprobes(ctx, p.attach, p.kprobeProg, multiCookie, funcs, progress)
 	}
 	return attach.AttachTracing(ctx, p.attach, p.fentryLoader(spec, cache, role), funcs, progress)
 }

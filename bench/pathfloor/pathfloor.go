@@ -41,8 +41,9 @@ func attachFuncs(ctx context.Context, a *attach.Attachment, b attach.Backend, fu
 			return 0, perr
 		}
 		if b == attach.BackendKprobe {
-			progs := [attach.MaxSkbParam]*ebpf.Program{prog, prog, prog, prog, prog}
-			skipped, err = attach.AttachKprobes(ctx, a, progs, funcs, nil)
+			same := func(attach.Probe) *ebpf.Program { return prog }
+			none := func(attach.Probe) uint64 { return 0 }
+			skipped, err = attach.AttachKprobes(ctx, a, same, none, funcs, nil)
 		} else {
 			skipped, err = attach.AttachKprobeMulti(ctx, a, prog, multiTargets(funcs, syms), nil)
 		}

@@ -164,23 +164,11 @@ func attachMultiBatch(ctx context.Context, a *Attachment, prog *ebpf.Program, ta
 // attachWorkers bounds parallel attaches and program loads.
 const attachWorkers = 8
 
-// AttachKprobes attaches one kprobe per function, in parallel.
-func AttachKprobes(ctx context.Context, a *Attachment, progs [MaxSkbParam]*ebpf.Program, funcs []Probe, progress Progress) (skipped []string, err error) {
-	return attachEach(ctx, funcs, progress, func(p Probe) error {
-		l, err := link.Kprobe(p.Name, progs[p.Pos-1], nil)
-		if err != nil {
-			return err
-		}
-		a.add(l, nil)
-		return nil
-	})
-}
-
-// AttachKprobesCookie attaches one kprobe per function, in parallel,
+// AttachKprobes attaches one kprobe per function, in parallel,
 // each with the program and the attach cookie prog and cookie give for
 // it: one program serves every skb position, reading it from the cookie
 // (bpf_get_attach_cookie, 5.15+, as bpf_get_func_ip on kprobes).
-func AttachKprobesCookie(ctx context.Context, a *Attachment, prog func(Probe) *ebpf.Program, cookie func(Probe) uint64, funcs []Probe, progress Progress) (skipped []string, err error) {
+func AttachKprobes(ctx context.Context, a *Attachment, prog func(Probe) *ebpf.Program, cookie func(Probe) uint64, funcs []Probe, progress Progress) (skipped []string, err error) {
 	return attachEach(ctx, funcs, progress, func(p Probe) error {
 		l, err := link.Kprobe(p.Name, prog(p), &link.KprobeOptions{Cookie: cookie(p)})
 		if err != nil {

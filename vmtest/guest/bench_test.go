@@ -359,12 +359,11 @@ func bpfPrograms() map[ebpf.ProgramID]progStats {
 		if err != nil {
 			continue
 		}
-		s, err := p.Stats()
-		name := ""
-		if info, err := p.Info(); err == nil {
-			name = info.Name
-		}
-		if err == nil {
+		if s, err := p.Stats(); err == nil {
+			name := ""
+			if info, err := p.Info(); err == nil {
+				name = info.Name
+			}
 			m[id] = progStats{name, *s}
 		}
 		p.Close()
