@@ -30,7 +30,9 @@ var startFuncs = map[string]bool{
 // goneFuncs free an skb's memory: the last functions that see it, whether
 // a kfree_skb or consume_skb tracepoint fired before or not (TCP frees
 // many skbs with __kfree_skb or through the NAPI cache, which fire none).
-var goneFuncs = map[string]bool{"kfree_skbmem": true, "napi_skb_cache_put": true}
+// kfree_skb_partial frees an skb whose data another took (TCP's receive
+// coalescing) straight to the slab, past kfree_skbmem.
+var goneFuncs = map[string]bool{"kfree_skbmem": true, "napi_skb_cache_put": true, "kfree_skb_partial": true}
 
 // liveTracepoints are the skb tracepoints that fire while the skb is
 // surely live: they may start a path. Any other tracepoint (net_dev_xmit

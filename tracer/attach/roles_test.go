@@ -19,6 +19,7 @@ func TestRoles(t *testing.T) {
 		{Probe{"__build_skb_around", 1}, RoleFollow},
 		{Probe{"kfree_skbmem", 1}, RoleGone},
 		{Probe{"napi_skb_cache_put", 1}, RoleGone},
+		{Probe{"kfree_skb_partial", 1}, RoleGone},
 		{Probe{"kfree_skbmem", 2}, RoleFollow}, // not the skb gone probes read
 	}
 	for _, tt := range funcs {
