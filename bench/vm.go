@@ -85,7 +85,7 @@ func (b *bench) reportVM(w io.Writer) {
 	if len(b.vmRows) == 0 && b.vmNote == "" {
 		return
 	}
-	fmt.Fprintf(w, "\n| Debian 6.12 under qemu (TCG), loopback, filter matching nothing | rounds | UDP packets/s vs no tracer | TCP vs no tracer | BPF µs per UDP datagram (runs) | ready (s) | detach (s) |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "\n| Debian 6.12 under qemu (TCG), loopback, filter matching nothing | rounds | UDP packets/s vs no tracer | TCP vs no tracer | BPF µs per UDP datagram (runs) | BPF µs per 64 KiB of TCP (runs) | ready (s) | detach (s) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, rows := range groupVMRows(b.vmRows) {
 		col := func(key string, scale float64) sample {
 			var s sample
@@ -98,12 +98,56 @@ func (b *bench) reportVM(w io.Writer) {
 		}
 		u, t, ready, detach := col("udp_ratio", 1), col("tcp_ratio", 1), col("ready_ms", 1e-3), col("detach_ms", 1e-3)
 		bpfUs, runs := col("bpf_ns_per_udp", 1e-3), col("bpf_runs_per_udp", 1)
-		fmt.Fprintf(w, "| %s, %s | %d | **%.3f** (%s) | **%.3f** (%s) | %.1f (%.0f) | %.2f (%s) | %.2f (%s) |\n", rows[0]["backend"], rows[0]["tracer"], len(rows),
-			u.median(), u.minMax(), t.median(), t.minMax(), bpfUs.median(), runs.median(), ready.median(), ready.minMax(), detach.median(), detach.minMax())
+		bpfTCPUs, tcpRuns := col("bpf_ns_per_tcp64k", 1e-3), col("bpf_runs_per_tcp64k", 1)
+		fmt.Fprintf(w, "| %s, %s | %d | **%.3f** (%s) | **%.3f** (%s) | %.1f (%.0f) | %.1f (%.0f) | %.2f (%s) | %.2f (%s) |\n", rows[0]["backend"], rows[0]["tracer"], len(rows),
+			u.median(), u.minMax(), t.median(), t.minMax(), bpfUs.median(), runs.median(), bpfTCPUs.median(), tcpRuns.median(), ready.median(), ready.minMax(), detach.median(), detach.minMax())
 	}
+	b.reportVMFloor(w)
 	if b.vmNote != "" {
 		fmt.Fprintf(w, "\n%s.\n", b.vmNote)
 	}
+}
+
+// reportVMFloor prints, per backend and tracer, its ratios over the
+// floor's of the same round (the two are measured one after the other,
+// so the host's drift between rounds cancels), the median over rounds.
+func (b *bench) reportVMFloor(w io.Writer) {
+	type key struct{ backend, round string }
+	floor := map[key]vmPathRow{}
+	for _, r := range b.vmRows {
+		if r["tracer"] == "floor" {
+			floor[key{r["backend"], r["round"]}] = r
+		}
+	}
+	if len(floor) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n| same run, over the floor of the same round | rounds | UDP vs floor | TCP vs floor |\n|---|---:|---:|---:|\n")
+	for _, rows := range groupVMRows(b.vmRows) {
+		if rows[0]["tracer"] == "floor" {
+			continue
+		}
+		var u, t sample
+		for _, r := range rows {
+			f, ok := floor[key{r["backend"], r["round"]}]
+			if !ok {
+				continue
+			}
+			u = append(u, vmField(r, "udp_ratio")/vmField(f, "udp_ratio"))
+			t = append(t, vmField(r, "tcp_ratio")/vmField(f, "tcp_ratio"))
+		}
+		if len(u) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "| %s, %s | %d | **%.2f** (%s) | **%.2f** (%s) |\n", rows[0]["backend"], rows[0]["tracer"], len(u), u.median(), u.minMax(), t.median(), t.minMax())
+	}
+}
+
+// vmField is a row's numeric field, 0 when absent.
+func vmField(r vmPathRow, k string) float64 {
+	var v float64
+	fmt.Sscan(r[k], &v)
+	return v
 }
 
 // groupVMRows groups rows by backend and tracer, in the order each pair

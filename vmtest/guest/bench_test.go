@@ -105,8 +105,9 @@ const benchWindow = time.Second
 
 // benchRounds is how many times each tracer is measured per backend, in
 // turns (floor, droptrace, pwru, then pwru, droptrace, floor, ...), so
-// that the host's drift does not favour one; make bench reports medians.
-const benchRounds = 2
+// that the host's drift does not favour one; make bench reports medians,
+// and each tracer's ratios over the floor's of the same round.
+const benchRounds = 3
 
 // TestBenchPath measures, per backend, UDP packets/s and TCP throughput
 // over loopback with no tracer, with empty programs on the probes --trace
@@ -171,7 +172,10 @@ func benchOne(t *testing.T, series string, b attach.Backend, tr benchTracer, rou
 	}
 	ready := time.Since(began)
 	u, tc := rates(t)
-	bpfNs, bpfRuns := bpfPerDatagram(t, fmt.Sprintf("backend=%s tracer=%s round=%d", b, tr.name, round))
+	label := fmt.Sprintf("backend=%s tracer=%s round=%d", b, tr.name, round)
+	bpfNs, bpfRuns := bpfPer(t, label, "udp", udpRate, 1)
+	// TCP: per 64 KiB received, the size of one write.
+	bpfTCPNs, bpfTCPRuns := bpfPer(t, label, "tcp64k", tcpRate, 64<<10)
 	began = time.Now()
 	timings, err := stop()
 	if err != nil {
@@ -179,8 +183,8 @@ func benchOne(t *testing.T, series string, b attach.Backend, tr benchTracer, rou
 	}
 	detach := time.Since(began)
 	afterU, afterT := rates(t)
-	fmt.Printf("DROPTRACE-BENCH-PATH kernel=%s backend=%s tracer=%s round=%d udp_ratio=%.3f tcp_ratio=%.3f ready_ms=%d detach_ms=%d udp_pps=%.0f tcp_mbps=%.0f bpf_ns_per_udp=%.0f bpf_runs_per_udp=%.1f timings=%s\n",
-		series, b, tr.name, round, u/((baseU+afterU)/2), tc/((baseT+afterT)/2), ready.Milliseconds(), detach.Milliseconds(), u, tc*8/1e6, bpfNs, bpfRuns, timings)
+	fmt.Printf("DROPTRACE-BENCH-PATH kernel=%s backend=%s tracer=%s round=%d udp_ratio=%.3f tcp_ratio=%.3f ready_ms=%d detach_ms=%d udp_pps=%.0f tcp_mbps=%.0f bpf_ns_per_udp=%.0f bpf_runs_per_udp=%.1f bpf_ns_per_tcp64k=%.0f bpf_runs_per_tcp64k=%.1f timings=%s\n",
+		series, b, tr.name, round, u/((baseU+afterU)/2), tc/((baseT+afterT)/2), ready.Milliseconds(), detach.Milliseconds(), u, tc*8/1e6, bpfNs, bpfRuns, bpfTCPNs, bpfTCPRuns, timings)
 }
 
 func floorTracer(b attach.Backend, funcs *regexp.Regexp) benchTracer {
@@ -306,13 +310,13 @@ func waitLine(r io.Reader, want string) (string, error) {
 	return "", fmt.Errorf("exited before %q: %s", want, strings.Join(last, " | "))
 }
 
-// bpfPerDatagram measures, over one more UDP window with the kernel's
-// run-time statistics on (only for that window: they cost a little
-// themselves), the BPF time and program runs per datagram, summed over
-// every program loaded, and prints each program's share. It is the
-// tracer's own cost, which the host's other guests do not move as they
-// move rates.
-func bpfPerDatagram(t *testing.T, label string) (ns, runs float64) {
+// bpfPer measures, over one more traffic window (udpRate or tcpRate)
+// with the kernel's run-time statistics on (only for that window: they
+// cost a little themselves), the BPF time and program runs per unit
+// (a datagram, or unitBytes of TCP), summed over every program loaded,
+// and prints each program's share. It is the tracer's own cost, which
+// the host's other guests do not move as they move rates.
+func bpfPer(t *testing.T, label, unit string, window func(*testing.T) float64, unitBytes float64) (ns, runs float64) {
 	t.Helper()
 	stats, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
 	if err != nil {
@@ -320,10 +324,10 @@ func bpfPerDatagram(t *testing.T, label string) (ns, runs float64) {
 	}
 	defer stats.Close()
 	before := bpfPrograms()
-	pps := udpRate(t)
+	rate := window(t)
 	after := bpfPrograms()
-	pkts := pps * benchWindow.Seconds()
-	if pkts == 0 {
+	units := rate * benchWindow.Seconds() / unitBytes
+	if units == 0 {
 		return 0, 0
 	}
 	var rt time.Duration
@@ -334,11 +338,11 @@ func bpfPerDatagram(t *testing.T, label string) (ns, runs float64) {
 		rt += d
 		n += dn
 		if dn > 0 {
-			fmt.Printf("DROPTRACE-BENCH-BPF %s prog=%s runs_per_udp=%.1f ns_per_run=%.0f ns_per_udp=%.0f\n",
-				label, a.name, float64(dn)/pkts, float64(d)/float64(dn), float64(d)/pkts)
+			fmt.Printf("DROPTRACE-BENCH-BPF %s unit=%s prog=%s runs_per_unit=%.1f ns_per_run=%.0f ns_per_unit=%.0f\n",
+				label, unit, a.name, float64(dn)/units, float64(d)/float64(dn), float64(d)/units)
 		}
 	}
-	return float64(rt) / pkts, float64(n) / pkts
+	return float64(rt) / units, float64(n) / units
 }
 
 type progStats struct {
