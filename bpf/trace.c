@@ -359,14 +359,44 @@ static __always_inline int on_blind(void *ctx, struct sk_buff *skb, bool func, _
 	return send(ctx, te, key, gen, func ? bpf_get_func_ip(ctx) : 0, kind, 0, 0);
 }
 
+/*
+ * FAST_EXIT: the probes that return while no path is live (follow, blind,
+ * gone, consume_skb) test `live` in the program itself and leave the rest
+ * to a function of its own (a BPF-to-BPF call). The program is then a
+ * load, a test and a return with no stack frame and no callee-saved
+ * register to push and pop, which the JIT emits for a program whose body
+ * needs them on every path, the fast one too: under qemu that was 40 ns
+ * a run over an empty program's 92, at every function a packet crosses.
+ */
+static __noinline int follow_live(void *ctx, struct sk_buff *skb)
+{
+	return on_skb(ctx, skb, true, true, false);
+}
+
+static __noinline int blind_live(void *ctx, struct sk_buff *skb)
+{
+	return on_blind(ctx, skb, false, EVENT_TRACE, 0, 0);
+}
+
+static __noinline int gone_live(void *ctx, struct sk_buff *skb)
+{
+	return on_blind(ctx, skb, true, EVENT_CONSUME, 0, 0);
+}
+
+static __noinline int consume_live(void *ctx, struct sk_buff *skb)
+{
+	return on_end(ctx, skb, EVENT_CONSUME, 0, 0);
+}
+
 /* fentry and tp_btf programs are loaded once per target, which user space
  * sets as the program's attach target before loading. */
 #define BTF_PROBES(n)                                                              \
 	SEC("fentry/skb_" #n)                                                      \
 	int fentry_skb_##n(__u64 *ctx)                                             \
 	{                                                                          \
-		return on_skb(ctx, (struct sk_buff *)ctx[n - 1],                   \
-			      true, true, false);                  \
+		if (!live)                                                         \
+			return 0;                                                  \
+		return follow_live(ctx, (struct sk_buff *)ctx[n - 1]);             \
 	}                                                                          \
 	SEC("fentry/start_" #n)                                                    \
 	int fentry_start_##n(__u64 *ctx)                                           \
@@ -382,8 +412,9 @@ static __always_inline int on_blind(void *ctx, struct sk_buff *skb, bool func, _
 	SEC("tp_btf/blind_" #n)                                                    \
 	int tp_blind_##n(__u64 *ctx)                                               \
 	{                                                                          \
-		return on_blind(ctx, (struct sk_buff *)ctx[n - 1], false, EVENT_TRACE, \
-				0, 0);                                             \
+		if (!live)                                                         \
+			return 0;                                                  \
+		return blind_live(ctx, (struct sk_buff *)ctx[n - 1]);              \
 	}
 
 /* raw_tp programs are loaded once and attached to every tracepoint with
@@ -402,8 +433,9 @@ static __always_inline int on_blind(void *ctx, struct sk_buff *skb, bool func, _
 	SEC("raw_tp/blind_" #n)                                                    \
 	int raw_tp_blind_##n(__u64 *ctx)                                           \
 	{                                                                          \
-		return on_blind(ctx, (struct sk_buff *)ctx[n - 1], false, EVENT_TRACE, \
-				0, 0);                                             \
+		if (!live)                                                         \
+			return 0;                                                  \
+		return blind_live(ctx, (struct sk_buff *)ctx[n - 1]);              \
 	}
 
 #define POSITION(n)                                                                \
@@ -469,36 +501,50 @@ int kprobe_multi_start(struct pt_regs *ctx)
 	return kprobe_skb(ctx, regs_skb(ctx, cookie & COOKIE_POS), true);
 }
 
-/* kprobe_multi_follow returns after one load while no path is live: the
- * cookie (a helper call) is read only when one is. */
-SEC("kprobe.multi/follow")
-int kprobe_multi_follow(struct pt_regs *ctx)
+/* kprobe_follow_live is kprobe_multi_follow once a path is live. */
+static __noinline int kprobe_follow_live(struct pt_regs *ctx)
 {
-	__u64 cookie;
+	__u64 cookie = bpf_get_attach_cookie(ctx);
 
-	if (!live)
-		return 0;
-	cookie = bpf_get_attach_cookie(ctx);
 	if (cookie & COOKIE_GONE)
 		return on_blind(ctx, (struct sk_buff *)PT_REGS_PARM1(ctx), true,
 				EVENT_CONSUME, 0, 0);
 	return kprobe_skb(ctx, regs_skb(ctx, cookie & COOKIE_POS), false);
 }
 
+/* kprobe_multi_follow returns after one load while no path is live
+ * (FAST_EXIT). */
+SEC("kprobe.multi/follow")
+int kprobe_multi_follow(struct pt_regs *ctx)
+{
+	if (!live)
+		return 0;
+	return kprobe_follow_live(ctx);
+}
+
 /* Gone probes: the skb is the first argument of both functions. */
 SEC("fentry/gone")
 int fentry_gone(__u64 *ctx)
 {
-	return on_blind(ctx, (struct sk_buff *)ctx[0], true, EVENT_CONSUME, 0, 0);
+	if (!live)
+		return 0;
+	return gone_live(ctx, (struct sk_buff *)ctx[0]);
 }
 
 /* net_dev_xmit fires after the driver took the skb, which it may have
  * freed: the kernel passes the length as an argument for that reason. */
-SEC("tp_btf/net_dev_xmit")
-int tp_net_dev_xmit(__u64 *ctx)
+static __noinline int xmit_live(__u64 *ctx)
 {
 	return on_blind(ctx, (struct sk_buff *)ctx[0], false, EVENT_TRACE,
 			(struct net_device *)ctx[2], (__u32)ctx[3]);
+}
+
+SEC("tp_btf/net_dev_xmit")
+int tp_net_dev_xmit(__u64 *ctx)
+{
+	if (!live)
+		return 0;
+	return xmit_live(ctx);
 }
 
 SEC("tp_btf/kfree_skb")
@@ -514,5 +560,7 @@ int tp_kfree_skb(__u64 *ctx)
 SEC("tp_btf/consume_skb")
 int tp_consume_skb(__u64 *ctx)
 {
-	return on_end(ctx, (struct sk_buff *)ctx[0], EVENT_CONSUME, 0, 0);
+	if (!live)
+		return 0;
+	return consume_live(ctx, (struct sk_buff *)ctx[0]);
 }
