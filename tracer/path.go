@@ -48,6 +48,7 @@ type PathTracer struct {
 	attach      *attach.Attachment // the function probes
 	tps         *attach.Attachment // the tracepoints, kfree_skb and consume_skb included
 	backend     attach.Backend
+	role        func(attach.Probe) attach.Role // each function's among those probed (attach.FuncRoles)
 	why         []string
 	tracepoints []string // index+1 is the probe id the tracepoint programs report
 	tpCookies   bool     // tracepoint programs take the probe id from the attach cookie (6.10+)

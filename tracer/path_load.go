@@ -270,10 +270,11 @@ func (p *PathTracer) attachFuncs(ctx context.Context, spec *ebpf.CollectionSpec,
 	var skipped []string
 	var errs []error
 	done := 0
-	groups := attach.ByRole(p.Plan.Funcs, attach.FuncRole)
+	p.role = attach.FuncRoles(p.Plan.Funcs)
+	groups := attach.ByRole(p.Plan.Funcs, p.role)
 	switch p.backend {
 	case attach.BackendKprobeMulti:
-		groups = multiGroups(p.Plan.Funcs)
+		groups = multiGroups(p.Plan.Funcs, p.role)
 	case attach.BackendKprobe:
 		// One parallel attach for all: the cookie says the role.
 		groups = map[attach.Role][]attach.Probe{attach.RoleFollow: p.Plan.Funcs}
@@ -467,8 +468,8 @@ const cookieGone = 0x100
 
 // multiGroups splits funcs between kprobe-multi's two programs: start,
 // and follow, which also serves the gone probes.
-func multiGroups(funcs []attach.Probe) map[attach.Role][]attach.Probe {
-	by := attach.ByRole(funcs, attach.FuncRole)
+func multiGroups(funcs []attach.Probe, role func(attach.Probe) attach.Role) map[attach.Role][]attach.Probe {
+	by := attach.ByRole(funcs, role)
 	by[attach.RoleFollow] = append(by[attach.RoleFollow], by[attach.RoleGone]...)
 	delete(by, attach.RoleGone)
 	return by
@@ -510,7 +511,7 @@ func multiCookie(f attach.Probe) uint64 {
 // kprobe-multi's start or follow program (which serves gone probes too),
 // loaded as a plain kprobe one.
 func (p *PathTracer) kprobeProg(f attach.Probe) *ebpf.Program {
-	if attach.FuncRole(f) == attach.RoleStart {
+	if p.role(f) == attach.RoleStart {
 		return p.base.Programs[bpf.TraceProgKprobeMultiStart]
 	}
 	return p.base.Programs[bpf.TraceProgKprobeMultiFollow]

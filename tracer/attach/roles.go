@@ -27,6 +27,14 @@ var startFuncs = map[string]bool{
 	"ip_forward": true, "ip6_forward": true,
 }
 
+// sameSkbAs maps a start function to the start function that always
+// calls it first thing with the same skb, untouched in between
+// (ip_local_out's first act is to call __ip_local_out): where both are
+// probed, the filters would run twice on the same bytes, so the callee
+// only follows. (The caller keeps starting: the path then shows every
+// step, from the first function that saw the skb.)
+var sameSkbAs = map[string]string{"__ip_local_out": "ip_local_out", "__ip6_local_out": "ip6_local_out"}
+
 // goneFuncs free an skb's memory: the last functions that see it, whether
 // a kfree_skb or consume_skb tracepoint fired before or not (TCP frees
 // many skbs with __kfree_skb or through the NAPI cache, which fire none).
@@ -56,6 +64,23 @@ func FuncRole(p Probe) Role {
 		return RoleStart
 	}
 	return RoleFollow
+}
+
+// FuncRoles returns the role of each of funcs when they are probed
+// together: FuncRole's, but a start function whose twin in sameSkbAs is
+// probed too follows.
+func FuncRoles(funcs []Probe) func(Probe) Role {
+	probed := make(map[string]bool, len(funcs))
+	for _, f := range funcs {
+		probed[f.Name] = true
+	}
+	return func(p Probe) Role {
+		r := FuncRole(p)
+		if r == RoleStart && probed[sameSkbAs[p.Name]] {
+			return RoleFollow
+		}
+		return r
+	}
 }
 
 // TracepointRole is the role of an skb tracepoint other than kfree_skb

@@ -37,6 +37,22 @@ func TestRoles(t *testing.T) {
 			t.Errorf("TracepointRole(%q) = %v, want %v", name, got, want)
 		}
 	}
+	// The filters run once where a start function calls another first
+	// thing with the same skb: ip_local_out starts, __ip_local_out follows.
+	out := []Probe{{"ip_send_skb", 2}, {"ip_local_out", 3}, {"__ip_local_out", 3}, {"ip_rcv", 1}, {"__ip6_local_out", 3}}
+	roles := FuncRoles(out)
+	for _, tt := range []struct {
+		p    Probe
+		want Role
+	}{{out[0], RoleStart}, {out[1], RoleStart}, {out[2], RoleFollow}, {out[3], RoleStart}, {out[4], RoleStart}} {
+		if got := roles(tt.p); got != tt.want {
+			t.Errorf("FuncRoles(...)(%v) = %v, want %v", tt.p, got, tt.want)
+		}
+	}
+	// Without its caller probed, __ip_local_out still starts.
+	if got := FuncRoles(out[2:3])(out[2]); got != RoleStart {
+		t.Errorf("FuncRoles(__ip_local_out alone) = %v, want start", got)
+	}
 	by := ByRole([]Probe{{"ip_rcv", 1}, {"kfree_skbmem", 1}, {"skb_clone", 1}}, FuncRole)
 	if len(by[RoleStart]) != 1 || len(by[RoleGone]) != 1 || len(by[RoleFollow]) != 1 {
 		t.Errorf("ByRole = %v", by)
