@@ -68,6 +68,10 @@ volatile const __u8 cfg_tp_cookie = 0;	      /* tracepoints: the cookie says whi
 __u64 live = 0;
 /* generation is the last path generation handed out. */
 __u64 generation = 0;
+/* reader_asleep is set by user space when, its ring idle for a while, it
+ * stops polling and waits on `wake`: the next step clears it and wakes
+ * it (send). */
+__u32 reader_asleep = 0;
 
 /* path_event is a struct event plus where the skb was seen. */
 struct path_event {
@@ -95,6 +99,13 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 23);
 } events SEC(".maps");
+
+/* wake carries one record per wake-up of a sleeping reader: its
+ * notification is what wakes it. 64 KiB, a page on any page size. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 16);
+} wake SEC(".maps");
 
 /* path_entry is what tracked keeps of a live path: its generation and the
  * skb's data buffer when the path started (read only with cfg_check_head). */
@@ -236,6 +247,15 @@ static __always_inline int send(void *ctx, struct path_event *te, __u64 key, __u
 
 	if (bpf_ringbuf_output(&events, te, size, BPF_RB_NO_WAKEUP))
 		count(STAT_LOST);
+	/* Read after the record is committed (a full barrier): a reader
+	 * that set the flag before looking at the ring one last time either
+	 * saw the record or is woken here. */
+	if (reader_asleep) {
+		__u64 one = 1;
+
+		reader_asleep = 0;
+		bpf_ringbuf_output(&wake, &one, sizeof(one), BPF_RB_FORCE_WAKEUP);
+	}
 	return 0;
 }
 
