@@ -93,6 +93,7 @@ const (
 	TraceMapScratch            = "scratch"
 	TraceMapStats              = "stats"
 	TraceMapTracked            = "tracked"
+	TraceMapWake               = "wake"
 	TraceProgFentryGone        = "fentry_gone"
 	TraceProgFentrySkb1        = "fentry_skb_1"
 	TraceProgFentrySkb2        = "fentry_skb_2"
@@ -137,6 +138,7 @@ const (
 	TraceVarFilters            = "filters"
 	TraceVarGeneration         = "generation"
 	TraceVarLive               = "live"
+	TraceVarReaderAsleep       = "reader_asleep"
 	TraceVarUnusedPathEvent    = "unused_path_event"
 )
 
@@ -230,6 +232,7 @@ type TraceMapSpecs struct {
 	Scratch       *ebpf.MapSpec `ebpf:"scratch"`
 	Stats         *ebpf.MapSpec `ebpf:"stats"`
 	Tracked       *ebpf.MapSpec `ebpf:"tracked"`
+	Wake          *ebpf.MapSpec `ebpf:"wake"`
 }
 
 // TraceVariableSpecs contains global variables before they are loaded into the kernel.
@@ -244,6 +247,7 @@ type TraceVariableSpecs struct {
 	Filters         *ebpf.VariableSpec `ebpf:"filters"`
 	Generation      *ebpf.VariableSpec `ebpf:"generation"`
 	Live            *ebpf.VariableSpec `ebpf:"live"`
+	ReaderAsleep    *ebpf.VariableSpec `ebpf:"reader_asleep"`
 	UnusedPathEvent *ebpf.VariableSpec `ebpf:"unused_path_event"`
 }
 
@@ -273,6 +277,7 @@ type TraceMaps struct {
 	Scratch       *ebpf.Map `ebpf:"scratch"`
 	Stats         *ebpf.Map `ebpf:"stats"`
 	Tracked       *ebpf.Map `ebpf:"tracked"`
+	Wake          *ebpf.Map `ebpf:"wake"`
 }
 
 func (m *TraceMaps) Close() error {
@@ -283,6 +288,7 @@ func (m *TraceMaps) Close() error {
 		m.Scratch,
 		m.Stats,
 		m.Tracked,
+		m.Wake,
 	)
 }
 
@@ -298,6 +304,7 @@ type TraceVariables struct {
 	Filters         *ebpf.Variable `ebpf:"filters"`
 	Generation      *ebpf.Variable `ebpf:"generation"`
 	Live            *ebpf.Variable `ebpf:"live"`
+	ReaderAsleep    *ebpf.Variable `ebpf:"reader_asleep"`
 	UnusedPathEvent *ebpf.Variable `ebpf:"unused_path_event"`
 }
 
