@@ -283,5 +283,10 @@ func (p *PathTracer) Run(ctx context.Context, emit func(*event.Event) error, idl
 	decode := func(raw []byte, ev *event.Event) error {
 		return p.dec.DecodePath(raw, ev, p.tracepoints)
 	}
-	return readRings(ctx, []*ebpf.Map{p.base.Maps[bpf.TraceMapEvents]}, func() { p.Detach() }, decode, emit, idle)
+	var sl sleeper
+	if ws, err := newWakeSleeper(p.base.Variables[bpf.TraceVarReaderAsleep], p.base.Maps[bpf.TraceMapWake]); err == nil {
+		defer ws.Close()
+		sl = ws
+	}
+	return readRings(ctx, []*ebpf.Map{p.base.Maps[bpf.TraceMapEvents]}, sl, func() { p.Detach() }, decode, emit, idle)
 }

@@ -25,7 +25,7 @@ var ErrStop = errors.New("stop")
 // left unread. idle, when not nil, is called after each read of the
 // rings: the moment to flush buffered output.
 func (t *Tracer) Run(ctx context.Context, emit func(*event.Event) error, idle func() error) error {
-	return readRings(ctx, t.rings, func() { t.Detach() }, t.dec.Decode, emit, idle)
+	return readRings(ctx, t.rings, nil, func() { t.Detach() }, t.dec.Decode, emit, idle)
 }
 
 // pollInterval is how often the ring buffers are read. The programs do not
@@ -40,9 +40,25 @@ const pollInterval = 10 * time.Millisecond
 // old can be merged into one stream in time order.
 const reorderSlack = pollInterval
 
+// sleepAfter is how many polls in a row must find the rings empty before
+// the read loop, given a sleeper, stops polling and waits to be woken.
+const sleepAfter = 10
+
+// sleepCheck is how often a sleeping read loop looks at the rings anyway:
+// a bound on how long an event can wait should a wake-up go astray.
+const sleepCheck = time.Second
+
+// sleeper lets the read loop stop polling idle rings: Arm asks the
+// programs to wake it with their next event, Woken receives when they do.
+type sleeper interface {
+	Arm() error
+	Woken() <-chan struct{}
+}
+
 // readRings is the read loop shared by every mode: decode turns one record
-// into an event, detach stops new events when ctx ends.
-func readRings(ctx context.Context, maps []*ebpf.Map, detach func(), decode func([]byte, *event.Event) error, emit func(*event.Event) error, idle func() error) error {
+// into an event, detach stops new events when ctx ends; sl, when not nil,
+// lets it sleep while the rings stay empty.
+func readRings(ctx context.Context, maps []*ebpf.Map, sl sleeper, detach func(), decode func([]byte, *event.Event) error, emit func(*event.Event) error, idle func() error) error {
 	rds := make([]ringReader, 0, len(maps))
 	defer func() {
 		for _, rd := range rds {
@@ -56,7 +72,7 @@ func readRings(ctx context.Context, maps []*ebpf.Map, detach func(), decode func
 		}
 		rds = append(rds, rd)
 	}
-	return readLoop(ctx, rds, detach, decode, emit, idle)
+	return readLoop(ctx, rds, sl, detach, decode, emit, idle)
 }
 
 // ringReader reads one ring buffer: a *ringbuf.Reader, or in tests a
@@ -68,14 +84,25 @@ type ringReader interface {
 	Close() error
 }
 
-// readLoop is readRings once the rings are open.
-func readLoop(ctx context.Context, rds []ringReader, detach func(), decode func([]byte, *event.Event) error, emit func(*event.Event) error, idle func() error) error {
+// readLoop is readRings once the rings are open. It polls every
+// pollInterval; with a sleeper, once sleepAfter polls in a row found
+// nothing read and nothing held, it arms the sleeper, looks once more,
+// and waits for a wake-up, ctx, or sleepCheck (an idle tracer then costs
+// no timer wake-ups a second, where polling cost a hundred).
+func readLoop(ctx context.Context, rds []ringReader, sl sleeper, detach func(), decode func([]byte, *event.Event) error, emit func(*event.Event) error, idle func() error) error {
 	qs := make([]*ringQueue, len(rds))
 	for i, rd := range rds {
 		qs[i] = &ringQueue{rd: rd}
 	}
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
+	var check <-chan time.Time
+	if sl != nil {
+		t := time.NewTicker(sleepCheck)
+		defer t.Stop()
+		check = t.C
+	}
+	empty, armed := 0, false
 	var rec ringbuf.Record
 	var ev event.Event
 	var active []*ringQueue // handOn's scratch, reused every poll
@@ -90,13 +117,15 @@ func readLoop(ctx context.Context, rds []ringReader, detach func(), decode func(
 		if done {
 			limit = math.MaxUint64
 		}
-		behind := false
+		behind, got := false, false
 		for _, q := range qs {
+			n := len(q.recs) - q.next
 			full, err := q.drain(&rec)
 			if err != nil {
 				return err
 			}
 			behind = behind || full
+			got = got || len(q.recs)-q.next > n
 		}
 		var err error
 		if active, err = handOnWith(active, qs, limit, decode, emit, &ev); err != nil {
@@ -113,13 +142,46 @@ func readLoop(ctx context.Context, rds []ringReader, detach func(), decode func(
 		if done && !behind {
 			return nil // drained
 		}
-		if !behind {
+		if behind {
+			continue
+		}
+		if got || held(qs) {
+			empty, armed = 0, false
+		} else {
+			empty++
+		}
+		if sl != nil && !done && empty >= sleepAfter {
+			if !armed {
+				if err := sl.Arm(); err != nil {
+					sl = nil // keep polling
+				} else {
+					armed = true
+				}
+				continue // look once more before sleeping
+			}
 			select {
 			case <-ctx.Done():
-			case <-tick.C:
+			case <-sl.Woken():
+				empty, armed = 0, false
+			case <-check:
 			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
 		}
 	}
+}
+
+// held says a queue holds records not handed on yet.
+func held(qs []*ringQueue) bool {
+	for _, q := range qs {
+		if q.next < len(q.recs) {
+			return true
+		}
+	}
+	return false
 }
 
 // ringQueue holds the records read from one ring and not yet handed on.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -161,7 +162,7 @@ func (l *loopLog) run(t *testing.T, ctx context.Context, rings ...*fakeRing) err
 	}
 	d, _ := testDecoder()
 	emitted := 0
-	return readLoop(ctx, rds,
+	return readLoop(ctx, rds, nil,
 		func() {
 			if l.detach != nil {
 				l.detach()
@@ -396,4 +397,116 @@ func TestDrainReusesSpace(t *testing.T) {
 	if len(got) != 300 || got[0] != 1 || got[299] != 300 {
 		t.Errorf("handed on %d events, %v...%v", len(got), got[:1], got[len(got)-1:])
 	}
+}
+
+// lockedRing is a fakeRing another goroutine may add records to.
+type lockedRing struct {
+	mu    sync.Mutex
+	ring  fakeRing
+	polls int // AvailableBytes calls: one a poll
+}
+
+func (r *lockedRing) add(b []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ring.recs = append(r.ring.recs, b)
+}
+
+func (r *lockedRing) AvailableBytes() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.polls++
+	return r.ring.AvailableBytes()
+}
+
+func (r *lockedRing) pollCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.polls
+}
+
+func (r *lockedRing) SetDeadline(time.Time) {}
+
+func (r *lockedRing) ReadInto(rec *ringbuf.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ring.ReadInto(rec)
+}
+
+func (r *lockedRing) Close() error { return nil }
+
+// fakeSleeper counts Arm calls and tells the test of each.
+type fakeSleeper struct {
+	armed chan struct{}
+	woken chan struct{}
+}
+
+func (s *fakeSleeper) Arm() error {
+	s.armed <- struct{}{}
+	return nil
+}
+
+func (s *fakeSleeper) Woken() <-chan struct{} { return s.woken }
+
+// TestReadLoopSleeps: with a sleeper, a loop whose ring stays empty arms
+// it after sleepAfter polls and then stops polling; a wake-up brings the
+// next event at once, and one that comes without a wake-up is read by
+// the sleepCheck look anyway.
+func TestReadLoopSleeps(t *testing.T) {
+	ring := &lockedRing{}
+	sl := &fakeSleeper{armed: make(chan struct{}, 8), woken: make(chan struct{}, 1)}
+	d, _ := testDecoder()
+	ctx, cancel := context.WithCancel(context.Background())
+	emitted := make(chan uint64, 8)
+	done := make(chan error, 1)
+	go func() {
+		done <- readLoop(ctx, []ringReader{ring}, sl, func() {}, d.Decode, func(ev *event.Event) error {
+			emitted <- ev.Skb
+			return nil
+		}, nil)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("readLoop: %v", err)
+		}
+	}()
+	waitArmed := func() {
+		t.Helper()
+		select {
+		case <-sl.armed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the sleeper was never armed")
+		}
+	}
+	waitEvent := func(want uint64, within time.Duration) {
+		t.Helper()
+		select {
+		case got := <-emitted:
+			if got != want {
+				t.Fatalf("event %d, want %d", got, want)
+			}
+		case <-time.After(within):
+			t.Fatalf("event %d not read within %v", want, within)
+		}
+	}
+	waitArmed()
+	if n := ring.pollCount(); n < sleepAfter {
+		t.Errorf("armed after %d polls, want at least %d", n, sleepAfter)
+	}
+	// Asleep: no polls for a while (the sleepCheck look aside).
+	before := ring.pollCount()
+	time.Sleep(10 * pollInterval)
+	if n := ring.pollCount() - before; n > 2 {
+		t.Errorf("%d polls in %v asleep", n, 10*pollInterval)
+	}
+	// A wake-up: the event comes at once (reorderSlack after its time).
+	ring.add(stamped(uint64(monotonicNow()), 1))
+	sl.woken <- struct{}{}
+	waitEvent(1, sleepCheck/2)
+	// Back to polling, then asleep again.
+	waitArmed()
+	// No wake-up: the periodic look finds the event.
+	ring.add(stamped(uint64(monotonicNow()), 2))
+	waitEvent(2, 3*sleepCheck)
 }
