@@ -190,6 +190,7 @@ const (
 	DropMapCpuEvents            = "cpu_events"
 	DropMapIfnames              = "ifnames"
 	DropMapNftVerdicts          = "nft_verdicts"
+	DropMapReaderFlag           = "reader_flag"
 	DropMapReasonExclude        = "reason_exclude"
 	DropMapReasonFilter         = "reason_filter"
 	DropMapReplies              = "replies"
@@ -197,6 +198,7 @@ const (
 	DropMapStats                = "stats"
 	DropMapSummary              = "summary"
 	DropMapSummaryLast          = "summary_last"
+	DropMapWake                 = "wake"
 	DropProgIcmpSendBtf         = "icmp_send_btf"
 	DropProgKfreeSkbBtf         = "kfree_skb_btf"
 	DropProgKfreeSkbTp          = "kfree_skb_tp"
@@ -280,6 +282,7 @@ type DropMapSpecs struct {
 	CpuEvents     *ebpf.MapSpec `ebpf:"cpu_events"`
 	Ifnames       *ebpf.MapSpec `ebpf:"ifnames"`
 	NftVerdicts   *ebpf.MapSpec `ebpf:"nft_verdicts"`
+	ReaderFlag    *ebpf.MapSpec `ebpf:"reader_flag"`
 	ReasonExclude *ebpf.MapSpec `ebpf:"reason_exclude"`
 	ReasonFilter  *ebpf.MapSpec `ebpf:"reason_filter"`
 	Replies       *ebpf.MapSpec `ebpf:"replies"`
@@ -287,6 +290,7 @@ type DropMapSpecs struct {
 	Stats         *ebpf.MapSpec `ebpf:"stats"`
 	Summary       *ebpf.MapSpec `ebpf:"summary"`
 	SummaryLast   *ebpf.MapSpec `ebpf:"summary_last"`
+	Wake          *ebpf.MapSpec `ebpf:"wake"`
 }
 
 // DropVariableSpecs contains global variables before they are loaded into the kernel.
@@ -336,6 +340,7 @@ type DropMaps struct {
 	CpuEvents     *ebpf.Map `ebpf:"cpu_events"`
 	Ifnames       *ebpf.Map `ebpf:"ifnames"`
 	NftVerdicts   *ebpf.Map `ebpf:"nft_verdicts"`
+	ReaderFlag    *ebpf.Map `ebpf:"reader_flag"`
 	ReasonExclude *ebpf.Map `ebpf:"reason_exclude"`
 	ReasonFilter  *ebpf.Map `ebpf:"reason_filter"`
 	Replies       *ebpf.Map `ebpf:"replies"`
@@ -343,6 +348,7 @@ type DropMaps struct {
 	Stats         *ebpf.Map `ebpf:"stats"`
 	Summary       *ebpf.Map `ebpf:"summary"`
 	SummaryLast   *ebpf.Map `ebpf:"summary_last"`
+	Wake          *ebpf.Map `ebpf:"wake"`
 }
 
 func (m *DropMaps) Close() error {
@@ -350,6 +356,7 @@ func (m *DropMaps) Close() error {
 		m.CpuEvents,
 		m.Ifnames,
 		m.NftVerdicts,
+		m.ReaderFlag,
 		m.ReasonExclude,
 		m.ReasonFilter,
 		m.Replies,
@@ -357,6 +364,7 @@ func (m *DropMaps) Close() error {
 		m.Stats,
 		m.Summary,
 		m.SummaryLast,
+		m.Wake,
 	)
 }
 

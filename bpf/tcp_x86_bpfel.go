@@ -37,9 +37,11 @@ type TcpFilterCfg struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	TcpMapCpuEvents               = "cpu_events"
+	TcpMapReaderFlag              = "reader_flag"
 	TcpMapReasonExclude           = "reason_exclude"
 	TcpMapReasonFilter            = "reason_filter"
 	TcpMapStats                   = "stats"
+	TcpMapWake                    = "wake"
 	TcpProgTcpReceiveResetBtf     = "tcp_receive_reset_btf"
 	TcpProgTcpReceiveResetTp      = "tcp_receive_reset_tp"
 	TcpProgTcpRetransmitSkbBtf    = "tcp_retransmit_skb_btf"
@@ -110,9 +112,11 @@ type TcpProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type TcpMapSpecs struct {
 	CpuEvents     *ebpf.MapSpec `ebpf:"cpu_events"`
+	ReaderFlag    *ebpf.MapSpec `ebpf:"reader_flag"`
 	ReasonExclude *ebpf.MapSpec `ebpf:"reason_exclude"`
 	ReasonFilter  *ebpf.MapSpec `ebpf:"reason_filter"`
 	Stats         *ebpf.MapSpec `ebpf:"stats"`
+	Wake          *ebpf.MapSpec `ebpf:"wake"`
 }
 
 // TcpVariableSpecs contains global variables before they are loaded into the kernel.
@@ -145,17 +149,21 @@ func (o *TcpObjects) Close() error {
 // It can be passed to LoadTcpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type TcpMaps struct {
 	CpuEvents     *ebpf.Map `ebpf:"cpu_events"`
+	ReaderFlag    *ebpf.Map `ebpf:"reader_flag"`
 	ReasonExclude *ebpf.Map `ebpf:"reason_exclude"`
 	ReasonFilter  *ebpf.Map `ebpf:"reason_filter"`
 	Stats         *ebpf.Map `ebpf:"stats"`
+	Wake          *ebpf.Map `ebpf:"wake"`
 }
 
 func (m *TcpMaps) Close() error {
 	return _TcpClose(
 		m.CpuEvents,
+		m.ReaderFlag,
 		m.ReasonExclude,
 		m.ReasonFilter,
 		m.Stats,
+		m.Wake,
 	)
 }
 
