@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
 
+	"github.com/droptrace/droptrace/bpf"
 	"github.com/droptrace/droptrace/event"
 )
 
@@ -25,7 +26,12 @@ var ErrStop = errors.New("stop")
 // left unread. idle, when not nil, is called after each read of the
 // rings: the moment to flush buffered output.
 func (t *Tracer) Run(ctx context.Context, emit func(*event.Event) error, idle func() error) error {
-	return readRings(ctx, t.rings, nil, func() { t.Detach() }, t.dec.Decode, emit, idle)
+	var sl sleeper
+	if ws, err := ringsSleeper(t.coll.Maps[bpf.DropMapReaderFlag], t.coll.Maps[bpf.DropMapWake]); err == nil {
+		defer ws.Close()
+		sl = ws
+	}
+	return readRings(ctx, t.rings, sl, func() { t.Detach() }, t.dec.Decode, emit, idle)
 }
 
 // pollInterval is how often the ring buffers are read. The programs do not

@@ -8,30 +8,48 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 )
 
-// wakeSleeper is the sleeper of the path programs (bpf/trace.c): Arm
-// sets their reader_asleep flag, and the next step clears it and writes a
-// record to the wake ring, whose notification ends the wait.
+// wakeSleeper is the sleeper of the programs: Arm sets their flag
+// (reader_asleep in bpf/trace.c, reader_flag in bpf/rings.h), and their
+// next event clears it and writes a record to the wake ring, whose
+// notification ends the wait.
 type wakeSleeper struct {
-	flag  *ebpf.Variable
+	set   func(uint32) error
 	rd    *ringbuf.Reader
 	woken chan struct{}
 }
 
-// newWakeSleeper starts listening on the wake ring. It fails where the
-// flag cannot be written directly (a global in a map user space maps,
-// 5.5+): the read loop then polls, as it did before.
-func newWakeSleeper(flag *ebpf.Variable, wake *ebpf.Map) (*wakeSleeper, error) {
-	if flag == nil || wake == nil {
-		return nil, errors.New("no wake-up flag or ring")
+// pathSleeper is the path programs' sleeper: their flag is a global. It
+// fails where the global cannot be written directly (a map user space
+// maps, 5.5+): the read loop then polls, as it did before.
+func pathSleeper(flag *ebpf.Variable, wake *ebpf.Map) (*wakeSleeper, error) {
+	if flag == nil {
+		return nil, errors.New("no wake-up flag")
 	}
-	if err := flag.Set(uint32(0)); err != nil {
+	return newWakeSleeper(func(v uint32) error { return flag.Set(v) }, wake)
+}
+
+// ringsSleeper is the drop and TCP programs' sleeper: their flag is the
+// one element of an array map.
+func ringsSleeper(flag, wake *ebpf.Map) (*wakeSleeper, error) {
+	if flag == nil {
+		return nil, errors.New("no wake-up flag")
+	}
+	return newWakeSleeper(func(v uint32) error { return flag.Update(uint32(0), v, ebpf.UpdateAny) }, wake)
+}
+
+// newWakeSleeper starts listening on the wake ring.
+func newWakeSleeper(set func(uint32) error, wake *ebpf.Map) (*wakeSleeper, error) {
+	if wake == nil {
+		return nil, errors.New("no wake-up ring")
+	}
+	if err := set(0); err != nil {
 		return nil, err
 	}
 	rd, err := ringbuf.NewReader(wake)
 	if err != nil {
 		return nil, err
 	}
-	s := &wakeSleeper{flag: flag, rd: rd, woken: make(chan struct{}, 1)}
+	s := &wakeSleeper{set: set, rd: rd, woken: make(chan struct{}, 1)}
 	go s.listen()
 	return s, nil
 }
@@ -58,7 +76,7 @@ func (s *wakeSleeper) listen() {
 var fence atomic.Uint32
 
 func (s *wakeSleeper) Arm() error {
-	if err := s.flag.Set(uint32(1)); err != nil {
+	if err := s.set(1); err != nil {
 		return err
 	}
 	fence.Add(1)

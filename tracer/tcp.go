@@ -66,6 +66,8 @@ func openTCP(f filter.Spec, hz int, kspec *btf.Spec, drop *ebpf.Collection) (*tc
 		bpf.TcpMapStats:         drop.Maps[bpf.DropMapStats],
 		bpf.TcpMapReasonFilter:  drop.Maps[bpf.DropMapReasonFilter],
 		bpf.TcpMapReasonExclude: drop.Maps[bpf.DropMapReasonExclude],
+		bpf.TcpMapReaderFlag:    drop.Maps[bpf.DropMapReaderFlag],
+		bpf.TcpMapWake:          drop.Maps[bpf.DropMapWake],
 	}
 	p, err := attachTCPBTF(spec, kspec, shared)
 	if err == nil {
