@@ -12,6 +12,7 @@
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include "wake.h"
 
 struct cpu_ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -25,42 +26,9 @@ struct {
 	__array(values, struct cpu_ring);
 } cpu_events SEC(".maps");
 
-/* reader_flag[0] is set by user space when, its rings idle for a while,
- * it stops polling them and waits on `wake`: the next event clears it and
- * writes a record to `wake`, whose notification wakes it (trace.c has the
- * same for path events). Maps, not globals, so that the TCP object shares
- * them with the drop object, as it shares the rings. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(max_entries, 1);
-} reader_flag SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 16); /* a page on any page size */
-} wake SEC(".maps");
-
-/* wake_reader wakes a sleeping reader. Called after the event's commit (a
- * full barrier): a reader that set the flag before its last look at the
- * rings either saw the event or is woken here. */
-static __always_inline void wake_reader(void)
-{
-	__u32 zero = 0;
-	__u32 *asleep = bpf_map_lookup_elem(&reader_flag, &zero);
-
-	if (asleep && *asleep) {
-		__u64 one = 1;
-
-		*asleep = 0;
-		bpf_ringbuf_output(&wake, &one, sizeof(one), BPF_RB_FORCE_WAKEUP);
-	}
-}
-
 /* output_event copies size bytes of data into the ring of cpu, the CPU
  * the program runs on, without waking user space, which polls (or, when
- * it sleeps, is woken by wake_reader). It returns non-zero when the event
+ * it sleeps, is woken by wake_reader: wake.h). It returns non-zero when the event
  * could not be written: the ring was full, or user space gave this CPU
  * none. */
 static __always_inline long output_event(void *data, __u64 size, __u32 cpu)

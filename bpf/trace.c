@@ -49,6 +49,7 @@
 #include "filter.h"
 #include "maps.h"
 #include "skb.h"
+#include "wake.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -68,10 +69,6 @@ volatile const __u8 cfg_tp_cookie = 0;	      /* tracepoints: the cookie says whi
 __u64 live = 0;
 /* generation is the last path generation handed out. */
 __u64 generation = 0;
-/* reader_asleep is set by user space when, its ring idle for a while, it
- * stops polling and waits on `wake`: the next step clears it and wakes
- * it (send). */
-__u32 reader_asleep = 0;
 
 /* path_event is a struct event plus where the skb was seen. */
 struct path_event {
@@ -99,13 +96,6 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 23);
 } events SEC(".maps");
-
-/* wake carries one record per wake-up of a sleeping reader: its
- * notification is what wakes it. 64 KiB, a page on any page size. */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 16);
-} wake SEC(".maps");
 
 /* path_entry is what tracked keeps of a live path: its generation and the
  * skb's data buffer when the path started (read only with cfg_check_head). */
@@ -239,23 +229,15 @@ static __always_inline int send(void *ctx, struct path_event *te, __u64 key, __u
 			te->stack_len = n;
 	}
 	count(STAT_SEEN);
-	/* User space polls; see drop.c. Without --output-stack the record
-	 * ends before the stack area: a step is a third of the bytes to copy
-	 * in the kernel and in user space, and the ring holds three times as
-	 * many. */
+	/* User space polls, or sleeps (wake.h); see drop.c. Without
+	 * --output-stack the record ends before the stack area: a step is a
+	 * third of the bytes to copy in the kernel and in user space, and
+	 * the ring holds three times as many. */
 	__u64 size = cfg_stack ? sizeof(*te) : __builtin_offsetof(struct path_event, stack);
 
 	if (bpf_ringbuf_output(&events, te, size, BPF_RB_NO_WAKEUP))
 		count(STAT_LOST);
-	/* Read after the record is committed (a full barrier): a reader
-	 * that set the flag before looking at the ring one last time either
-	 * saw the record or is woken here. */
-	if (reader_asleep) {
-		__u64 one = 1;
-
-		reader_asleep = 0;
-		bpf_ringbuf_output(&wake, &one, sizeof(one), BPF_RB_FORCE_WAKEUP);
-	}
+	wake_reader();
 	return 0;
 }
 
