@@ -88,6 +88,7 @@ type TracePathEvent struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	TraceMapEvents             = "events"
+	TraceMapReaderFlag         = "reader_flag"
 	TraceMapReasonExclude      = "reason_exclude"
 	TraceMapReasonFilter       = "reason_filter"
 	TraceMapScratch            = "scratch"
@@ -138,7 +139,6 @@ const (
 	TraceVarFilters            = "filters"
 	TraceVarGeneration         = "generation"
 	TraceVarLive               = "live"
-	TraceVarReaderAsleep       = "reader_asleep"
 	TraceVarUnusedPathEvent    = "unused_path_event"
 )
 
@@ -227,6 +227,7 @@ type TraceProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type TraceMapSpecs struct {
 	Events        *ebpf.MapSpec `ebpf:"events"`
+	ReaderFlag    *ebpf.MapSpec `ebpf:"reader_flag"`
 	ReasonExclude *ebpf.MapSpec `ebpf:"reason_exclude"`
 	ReasonFilter  *ebpf.MapSpec `ebpf:"reason_filter"`
 	Scratch       *ebpf.MapSpec `ebpf:"scratch"`
@@ -247,7 +248,6 @@ type TraceVariableSpecs struct {
 	Filters         *ebpf.VariableSpec `ebpf:"filters"`
 	Generation      *ebpf.VariableSpec `ebpf:"generation"`
 	Live            *ebpf.VariableSpec `ebpf:"live"`
-	ReaderAsleep    *ebpf.VariableSpec `ebpf:"reader_asleep"`
 	UnusedPathEvent *ebpf.VariableSpec `ebpf:"unused_path_event"`
 }
 
@@ -272,6 +272,7 @@ func (o *TraceObjects) Close() error {
 // It can be passed to LoadTraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type TraceMaps struct {
 	Events        *ebpf.Map `ebpf:"events"`
+	ReaderFlag    *ebpf.Map `ebpf:"reader_flag"`
 	ReasonExclude *ebpf.Map `ebpf:"reason_exclude"`
 	ReasonFilter  *ebpf.Map `ebpf:"reason_filter"`
 	Scratch       *ebpf.Map `ebpf:"scratch"`
@@ -283,6 +284,7 @@ type TraceMaps struct {
 func (m *TraceMaps) Close() error {
 	return _TraceClose(
 		m.Events,
+		m.ReaderFlag,
 		m.ReasonExclude,
 		m.ReasonFilter,
 		m.Scratch,
@@ -304,7 +306,6 @@ type TraceVariables struct {
 	Filters         *ebpf.Variable `ebpf:"filters"`
 	Generation      *ebpf.Variable `ebpf:"generation"`
 	Live            *ebpf.Variable `ebpf:"live"`
-	ReaderAsleep    *ebpf.Variable `ebpf:"reader_asleep"`
 	UnusedPathEvent *ebpf.Variable `ebpf:"unused_path_event"`
 }
 
