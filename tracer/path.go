@@ -284,7 +284,7 @@ func (p *PathTracer) Run(ctx context.Context, emit func(*event.Event) error, idl
 		return p.dec.DecodePath(raw, ev, p.tracepoints)
 	}
 	var sl sleeper
-	if ws, err := pathSleeper(p.base.Variables[bpf.TraceVarReaderAsleep], p.base.Maps[bpf.TraceMapWake]); err == nil {
+	if ws, err := newWakeSleeper(p.base.Maps[bpf.TraceMapReaderFlag], p.base.Maps[bpf.TraceMapWake]); err == nil {
 		defer ws.Close()
 		sl = ws
 	}

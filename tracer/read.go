@@ -27,7 +27,7 @@ var ErrStop = errors.New("stop")
 // rings: the moment to flush buffered output.
 func (t *Tracer) Run(ctx context.Context, emit func(*event.Event) error, idle func() error) error {
 	var sl sleeper
-	if ws, err := ringsSleeper(t.coll.Maps[bpf.DropMapReaderFlag], t.coll.Maps[bpf.DropMapWake]); err == nil {
+	if ws, err := newWakeSleeper(t.coll.Maps[bpf.DropMapReaderFlag], t.coll.Maps[bpf.DropMapWake]); err == nil {
 		defer ws.Close()
 		sl = ws
 	}
