@@ -90,9 +90,7 @@ func (b *bench) reportVM(w io.Writer) {
 		col := func(key string, scale float64) sample {
 			var s sample
 			for _, r := range rows {
-				var v float64
-				fmt.Sscan(r[key], &v)
-				s = append(s, v*scale)
+				s = append(s, vmField(r, key)*scale)
 			}
 			return s
 		}

@@ -283,10 +283,6 @@ func (p *PathTracer) Run(ctx context.Context, emit func(*event.Event) error, idl
 	decode := func(raw []byte, ev *event.Event) error {
 		return p.dec.DecodePath(raw, ev, p.tracepoints)
 	}
-	var sl sleeper
-	if ws, err := newWakeSleeper(p.base.Maps[bpf.TraceMapReaderFlag], p.base.Maps[bpf.TraceMapWake]); err == nil {
-		defer ws.Close()
-		sl = ws
-	}
-	return readRings(ctx, []*ebpf.Map{p.base.Maps[bpf.TraceMapEvents]}, sl, func() { p.Detach() }, decode, emit, idle)
+	wake := wakeMaps{p.base.Maps[bpf.TraceMapReaderFlag], p.base.Maps[bpf.TraceMapWake]}
+	return readRings(ctx, []*ebpf.Map{p.base.Maps[bpf.TraceMapEvents]}, wake, func() { p.Detach() }, decode, emit, idle)
 }

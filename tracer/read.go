@@ -26,12 +26,8 @@ var ErrStop = errors.New("stop")
 // left unread. idle, when not nil, is called after each read of the
 // rings: the moment to flush buffered output.
 func (t *Tracer) Run(ctx context.Context, emit func(*event.Event) error, idle func() error) error {
-	var sl sleeper
-	if ws, err := newWakeSleeper(t.coll.Maps[bpf.DropMapReaderFlag], t.coll.Maps[bpf.DropMapWake]); err == nil {
-		defer ws.Close()
-		sl = ws
-	}
-	return readRings(ctx, t.rings, sl, func() { t.Detach() }, t.dec.Decode, emit, idle)
+	wake := wakeMaps{t.coll.Maps[bpf.DropMapReaderFlag], t.coll.Maps[bpf.DropMapWake]}
+	return readRings(ctx, t.rings, wake, func() { t.Detach() }, t.dec.Decode, emit, idle)
 }
 
 // pollInterval is how often the ring buffers are read. The programs do not
@@ -62,9 +58,14 @@ type sleeper interface {
 }
 
 // readRings is the read loop shared by every mode: decode turns one record
-// into an event, detach stops new events when ctx ends; sl, when not nil,
-// lets it sleep while the rings stay empty.
-func readRings(ctx context.Context, maps []*ebpf.Map, sl sleeper, detach func(), decode func([]byte, *event.Event) error, emit func(*event.Event) error, idle func() error) error {
+// into an event, detach stops new events when ctx ends; wake lets it
+// sleep while the rings stay empty (where it cannot, it polls).
+func readRings(ctx context.Context, maps []*ebpf.Map, wake wakeMaps, detach func(), decode func([]byte, *event.Event) error, emit func(*event.Event) error, idle func() error) error {
+	var sl sleeper
+	if ws, err := newWakeSleeper(wake); err == nil {
+		defer ws.Close()
+		sl = ws
+	}
 	rds := make([]ringReader, 0, len(maps))
 	defer func() {
 		for _, rd := range rds {

@@ -17,16 +17,19 @@ type wakeSleeper struct {
 	woken chan struct{}
 }
 
+// wakeMaps are an object's reader_flag and wake maps (bpf/wake.h).
+type wakeMaps struct{ flag, ring *ebpf.Map }
+
 // newWakeSleeper starts listening on the wake ring.
-func newWakeSleeper(flag, wake *ebpf.Map) (*wakeSleeper, error) {
-	if flag == nil || wake == nil {
+func newWakeSleeper(m wakeMaps) (*wakeSleeper, error) {
+	if m.flag == nil || m.ring == nil {
 		return nil, errors.New("no wake-up flag or ring")
 	}
-	s := &wakeSleeper{flag: flag, woken: make(chan struct{}, 1)}
+	s := &wakeSleeper{flag: m.flag, woken: make(chan struct{}, 1)}
 	if err := s.set(0); err != nil {
 		return nil, err
 	}
-	rd, err := ringbuf.NewReader(wake)
+	rd, err := ringbuf.NewReader(m.ring)
 	if err != nil {
 		return nil, err
 	}
