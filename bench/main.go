@@ -27,6 +27,7 @@ type options struct {
 	configs     *regexp.Regexp
 	extra       []string
 	pwru        string
+	vmClock     string
 	eventAt     int
 	eventSource string
 	liveCPUs    []int
@@ -69,10 +70,15 @@ func main() {
 	flag.IntVar(&o.eventAt, "event-at", 0, "event-rate step: measure this paced rate only, with no search (to compare builds side by side)")
 	flag.StringVar(&o.profile, "profile", "", "event-rate step: also write droptrace's CPU profile to this file (for go tool pprof)")
 	flag.StringVar(&o.pwru, "pwru", "", "pwru binary (or .gz) to compare with in the 6.12 VM; without it the VM rows have no pwru")
+	flag.StringVar(&o.vmClock, "vm-clock", "icount", "the VM's clock: icount (guest time counts the instructions it runs: reproducible ratios) or host (the host's time, as the host's load moves it)")
 	floor := flag.Bool("floor-program", false, "attach an empty tp_btf program on kfree_skb and wait (run by the bench itself)")
 	idle := flag.Bool("idle", false, "wait for a signal (run by the bench itself as the control configuration)")
 	pathFloor := flag.String("floor-path", "", "attach empty programs to the probes --trace attaches with this backend, and wait (run by the bench itself)")
 	flag.Parse()
+	if o.vmClock != "icount" && o.vmClock != "host" {
+		fmt.Fprintf(os.Stderr, "bench: -vm-clock: %q is neither icount nor host\n", o.vmClock)
+		os.Exit(2)
+	}
 	if *pathFloor != "" {
 		if err := runPathFloor(attach.Backend(*pathFloor)); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %v\n", err)

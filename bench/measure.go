@@ -19,6 +19,7 @@ type bench struct {
 	costs   []costRow
 	vmRows  []vmPathRow
 	vmNote  string
+	vmClock string // how the VM kept time, for the report
 }
 
 type stormRow struct {

@@ -32,6 +32,16 @@ func (b *bench) vmPath() error {
 	}
 	cmd := exec.Command("bash", args...)
 	cmd.Env = append(os.Environ(), "DROPTRACE_BENCH_PATH=1")
+	switch b.o.vmClock {
+	case "icount":
+		// Guest time counts instructions, 4 ns each, whatever the
+		// host's load: a ratio moves by about 1% from one round to
+		// the next, so two rounds of three windows are enough.
+		cmd.Env = append(cmd.Env, "DROPTRACE_VM_ICOUNT=2", "DROPTRACE_BENCH_ROUNDS=2", "DROPTRACE_BENCH_WINDOWS=3")
+		b.vmClock = "qemu -icount: guest time counts the instructions the guest runs (4 ns each), so the host's load does not move the ratios; times are guest times"
+	case "host":
+		b.vmClock = "the host's clock: the ratios move with the host's load"
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("vmtest/run.sh: %w\n%s", err, tail(string(out), 40))
@@ -84,6 +94,9 @@ func tail(s string, n int) string {
 func (b *bench) reportVM(w io.Writer) {
 	if len(b.vmRows) == 0 && b.vmNote == "" {
 		return
+	}
+	if b.vmClock != "" {
+		fmt.Fprintf(w, "\nVM clock: %s.\n", b.vmClock)
 	}
 	fmt.Fprintf(w, "\n| Debian 6.12 under qemu (TCG), loopback, filter matching nothing | rounds | UDP packets/s vs no tracer | TCP vs no tracer | BPF µs per UDP datagram (runs) | BPF µs per 64 KiB of TCP (runs) | ready (s) | detach (s) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, rows := range groupVMRows(b.vmRows) {

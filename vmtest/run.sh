@@ -23,6 +23,13 @@
 #   DROPTRACE_BENCH_ALL passed through: 1 makes TestAttachAll attach every
 #                       function with kprobe and fentry too (slow)
 #   DROPTRACE_BENCH_PATH passed through: 1 runs TestBenchPath (make bench)
+#   DROPTRACE_BENCH_ROUNDS, DROPTRACE_BENCH_WINDOWS, DROPTRACE_BENCH_TRACERS
+#                       passed through: TestBenchPath's rounds, windows per
+#                       figure and tracers (a regex), when set
+#   DROPTRACE_VM_ICOUNT  when set, qemu counts instructions (-icount
+#                       shift=VALUE,sleep=off, one TCG thread): guest time
+#                       then follows the instructions the guest runs, not
+#                       the host's load, so timings are reproducible
 #
 # Exit status: 0 when every kernel passed, 1 when one failed, 2 on a usage
 # error.
@@ -227,10 +234,14 @@ write_init() {
 	printf -v ci %q "${CI:-}"
 	printf -v bench_all %q "${DROPTRACE_BENCH_ALL:-}"
 	printf -v bench_path %q "${DROPTRACE_BENCH_PATH:-}"
+	local bench_env="" v
+	for v in DROPTRACE_BENCH_ROUNDS DROPTRACE_BENCH_WINDOWS DROPTRACE_BENCH_TRACERS DROPTRACE_VM_ICOUNT; do
+		[[ -n ${!v:-} ]] && bench_env+=" $v=$(printf %q "${!v}")"
+	done
 	cat >"$out" <<EOF
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
-export PATH=/bin HOME=/root TMPDIR=/tmp DROPTRACE_VM=1 CI=$ci DROPTRACE_BENCH_ALL=$bench_all DROPTRACE_BENCH_PATH=$bench_path
+export PATH=/bin HOME=/root TMPDIR=/tmp DROPTRACE_VM=1 CI=$ci DROPTRACE_BENCH_ALL=$bench_all DROPTRACE_BENCH_PATH=$bench_path$bench_env
 mkdir -p /proc /sys /dev /tmp /root
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -315,8 +326,15 @@ boot() {
 	local vmlinuz=$1 initrd=$2 console=$3 series=$4
 	local rc=0 qemu
 	read -ra qemu <<<"$(qemu_of "$5")"
+	local accel=(-accel tcg,thread=multi)
+	if [[ -n ${DROPTRACE_VM_ICOUNT:-} ]]; then
+		# Without cmpxchg16b: qemu's single-threaded TCG double-faulted
+		# in SLUB's cmpxchg16b once under icount (6.12 guest).
+		qemu[-1]+=",-cx16"
+		accel=(-accel tcg,thread=single -icount "shift=$DROPTRACE_VM_ICOUNT,sleep=off")
+	fi
 	timeout --kill-after=10 "$timeout_s" "${qemu[@]}" \
-		-accel tcg,thread=multi -m 1024 -smp 2 \
+		"${accel[@]}" -m 1024 -smp 2 \
 		-nographic -no-reboot \
 		-kernel "$vmlinuz" -initrd "$initrd" \
 		-append "console=$(console_of "$5") quiet panic=-1" </dev/null 2>&1 |

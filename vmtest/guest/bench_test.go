@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -107,7 +108,16 @@ const benchWindow = time.Second
 // turns (floor, droptrace, pwru, then pwru, droptrace, floor, ...), so
 // that the host's drift does not favour one; make bench reports medians,
 // and each tracer's ratios over the floor's of the same round.
-const benchRounds = 3
+// DROPTRACE_BENCH_ROUNDS sets another number.
+var benchRounds = envInt("DROPTRACE_BENCH_ROUNDS", 3)
+
+// envInt is the positive number in the environment variable name, or def.
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
 
 // TestBenchPath measures, per backend, UDP packets/s and TCP throughput
 // over loopback with no tracer, with empty programs on the probes --trace
@@ -139,6 +149,12 @@ func TestBenchPath(t *testing.T) {
 		tracers := []benchTracer{floorTracer(b, funcs), droptraceTracer(b, funcs)}
 		if havePwru && b != attach.BackendFentry {
 			tracers = append(tracers, pwruTracer(b, funcs))
+		}
+		// DROPTRACE_BENCH_TRACERS, a regex, measures only the tracers
+		// it matches (to look at one change's cost).
+		if only := os.Getenv("DROPTRACE_BENCH_TRACERS"); only != "" {
+			re := regexp.MustCompile(only)
+			tracers = slices.DeleteFunc(tracers, func(tr benchTracer) bool { return !re.MatchString(tr.name) })
 		}
 		// A subtest per backend, so that one can be measured alone
 		// (--run TestBenchPath/kprobe-multi).
@@ -378,7 +394,8 @@ func bpfPrograms() map[ebpf.ProgramID]progStats {
 // measurement: the median of five is less at the mercy of a window or
 // two the host's other guests slowed down (TCP over loopback under TCG
 // moves by 20% from one window to the next).
-const benchWindows = 5
+// DROPTRACE_BENCH_WINDOWS sets another number.
+var benchWindows = envInt("DROPTRACE_BENCH_WINDOWS", 5)
 
 // rates measures UDP packets/s and TCP bytes/s, each the median of
 // benchWindows windows taken in turns.
