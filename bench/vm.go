@@ -35,10 +35,10 @@ func (b *bench) vmPath() error {
 	switch b.o.vmClock {
 	case "icount":
 		// Guest time counts instructions, 4 ns each, whatever the
-		// host's load: a ratio moves by about 1% from one round to
-		// the next, so two rounds of three windows are enough.
-		cmd.Env = append(cmd.Env, "DROPTRACE_VM_ICOUNT=2", "DROPTRACE_BENCH_ROUNDS=2", "DROPTRACE_BENCH_WINDOWS=3")
-		b.vmClock = "qemu -icount: guest time counts the instructions the guest runs (4 ns each), so the host's load does not move the ratios; times are guest times"
+		// host's load, on one vCPU, so that a tracer's every
+		// instruction (and its reader's) comes out of the traffic's.
+		cmd.Env = append(cmd.Env, "DROPTRACE_VM_ICOUNT=2", "DROPTRACE_VM_SMP=1", "DROPTRACE_BENCH_ROUNDS=2", "DROPTRACE_BENCH_WINDOWS=3")
+		b.vmClock = "qemu -icount on one vCPU: guest time counts the instructions the guest runs (4 ns each), so the host's load does not move the figures; times are guest times"
 	case "host":
 		b.vmClock = "the host's clock: the ratios move with the host's load"
 	}

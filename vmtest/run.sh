@@ -26,10 +26,12 @@
 #   DROPTRACE_BENCH_ROUNDS, DROPTRACE_BENCH_WINDOWS, DROPTRACE_BENCH_TRACERS
 #                       passed through: TestBenchPath's rounds, windows per
 #                       figure and tracers (a regex), when set
-#   DROPTRACE_VM_ICOUNT  when set, qemu counts instructions (-icount
+#   DROPTRACE_VM_ICOUNT when set, qemu counts instructions (-icount
 #                       shift=VALUE,sleep=off, one TCG thread): guest time
 #                       then follows the instructions the guest runs, not
 #                       the host's load, so timings are reproducible
+#   DROPTRACE_VM_SMP    with DROPTRACE_VM_ICOUNT, the number of vCPUs
+#                       (default 2)
 #
 # Exit status: 0 when every kernel passed, 1 when one failed, 2 on a usage
 # error.
@@ -326,15 +328,16 @@ boot() {
 	local vmlinuz=$1 initrd=$2 console=$3 series=$4
 	local rc=0 qemu
 	read -ra qemu <<<"$(qemu_of "$5")"
-	local accel=(-accel tcg,thread=multi)
+	local accel=(-accel tcg,thread=multi) smp=2
 	if [[ -n ${DROPTRACE_VM_ICOUNT:-} ]]; then
 		# Without cmpxchg16b: qemu's single-threaded TCG double-faulted
 		# in SLUB's cmpxchg16b once under icount (6.12 guest).
 		qemu[-1]+=",-cx16"
 		accel=(-accel tcg,thread=single -icount "shift=$DROPTRACE_VM_ICOUNT,sleep=off")
+		smp=${DROPTRACE_VM_SMP:-$smp}
 	fi
 	timeout --kill-after=10 "$timeout_s" "${qemu[@]}" \
-		"${accel[@]}" -m 1024 -smp 2 \
+		"${accel[@]}" -m 1024 -smp "$smp" \
 		-nographic -no-reboot \
 		-kernel "$vmlinuz" -initrd "$initrd" \
 		-append "console=$(console_of "$5") quiet panic=-1" </dev/null 2>&1 |

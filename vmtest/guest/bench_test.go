@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -179,6 +181,7 @@ type benchTracer struct {
 }
 
 func benchOne(t *testing.T, series string, b attach.Backend, tr benchTracer, round int) {
+	settle()
 	baseU, baseT := rates(t)
 	began := time.Now()
 	stop, err := tr.start()
@@ -187,6 +190,7 @@ func benchOne(t *testing.T, series string, b attach.Backend, tr benchTracer, rou
 		return
 	}
 	ready := time.Since(began)
+	settle()
 	u, tc := rates(t)
 	label := fmt.Sprintf("backend=%s tracer=%s round=%d", b, tr.name, round)
 	bpfNs, bpfRuns := bpfPer(t, label, "udp", udpRate, 1)
@@ -198,9 +202,19 @@ func benchOne(t *testing.T, series string, b attach.Backend, tr benchTracer, rou
 		t.Errorf("%s %s: stopping: %v", b, tr.name, err)
 	}
 	detach := time.Since(began)
+	settle()
 	afterU, afterT := rates(t)
 	fmt.Printf("DROPTRACE-BENCH-PATH kernel=%s backend=%s tracer=%s round=%d udp_ratio=%.3f tcp_ratio=%.3f ready_ms=%d detach_ms=%d udp_pps=%.0f tcp_mbps=%.0f bpf_ns_per_udp=%.0f bpf_runs_per_udp=%.1f bpf_ns_per_tcp64k=%.0f bpf_runs_per_tcp64k=%.1f timings=%s\n",
 		series, b, tr.name, round, u/((baseU+afterU)/2), tc/((baseT+afterT)/2), ready.Milliseconds(), detach.Milliseconds(), u, tc*8/1e6, bpfNs, bpfRuns, bpfTCPNs, bpfTCPRuns, timings)
+}
+
+// settle collects this process's garbage before a measurement, so that
+// no window pays for what an earlier step left (droptrace runs in this
+// process: reading BTF leaves tens of MB behind; with one vCPU the
+// collector's work would come out of the traffic's time).
+func settle() {
+	runtime.GC()
+	debug.FreeOSMemory()
 }
 
 func floorTracer(b attach.Backend, funcs *regexp.Regexp) benchTracer {
@@ -415,8 +429,17 @@ func median(v []float64) float64 {
 	return v[len(v)/2]
 }
 
-// udpRate sends 64-byte datagrams over loopback for benchWindow and
-// returns the datagrams received per second.
+// udpWindow is how many datagrams udpRate has in flight at most: few
+// enough that the socket never drops one (64-byte datagrams, about 1 KiB
+// of buffer each, in the default 208 KiB), so every datagram costs its
+// whole path, and the rate does not hang on which of sender and receiver
+// the scheduler favours (a sender left to run floods the socket and the
+// rate becomes the receiver's share of the CPU).
+const udpWindow = 64
+
+// udpRate sends 64-byte datagrams over loopback for benchWindow, at most
+// udpWindow not yet received, and returns the datagrams received per
+// second.
 func udpRate(t *testing.T) float64 {
 	t.Helper()
 	rc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -429,6 +452,8 @@ func udpRate(t *testing.T) float64 {
 		t.Fatal(err)
 	}
 	defer sc.Close()
+	// The receiver hands back a credit per udpWindow/2 datagrams.
+	credits := make(chan struct{}, 4)
 	got := make(chan int, 1)
 	go func() {
 		n, buf := 0, make([]byte, 64)
@@ -438,12 +463,29 @@ func udpRate(t *testing.T) float64 {
 				return
 			}
 			n++
+			if n%(udpWindow/2) == 0 {
+				select {
+				case credits <- struct{}{}:
+				default:
+				}
+			}
 		}
 	}()
 	msg := make([]byte, 64)
 	start := time.Now()
-	for time.Since(start) < benchWindow {
-		sc.Write(msg)
+	for sent := 0; time.Since(start) < benchWindow; {
+		for range udpWindow / 2 {
+			sc.Write(msg)
+		}
+		sent += udpWindow / 2
+		if sent >= udpWindow {
+			// Wait for the receiver to catch up; a datagram lost
+			// anyway must not stop the window.
+			select {
+			case <-credits:
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
 	}
 	el := time.Since(start)
 	rc.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
