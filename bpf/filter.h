@@ -124,9 +124,11 @@ static __always_inline bool tuple_filter_on(void)
  * addresses, l4proto and ports. */
 static __always_inline bool tuple_matches(const struct event *ev)
 {
+	__be16 port = filters.port; /* one load, not three */
+
 	if (filters.proto && ev->l4proto != filters.proto)
 		return false;
-	if (filters.port && ev->sport != filters.port && ev->dport != filters.port)
+	if (port && ev->sport != port && ev->dport != port)
 		return false;
 	if (filters.src_family &&
 	    !addr_matches(ev, ev->saddr, filters.src_family, filters.src_addr, filters.src_mask))

@@ -59,10 +59,11 @@ static __always_inline void read_ports(struct event *ev, unsigned char *l4)
 	if (!has_ports(ev->l4proto))
 		return;
 	if (can_cast()) {
-		const struct udphdr *uh = pkt_cast(l4, struct udphdr);
+		/* Both ports in one load: the first is the low half (bpfel). */
+		__u32 w = pkt_cast(l4, struct in_addr)->s_addr;
 
-		ev->sport = uh->source;
-		ev->dport = uh->dest;
+		ev->sport = (__be16)w;
+		ev->dport = (__be16)(w >> 16);
 		return;
 	}
 	if (bpf_probe_read_kernel(ports, sizeof(ports), l4))
