@@ -141,6 +141,10 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 		summarize_drop(skb, location, reason, direct);
 		return 0;
 	}
+	if (quick_reject(skb, direct)) {
+		forget_nft(skb);
+		return 0;
+	}
 	buf = bpf_map_lookup_elem(&scratch, &zero);
 	if (!buf)
 		return 0;

@@ -120,15 +120,27 @@ static __always_inline bool tuple_filter_on(void)
 	return filters.proto || filters.port || filters.src_family || filters.dst_family;
 }
 
+/* proto_matches and port_matches are the filters on the transport
+ * protocol and port, for tuple_matches and quick_reject (skb.h). */
+static __always_inline bool proto_matches(__u8 l4proto)
+{
+	return !filters.proto || l4proto == filters.proto;
+}
+
+static __always_inline bool port_matches(__be16 sport, __be16 dport)
+{
+	__be16 port = filters.port; /* one load, not three */
+
+	return !port || sport == port || dport == port;
+}
+
 /* tuple_matches checks the filters on the packet's headers: ev's family,
  * addresses, l4proto and ports. */
 static __always_inline bool tuple_matches(const struct event *ev)
 {
-	__be16 port = filters.port; /* one load, not three */
-
-	if (filters.proto && ev->l4proto != filters.proto)
+	if (!proto_matches(ev->l4proto))
 		return false;
-	if (port && ev->sport != port && ev->dport != port)
+	if (!port_matches(ev->sport, ev->dport))
 		return false;
 	if (filters.src_family &&
 	    !addr_matches(ev, ev->saddr, filters.src_family, filters.src_addr, filters.src_mask))

@@ -269,7 +269,7 @@ static __always_inline int on_skb(void *ctx, struct sk_buff *skb, bool func, boo
 	if (!skb || (!start && !live))
 		return 0;
 	gen = path_of_skb(skb, key, direct);
-	if (!gen && !start)
+	if (!gen && (!start || quick_reject(skb, direct)))
 		return 0;
 	te = scratch_event();
 	if (!te)
@@ -306,7 +306,7 @@ static __always_inline int on_end(void *ctx, struct sk_buff *skb, __u8 kind, __u
 	if (!skb || (kind == EVENT_CONSUME && !live))
 		return 0;
 	gen = path_of_skb(skb, key, true);
-	if (!gen && kind == EVENT_CONSUME)
+	if (!gen && (kind == EVENT_CONSUME || quick_reject(skb, true)))
 		return 0;
 	te = scratch_event();
 	if (!te)
