@@ -29,6 +29,9 @@ type Path struct {
 	Count    int
 	Duration time.Duration
 	Metrics  Metrics
+	// Attached, if not nil, is called once every probe is attached
+	// (cmd/droptrace starts reading the drop reasons' names then).
+	Attached func()
 }
 
 // Run attaches the probes and reports paths until ctx ends.
@@ -54,6 +57,9 @@ func (p *Path) Run(ctx context.Context) error {
 	}
 	defer ClosePath(p.Stderr, pt)
 	AnnouncePath(p.Stderr, pt, p.Tracer.Filter)
+	if p.Attached != nil {
+		p.Attached()
+	}
 	if err := ctx.Err(); err != nil {
 		return nil // interrupted while attaching: Close detaches
 	}

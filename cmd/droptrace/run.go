@@ -32,14 +32,27 @@ func run(ctx context.Context, cfg *config) error {
 	if err != nil {
 		return fmt.Errorf("reading kernel BTF: %w", err)
 	}
-	reasons, err := kernel.DropReasonsFrom(kspec)
-	if err != nil {
-		return fmt.Errorf("reading drop reasons from kernel BTF: %w", err)
+	// Path tracing takes no reason filter and names a reason only at a
+	// path's drop: it reads the reasons once its probes are attached.
+	var namer tracer.ReasonNamer
+	var lazy *kernel.LazyDropReasons
+	var lookup filter.ReasonLookup
+	if cfg.trace.enabled && !cfg.listReasons {
+		lazy = kernel.NewLazyDropReasons(kspec, func(err error) {
+			fmt.Fprintf(os.Stderr, "droptrace: reading drop reasons from kernel BTF: %v; reasons are shown as numbers\n", err)
+		})
+		namer = lazy
+	} else {
+		reasons, err := kernel.DropReasonsFrom(kspec)
+		if err != nil {
+			return fmt.Errorf("reading drop reasons from kernel BTF: %w", err)
+		}
+		if cfg.listReasons {
+			return explain.WriteList(os.Stdout, reasons.Names())
+		}
+		namer, lookup = reasons, reasons
 	}
-	if cfg.listReasons {
-		return explain.WriteList(os.Stdout, reasons.Names())
-	}
-	spec, err := filter.Parse(cfg.filters, reasons)
+	spec, err := filter.Parse(cfg.filters, lookup)
 	if err != nil {
 		return err
 	}
@@ -56,7 +69,7 @@ func run(ctx context.Context, cfg *config) error {
 	if err != nil {
 		return err
 	}
-	dec := tracer.NewDecoder(syms, reasons)
+	dec := tracer.NewDecoder(syms, namer)
 	metrics := session.Metrics{Addr: cfg.metricsAddr, Version: version}
 	switch {
 	case cfg.trace.listFuncs:
@@ -68,6 +81,7 @@ func run(ctx context.Context, cfg *config) error {
 			Backend: cfg.trace.backend, Stdout: stdout, Stderr: os.Stderr,
 			Outputs: &output.Set{Format: cfg.output, Mode: output.ModePath, Stdout: stdout, Colour: session.IsTerminal(os.Stdout)},
 			Count:   cfg.count, Duration: cfg.duration, Metrics: metrics,
+			Attached: lazy.Start,
 		}
 		return p.Run(ctx)
 	}
