@@ -79,17 +79,12 @@ struct ipv4_head {
 	__be16 ports[2];
 };
 
-/* addrs_wanted says whether a parse for reads (enum reads) reads the
- * addresses: always but to run the filters (READ_FILTER), which read them
- * only when one filters on an address. */
-#define addrs_wanted(reads) ((reads) != READ_FILTER || filters.src_family || filters.dst_family)
-
-/* parse_ipv4 fills ev from the IPv4 header ip found at nh, the addresses
- * only with addrs. ports are the four bytes after a header without
- * options when the caller read them already, else NULL. It returns the
- * offset of the transport header from nh, 0 when there is none to read. */
+/* parse_ipv4 fills ev from the IPv4 header ip found at nh. ports are the
+ * four bytes after a header without options when the caller read them
+ * already, else NULL. It returns the offset of the transport header from
+ * nh, 0 when there is none to read. */
 static __always_inline __u32 parse_ipv4(struct event *ev, unsigned char *nh,
-					const struct iphdr *ip, const __be16 *ports, bool addrs)
+					const struct iphdr *ip, const __be16 *ports)
 {
 	__u8 ihl = ip->ihl;
 
@@ -97,10 +92,8 @@ static __always_inline __u32 parse_ipv4(struct event *ev, unsigned char *nh,
 		return 0;
 	ev->family = 4;
 	ev->l4proto = ip->protocol;
-	if (addrs) {
-		ev->saddr[0] = ip->saddr;
-		ev->daddr[0] = ip->daddr;
-	}
+	ev->saddr[0] = ip->saddr;
+	ev->daddr[0] = ip->daddr;
 	/* Only the first fragment carries the transport header. */
 	if (ip->frag_off & bpf_htons(IP_OFFSET_MASK) || !has_ports(ev->l4proto))
 		return 0;
@@ -134,10 +127,9 @@ static __always_inline bool read_ext(struct frag_hdr *x, unsigned char *p)
 	return !bpf_probe_read_kernel(x, sizeof(*x), p);
 }
 
-/* parse_ipv6 fills ev from the IPv6 header at nh, the addresses only
- * with addrs, and returns the offset of the transport header from nh, 0
- * when there is none to read. */
-static __always_inline __u32 parse_ipv6(struct event *ev, unsigned char *nh, bool addrs)
+/* parse_ipv6 fills ev from the IPv6 header at nh and returns the offset
+ * of the transport header from nh, 0 when there is none to read. */
+static __always_inline __u32 parse_ipv6(struct event *ev, unsigned char *nh)
 {
 	const struct ipv6hdr *ip;
 	struct ipv6hdr copy;
@@ -154,10 +146,8 @@ static __always_inline __u32 parse_ipv6(struct event *ev, unsigned char *nh, boo
 	if (ip->version != 6)
 		return 0;
 	ev->family = 6;
-	if (addrs) {
-		__builtin_memcpy(ev->saddr, ip->saddr, 16);
-		__builtin_memcpy(ev->daddr, ip->daddr, 16);
-	}
+	__builtin_memcpy(ev->saddr, ip->saddr, 16);
+	__builtin_memcpy(ev->daddr, ip->daddr, 16);
 	ev->l4proto = ip->nexthdr;
 #pragma unroll
 	for (int i = 0; i < IPV6_MAX_EXT_HDRS; i++) {
@@ -248,10 +238,9 @@ static __always_inline struct net_device *read_dev(struct sk_buff *skb, struct e
 	return read_dev_opt(skb, ev, direct, true);
 }
 
-/* parse_skb_addrs fills the tuple of ev from the skb's headers, located
- * in h, the addresses only with addrs. */
-static __always_inline void parse_skb_addrs(struct sk_buff *skb, struct event *ev,
-					    struct headers *h, bool direct, bool addrs)
+/* parse_skb fills the tuple of ev from the skb's headers, located in h. */
+static __always_inline void parse_skb(struct sk_buff *skb, struct event *ev, struct headers *h,
+				      bool direct)
 {
 	struct ipv4_head hd;
 	unsigned char *nh;
@@ -272,24 +261,17 @@ static __always_inline void parse_skb_addrs(struct sk_buff *skb, struct event *e
 		__u8 version = ip->version;
 
 		if (version == 4)
-			h->l4 = parse_ipv4(ev, nh, ip, NULL, addrs);
+			h->l4 = parse_ipv4(ev, nh, ip, NULL);
 		else if (version == 6)
-			h->l4 = parse_ipv6(ev, nh, addrs);
+			h->l4 = parse_ipv6(ev, nh);
 		return;
 	}
 	if (bpf_probe_read_kernel(&hd, sizeof(hd), nh))
 		return;
 	if (hd.ip.version == 4)
-		h->l4 = parse_ipv4(ev, nh, &hd.ip, hd.ports, addrs);
+		h->l4 = parse_ipv4(ev, nh, &hd.ip, hd.ports);
 	else if (hd.ip.version == 6)
-		h->l4 = parse_ipv6(ev, nh, addrs);
-}
-
-/* parse_skb fills the tuple of ev from the skb's headers, located in h. */
-static __always_inline void parse_skb(struct sk_buff *skb, struct event *ev, struct headers *h,
-				      bool direct)
-{
-	parse_skb_addrs(skb, ev, h, direct, true);
+		h->l4 = parse_ipv6(ev, nh);
 }
 
 /* read_tcp_flags sets ev's TCP flags, byte 13 of the TCP header that
@@ -342,18 +324,16 @@ static __always_inline __u8 l4proto_of(struct sk_buff *skb, struct event *ev, bo
 	if (!is_ipv6_ext(proto))
 		return proto;
 	ev->l4proto = 0;
-	parse_ipv6(ev, nh, true);
+	parse_ipv6(ev, nh);
 	return ev->l4proto;
 }
 
 /* reads says what match() reads of an skb. It is a constant at every call,
  * so each program keeps only the reads it needs. */
 enum reads {
-	READ_EVENT,  /* for an event: the place with the device name, the tuple */
-	READ_KEY,    /* for a summary key: the place, the IP protocol only */
-	READ_FILTER, /* only what the filters given read, to reject a packet
-		      * before anything else is read */
-	READ_NONE,   /* nothing: the caller filled ev (from a socket) */
+	READ_EVENT, /* for an event: the place with the device name, the tuple */
+	READ_KEY,   /* for a summary key: the place, the IP protocol only */
+	READ_NONE,  /* nothing: the caller filled ev (from a socket) */
 };
 
 /* read_place fills ev's netns and device; the device's name only for an
@@ -361,9 +341,8 @@ enum reads {
 static __always_inline void read_place(struct sk_buff *skb, struct event *ev, bool direct,
 				       enum reads reads)
 {
-	if (reads == READ_NONE || (reads == READ_FILTER && !place_filter_on()))
-		return;
-	read_dev_opt(skb, ev, direct, reads == READ_EVENT || filters.ifname_on);
+	if (reads != READ_NONE)
+		read_dev_opt(skb, ev, direct, reads == READ_EVENT || filters.ifname_on);
 }
 
 /* read_tuple fills ev's tuple: all of it for an event or a filter on it,
@@ -371,8 +350,8 @@ static __always_inline void read_place(struct sk_buff *skb, struct event *ev, bo
 static __always_inline void read_tuple(struct sk_buff *skb, struct event *ev, struct headers *h,
 				       bool direct, enum reads reads, bool filtering)
 {
-	if (reads == READ_EVENT || (reads != READ_NONE && filtering))
-		parse_skb_addrs(skb, ev, h, direct, addrs_wanted(reads));
+	if (reads == READ_EVENT || (reads == READ_KEY && filtering))
+		parse_skb(skb, ev, h, direct);
 	else if (reads == READ_KEY)
 		ev->l4proto = l4proto_of(skb, ev, direct);
 }

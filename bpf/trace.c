@@ -160,29 +160,17 @@ static __always_inline __u64 path_of_skb(struct sk_buff *skb, __u64 key, bool di
 	return e->gen;
 }
 
-/* untracked_matches runs the filters on an skb no path holds, reading
- * into ev only what they need: an skb that does not match costs the few
- * loads of the filters given (a port filter: the header offsets, the IP
- * version, protocol, fragment offset and ports), not every field a step
- * reports. */
-static __always_inline bool untracked_matches(struct sk_buff *skb, struct event *ev,
-					      struct headers *h, bool direct)
-{
-	return match(skb, ev, h, direct, true, READ_FILTER);
-}
-
 /* step_matches reads what a step reports of skb and says whether it may
- * be reported: an untracked skb (gen 0) passed the filters already
- * (untracked_matches). With cfg_check_head a tracked one must still pass
- * the filters on its headers (addresses, ports, protocol, expression),
- * else it is another skb at a reused address; the filters on the place
- * (netns, device) are not run again, as a path crosses namespaces and
- * devices. */
+ * be reported: an untracked skb (gen 0) must pass the filters. With
+ * cfg_check_head a tracked one must still pass the filters on its headers
+ * (addresses, ports, protocol, expression), else it is another skb at a
+ * reused address; the filters on the place (netns, device) are not run
+ * again, as a path crosses namespaces and devices. */
 static __always_inline bool step_matches(struct sk_buff *skb, struct event *ev,
 					 struct headers *h, bool direct, __u64 gen)
 {
 	if (!gen || !cfg_check_head)
-		return match(skb, ev, h, direct, false, READ_EVENT);
+		return match(skb, ev, h, direct, !gen, READ_EVENT);
 	if (!match_tuple(skb, ev, h, direct, true, READ_EVENT))
 		return false;
 	read_place(skb, ev, direct, READ_EVENT);
@@ -274,8 +262,6 @@ static __always_inline int on_skb(void *ctx, struct sk_buff *skb, bool func, boo
 	te = scratch_event();
 	if (!te)
 		return 0;
-	if (!gen && !untracked_matches(skb, &te->ev, &h, direct))
-		return 0;
 	if (!step_matches(skb, &te->ev, &h, direct, gen)) {
 		if (gen) /* cfg_check_head: another skb at a reused address */
 			end_path(key);
@@ -310,8 +296,6 @@ static __always_inline int on_end(void *ctx, struct sk_buff *skb, __u8 kind, __u
 		return 0;
 	te = scratch_event();
 	if (!te)
-		return 0;
-	if (!gen && !untracked_matches(skb, &te->ev, &h, true))
 		return 0;
 	if (!step_matches(skb, &te->ev, &h, true, gen)) {
 		if (gen) /* cfg_check_head: another skb at a reused address */
