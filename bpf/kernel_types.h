@@ -204,12 +204,12 @@ struct frag_hdr {
 	__be32 identification;
 };
 
-/* TCP, UDP, SCTP and UDP-Lite all start with the two ports. */
 /* in_addr is read as any four bytes of a packet in one load. */
 struct in_addr {
 	__be32 s_addr;
 } __attribute__((preserve_access_index));
 
+/* TCP, UDP, SCTP and UDP-Lite all start with the two ports. */
 struct udphdr {
 	__be16 source;
 	__be16 dest;

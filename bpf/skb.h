@@ -51,6 +51,17 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 #define can_cast() (bpf_rdonly_cast != 0)
 #define pkt_cast(p, T) ((const T *)bpf_rdonly_cast((p), bpf_core_type_id_kernel(T)))
 
+/* cast_ports reads the two ports of a TCP/UDP-like header at l4 in one
+ * load, where the kernel has bpf_rdonly_cast: the first is the low half
+ * (bpfel). */
+static __always_inline void cast_ports(unsigned char *l4, __be16 *sport, __be16 *dport)
+{
+	__u32 w = pkt_cast(l4, struct in_addr)->s_addr;
+
+	*sport = (__be16)w;
+	*dport = (__be16)(w >> 16);
+}
+
 /* read_ports fills the ports of a TCP/UDP-like header at l4. */
 static __always_inline void read_ports(struct event *ev, unsigned char *l4)
 {
@@ -59,11 +70,7 @@ static __always_inline void read_ports(struct event *ev, unsigned char *l4)
 	if (!has_ports(ev->l4proto))
 		return;
 	if (can_cast()) {
-		/* Both ports in one load: the first is the low half (bpfel). */
-		__u32 w = pkt_cast(l4, struct in_addr)->s_addr;
-
-		ev->sport = (__be16)w;
-		ev->dport = (__be16)(w >> 16);
+		cast_ports(l4, &ev->sport, &ev->dport);
 		return;
 	}
 	if (bpf_probe_read_kernel(ports, sizeof(ports), l4))
@@ -413,13 +420,8 @@ static __always_inline bool quick_reject(struct sk_buff *skb, bool direct)
 		ihl = ip->ihl;
 		if (ihl >= 5) {
 			proto = ip->protocol;
-			if (!(ip->frag_off & bpf_htons(IP_OFFSET_MASK)) && has_ports(proto)) {
-				/* As read_ports: the first port is the low half. */
-				__u32 w = pkt_cast(h.head + h.nh + ihl * 4, struct in_addr)->s_addr;
-
-				sport = (__be16)w;
-				dport = (__be16)(w >> 16);
-			}
+			if (!(ip->frag_off & bpf_htons(IP_OFFSET_MASK)) && has_ports(proto))
+				cast_ports(h.head + h.nh + ihl * 4, &sport, &dport);
 		}
 	}
 	/* parse_skb leaves the protocol and ports 0 where it finds none. */

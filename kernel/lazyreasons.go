@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"fmt"
 	"sync"
 
 	"github.com/cilium/ebpf/btf"
@@ -37,7 +36,7 @@ func (l *LazyDropReasons) Start() {
 				if l.onErr != nil {
 					l.onErr(err)
 				}
-				return
+				r = &DropReasons{} // names every code UNKNOWN(0x...)
 			}
 			l.r = r
 		}()
@@ -49,8 +48,5 @@ func (l *LazyDropReasons) Start() {
 func (l *LazyDropReasons) Name(code uint32) string {
 	l.Start()
 	<-l.done
-	if l.r == nil {
-		return fmt.Sprintf("UNKNOWN(0x%x)", code)
-	}
 	return l.r.Name(code)
 }
