@@ -142,7 +142,12 @@ func readLoop(ctx context.Context, rds []ringReader, sl sleeper, detach func(), 
 			return err
 		}
 		if idle != nil {
+			// A stage hands events on when idle is called: the stop at
+			// --count may come back from there as well as from emit.
 			if err := idle(); err != nil {
+				if errors.Is(err, ErrStop) {
+					return nil
+				}
 				return err
 			}
 		}
