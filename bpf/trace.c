@@ -49,7 +49,7 @@
 #include "filter.h"
 #include "maps.h"
 #include "skb.h"
-#include "wake.h"
+#include "rings.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -89,13 +89,6 @@ struct {
 	__type(value, struct path_event);
 	__uint(max_entries, 1);
 } scratch SEC(".maps");
-
-/* events carries path events: one ring for all CPUs, so that an skb's steps
- * arrive in the order they happened even when it changes CPU. */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 23);
-} events SEC(".maps");
 
 /* path_entry is what tracked keeps of a live path: its generation and the
  * skb's data buffer when the path started (read only with cfg_check_head). */
@@ -229,15 +222,16 @@ static __always_inline int send(void *ctx, struct path_event *te, __u64 key, __u
 			te->stack_len = n;
 	}
 	count(STAT_SEEN);
-	/* User space polls, or sleeps (wake.h); see drop.c. Without
+	/* Each CPU writes its own ring (rings.h): a path that changes CPU is
+	 * put back in order by time in user space, where a shared ring cost
+	 * every step its lock and producer page from the other CPU. Without
 	 * --output-stack the record ends before the stack area: a step is a
 	 * third of the bytes to copy in the kernel and in user space, and
 	 * the ring holds three times as many. */
 	__u64 size = cfg_stack ? sizeof(*te) : __builtin_offsetof(struct path_event, stack);
 
-	if (bpf_ringbuf_output(&events, te, size, BPF_RB_NO_WAKEUP))
+	if (output_event(te, size, ev->cpu))
 		count(STAT_LOST);
-	wake_reader();
 	return 0;
 }
 

@@ -87,7 +87,7 @@ type TracePathEvent struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	TraceMapEvents             = "events"
+	TraceMapCpuEvents          = "cpu_events"
 	TraceMapReaderFlag         = "reader_flag"
 	TraceMapReasonExclude      = "reason_exclude"
 	TraceMapReasonFilter       = "reason_filter"
@@ -226,7 +226,7 @@ type TraceProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type TraceMapSpecs struct {
-	Events        *ebpf.MapSpec `ebpf:"events"`
+	CpuEvents     *ebpf.MapSpec `ebpf:"cpu_events"`
 	ReaderFlag    *ebpf.MapSpec `ebpf:"reader_flag"`
 	ReasonExclude *ebpf.MapSpec `ebpf:"reason_exclude"`
 	ReasonFilter  *ebpf.MapSpec `ebpf:"reason_filter"`
@@ -271,7 +271,7 @@ func (o *TraceObjects) Close() error {
 //
 // It can be passed to LoadTraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type TraceMaps struct {
-	Events        *ebpf.Map `ebpf:"events"`
+	CpuEvents     *ebpf.Map `ebpf:"cpu_events"`
 	ReaderFlag    *ebpf.Map `ebpf:"reader_flag"`
 	ReasonExclude *ebpf.Map `ebpf:"reason_exclude"`
 	ReasonFilter  *ebpf.Map `ebpf:"reason_filter"`
@@ -283,7 +283,7 @@ type TraceMaps struct {
 
 func (m *TraceMaps) Close() error {
 	return _TraceClose(
-		m.Events,
+		m.CpuEvents,
 		m.ReaderFlag,
 		m.ReasonExclude,
 		m.ReasonFilter,

@@ -28,6 +28,7 @@ type pathText struct {
 	next      int
 	line      []byte // reused, as in text
 	clock     clockText
+	cols      packetColsText
 }
 
 // NewPathText returns an event.Writer for path tracing: one line per step of an
@@ -60,7 +61,7 @@ func (p *pathText) Write(ev *event.Event) error {
 	}
 	b = padTo(b, start, 24)
 	b = append(b, ' ')
-	b = appendPacketCols(b, ev)
+	b = p.cols.append(b, ev)
 	b = append(b, ' ')
 	b = appendPathStep(b, ev)
 	for _, frame := range ev.Stack {

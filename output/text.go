@@ -75,6 +75,12 @@ func appendTextLine(b []byte, ev *event.Event, c *lineCache) []byte {
 // appendPacketCols appends the columns from NETNS to LEN that the text and
 // path lines share: "%-10s %-15s %-5s %-21s %1s %-21s %5s".
 func appendPacketCols(b []byte, ev *event.Event) []byte {
+	return appendLenCol(appendPlaceCols(b, ev), ev.Len)
+}
+
+// appendPlaceCols appends the columns from NETNS to DST and the space
+// before LEN.
+func appendPlaceCols(b []byte, ev *event.Event) []byte {
 	start := len(b)
 	b = appendNetns(b, ev.Netns, ev.Pod)
 	b = padTo(b, start, 10)
@@ -82,44 +88,70 @@ func appendPacketCols(b []byte, ev *event.Event) []byte {
 	b = appendCol(b, orDash(ev.Proto), 5)
 	b = append(b, ' ')
 	b = appendTuple(b, ev)
-	b = append(b, ' ')
-	var num [20]byte
-	n := strconv.AppendUint(num[:0], uint64(ev.Len), 10)
-	for i := len(n); i < 5; i++ {
-		b = append(b, ' ')
-	}
-	return append(b, n...)
+	return append(b, ' ')
 }
 
-// packetColsText keeps the columns from NETNS to LEN of the last line:
-// the events of a storm mostly share their namespace, device and flow,
-// and formatting the addresses costs more than the rest of a line.
+// appendLenCol appends the LEN column, "%5d".
+func appendLenCol(b []byte, n uint32) []byte {
+	var num [20]byte
+	d := strconv.AppendUint(num[:0], uint64(n), 10)
+	for i := len(d); i < 5; i++ {
+		b = append(b, ' ')
+	}
+	return append(b, d...)
+}
+
+// packetColsText keeps the columns from NETNS to DST of the last few
+// places and flows seen: the events of a storm mostly share their
+// namespace, device and flow, and formatting the addresses costs more
+// than the rest of a line. A few, not one: a path's steps cross two
+// namespaces and devices, and a connection's packets go both ways.
 type packetColsText struct {
-	key  packetColsKey
+	cols [placeCacheSize]placeCols
+	last int // the entry hit or filled last, tried first
+}
+
+const placeCacheSize = 8
+
+type placeCols struct {
+	key  placeKey
 	ok   bool
 	text []byte
 }
 
-// packetColsKey is what appendPacketCols prints. The pod is compared by
+// placeKey is what appendPlaceCols prints. The pod is compared by
 // pointer: a Pod is not changed once an event carries it (pods.Resolver
 // builds new ones for each snapshot).
-type packetColsKey struct {
+type placeKey struct {
 	pod           *event.Pod
 	netns         uint32
 	ifname, proto string
 	src, dst      netip.Addr
 	sport, dport  uint16
-	len           uint32
 }
 
+// append appends the columns from NETNS to LEN, as appendPacketCols.
 func (c *packetColsText) append(b []byte, ev *event.Event) []byte {
-	key := packetColsKey{pod: ev.Pod, netns: ev.Netns, ifname: ev.Ifname, proto: ev.Proto, src: ev.Src, dst: ev.Dst,
-		sport: ev.Sport, dport: ev.Dport, len: ev.Len}
-	if !c.ok || key != c.key {
-		c.key, c.ok = key, true
-		c.text = appendPacketCols(c.text[:0], ev)
+	key := placeKey{pod: ev.Pod, netns: ev.Netns, ifname: ev.Ifname, proto: ev.Proto, src: ev.Src, dst: ev.Dst,
+		sport: ev.Sport, dport: ev.Dport}
+	return appendLenCol(append(b, c.place(key, ev)...), ev.Len)
+}
+
+// place returns the columns of key, which are ev's. Those not kept are
+// formatted in the place of the entry after the last one used.
+func (c *packetColsText) place(key placeKey, ev *event.Event) []byte {
+	for i := range placeCacheSize {
+		j := (c.last + i) % placeCacheSize
+		if e := &c.cols[j]; e.ok && e.key == key {
+			c.last = j
+			return e.text
+		}
 	}
-	return append(b, c.text...)
+	c.last = (c.last + 1) % placeCacheSize
+	e := &c.cols[c.last]
+	e.key, e.ok = key, true
+	e.text = appendPlaceCols(e.text[:0], ev)
+	return e.text
 }
 
 // appendFlagsCol appends the FLAGS column, "%-5s" of the flags or "-".

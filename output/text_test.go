@@ -3,6 +3,7 @@ package output
 import (
 	"bytes"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -188,6 +189,32 @@ func TestClockText(t *testing.T) {
 		at := base.Add(time.Duration(ns))
 		if got, want := string(c.append(nil, at)), at.Format("15:04:05.000000"); got != want {
 			t.Errorf("%v: got %q, want %q", at, got, want)
+		}
+	}
+}
+
+// TestPacketColsCache checks the kept columns against formatting each
+// event afresh, over more places and flows than are kept, in an order
+// that revisits them, and with lengths that change at every event.
+func TestPacketColsCache(t *testing.T) {
+	pod := &event.Pod{Namespace: "shop", Name: "web"}
+	var places []event.Event
+	for i := range placeCacheSize + 4 {
+		ev := event.Event{Netns: uint32(4026531840 + i%3), Ifname: []string{"eth0", "veth1", ""}[i%3],
+			Proto: []string{"tcp", "udp"}[i%2], Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.AddrFrom4([4]byte{10, 0, 1, byte(i)}),
+			Sport: uint16(40000 + i), Dport: 5201}
+		if i%4 == 0 {
+			ev.Pod = pod
+		}
+		places = append(places, ev)
+	}
+	var c packetColsText
+	for n := range 200 {
+		ev := places[(n*7+n/5)%len(places)]
+		ev.Len = uint32(n * 37)
+		got, want := string(c.append(nil, &ev)), string(appendPacketCols(nil, &ev))
+		if got != want {
+			t.Fatalf("event %d: kept columns %q, formatted afresh %q", n, got, want)
 		}
 	}
 }

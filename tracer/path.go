@@ -43,22 +43,23 @@ type PathConfig struct {
 
 // PathTracer follows skbs through kernel functions and tracepoints.
 type PathTracer struct {
-	mu          sync.Mutex         // Plan.Skipped, while functions and tracepoints attach
-	base        *ebpf.Collection   // maps, and the kfree_skb/consume_skb programs
-	attach      *attach.Attachment // the function probes
-	tps         *attach.Attachment // the tracepoints, kfree_skb and consume_skb included
-	backend     attach.Backend
-	role        func(attach.Probe) attach.Role // each function's among those probed (attach.FuncRoles)
-	why         []string
-	tracepoints []string // index+1 is the probe id the tracepoint programs report
-	tpCookies   bool     // tracepoint programs take the probe id from the attach cookie (6.10+)
-	Plan        Plan
-	AttachTime  time.Duration
-	DetachTime  time.Duration // set by the first Detach that removed probes
-	Timings     Timings       // phases of OpenPath, Detach and Close
-	probes      int
-	syms        *kernel.Symbols
-	dec         *Decoder
+	mu         sync.Mutex         // Plan.Skipped, while functions and tracepoints attach
+	base       *ebpf.Collection   // maps, and the kfree_skb/consume_skb programs
+	rings      []*ebpf.Map        // one per CPU, in base's cpu_events
+	attach     *attach.Attachment // the function probes
+	tps        *attach.Attachment // the tracepoints, kfree_skb and consume_skb included
+	backend    attach.Backend
+	role       func(attach.Probe) attach.Role // each function's among those probed (attach.FuncRoles)
+	why        []string
+	steps      []string // the tracepoints' step names; index+1 is the probe id their programs report
+	tpCookies  bool     // tracepoint programs take the probe id from the attach cookie (6.10+)
+	Plan       Plan
+	AttachTime time.Duration
+	DetachTime time.Duration // set by the first Detach that removed probes
+	Timings    Timings       // phases of OpenPath, Detach and Close
+	probes     int
+	syms       *kernel.Symbols
+	dec        *Decoder
 }
 
 // Plan is what discovery found and attach did.
@@ -268,6 +269,7 @@ func (p *PathTracer) Close() error {
 	if p.base != nil {
 		t0 := time.Now()
 		p.base.Close()
+		closeAll(p.rings)
 		p.Timings.since("close-maps", t0)
 	}
 	return err
@@ -281,8 +283,8 @@ func (p *PathTracer) Stats() (seen, lost uint64, err error) {
 // Run reads events until ctx ends or emit returns ErrStop.
 func (p *PathTracer) Run(ctx context.Context, emit func(*event.Event) error, idle func() error) error {
 	decode := func(raw []byte, ev *event.Event) error {
-		return p.dec.DecodePath(raw, ev, p.tracepoints)
+		return p.dec.DecodePath(raw, ev, p.steps)
 	}
 	wake := wakeMaps{p.base.Maps[bpf.TraceMapReaderFlag], p.base.Maps[bpf.TraceMapWake]}
-	return readRings(ctx, []*ebpf.Map{p.base.Maps[bpf.TraceMapEvents]}, wake, func() { p.Detach() }, decode, emit, idle)
+	return readRings(ctx, p.rings, wake, func() { p.Detach() }, decode, emit, idle)
 }

@@ -19,9 +19,10 @@ var (
 	offStack    = int(unsafe.Offsetof(bpf.TracePathEvent{}.Stack))
 )
 
-// DecodePath fills ev from one path-tracing record. tracepoints names the
-// probe ids of tp_btf copies (id i+1 is tracepoints[i]).
-func (d *Decoder) DecodePath(raw []byte, ev *event.Event, tracepoints []string) error {
+// DecodePath fills ev from one path-tracing record. steps names the probe
+// ids of the tracepoint programs as a step's Func ("tp:NAME"; id i+1 is
+// steps[i]), made once so that no step builds its name.
+func (d *Decoder) DecodePath(raw []byte, ev *event.Event, steps []string) error {
 	// Without --output-stack the record ends where the stack would start.
 	if len(raw) < offStack {
 		return fmt.Errorf("short path event: %d bytes, want at least %d", len(raw), offStack)
@@ -36,7 +37,7 @@ func (d *Decoder) DecodePath(raw []byte, ev *event.Event, tracepoints []string) 
 	ev.Path = binary.NativeEndian.Uint64(raw[offPath:])
 	ip := binary.NativeEndian.Uint64(raw[offFuncIP:])
 	id := binary.NativeEndian.Uint32(raw[offProbeID:])
-	ev.Func = d.funcName(ip, id, ev.Kind, tracepoints)
+	ev.Func = d.funcName(ip, id, ev.Kind, steps)
 	n := int(binary.NativeEndian.Uint32(raw[offStackLen:])) / 8
 	ev.Stack = nil
 	for i := 0; i < n && offStack+8*i+8 <= len(raw); i++ {
@@ -63,13 +64,16 @@ func isTracingFrame(frame string) bool {
 	return strings.HasSuffix(frame, "[bpf]")
 }
 
-func (d *Decoder) funcName(ip uint64, id uint32, kind event.Kind, tracepoints []string) string {
+// TracepointStep is how a step at tracepoint name is named (event.Func).
+func TracepointStep(name string) string { return "tp:" + name }
+
+func (d *Decoder) funcName(ip uint64, id uint32, kind event.Kind, steps []string) string {
 	switch {
 	case ip != 0:
 		name, _, _ := strings.Cut(d.symbolize(ip), "+")
 		return name
-	case id > 0 && int(id) <= len(tracepoints):
-		return "tp:" + tracepoints[id-1]
+	case id > 0 && int(id) <= len(steps):
+		return steps[id-1]
 	case kind == event.KindDrop:
 		return "tp:kfree_skb"
 	case kind == event.KindConsume:

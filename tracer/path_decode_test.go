@@ -40,7 +40,7 @@ func TestDecodePath(t *testing.T) {
 		0xffffffffa0009000: "ip_rcv+0x2f",
 		0xffffffffa000a000: "nft_do_chain+0x4f0 [nf_tables]",
 	}
-	tracepoints := []string{"net_dev_queue", "netif_receive_skb"}
+	tracepoints := []string{TracepointStep("net_dev_queue"), TracepointStep("netif_receive_skb")}
 	tests := []struct {
 		name       string
 		kind       bpf.DropEventKind

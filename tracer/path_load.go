@@ -187,13 +187,20 @@ func (p *PathTracer) tracepointProgs(targets []attach.Probe) []string {
 
 // createMaps creates the shared maps, in the base collection.
 func (p *PathTracer) createMaps(spec *ebpf.CollectionSpec, kspec *btf.Spec, cache *btf.Cache) error {
+	// The rings are sized in spec itself: every program loaded later
+	// shares base's cpu_events, whose spec must match it.
+	rings, err := newRings(spec)
+	if err != nil {
+		return err
+	}
 	cs := spec.Copy()
 	cs.Programs = map[string]*ebpf.ProgramSpec{}
 	coll, err := ebpf.NewCollectionWithOptions(cs, ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kspec}, Cache: cache})
 	if err != nil {
+		closeAll(rings)
 		return fmt.Errorf("creating path maps: %w", err)
 	}
-	p.base = coll
+	p.base, p.rings = coll, rings
 	return nil
 }
 
@@ -347,6 +354,9 @@ func loadOne(spec *ebpf.CollectionSpec, vars map[string]*ebpf.VariableSpec, name
 	cs := &ebpf.CollectionSpec{Maps: map[string]*ebpf.MapSpec{}, Programs: map[string]*ebpf.ProgramSpec{name: ps}, Variables: vars, Types: spec.Types}
 	for n, m := range spec.Maps {
 		cs.Maps[n] = m.Copy()
+		if _, shared := repl[n]; shared {
+			cs.Maps[n].Contents = nil // the base filled it (the rings)
+		}
 	}
 	coll, err := ebpf.NewCollectionWithOptions(cs, ebpf.CollectionOptions{MapReplacements: repl, Programs: ebpf.ProgramOptions{KernelTypes: kspec}, Cache: cache})
 	if err != nil {
@@ -357,8 +367,8 @@ func loadOne(spec *ebpf.CollectionSpec, vars map[string]*ebpf.VariableSpec, name
 }
 
 // tracepointTargets lists the skb tracepoints but the two that end a
-// path, and names them in p.tracepoints: the probe id of
-// p.tracepoints[i] is i+1.
+// path, and names their steps in p.steps: the probe id of p.steps[i] is
+// i+1.
 func (p *PathTracer) tracepointTargets() []attach.Probe {
 	var targets []attach.Probe
 	for _, tp := range p.Plan.Tracepoints {
@@ -366,7 +376,7 @@ func (p *PathTracer) tracepointTargets() []attach.Probe {
 			continue
 		}
 		targets = append(targets, tp)
-		p.tracepoints = append(p.tracepoints, tp.Name)
+		p.steps = append(p.steps, TracepointStep(tp.Name))
 	}
 	return targets
 }
@@ -394,8 +404,9 @@ func (p *PathTracer) attachTracepoints(ctx context.Context, spec *ebpf.Collectio
 
 // probeID is the probe id of tracepoint name.
 func (p *PathTracer) probeID(name string) uint32 {
-	for i, n := range p.tracepoints {
-		if n == name {
+	step := TracepointStep(name)
+	for i, n := range p.steps {
+		if n == step {
 			return uint32(i + 1)
 		}
 	}

@@ -120,8 +120,10 @@ func readLoop(ctx context.Context, rds []ringReader, sl sleeper, detach func(), 
 			detach()
 			detached = true
 		}
+		// Records are held back for reorderSlack only to merge rings:
+		// one ring (path tracing) is handed on as it was written.
 		limit := uint64(monotonicNow()) - uint64(reorderSlack)
-		if done {
+		if done || len(qs) == 1 {
 			limit = math.MaxUint64
 		}
 		behind, got := false, false

@@ -223,6 +223,11 @@ func TestReadLoop(t *testing.T) {
 				}
 			},
 			want: []string{"1", "2", "idle", "detach", "3", "4", "5", "idle"}},
+		{name: "one ring is handed on at once, with nothing to merge",
+			rings: func() []*fakeRing {
+				return []*fakeRing{{recs: [][]byte{stamped(past(time.Second), 1), stamped(future, 2)}}}
+			},
+			want: []string{"1", "2", "idle", "detach", "idle"}},
 		{name: "events sent before detach returned are read",
 			rings: func() []*fakeRing { return []*fakeRing{{recs: [][]byte{stamped(past(time.Second), 1)}}, {}} },
 			detach: func(rings []*fakeRing) func() {

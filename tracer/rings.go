@@ -4,8 +4,6 @@ import (
 	"fmt"
 
 	"github.com/cilium/ebpf"
-
-	"github.com/droptrace/droptrace/bpf"
 )
 
 // Per-CPU ring sizes: together about ringsTotal, each between the bounds.
@@ -31,13 +29,14 @@ func ringSize(n int) uint32 {
 }
 
 // newRings creates a ring buffer per possible CPU and puts them in the
-// cpu_events map of spec, which the drop and TCP programs write to.
+// cpu_events map of spec (rings.h), which the drop, TCP and path
+// programs write to.
 func newRings(spec *ebpf.CollectionSpec) ([]*ebpf.Map, error) {
 	cpus, err := ebpf.PossibleCPU()
 	if err != nil {
 		return nil, fmt.Errorf("counting CPUs: %w", err)
 	}
-	outer := spec.Maps[bpf.DropMapCpuEvents]
+	outer := spec.Maps[ringsMap]
 	outer.MaxEntries = uint32(cpus)
 	outer.InnerMap.MaxEntries = ringSize(cpus)
 	rings := make([]*ebpf.Map, 0, cpus)
@@ -53,6 +52,9 @@ func newRings(spec *ebpf.CollectionSpec) ([]*ebpf.Map, error) {
 	}
 	return rings, nil
 }
+
+// ringsMap is the map of rings in every object that includes rings.h.
+const ringsMap = "cpu_events"
 
 func closeAll(maps []*ebpf.Map) {
 	for _, m := range maps {
