@@ -269,25 +269,37 @@ func (q *ringQueue) drain(rec *ringbuf.Record) (full bool, err error) {
 const recordRoom = 4096
 
 // reserve makes room for a record at the end of the buffer: it forgets
-// the records handed on, and grows the buffer only when that is not
-// enough.
+// the records handed on when they take as many bytes as those held back
+// (which forgetting moves), and grows the buffer when that is not enough.
 func (q *ringQueue) reserve() {
 	if cap(q.buf)-len(q.buf) >= recordRoom {
 		return
 	}
-	q.forget()
+	if handed, held := q.split(); handed >= held {
+		q.forget()
+	}
 	if cap(q.buf)-len(q.buf) < recordRoom {
 		q.buf = slices.Grow(q.buf, max(recordRoom, cap(q.buf)))
 	}
 }
 
-// compact forgets the records handed on once they are at least half of
-// the queue: moving the held-back ones to the front on every drain would
-// copy them again and again while they wait out reorderSlack.
+// compact forgets the records handed on when that moves few bytes: when
+// none are held back, or the held-back ones take at most a third of the
+// bytes forgotten. Records wait out reorderSlack across several drains;
+// moving them to the front at every drain copied each several times.
 func (q *ringQueue) compact() {
-	if q.next*2 >= len(q.recs) {
+	if handed, held := q.split(); held == 0 || handed >= 3*held {
 		q.forget()
 	}
+}
+
+// split returns the bytes of the records handed on and of those held.
+func (q *ringQueue) split() (handed, held int) {
+	if q.next == len(q.recs) {
+		return len(q.buf), 0
+	}
+	off := q.recs[q.next].off
+	return off, len(q.buf) - off
 }
 
 // forget drops the records handed on, moving the rest to the front.

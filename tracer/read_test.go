@@ -77,9 +77,19 @@ func TestHandOnMergesByTime(t *testing.T) {
 func TestCompactKeepsRecordBytes(t *testing.T) {
 	q := queue(1, 2, 3, 4)
 	q.next = 2
-	q.compact()
+	q.compact() // as many bytes held as handed on: not worth moving them
+	if q.next != 2 || len(q.recs) != 4 {
+		t.Fatalf("after compact: next %d, %d records; want 2, 4", q.next, len(q.recs))
+	}
+	q.forget()
 	if q.next != 0 || len(q.recs) != 2 {
-		t.Fatalf("after compact: next %d, %d records; want 0, 2", q.next, len(q.recs))
+		t.Fatalf("after forget: next %d, %d records; want 0, 2", q.next, len(q.recs))
+	}
+	// Three times the bytes held handed on: forgotten.
+	q3 := queue(1, 2, 3, 4, 5, 6, 7, 8)
+	q3.next = 6
+	if q3.compact(); q3.next != 0 || len(q3.recs) != 2 {
+		t.Fatalf("after compact of 6 handed on and 2 held: next %d, %d records; want 0, 2", q3.next, len(q3.recs))
 	}
 	for i, want := range []uint64{3, 4} {
 		r := q.recs[i]
