@@ -189,7 +189,7 @@ func (p *PathTracer) tracepointProgs(targets []attach.Probe) []string {
 func (p *PathTracer) createMaps(spec *ebpf.CollectionSpec, kspec *btf.Spec, cache *btf.Cache) error {
 	// The rings are sized in spec itself: every program loaded later
 	// shares base's cpu_events, whose spec must match it.
-	rings, err := newRings(spec)
+	rings, err := newRings(spec, bpf.TraceMapCpuEvents)
 	if err != nil {
 		return err
 	}

@@ -28,15 +28,15 @@ func ringSize(n int) uint32 {
 	return size
 }
 
-// newRings creates a ring buffer per possible CPU and puts them in the
-// cpu_events map of spec (rings.h), which the drop, TCP and path
-// programs write to.
-func newRings(spec *ebpf.CollectionSpec) ([]*ebpf.Map, error) {
+// newRings creates a ring buffer per possible CPU and puts them in
+// spec's map outerName (cpu_events in rings.h), which the drop, TCP and
+// path programs write to.
+func newRings(spec *ebpf.CollectionSpec, outerName string) ([]*ebpf.Map, error) {
 	cpus, err := ebpf.PossibleCPU()
 	if err != nil {
 		return nil, fmt.Errorf("counting CPUs: %w", err)
 	}
-	outer := spec.Maps[ringsMap]
+	outer := spec.Maps[outerName]
 	outer.MaxEntries = uint32(cpus)
 	outer.InnerMap.MaxEntries = ringSize(cpus)
 	rings := make([]*ebpf.Map, 0, cpus)
@@ -52,9 +52,6 @@ func newRings(spec *ebpf.CollectionSpec) ([]*ebpf.Map, error) {
 	}
 	return rings, nil
 }
-
-// ringsMap is the map of rings in every object that includes rings.h.
-const ringsMap = "cpu_events"
 
 func closeAll(maps []*ebpf.Map) {
 	for _, m := range maps {

@@ -96,7 +96,7 @@ func Open(cfg Config) (*Tracer, error) {
 	}
 	var rings []*ebpf.Map
 	if !cfg.Summary {
-		if rings, err = newRings(spec); err != nil {
+		if rings, err = newRings(spec, bpf.DropMapCpuEvents); err != nil {
 			return nil, explainPermission(err)
 		}
 	}
