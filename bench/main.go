@@ -32,6 +32,7 @@ type options struct {
 	eventSource string
 	liveCPUs    []int
 	profile     string
+	tcpCPU      int
 }
 
 func main() {
@@ -40,6 +41,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 8, "times each configuration is measured, interleaved")
 	flag.DurationVar(&o.window, "window", time.Second, "length of one storm slice (and of the other steps' measurements, at least 2s)")
 	flag.IntVar(&o.senders, "senders", 2, "storm sender threads")
+	flag.IntVar(&o.tcpCPU, "tcp-cpu", -1, "TCP step: run iperf3's client and server on this CPU (iperf3 -A), so the traffic keeps one CPU whether or not a tracer runs; default: where the scheduler puts them")
 	flag.StringVar(&o.traceArgs, "trace-args", "--trace --filter-port 5201", "droptrace arguments for the TCP path-tracing row")
 	flag.StringVar(&o.only, "only", "", "run only the steps whose names contain this (storm, TCP, event, BPF, VM)")
 	o.configs = regexp.MustCompile("")

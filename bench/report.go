@@ -52,7 +52,11 @@ func (b *bench) reportTCP(w io.Writer) {
 	if len(b.tcpRows) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\n| TCP throughput (iperf3 over veth, 2 s) | Gbit/s (median) | spread | vs no tracer (median of sandwiched ratios) | ratios (min–max) |\n|---|---:|---:|---:|---:|\n")
+	where := ""
+	if c := b.o.tcpCPU; c >= 0 {
+		where = fmt.Sprintf(", client and server on CPU %d", c)
+	}
+	fmt.Fprintf(w, "\n| TCP throughput (iperf3 over veth, 2 s%s) | Gbit/s (median) | spread | vs no tracer (median of sandwiched ratios) | ratios (min–max) |\n|---|---:|---:|---:|---:|\n", where)
 	for i, r := range b.tcpRows {
 		switch {
 		case r.note != "":

@@ -102,7 +102,11 @@ func (b *bench) tcpOnce(argv []string, ready string) (float64, error) {
 		defer time.Sleep(settle)
 		defer p.stop()
 	}
-	out, err := sh("ip", "netns", "exec", b.tp.client, "iperf3", "-c", b.tp.serverIP, "-t", "2", "-J")
+	args := []string{"ip", "netns", "exec", b.tp.client, "iperf3", "-c", b.tp.serverIP, "-t", "2", "-J"}
+	if c := b.o.tcpCPU; c >= 0 {
+		args = append(args, "-A", fmt.Sprintf("%d,%d", c, c))
+	}
+	out, err := sh(args[0], args[1:]...)
 	if err != nil {
 		return 0, err
 	}
