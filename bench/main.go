@@ -32,8 +32,11 @@ type options struct {
 	eventSource string
 	liveCPUs    []int
 	profile     string
-	tcpCPU      int
+	tcpCPUs     []int // the TCP step's runs: iperf3 on this CPU, or anyCPU
 }
+
+// anyCPU in tcpCPUs is a TCP run with iperf3 where the scheduler puts it.
+const anyCPU = -1
 
 func main() {
 	var o options
@@ -41,7 +44,22 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 8, "times each configuration is measured, interleaved")
 	flag.DurationVar(&o.window, "window", time.Second, "length of one storm slice (and of the other steps' measurements, at least 2s)")
 	flag.IntVar(&o.senders, "senders", 2, "storm sender threads")
-	flag.IntVar(&o.tcpCPU, "tcp-cpu", -1, "TCP step: run iperf3's client and server on this CPU (iperf3 -A), so the traffic keeps one CPU whether or not a tracer runs; default: where the scheduler puts them")
+	o.tcpCPUs = []int{anyCPU, 0}
+	flag.Func("tcp-cpu", "TCP step: where iperf3's client and server run, one TCP run each, comma separated: any (where the scheduler puts them) or a CPU (both on it, iperf3 -A: the traffic keeps one CPU whether or not a tracer runs) (default any,0)", func(v string) error {
+		o.tcpCPUs = nil
+		for _, f := range strings.Split(v, ",") {
+			if f == "any" {
+				o.tcpCPUs = append(o.tcpCPUs, anyCPU)
+				continue
+			}
+			n, err := strconv.Atoi(f)
+			if err != nil || n < 0 {
+				return fmt.Errorf("%q is neither any nor a CPU number", f)
+			}
+			o.tcpCPUs = append(o.tcpCPUs, n)
+		}
+		return nil
+	})
 	flag.StringVar(&o.traceArgs, "trace-args", "--trace --filter-port 5201", "droptrace arguments for the TCP path-tracing row")
 	flag.StringVar(&o.only, "only", "", "run only the steps whose names contain this (storm, TCP, event, BPF, VM)")
 	o.configs = regexp.MustCompile("")

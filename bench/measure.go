@@ -14,7 +14,7 @@ type bench struct {
 
 	storm   []stormRow
 	check   stormCheck
-	tcpRows []tcpRow
+	tcpRuns []tcpRun
 	events  []eventResult // the event-rate step, per drop source
 	costs   []costRow
 	vmRows  []vmPathRow

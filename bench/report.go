@@ -49,22 +49,21 @@ func (b *bench) reportStorm(w io.Writer) {
 }
 
 func (b *bench) reportTCP(w io.Writer) {
-	if len(b.tcpRows) == 0 {
-		return
-	}
-	where := ""
-	if c := b.o.tcpCPU; c >= 0 {
-		where = fmt.Sprintf(", client and server on CPU %d", c)
-	}
-	fmt.Fprintf(w, "\n| TCP throughput (iperf3 over veth, 2 s%s) | Gbit/s (median) | spread | vs no tracer (median of sandwiched ratios) | ratios (min–max) |\n|---|---:|---:|---:|---:|\n", where)
-	for i, r := range b.tcpRows {
-		switch {
-		case r.note != "":
-			fmt.Fprintf(w, "| %s | %s | | | |\n", r.name, r.note)
-		case i == 0:
-			fmt.Fprintf(w, "| %s | %.1f | %s | **1.00** | |\n", r.name, r.bps.median()/1e9, r.bps.spread())
-		default:
-			fmt.Fprintf(w, "| %s | %.1f | %s | **%.2f** | %s |\n", r.name, r.bps.median()/1e9, r.bps.spread(), r.ratios.median(), r.ratios.minMax())
+	for _, run := range b.tcpRuns {
+		where := ""
+		if run.cpu != anyCPU {
+			where = fmt.Sprintf(", client and server on CPU %d", run.cpu)
+		}
+		fmt.Fprintf(w, "\n| TCP throughput (iperf3 over veth, 2 s%s) | Gbit/s (median) | spread | vs no tracer (median of sandwiched ratios) | ratios (min–max) |\n|---|---:|---:|---:|---:|\n", where)
+		for i, r := range run.rows {
+			switch {
+			case r.note != "":
+				fmt.Fprintf(w, "| %s | %s | | | |\n", r.name, r.note)
+			case i == 0:
+				fmt.Fprintf(w, "| %s | %.1f | %s | **1.00** | |\n", r.name, r.bps.median()/1e9, r.bps.spread())
+			default:
+				fmt.Fprintf(w, "| %s | %.1f | %s | **%.2f** | %s |\n", r.name, r.bps.median()/1e9, r.bps.spread(), r.ratios.median(), r.ratios.minMax())
+			}
 		}
 	}
 }

@@ -10,6 +10,12 @@ import (
 	"github.com/droptrace/droptrace/tracer/attach"
 )
 
+// tcpRun is one run of the TCP step: iperf3 on cpu (or anyCPU).
+type tcpRun struct {
+	cpu  int
+	rows []tcpRow
+}
+
 type tcpRow struct {
 	name   string
 	argv   []string // the tracer's command; nil for no tracer
@@ -47,23 +53,38 @@ func (b *bench) tcpConfigs(backend attach.Backend) []tcpRow {
 
 // tcp measures iperf3 throughput over the veth pair, with no tracer and
 // with droptrace's path tracing when this build has it: with a filter that
-// matches nothing, and following the flow.
+// matches nothing, and following the flow; once per place of -tcp-cpu.
 func (b *bench) tcp() error {
+	for _, cpu := range b.o.tcpCPUs {
+		if cpu != anyCPU {
+			fmt.Fprintf(os.Stderr, "bench:  iperf3 on CPU %d\n", cpu)
+		}
+		rows, err := b.tcpAt(cpu)
+		if err != nil {
+			return err
+		}
+		b.tcpRuns = append(b.tcpRuns, tcpRun{cpu: cpu, rows: rows})
+	}
+	return nil
+}
+
+// tcpAt is one TCP run, with iperf3 on cpu (or anyCPU).
+func (b *bench) tcpAt(cpu int) ([]tcpRow, error) {
 	srv, err := startProc([]string{"ip", "netns", "exec", b.tp.server, "iperf3", "-s"}, "", time.Second, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer srv.stop()
 	backend, _, err := attach.ChooseBackend("ip_rcv")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rows := b.tcpConfigs(backend)
 	// Sandwiched: B T1 B T2 B ...; each traced run's ratio is over the
 	// mean of the untraced runs on either side of it.
-	prev, err := b.tcpOnce(nil, "")
+	prev, err := b.tcpOnce(nil, "", cpu)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rows[0].bps = append(rows[0].bps, prev)
 	for round := range b.o.rounds {
@@ -71,13 +92,13 @@ func (b *bench) tcp() error {
 			if rows[i].note != "" {
 				continue
 			}
-			bps, err := b.tcpOnce(rows[i].argv, rows[i].ready)
+			bps, err := b.tcpOnce(rows[i].argv, rows[i].ready, cpu)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			next, err := b.tcpOnce(nil, "")
+			next, err := b.tcpOnce(nil, "", cpu)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			rows[i].bps = append(rows[i].bps, bps)
 			rows[i].ratios = append(rows[i].ratios, bps/((prev+next)/2))
@@ -86,12 +107,12 @@ func (b *bench) tcp() error {
 			fmt.Fprintf(os.Stderr, "bench:   round %d %-55s %6.2f Gbit/s, %.2f of no tracer\n", round+1, rows[i].name, bps/1e9, rows[i].ratios[len(rows[i].ratios)-1])
 		}
 	}
-	b.tcpRows = rows
-	return nil
+	return rows, nil
 }
 
-// tcpOnce measures one iperf3 run, under the tracer argv unless nil.
-func (b *bench) tcpOnce(argv []string, ready string) (float64, error) {
+// tcpOnce measures one iperf3 run, under the tracer argv unless nil,
+// with iperf3 on cpu unless anyCPU.
+func (b *bench) tcpOnce(argv []string, ready string, cpu int) (float64, error) {
 	if argv != nil {
 		p, err := startProc(argv, ready, settle, false)
 		if err != nil {
@@ -103,8 +124,8 @@ func (b *bench) tcpOnce(argv []string, ready string) (float64, error) {
 		defer p.stop()
 	}
 	args := []string{"ip", "netns", "exec", b.tp.client, "iperf3", "-c", b.tp.serverIP, "-t", "2", "-J"}
-	if c := b.o.tcpCPU; c >= 0 {
-		args = append(args, "-A", fmt.Sprintf("%d,%d", c, c))
+	if cpu != anyCPU {
+		args = append(args, "-A", fmt.Sprintf("%d,%d", cpu, cpu))
 	}
 	out, err := sh(args[0], args[1:]...)
 	if err != nil {
