@@ -38,6 +38,24 @@ type options struct {
 // anyCPU in tcpCPUs is a TCP run with iperf3 where the scheduler puts it.
 const anyCPU = -1
 
+// parseCPUs reads a comma-separated list of CPU numbers, and of "any"
+// (anyCPU) where anyOK.
+func parseCPUs(v string, anyOK bool) ([]int, error) {
+	var cpus []int
+	for _, f := range strings.Split(v, ",") {
+		if anyOK && f == "any" {
+			cpus = append(cpus, anyCPU)
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q is not a CPU number", f)
+		}
+		cpus = append(cpus, n)
+	}
+	return cpus, nil
+}
+
 func main() {
 	var o options
 	flag.StringVar(&o.bin, "bin", "./droptrace", "droptrace binary to measure")
@@ -45,20 +63,9 @@ func main() {
 	flag.DurationVar(&o.window, "window", time.Second, "length of one storm slice (and of the other steps' measurements, at least 2s)")
 	flag.IntVar(&o.senders, "senders", 2, "storm sender threads")
 	o.tcpCPUs = []int{anyCPU, 0}
-	flag.Func("tcp-cpu", "TCP step: where iperf3's client and server run, one TCP run each, comma separated: any (where the scheduler puts them) or a CPU (both on it, iperf3 -A: the traffic keeps one CPU whether or not a tracer runs) (default any,0)", func(v string) error {
-		o.tcpCPUs = nil
-		for _, f := range strings.Split(v, ",") {
-			if f == "any" {
-				o.tcpCPUs = append(o.tcpCPUs, anyCPU)
-				continue
-			}
-			n, err := strconv.Atoi(f)
-			if err != nil || n < 0 {
-				return fmt.Errorf("%q is neither any nor a CPU number", f)
-			}
-			o.tcpCPUs = append(o.tcpCPUs, n)
-		}
-		return nil
+	flag.Func("tcp-cpu", "TCP step: where iperf3's client and server run, one TCP run each, comma separated: any (where the scheduler puts them) or a CPU (both on it, iperf3 -A: the traffic keeps one CPU whether or not a tracer runs) (default any,0)", func(v string) (err error) {
+		o.tcpCPUs, err = parseCPUs(v, true)
+		return err
 	})
 	flag.StringVar(&o.traceArgs, "trace-args", "--trace --filter-port 5201", "droptrace arguments for the TCP path-tracing row")
 	flag.StringVar(&o.only, "only", "", "run only the steps whose names contain this (storm, TCP, event, BPF, VM)")
@@ -76,16 +83,9 @@ func main() {
 	})
 	flag.StringVar(&o.eventSource, "event-source", "live,udp", "event-rate step: the drop sources, comma separated: live (XDP live frames, dropped as OTHERHOST), udp (the drop storm's datagrams, dropped by iptables)")
 	o.liveCPUs = []int{0}
-	flag.Func("live-cpus", "event-rate step: the CPUs the live-frames source makes drops on, comma separated (default 0: droptrace has the others)", func(v string) error {
-		o.liveCPUs = nil
-		for _, f := range strings.Split(v, ",") {
-			n, err := strconv.Atoi(f)
-			if err != nil {
-				return err
-			}
-			o.liveCPUs = append(o.liveCPUs, n)
-		}
-		return nil
+	flag.Func("live-cpus", "event-rate step: the CPUs the live-frames source makes drops on, comma separated (default 0: droptrace has the others)", func(v string) (err error) {
+		o.liveCPUs, err = parseCPUs(v, false)
+		return err
 	})
 	flag.IntVar(&o.eventAt, "event-at", 0, "event-rate step: measure this paced rate only, with no search (to compare builds side by side)")
 	flag.StringVar(&o.profile, "profile", "", "event-rate step: also write droptrace's CPU profile to this file (for go tool pprof)")
