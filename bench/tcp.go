@@ -55,11 +55,20 @@ func (b *bench) tcpConfigs(backend attach.Backend) []tcpRow {
 // with droptrace's path tracing when this build has it: with a filter that
 // matches nothing, and following the flow; once per place of -tcp-cpu.
 func (b *bench) tcp() error {
+	srv, err := startProc([]string{"ip", "netns", "exec", b.tp.server, "iperf3", "-s"}, "", time.Second, false)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	backend, _, err := attach.ChooseBackend("ip_rcv")
+	if err != nil {
+		return err
+	}
 	for _, cpu := range b.o.tcpCPUs {
 		if cpu != anyCPU {
 			fmt.Fprintf(os.Stderr, "bench:  iperf3 on CPU %d\n", cpu)
 		}
-		rows, err := b.tcpAt(cpu)
+		rows, err := b.tcpAt(backend, cpu)
 		if err != nil {
 			return err
 		}
@@ -69,16 +78,7 @@ func (b *bench) tcp() error {
 }
 
 // tcpAt is one TCP run, with iperf3 on cpu (or anyCPU).
-func (b *bench) tcpAt(cpu int) ([]tcpRow, error) {
-	srv, err := startProc([]string{"ip", "netns", "exec", b.tp.server, "iperf3", "-s"}, "", time.Second, false)
-	if err != nil {
-		return nil, err
-	}
-	defer srv.stop()
-	backend, _, err := attach.ChooseBackend("ip_rcv")
-	if err != nil {
-		return nil, err
-	}
+func (b *bench) tcpAt(backend attach.Backend, cpu int) ([]tcpRow, error) {
 	rows := b.tcpConfigs(backend)
 	// Sandwiched: B T1 B T2 B ...; each traced run's ratio is over the
 	// mean of the untraced runs on either side of it.
