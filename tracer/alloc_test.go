@@ -56,7 +56,7 @@ func TestHandOnAllocs(t *testing.T) {
 			recs[i] = stormRecord(uint64(i + 1))
 		}
 		ring.recs = recs // ReadInto only reslices
-		if _, err := q.drain(&rec); err != nil {
+		if _, _, err := q.drain(&rec); err != nil {
 			t.Fatal(err)
 		}
 		var err error
@@ -70,7 +70,7 @@ func TestHandOnAllocs(t *testing.T) {
 	}
 	allocs := testing.AllocsPerRun(20, func() {
 		ring.recs = recs // ReadInto only reslices
-		_, _ = q.drain(&rec)
+		_, _, _ = q.drain(&rec)
 		active, _ = handOnWith(active, qs, ^uint64(0), d.Decode, emit, &ev)
 	})
 	if allocs != 0 {

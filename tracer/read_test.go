@@ -131,6 +131,9 @@ func (r *fakeRing) AvailableBytes() int {
 	return n
 }
 
+// BufferSize is 0: the fake has no bound, and no share of it in use.
+func (r *fakeRing) BufferSize() int { return 0 }
+
 func (r *fakeRing) SetDeadline(time.Time) {}
 
 func (r *fakeRing) ReadInto(rec *ringbuf.Record) error {
@@ -400,7 +403,7 @@ func TestDrainReusesSpace(t *testing.T) {
 			n := uint64(round*100 + i + 1)
 			ring.recs = append(ring.recs, stamped(n, n))
 		}
-		if full, err := q.drain(&rec); err != nil || full {
+		if _, full, err := q.drain(&rec); err != nil || full {
 			t.Fatalf("round %d: drain: full %v, err %v", round, full, err)
 		}
 		if err := handOn([]*ringQueue{q}, ^uint64(0), d.Decode, emit, &event.Event{}); err != nil {
@@ -436,6 +439,8 @@ func (r *lockedRing) AvailableBytes() int {
 	r.polls++
 	return r.ring.AvailableBytes()
 }
+
+func (r *lockedRing) BufferSize() int { return 0 }
 
 func (r *lockedRing) pollCount() int {
 	r.mu.Lock()
@@ -527,4 +532,32 @@ func TestReadLoopSleeps(t *testing.T) {
 	// No wake-up: the periodic look finds the event.
 	ring.add(stamped(uint64(monotonicNow()), 2))
 	waitEvent(2, 3*sleepCheck)
+}
+
+func TestNextPoll(t *testing.T) {
+	ms := time.Millisecond
+	for _, c := range []struct {
+		name    string
+		cur     time.Duration
+		elapsed time.Duration
+		waiting int
+		fullest float64
+		want    time.Duration
+	}{
+		{"quiet stays short", pollInterval, pollInterval, 100, 0.001, pollInterval},
+		{"quiet after a flood goes back at once", pollMax, pollMax, 0, 0, pollInterval},
+		{"busy doubles", pollInterval, pollInterval, busyBytes, 0.01, 2 * pollInterval},
+		{"busy doubles up to pollMax", pollMax, pollMax, 4 << 20, 0.1, pollMax},
+		{"busy doubles only while the busiest ring stays under a quarter", 80 * ms, 80 * ms, 3 << 20, 0.2, 100 * ms},
+		{"a ring at a quarter holds", 80 * ms, 80 * ms, 3 << 20, 0.25, 80 * ms},
+		{"a ring over a quarter shortens to its rate", pollMax, pollMax, 8 << 20, 0.5, pollMax / 2},
+		{"a backlog after a short wait polls at once", 40 * ms, 2 * ms, 8 << 20, 0.5, pollInterval},
+		{"between quiet and busy holds", 40 * ms, 40 * ms, busyBytes / 2, 0.01, 40 * ms},
+		{"never under pollInterval", pollInterval, pollInterval, 16 << 20, 1, pollInterval},
+		{"no size known: doubling alone", pollInterval, pollInterval, busyBytes, 0, 2 * pollInterval},
+	} {
+		if got := nextPoll(c.cur, c.elapsed, c.waiting, c.fullest); got != c.want {
+			t.Errorf("%s: nextPoll(%v, %v, %d, %.3f) = %v, want %v", c.name, c.cur, c.elapsed, c.waiting, c.fullest, got, c.want)
+		}
+	}
 }
