@@ -131,6 +131,7 @@ func (b *bench) eventRate() error {
 // the profile goes to -profile.
 func (b *bench) eventSearch(res *eventResult, keep bool) error {
 	var ok, bad eventRun
+	short := 0.0 // what the last step made when it fell short of its pace
 	for rate := 50000.0; rate < 16e6; rate *= 2 {
 		r, err := b.eventStep(res.src, int(rate), "")
 		if err != nil {
@@ -140,11 +141,22 @@ func (b *bench) eventSearch(res *eventResult, keep bool) error {
 			bad = r
 			break
 		}
-		ok = r
-		if r.achieved < 0.8*rate { // the source itself can go no faster
+		if r.achieved > ok.achieved {
+			ok = r
+		}
+		if r.achieved >= 0.8*rate {
+			short = 0
+			continue
+		}
+		// Short of its pace. A source paced low can be, from what each
+		// call costs whatever its pace (the live source's page pool):
+		// it can go no faster only when a faster pace no longer made it
+		// faster.
+		if short > 0 && r.achieved < 1.1*short {
 			res.limited = true
 			break
 		}
+		short = r.achieved
 	}
 	for i := 0; bad.lost > 0 && i < 3; i++ {
 		r, err := b.eventStep(res.src, int((ok.achieved+float64(bad.rate))/2), "")
