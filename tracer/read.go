@@ -133,8 +133,9 @@ type ringReader interface {
 	Close() error
 }
 
-// readLoop is readRings once the rings are open. It polls every
-// pollInterval; with a sleeper, once sleepAfter polls in a row found
+// readLoop is readRings once the rings are open. It polls at the interval
+// nextPoll sets from what each poll found (pollInterval while events
+// trickle in); with a sleeper, once sleepAfter polls in a row found
 // nothing read and nothing held, it arms the sleeper, looks once more,
 // and waits for a wake-up, ctx, or sleepCheck (an idle tracer then costs
 // no timer wake-ups a second, where polling cost a hundred).
