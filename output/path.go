@@ -28,6 +28,7 @@ type pathText struct {
 	next      int
 	line      []byte // reused, as in text
 	clock     clockText
+	ids       pathIDText
 	cols      packetColsText
 }
 
@@ -52,14 +53,7 @@ func (p *pathText) Write(ev *event.Event) error {
 	b := append(p.line[:0], c...)
 	b = p.clock.append(b, ev.Time)
 	b = append(b, ' ')
-	start := len(b)
-	b = append(b, "0x"...)
-	b = strconv.AppendUint(b, ev.Skb, 16)
-	if ev.Path != 0 {
-		b = append(b, '-')
-		b = strconv.AppendUint(b, ev.Path, 10)
-	}
-	b = padTo(b, start, 24)
+	b = append(b, p.ids.text(pathKey{ev.Skb, ev.Path})...)
 	b = append(b, ' ')
 	b = p.cols.append(b, ev)
 	b = append(b, ' ')
@@ -79,6 +73,45 @@ func (p *pathText) Write(ev *event.Event) error {
 }
 
 func (p *pathText) Close() error { return nil }
+
+// pathIDText keeps the PATH column of the last few paths: consecutive
+// steps are mostly one path's, or a connection's two directions', and the
+// address costs more to format than the rest of a line but the clock.
+type pathIDText struct {
+	ids  [pathIDCacheSize]pathID
+	last int // the entry hit or filled last, tried first
+}
+
+const pathIDCacheSize = 4
+
+type pathID struct {
+	key  pathKey
+	ok   bool
+	text []byte
+}
+
+// text returns the PATH column of key, "%-24s" of the skb address in hex
+// and, for a step of a path, "-" and its generation.
+func (c *pathIDText) text(key pathKey) []byte {
+	for i := range pathIDCacheSize {
+		j := (c.last + i) % pathIDCacheSize
+		if e := &c.ids[j]; e.ok && e.key == key {
+			c.last = j
+			return e.text
+		}
+	}
+	c.last = (c.last + 1) % pathIDCacheSize
+	e := &c.ids[c.last]
+	e.key, e.ok = key, true
+	b := append(e.text[:0], "0x"...)
+	b = strconv.AppendUint(b, key.skb, 16)
+	if key.gen != 0 {
+		b = append(b, '-')
+		b = strconv.AppendUint(b, key.gen, 10)
+	}
+	e.text = padTo(b, 0, 24)
+	return e.text
+}
 
 // appendPathStep appends what happened at this step: the function, and
 // for the end of a path, how it ended.

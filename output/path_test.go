@@ -3,7 +3,9 @@ package output
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +95,27 @@ func TestPathTextAllocs(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = w.Write(ev) }); n != 0 {
 		t.Errorf("got %v allocations per event, want 0", n)
+	}
+}
+
+// TestPathIDCache checks the kept PATH column against formatting each id
+// afresh, over more paths than are kept, in an order that revisits them,
+// and a step outside any path.
+func TestPathIDCache(t *testing.T) {
+	var keys []pathKey
+	for i := range pathIDCacheSize + 3 {
+		keys = append(keys, pathKey{skb: 0xffff888154ff4000 + uint64(i%3)*0x100, gen: uint64(i * 1000)})
+	}
+	var c pathIDText
+	for n := range 100 {
+		key := keys[(n*5+n/3)%len(keys)]
+		want := "0x" + strconv.FormatUint(key.skb, 16)
+		if key.gen != 0 {
+			want += "-" + strconv.FormatUint(key.gen, 10)
+		}
+		want = fmt.Sprintf("%-24s", want)
+		if got := string(c.text(key)); got != want {
+			t.Fatalf("step %d, %+v: got %q, want %q", n, key, got, want)
+		}
 	}
 }

@@ -93,12 +93,22 @@ func appendPlaceCols(b []byte, ev *event.Event) []byte {
 
 // appendLenCol appends the LEN column, "%5d".
 func appendLenCol(b []byte, n uint32) []byte {
-	var num [20]byte
-	d := strconv.AppendUint(num[:0], uint64(n), 10)
-	for i := len(d); i < 5; i++ {
-		b = append(b, ' ')
+	// The digits from the last, as clockText's: most lengths fit the
+	// column's five, with spaces before them.
+	var num [10]byte
+	i := len(num)
+	for {
+		i--
+		num[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
 	}
-	return append(b, d...)
+	for ; i > len(num)-5; i-- {
+		num[i-1] = ' '
+	}
+	return append(b, num[i:]...)
 }
 
 // packetColsText keeps the columns from NETNS to DST of the last few
@@ -247,16 +257,23 @@ func (c *clockText) append(b []byte, t time.Time) []byte {
 		c.prefix = t.Local().AppendFormat(c.prefix[:0], "15:04:05.")
 	}
 	b = append(b, c.prefix...)
-	// The digits from the last, dividing by a constant (a multiply),
-	// not by a variable power of ten.
+	// Two digits at a time from the last, dividing by a constant (a
+	// multiply), not by a variable power of ten.
 	us := uint32(t.Nanosecond() / 1000)
 	var digits [6]byte
-	for i := len(digits) - 1; i >= 0; i-- {
-		digits[i] = byte('0' + us%10)
-		us /= 10
+	for i := len(digits) - 2; i >= 0; i -= 2 {
+		d := us % 100 * 2
+		digits[i], digits[i+1] = pairs[d], pairs[d+1]
+		us /= 100
 	}
 	return append(b, digits[:]...)
 }
+
+// pairs holds "00" to "99", for two digits in one look-up.
+const pairs = "00010203040506070809" + "10111213141516171819" + "20212223242526272829" +
+	"30313233343536373839" + "40414243444546474849" + "50515253545556575859" +
+	"60616263646566676869" + "70717273747576777879" + "80818283848586878889" +
+	"90919293949596979899"
 
 // hasPorts says whether the ports mean anything. Port 0 is valid for TCP
 // and UDP, and the decoder may fill ports for protocols such as SCTP that

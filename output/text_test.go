@@ -3,6 +3,8 @@ package output
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"math"
 	"net/netip"
 	"strings"
 	"testing"
@@ -215,6 +217,16 @@ func TestPacketColsCache(t *testing.T) {
 		got, want := string(c.append(nil, &ev)), string(appendPacketCols(nil, &ev))
 		if got != want {
 			t.Fatalf("event %d: kept columns %q, formatted afresh %q", n, got, want)
+		}
+	}
+}
+
+// TestLenCol checks the LEN column against fmt's "%5d", for lengths of
+// every digit count, wider than the column too.
+func TestLenCol(t *testing.T) {
+	for _, n := range []uint32{0, 7, 10, 60, 99, 100, 1500, 9999, 10000, 65535, 99999, 100000, 569070520, math.MaxUint32} {
+		if got, want := string(appendLenCol([]byte("x"), n)), fmt.Sprintf("x%5d", n); got != want {
+			t.Errorf("%d: got %q, want %q", n, got, want)
 		}
 	}
 }

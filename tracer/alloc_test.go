@@ -3,6 +3,7 @@ package tracer
 import (
 	"net/netip"
 	"testing"
+	"unsafe"
 
 	"github.com/cilium/ebpf/ringbuf"
 
@@ -88,5 +89,41 @@ func BenchmarkDecode(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = d.Decode(raw, &ev)
+	}
+}
+
+// flowSteps are the records of a followed TCP flow as the tracepoint
+// backend reports them: a path's steps alternate between the sender's and
+// the receiver's namespace and device, and a blind step has no device.
+func flowSteps() [][]byte {
+	places := []struct {
+		netns uint32
+		dev   string
+	}{{4026532178, "xcv"}, {4026532247, "xsv"}, {4026532178, "xcv"}, {4026532247, "xsv"}, {0, ""}, {4026532247, "xsv"}}
+	var recs [][]byte
+	for i, p := range places {
+		var pe bpf.TracePathEvent
+		re := (*bpf.DropEvent)(unsafe.Pointer(&pe.Ev))
+		*re = bpf.DropEvent{Ts: uint64(i + 1), Skb: 0xffff888154ff42e0, Netns: p.netns, Ifname: ifname(p.dev),
+			Len: 74, Cpu: 1, Kind: uint8(bpf.DropEventKindEVENT_TRACE)}
+		if p.dev != "" {
+			parseLikeBPF(re, ipv4(protoTCP, nil, 0, l4(41896, 5201, 20)))
+		}
+		pe.Path, pe.ProbeId = 12345, uint32(i+1)
+		recs = append(recs, pathRecord(&pe)[:offStack])
+	}
+	return recs
+}
+
+func BenchmarkDecodePath(b *testing.B) {
+	d, _ := testDecoder()
+	recs := flowSteps()
+	steps := []string{"tp:net_dev_queue", "tp:net_dev_start_xmit", "tp:netif_rx_entry", "tp:netif_rx", "tp:net_dev_xmit", "tp:netif_receive_skb"}
+	var ev event.Event
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		_ = d.DecodePath(recs[i%len(recs)], &ev, steps)
+		i++
 	}
 }

@@ -32,9 +32,21 @@ type Decoder struct {
 
 	lastLoc    uint64
 	lastSym    string
-	lastIfname [16]int8
-	lastName   string
+	names      [nameCacheSize]devName
+	lastName   int // the entry of names hit or filled last, tried first
 	lastReason reasonName
+}
+
+// nameCacheSize is how many device names the decoder keeps: a path's
+// steps alternate between the devices at both ends of a veth (and a
+// blind step has none), so one name would be made again at every step.
+const nameCacheSize = 4
+
+// devName is a device name as the kernel wrote it and as a string.
+type devName struct {
+	raw  [16]int8
+	name string
+	ok   bool
 }
 
 // reasonName is the last drop reason named, kept because most events of
@@ -71,14 +83,17 @@ func (d *Decoder) decode(raw []byte, ev *event.Event) error {
 	// The record is the C struct in host layout; copying it out costs far
 	// less than a reflective decode at a million events per second.
 	re = *(*bpf.DropEvent)(unsafe.Pointer(&raw[0]))
+	// The calls come first: with a call inside it, the literal below is
+	// built on the stack and then copied, and an Event is large.
+	wall, kind, name := d.clock.wall(re.Ts), kindOf(re.Kind), d.ifname(&re.Ifname)
 	*ev = event.Event{
-		Time:         d.clock.wall(re.Ts),
-		Kind:         kindOf(re.Kind),
+		Time:         wall,
+		Kind:         kind,
 		ReasonCode:   re.Reason,
 		LocationAddr: re.Location,
 		Netns:        re.Netns,
 		Ifindex:      re.Ifindex,
-		Ifname:       d.ifname(&re.Ifname),
+		Ifname:       name,
 		Mark:         re.Mark,
 		EtherType:    swap16(re.Protocol),
 		Len:          re.Len,
@@ -119,12 +134,20 @@ func (d *Decoder) decode(raw []byte, ev *event.Event) error {
 	return decodePacket(&re, rest, ev)
 }
 
-// ifname returns the device name in b, reusing the last one's string.
+// ifname returns the device name in b, reusing the string of one of the
+// last few names; the others are made in the place of the entry after the
+// last one used.
 func (d *Decoder) ifname(b *[16]int8) string {
-	if *b != d.lastIfname || d.lastName == "" {
-		d.lastIfname, d.lastName = *b, cString(b[:])
+	for i := range nameCacheSize {
+		j := (d.lastName + i) % nameCacheSize
+		if e := &d.names[j]; e.ok && e.raw == *b {
+			d.lastName = j
+			return e.name
+		}
 	}
-	return d.lastName
+	d.lastName = (d.lastName + 1) % nameCacheSize
+	d.names[d.lastName] = devName{raw: *b, name: cString(b[:]), ok: true}
+	return d.names[d.lastName].name
 }
 
 func decodeTuple(re *bpf.DropEvent, ev *event.Event) {
