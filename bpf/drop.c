@@ -34,6 +34,7 @@ const struct summary_pending *unused_summary_pending __attribute__((unused));
 const struct dev_key *unused_dev_key __attribute__((unused));
 const struct tcp_sample *unused_tcp_sample __attribute__((unused));
 const struct nft_rule_sample *unused_nft_rule_sample __attribute__((unused));
+const enum reader_state *unused_reader_state __attribute__((unused));
 
 /* Set by user space before load. */
 volatile const __u8 cfg_tp_has_reason = 1; /* tp_btf/kfree_skb carries a reason (5.17+) */

@@ -120,6 +120,13 @@ type DropNftVerdictState struct {
 	Rule DropNftRuleSample
 }
 
+type DropReaderState uint32
+
+const (
+	DropReaderStateREADER_POLLING DropReaderState = 0
+	DropReaderStateREADER_ASLEEP  DropReaderState = 1
+)
+
 type DropReplyKind uint32
 
 const (
@@ -218,6 +225,7 @@ const (
 	DropVarUnusedEventKind      = "unused_event_kind"
 	DropVarUnusedLinkKind       = "unused_link_kind"
 	DropVarUnusedNftRuleSample  = "unused_nft_rule_sample"
+	DropVarUnusedReaderState    = "unused_reader_state"
 	DropVarUnusedReplyKind      = "unused_reply_kind"
 	DropVarUnusedStatIndex      = "unused_stat_index"
 	DropVarUnusedSummaryKey     = "unused_summary_key"
@@ -310,6 +318,7 @@ type DropVariableSpecs struct {
 	UnusedEventKind      *ebpf.VariableSpec `ebpf:"unused_event_kind"`
 	UnusedLinkKind       *ebpf.VariableSpec `ebpf:"unused_link_kind"`
 	UnusedNftRuleSample  *ebpf.VariableSpec `ebpf:"unused_nft_rule_sample"`
+	UnusedReaderState    *ebpf.VariableSpec `ebpf:"unused_reader_state"`
 	UnusedReplyKind      *ebpf.VariableSpec `ebpf:"unused_reply_kind"`
 	UnusedStatIndex      *ebpf.VariableSpec `ebpf:"unused_stat_index"`
 	UnusedSummaryKey     *ebpf.VariableSpec `ebpf:"unused_summary_key"`
@@ -385,6 +394,7 @@ type DropVariables struct {
 	UnusedEventKind      *ebpf.Variable `ebpf:"unused_event_kind"`
 	UnusedLinkKind       *ebpf.Variable `ebpf:"unused_link_kind"`
 	UnusedNftRuleSample  *ebpf.Variable `ebpf:"unused_nft_rule_sample"`
+	UnusedReaderState    *ebpf.Variable `ebpf:"unused_reader_state"`
 	UnusedReplyKind      *ebpf.Variable `ebpf:"unused_reply_kind"`
 	UnusedStatIndex      *ebpf.Variable `ebpf:"unused_stat_index"`
 	UnusedSummaryKey     *ebpf.Variable `ebpf:"unused_summary_key"`

@@ -27,8 +27,9 @@ struct {
 } cpu_events SEC(".maps");
 
 /* output_event copies size bytes of data into the ring of cpu, the CPU
- * the program runs on, without waking user space, which polls (or, when
- * it sleeps, is woken by wake_reader: wake.h). It returns non-zero when the event
+ * the program runs on, without waking user space, which polls (and is
+ * woken by wake_reader when it sleeps, or when a burst fills the ring
+ * between two polls: wake.h). It returns non-zero when the event
  * could not be written: the ring was full, or user space gave this CPU
  * none. */
 static __always_inline long output_event(void *data, __u64 size, __u32 cpu)
@@ -39,7 +40,7 @@ static __always_inline long output_event(void *data, __u64 size, __u32 cpu)
 	if (!ring)
 		return -1;
 	err = bpf_ringbuf_output(ring, data, size, BPF_RB_NO_WAKEUP);
-	wake_reader();
+	wake_reader(ring);
 	return err;
 }
 

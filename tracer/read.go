@@ -91,10 +91,15 @@ const sleepAfter = 10
 // a bound on how long an event can wait should a wake-up go astray.
 const sleepCheck = time.Second
 
-// sleeper lets the read loop stop polling idle rings: Arm asks the
-// programs to wake it with their next event, Woken receives when they do.
+// sleeper lets the read loop stop polling idle rings, and wait between
+// polls without letting a burst fill a ring: Arm asks the programs to
+// wake it with their next event, Watch with their next event that leaves
+// a ring fuller than nextPoll lets it fill (wakeShare), and Woken
+// receives when they do. Each wake-up
+// ends what Arm or Watch asked.
 type sleeper interface {
 	Arm() error
+	Watch() error
 	Woken() <-chan struct{}
 }
 
@@ -102,23 +107,25 @@ type sleeper interface {
 // into an event, detach stops new events when ctx ends; wake lets it
 // sleep while the rings stay empty (where it cannot, it polls).
 func readRings(ctx context.Context, maps []*ebpf.Map, wake wakeMaps, detach func(), decode func([]byte, *event.Event) error, emit func(*event.Event) error, idle func() error) error {
-	var sl sleeper
-	if ws, err := newWakeSleeper(wake); err == nil {
-		defer ws.Close()
-		sl = ws
-	}
 	rds := make([]ringReader, 0, len(maps))
 	defer func() {
 		for _, rd := range rds {
 			rd.Close()
 		}
 	}()
+	size := math.MaxInt
 	for _, m := range maps {
 		rd, err := ringbuf.NewReader(m)
 		if err != nil {
 			return fmt.Errorf("opening ring buffer: %w", err)
 		}
 		rds = append(rds, rd)
+		size = min(size, rd.BufferSize())
+	}
+	var sl sleeper
+	if ws, err := newWakeSleeper(wake, size); err == nil {
+		defer ws.Close()
+		sl = ws
 	}
 	return readLoop(ctx, rds, sl, detach, decode, emit, idle)
 }
@@ -153,7 +160,7 @@ func readLoop(ctx context.Context, rds []ringReader, sl sleeper, detach func(), 
 		defer t.Stop()
 		check = t.C
 	}
-	empty, armed := 0, false
+	empty, armed, watching := 0, false, false
 	var rec ringbuf.Record
 	var ev event.Event
 	var active []*ringQueue // handOn's scratch, reused every poll
@@ -226,6 +233,7 @@ func readLoop(ctx context.Context, rds []ringReader, sl sleeper, detach func(), 
 		}
 		if sl != nil && !done && empty >= sleepAfter {
 			if !armed {
+				watching = false // Arm replaces what Watch asked
 				if err := sl.Arm(); err != nil {
 					sl = nil // keep polling
 				} else {
@@ -241,9 +249,22 @@ func readLoop(ctx context.Context, rds []ringReader, sl sleeper, detach func(), 
 			}
 			continue
 		}
+		// The interval was chosen for the rate the last poll found; a
+		// burst far above it wakes the loop before a ring fills.
+		var woken <-chan struct{}
+		if sl != nil && !done {
+			if !watching {
+				watching = sl.Watch() == nil
+			}
+			if watching {
+				woken = sl.Woken()
+			}
+		}
 		select {
 		case <-ctx.Done():
 		case <-tick.C:
+		case <-woken:
+			watching = false
 		}
 	}
 }

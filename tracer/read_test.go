@@ -458,14 +458,22 @@ func (r *lockedRing) ReadInto(rec *ringbuf.Record) error {
 
 func (r *lockedRing) Close() error { return nil }
 
-// fakeSleeper counts Arm calls and tells the test of each.
+// fakeSleeper tells the test of each Arm and Watch call.
 type fakeSleeper struct {
-	armed chan struct{}
-	woken chan struct{}
+	armed   chan struct{}
+	watched chan struct{} // nil: not told
+	woken   chan struct{}
 }
 
 func (s *fakeSleeper) Arm() error {
 	s.armed <- struct{}{}
+	return nil
+}
+
+func (s *fakeSleeper) Watch() error {
+	if s.watched != nil {
+		s.watched <- struct{}{}
+	}
 	return nil
 }
 
@@ -559,5 +567,71 @@ func TestNextPoll(t *testing.T) {
 		if got := nextPoll(c.cur, c.elapsed, c.waiting, c.fullest); got != c.want {
 			t.Errorf("%s: nextPoll(%v, %v, %d, %.3f) = %v, want %v", c.name, c.cur, c.elapsed, c.waiting, c.fullest, got, c.want)
 		}
+	}
+}
+
+// steadyRing is a lockedRing that gains an event at every poll: the read
+// loop never finds it empty, so never sleeps.
+type steadyRing struct {
+	lockedRing
+	skb uint64
+}
+
+func (r *steadyRing) AvailableBytes() int {
+	r.mu.Lock()
+	r.skb++
+	r.ring.recs = append(r.ring.recs, stamped(uint64(monotonicNow()), r.skb))
+	r.mu.Unlock()
+	return r.lockedRing.AvailableBytes()
+}
+
+// TestReadLoopWatches: between two polls the loop asks the programs to
+// wake it should a burst fill a ring (Watch), once, not at every poll,
+// and a wake-up ends that wait and makes it ask again.
+func TestReadLoopWatches(t *testing.T) {
+	ring := &steadyRing{}
+	sl := &fakeSleeper{armed: make(chan struct{}, 8), watched: make(chan struct{}, 8), woken: make(chan struct{}, 1)}
+	d, _ := testDecoder()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- readLoop(ctx, []ringReader{ring}, sl, func() {}, d.Decode, func(*event.Event) error { return nil }, nil)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("readLoop: %v", err)
+		}
+	}()
+	waitWatched := func(what string) {
+		t.Helper()
+		select {
+		case <-sl.watched:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: Watch was not called", what)
+		}
+	}
+	waitPolls := func(n int) {
+		t.Helper()
+		want := ring.pollCount() + n
+		for deadline := time.Now().Add(10 * time.Second); ring.pollCount() < want; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("fewer than %d polls in 10s", n)
+			}
+		}
+	}
+	waitWatched("before the first wait")
+	waitPolls(3)
+	select {
+	case <-sl.watched:
+		t.Fatal("Watch called again with no wake-up in between")
+	default:
+	}
+	sl.woken <- struct{}{}
+	waitWatched("after a wake-up")
+	select {
+	case <-sl.armed:
+		t.Error("the loop slept, though every poll found an event")
+	default:
 	}
 }

@@ -6,27 +6,41 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/droptrace/droptrace/bpf"
 )
 
-// wakeSleeper is the programs' sleeper (bpf/wake.h): Arm sets their
-// reader_flag, and their next event clears it and writes a record to the
-// wake ring, whose notification ends the wait.
+// wakeSleeper is the programs' sleeper (bpf/wake.h): Arm and Watch set
+// their reader_flag, and the next event that must wake the reader (any
+// event after Arm, one that leaves its ring holding high bytes or more
+// after Watch) clears it and writes a record to the wake ring, whose
+// notification ends the wait.
 type wakeSleeper struct {
 	flag  *ebpf.Map
 	rd    *ringbuf.Reader
 	woken chan struct{}
+	high  uint32 // bytes in a ring that end a wait between polls
 }
 
 // wakeMaps are an object's reader_flag and wake maps (bpf/wake.h).
 type wakeMaps struct{ flag, ring *ebpf.Map }
 
-// newWakeSleeper starts listening on the wake ring.
-func newWakeSleeper(m wakeMaps) (*wakeSleeper, error) {
+// wakeShare is the share of a ring that, filled between two polls, wakes
+// the reader: twice what nextPoll lets fill at the rate it measured, so
+// that a steady rate does not wake it, and half a ring of room left for a
+// burst (at two million events a second, 27 ms of a 16 MiB ring).
+const wakeShare = 2 * fillTarget
+
+// newWakeSleeper starts listening on the wake ring; between polls, a ring
+// of ringSize bytes filled to wakeShare wakes the reader.
+func newWakeSleeper(m wakeMaps, ringSize int) (*wakeSleeper, error) {
 	if m.flag == nil || m.ring == nil {
 		return nil, errors.New("no wake-up flag or ring")
 	}
-	s := &wakeSleeper{flag: m.flag, woken: make(chan struct{}, 1)}
-	if err := s.set(0); err != nil {
+	// Values under 2 mean polling and asleep.
+	high := max(uint32(float64(ringSize)*wakeShare), uint32(bpf.DropReaderStateREADER_ASLEEP)+1)
+	s := &wakeSleeper{flag: m.flag, woken: make(chan struct{}, 1), high: high}
+	if err := s.set(bpf.DropReaderStateREADER_POLLING); err != nil {
 		return nil, err
 	}
 	rd, err := ringbuf.NewReader(m.ring)
@@ -38,7 +52,9 @@ func newWakeSleeper(m wakeMaps) (*wakeSleeper, error) {
 	return s, nil
 }
 
-func (s *wakeSleeper) set(v uint32) error { return s.flag.Update(uint32(0), v, ebpf.UpdateAny) }
+func (s *wakeSleeper) set(v bpf.DropReaderState) error {
+	return s.flag.Update(uint32(0), uint32(v), ebpf.UpdateAny)
+}
 
 // listen passes each wake-up on, until the reader is closed.
 func (s *wakeSleeper) listen() {
@@ -62,12 +78,16 @@ func (s *wakeSleeper) listen() {
 var fence atomic.Uint32
 
 func (s *wakeSleeper) Arm() error {
-	if err := s.set(1); err != nil {
+	if err := s.set(bpf.DropReaderStateREADER_ASLEEP); err != nil {
 		return err
 	}
 	fence.Add(1)
 	return nil
 }
+
+// Watch asks the programs to wake the reader before its next poll should
+// a ring hold high bytes: no fence, as the poll comes anyway.
+func (s *wakeSleeper) Watch() error { return s.set(bpf.DropReaderState(s.high)) }
 
 func (s *wakeSleeper) Woken() <-chan struct{} { return s.woken }
 
