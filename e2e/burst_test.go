@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"io"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/droptrace/droptrace/bench/livedrop"
+)
+
+// TestBurstNotLost: drops that come in a burst far faster than the flood
+// before them all reach user space. The flood (XDP live frames in calls
+// of 2,000, some 90,000 drops a second here) makes every read of the
+// rings a busy one, so the reader lengthens its interval to its longest
+// (160 ms); the burst (400,000 frames in one call, some two million drops
+// a second) fills a 16 MiB ring in less than that. The programs must wake
+// the reader once a ring is half full (bpf/wake.h): the build before that
+// lost most of such a burst.
+func TestBurstNotLost(t *testing.T) {
+	requireRoot(t)
+	tp := newTopology(t)
+	src, err := livedrop.New()
+	if err != nil {
+		t.Fatal(err) // live frames are Linux 5.18+; the hosts that run the e2e tests are newer
+	}
+	defer src.Close()
+	tr := startTracerTo(t, io.Discard, []string{binary(t), "--filter-netns", tp.server})
+	frame := livedrop.OtherHostFrame(net.ParseIP(tp.clientIP4), net.ParseIP(tp.serverIP4), 9)
+	const floodFor, floodCall, burst = 800 * time.Millisecond, 2000, 400000
+	before, err := src.Frames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = runInNetns(tp.server, func() error {
+		// One CPU, so that every drop lands in one ring: drops spread over
+		// two rings would need a burst twice as large to fill one.
+		var set unix.CPUSet
+		set.Set(0)
+		if err := unix.SchedSetaffinity(0, &set); err != nil {
+			return err
+		}
+		flood, err := livedrop.NewCall(tp.serverIf, frame, floodCall)
+		if err != nil {
+			return err
+		}
+		for end := time.Now().Add(floodFor); time.Now().Before(end); {
+			if err := src.Run(flood); err != nil {
+				return err
+			}
+		}
+		all, err := livedrop.NewCall(tp.serverIf, frame, burst)
+		if err != nil {
+			return err
+		}
+		return src.Run(all)
+	})
+	if err != nil {
+		t.Fatalf("live frames in %s: %v", tp.server, err)
+	}
+	after, err := src.Frames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	made := after - before
+	tr.stop(t)
+	m := reportLine.FindStringSubmatch(tr.stderr.String())
+	if m == nil {
+		t.Fatalf("no report line on stderr:\n%s", tr.stderr.String())
+	}
+	reported, _ := strconv.ParseUint(m[1], 10, 64)
+	matched, _ := strconv.ParseUint(m[2], 10, 64)
+	lost, _ := strconv.ParseUint(m[3], 10, 64)
+	routine := routineSkipped(t, tr)
+	t.Logf("%d frames made (the burst %d), %d drops matched, %d reported, %d routine frees left out, %d lost",
+		made, burst, matched, reported, routine, lost)
+	if matched < made {
+		t.Errorf("%d drops matched in the kernel, want at least the %d frames made", matched, made)
+	}
+	if lost != 0 || reported+routine != matched {
+		t.Errorf("%d events lost, %d reported and %d routine of %d matched: want none lost", lost, reported, routine, matched)
+	}
+}
