@@ -53,7 +53,7 @@ func (p *pathText) Write(ev *event.Event) error {
 	b := append(p.line[:0], c...)
 	b = p.clock.append(b, ev.Time)
 	b = append(b, ' ')
-	b = append(b, p.ids.text(pathKey{ev.Skb, ev.Path})...)
+	b = append(b, p.ids.id(pathKey{ev.Skb, ev.Path})...)
 	b = append(b, ' ')
 	b = p.cols.append(b, ev)
 	b = append(b, ' ')
@@ -78,39 +78,21 @@ func (p *pathText) Close() error { return nil }
 // steps are mostly one path's, or a connection's two directions', and the
 // address costs more to format than the rest of a line but the clock.
 type pathIDText struct {
-	ids  [pathIDCacheSize]pathID
-	last int // the entry hit or filled last, tried first
+	recentText[pathKey]
 }
 
-const pathIDCacheSize = 4
-
-type pathID struct {
-	key  pathKey
-	ok   bool
-	text []byte
-}
-
-// text returns the PATH column of key, "%-24s" of the skb address in hex
+// id returns the PATH column of key, "%-24s" of the skb address in hex
 // and, for a step of a path, "-" and its generation.
-func (c *pathIDText) text(key pathKey) []byte {
-	for i := range pathIDCacheSize {
-		j := (c.last + i) % pathIDCacheSize
-		if e := &c.ids[j]; e.ok && e.key == key {
-			c.last = j
-			return e.text
+func (c *pathIDText) id(key pathKey) []byte {
+	return c.text(key, func(b []byte) []byte {
+		b = append(b, "0x"...)
+		b = strconv.AppendUint(b, key.skb, 16)
+		if key.gen != 0 {
+			b = append(b, '-')
+			b = strconv.AppendUint(b, key.gen, 10)
 		}
-	}
-	c.last = (c.last + 1) % pathIDCacheSize
-	e := &c.ids[c.last]
-	e.key, e.ok = key, true
-	b := append(e.text[:0], "0x"...)
-	b = strconv.AppendUint(b, key.skb, 16)
-	if key.gen != 0 {
-		b = append(b, '-')
-		b = strconv.AppendUint(b, key.gen, 10)
-	}
-	e.text = padTo(b, 0, 24)
-	return e.text
+		return padTo(b, 0, 24)
+	})
 }
 
 // appendPathStep appends what happened at this step: the function, and

@@ -103,7 +103,7 @@ func TestPathTextAllocs(t *testing.T) {
 // and a step outside any path.
 func TestPathIDCache(t *testing.T) {
 	var keys []pathKey
-	for i := range pathIDCacheSize + 3 {
+	for i := range recentSize + 3 {
 		keys = append(keys, pathKey{skb: 0xffff888154ff4000 + uint64(i%3)*0x100, gen: uint64(i * 1000)})
 	}
 	var c pathIDText
@@ -114,7 +114,7 @@ func TestPathIDCache(t *testing.T) {
 			want += "-" + strconv.FormatUint(key.gen, 10)
 		}
 		want = fmt.Sprintf("%-24s", want)
-		if got := string(c.text(key)); got != want {
+		if got := string(c.id(key)); got != want {
 			t.Fatalf("step %d, %+v: got %q, want %q", n, key, got, want)
 		}
 	}

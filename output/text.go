@@ -111,22 +111,46 @@ func appendLenCol(b []byte, n uint32) []byte {
 	return append(b, num[i:]...)
 }
 
-// packetColsText keeps the columns from NETNS to DST of the last few
-// places and flows seen: the events of a storm mostly share their
-// namespace, device and flow, and formatting the addresses costs more
-// than the rest of a line. A few, not one: a path's steps cross two
-// namespaces and devices, and a connection's packets go both ways.
-type packetColsText struct {
-	cols [placeCacheSize]placeCols
-	last int // the entry hit or filled last, tried first
+// recentText keeps the text of the last few keys formatted: the events
+// of a storm mostly share their namespace, device and flow, a path's
+// steps their path id, and formatting addresses costs more than the rest
+// of a line. A few, not one: a path's steps cross two namespaces and
+// devices, and a connection's packets go both ways.
+type recentText[K comparable] struct {
+	entries [recentSize]recentEntry[K]
+	last    int // the entry hit or filled last, tried first
 }
 
-const placeCacheSize = 8
+const recentSize = 8
 
-type placeCols struct {
-	key  placeKey
+type recentEntry[K comparable] struct {
+	key  K
 	ok   bool
 	text []byte
+}
+
+// text returns the text of key; one not kept is written by format, which
+// appends it to the slice it is given, in the place of the entry after
+// the last one used.
+func (c *recentText[K]) text(key K, format func([]byte) []byte) []byte {
+	for i := range recentSize {
+		j := (c.last + i) % recentSize
+		if e := &c.entries[j]; e.ok && e.key == key {
+			c.last = j
+			return e.text
+		}
+	}
+	c.last = (c.last + 1) % recentSize
+	e := &c.entries[c.last]
+	e.key, e.ok = key, true
+	e.text = format(e.text[:0])
+	return e.text
+}
+
+// packetColsText keeps the columns from NETNS to DST of the last few
+// places and flows seen.
+type packetColsText struct {
+	recentText[placeKey]
 }
 
 // placeKey is what appendPlaceCols prints. The pod is compared by
@@ -144,24 +168,8 @@ type placeKey struct {
 func (c *packetColsText) append(b []byte, ev *event.Event) []byte {
 	key := placeKey{pod: ev.Pod, netns: ev.Netns, ifname: ev.Ifname, proto: ev.Proto, src: ev.Src, dst: ev.Dst,
 		sport: ev.Sport, dport: ev.Dport}
-	return appendLenCol(append(b, c.place(key, ev)...), ev.Len)
-}
-
-// place returns the columns of key, which are ev's. Those not kept are
-// formatted in the place of the entry after the last one used.
-func (c *packetColsText) place(key placeKey, ev *event.Event) []byte {
-	for i := range placeCacheSize {
-		j := (c.last + i) % placeCacheSize
-		if e := &c.cols[j]; e.ok && e.key == key {
-			c.last = j
-			return e.text
-		}
-	}
-	c.last = (c.last + 1) % placeCacheSize
-	e := &c.cols[c.last]
-	e.key, e.ok = key, true
-	e.text = appendPlaceCols(e.text[:0], ev)
-	return e.text
+	cols := c.text(key, func(b []byte) []byte { return appendPlaceCols(b, ev) })
+	return appendLenCol(append(b, cols...), ev.Len)
 }
 
 // appendFlagsCol appends the FLAGS column, "%-5s" of the flags or "-".

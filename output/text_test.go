@@ -201,7 +201,7 @@ func TestClockText(t *testing.T) {
 func TestPacketColsCache(t *testing.T) {
 	pod := &event.Pod{Namespace: "shop", Name: "web"}
 	var places []event.Event
-	for i := range placeCacheSize + 4 {
+	for i := range recentSize + 4 {
 		ev := event.Event{Netns: uint32(4026531840 + i%3), Ifname: []string{"eth0", "veth1", ""}[i%3],
 			Proto: []string{"tcp", "udp"}[i%2], Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.AddrFrom4([4]byte{10, 0, 1, byte(i)}),
 			Sport: uint16(40000 + i), Dport: 5201}
