@@ -83,17 +83,14 @@ func (d *Decoder) decode(raw []byte, ev *event.Event) error {
 	// The record is the C struct in host layout; copying it out costs far
 	// less than a reflective decode at a million events per second.
 	re = *(*bpf.DropEvent)(unsafe.Pointer(&raw[0]))
-	// The calls come first: with a call inside it, the literal below is
-	// built on the stack and then copied, and an Event is large.
-	wall, kind, name := d.clock.wall(re.Ts), kindOf(re.Kind), d.ifname(&re.Ifname)
 	*ev = event.Event{
-		Time:         wall,
-		Kind:         kind,
+		Time:         d.clock.wall(re.Ts),
+		Kind:         kindOf(re.Kind),
 		ReasonCode:   re.Reason,
 		LocationAddr: re.Location,
 		Netns:        re.Netns,
 		Ifindex:      re.Ifindex,
-		Ifname:       name,
+		Ifname:       d.ifname(&re.Ifname),
 		Mark:         re.Mark,
 		EtherType:    swap16(re.Protocol),
 		Len:          re.Len,

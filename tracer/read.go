@@ -95,8 +95,7 @@ const sleepCheck = time.Second
 // polls without letting a burst fill a ring: Arm asks the programs to
 // wake it with their next event, Watch with their next event that leaves
 // a ring fuller than nextPoll lets it fill (wakeShare), and Woken
-// receives when they do. Each wake-up
-// ends what Arm or Watch asked.
+// receives when they do. Each wake-up ends what Arm or Watch asked.
 type sleeper interface {
 	Arm() error
 	Watch() error
