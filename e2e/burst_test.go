@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/droptrace/droptrace/bench/livedrop"
 )
 
@@ -38,9 +36,7 @@ func TestBurstNotLost(t *testing.T) {
 	err = runInNetns(tp.server, func() error {
 		// One CPU, so that every drop lands in one ring: drops spread over
 		// two rings would need a burst twice as large to fill one.
-		var set unix.CPUSet
-		set.Set(0)
-		if err := unix.SchedSetaffinity(0, &set); err != nil {
+		if err := pinThread(0); err != nil {
 			return err
 		}
 		flood, err := livedrop.NewCall(tp.serverIf, frame, floodCall)

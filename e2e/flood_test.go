@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net"
 	"testing"
 
@@ -38,9 +39,7 @@ func flood(addr string, port, n int) error {
 func floodUDPOneCPU(t *testing.T, ns, addr string, port, n int) {
 	t.Helper()
 	err := runInNetns(ns, func() error {
-		var set unix.CPUSet
-		set.Set(0)
-		if err := unix.SchedSetaffinity(0, &set); err != nil {
+		if err := pinThread(0); err != nil {
 			return err
 		}
 		return flood(addr, port, n)
@@ -48,4 +47,16 @@ func floodUDPOneCPU(t *testing.T, ns, addr string, port, n int) {
 	if err != nil {
 		t.Fatalf("flooding %s:%d from %s on CPU 0: %v", addr, port, ns, err)
 	}
+}
+
+// pinThread holds the calling thread (locked to its goroutine, as
+// runInNetns's is) on one CPU, so that the drops it makes land in that
+// CPU's ring.
+func pinThread(cpu int) error {
+	var set unix.CPUSet
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		return fmt.Errorf("pinning to CPU %d: %w", cpu, err)
+	}
+	return nil
 }

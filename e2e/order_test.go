@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"fmt"
 	"os"
 	"runtime"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // TestEventsInTimeOrderAcrossCPUs floods a port the server's iptables
@@ -36,10 +33,8 @@ func TestEventsInTimeOrderAcrossCPUs(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			errs <- runInNetns(tp.client, func() error {
-				var set unix.CPUSet
-				set.Set(cpu)
-				if err := unix.SchedSetaffinity(0, &set); err != nil {
-					return fmt.Errorf("pinning to CPU %d: %w", cpu, err)
+				if err := pinThread(cpu); err != nil {
+					return err
 				}
 				return flood(tp.serverIP4, port, perCPU)
 			})
