@@ -26,10 +26,13 @@ type wakeSleeper struct {
 type wakeMaps struct{ flag, ring *ebpf.Map }
 
 // wakeShare is the share of a ring that, filled between two polls, wakes
-// the reader: twice what nextPoll lets fill at the rate it measured, so
-// that a steady rate does not wake it, and half a ring of room left for a
-// burst (at two million events a second, 27 ms of a 16 MiB ring).
-const wakeShare = 2 * fillTarget
+// the reader: what nextPoll lets fill at the rate it measured, so that a
+// steady rate wakes it at most a little before its poll, and three
+// quarters of a ring left for a burst while the reader drains (at two
+// million events a second, 41 ms of a 16 MiB ring). With half a ring
+// left, a burst of 400,000 events lost a few thousand one run in five
+// when droptrace's output went through a pipe (e2e/TestBurstNotLost).
+const wakeShare = fillTarget
 
 // newWakeSleeper starts listening on the wake ring; between polls, a ring
 // of ringSize bytes filled to wakeShare wakes the reader.
