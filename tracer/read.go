@@ -94,7 +94,7 @@ const sleepCheck = time.Second
 // sleeper lets the read loop stop polling idle rings, and wait between
 // polls without letting a burst fill a ring: Arm asks the programs to
 // wake it with their next event, Watch with their next event that leaves
-// a ring fuller than nextPoll lets it fill (wakeShare), and Woken
+// a ring as full as nextPoll lets it fill (wakeShare), and Woken
 // receives when they do. Each wake-up ends what Arm or Watch asked.
 type sleeper interface {
 	Arm() error
