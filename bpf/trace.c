@@ -48,27 +48,19 @@
 #include "event.h"
 #include "filter.h"
 #include "maps.h"
+#include "paths.h"
 #include "skb.h"
 #include "rings.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define MAX_STACK 32
-#define MAX_TRACKED 65536
 
 volatile const __u8 cfg_stack = 0;	      /* add the kernel stack to events */
 volatile const __u8 cfg_tp_has_reason = 1;    /* kfree_skb has a reason (5.17+) */
 volatile const __u32 cfg_probe_id = 0;	      /* tp_btf copies: which tracepoint */
 volatile const __u8 cfg_check_head = 0;	      /* tracepoint backend: see path_of_skb */
 volatile const __u8 cfg_tp_cookie = 0;	      /* tracepoints: the cookie says which (6.10+) */
-
-/* live counts the paths in `tracked`: follow probes return after loading
- * it while it is 0. It rises when a path starts and falls when one ends;
- * an entry the LRU evicts is never counted down, so it can only err
- * high, which costs look-ups, never a missed step. */
-__u64 live = 0;
-/* generation is the last path generation handed out. */
-__u64 generation = 0;
 
 /* path_event is a struct event plus where the skb was seen. */
 struct path_event {
@@ -90,39 +82,16 @@ struct {
 	__uint(max_entries, 1);
 } scratch SEC(".maps");
 
-/* path_entry is what tracked keeps of a live path: its generation and the
- * skb's data buffer when the path started (read only with cfg_check_head). */
-struct path_entry {
-	__u64 gen;
-	__u64 head;
-};
-
-/* tracked maps the address of each skb whose path is live to its entry;
- * LRU so that skbs freed where no probe sees it age out. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__type(key, __u64);
-	__type(value, struct path_entry);
-	__uint(max_entries, MAX_TRACKED);
-} tracked SEC(".maps");
-
-/* end_path forgets key's path. */
-static __always_inline void end_path(__u64 key)
-{
-	if (!bpf_map_delete_elem(&tracked, &key))
-		__sync_fetch_and_sub(&live, 1);
-}
-
 /* path_of returns the generation of key's live path, 0 when none; the
  * look-up is skipped while no path is live. It never reads the skb. */
 static __always_inline __u64 path_of(__u64 key)
 {
-	struct path_entry *e;
+	struct path_slot *s;
 
 	if (!live)
 		return 0;
-	e = bpf_map_lookup_elem(&tracked, &key);
-	return e ? e->gen : 0;
+	s = find_path(key);
+	return s ? s->gen : 0;
 }
 
 /* head_of is the skb's data buffer where cfg_check_head needs it, else 0. */
@@ -139,18 +108,18 @@ static __always_inline __u64 head_of(struct sk_buff *skb, bool direct)
  * buffer may be reused too: see step_matches. */
 static __always_inline __u64 path_of_skb(struct sk_buff *skb, __u64 key, bool direct)
 {
-	struct path_entry *e;
+	struct path_slot *s;
 
 	if (!live)
 		return 0;
-	e = bpf_map_lookup_elem(&tracked, &key);
-	if (!e)
+	s = find_path(key);
+	if (!s)
 		return 0;
-	if (cfg_check_head && e->head != head_of(skb, direct)) {
-		end_path(key);
+	if (cfg_check_head && s->head != head_of(skb, direct)) {
+		end_slot(s, key);
 		return 0;
 	}
-	return e->gen;
+	return s->gen;
 }
 
 /* step_matches reads what a step reports of skb and says whether it may
@@ -168,22 +137,6 @@ static __always_inline bool step_matches(struct sk_buff *skb, struct event *ev,
 		return false;
 	read_place(skb, ev, direct, READ_EVENT);
 	return true;
-}
-
-static __always_inline __u64 new_generation(void)
-{
-	return __sync_fetch_and_add(&generation, 1) + 1;
-}
-
-/* start_path makes key a live path and returns its generation. */
-static __always_inline __u64 start_path(__u64 key, __u64 head)
-{
-	struct path_entry e = {.gen = new_generation(), .head = head};
-
-	if (bpf_map_update_elem(&tracked, &key, &e, BPF_NOEXIST))
-		return path_of(key); /* another CPU started it meanwhile */
-	__sync_fetch_and_add(&live, 1);
-	return e.gen;
 }
 
 static __always_inline struct path_event *scratch_event(void)

@@ -32,12 +32,6 @@ type TraceFilterCfg struct {
 	_               [3]byte
 }
 
-type TracePathEntry struct {
-	_    structs.HostLayout
-	Gen  uint64
-	Head uint64
-}
-
 type TracePathEvent struct {
 	_  structs.HostLayout
 	Ev struct {
@@ -81,6 +75,17 @@ type TracePathEvent struct {
 	ProbeId  uint32
 	StackLen uint32
 	Stack    [32]uint64
+}
+
+type TracePathSet struct {
+	_   structs.HostLayout
+	Way [4]struct {
+		_    structs.HostLayout
+		Skb  uint64
+		Gen  uint64
+		Head uint64
+		Pad  uint64
+	}
 }
 
 // Names of all BPF objects in the ELF.

@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // mtuPort receives the datagrams too big for the server's MTU.
@@ -137,4 +140,86 @@ func TestTracePathAddressReuse(t *testing.T) {
 		t.Errorf("%d of %d steps are of the untraced flow", joined, len(evs))
 	}
 	checkPaths(t, evs, nil)
+}
+
+// inFlightPort receives datagrams that wait in a socket's queue.
+const inFlightPort = 7104
+
+// TestTracePathsInFlight keeps a thousand traced datagrams alive at once,
+// queued on a UDP socket that reads none, then closes the socket, which
+// drops them all. Each drop must end the path that started at the
+// client's transmit: the table of live paths (bpf/paths.h) must hold them
+// all, so a hash that put many addresses in one set, forgetting paths,
+// fails here. (A read would not show: UDP copies a linear skb out and
+// frees it where no tracepoint fires.)
+func TestTracePathsInFlight(t *testing.T) {
+	requireRoot(t)
+	const n = 1000
+	tp := newTopology(t)
+	conn := listenUDPQueue(t, tp.server, tp.serverIP4, inFlightPort, 8<<20)
+	tr := startTracer(t, "--trace", "--output", "json", "--filter-netns", tp.client, "--filter-port", fmt.Sprint(inFlightPort))
+	server := inode(t, tp.server)
+	arrived := func(ev jsonEvent) bool { return ev.Func == "tp:netif_receive_skb" && ev.Netns == server }
+	dropped := func(ev jsonEvent) bool { return ev.Kind == "drop" && ev.Dport == inFlightPort }
+	floodUDP(t, tp.client, tp.serverIP4, inFlightPort, n)
+	tr.waitEvents(t, "every datagram at the server", n, arrived)
+	conn.Close()
+	tr.waitEvents(t, "the queued datagrams dropped at close", n*9/10, dropped)
+	tr.stop(t)
+	evs := tr.events(t)
+	checkPaths(t, evs, nil)
+	client := inode(t, tp.client)
+	sent := map[string]bool{} // paths with a step in the client's namespace
+	queued, drops, lost := 0, 0, 0
+	for _, ev := range evs {
+		if ev.Netns == client {
+			sent[ev.Path] = true
+		}
+		if arrived(ev) {
+			queued++
+		}
+		if !dropped(ev) {
+			continue
+		}
+		drops++
+		if !sent[ev.Path] {
+			if lost < 5 {
+				t.Errorf("path %s of a queued datagram starts at its drop: the path of its transmit was forgotten", ev.Path)
+			}
+			lost++
+		}
+	}
+	if queued < n*9/10 {
+		t.Fatalf("%d of %d datagrams reached the server's socket; want nearly all, queued at once", queued, n)
+	}
+	// Only a path still known at the close reports its drop: the filter
+	// names the client's namespace, and the drop is in the server's.
+	if drops < queued || lost > 0 {
+		t.Errorf("of %d datagrams queued at once, %d were reported dropped at close on their path and %d on a new path; want all on their path", queued, drops-lost, lost)
+	}
+	t.Logf("%d datagrams queued at once, %d reported dropped at close on their own path", queued, drops-lost)
+}
+
+// listenUDPQueue opens a UDP socket on addr:port in namespace ns with a
+// receive buffer of size bytes (SO_RCVBUFFORCE, past rmem_max) and does
+// not read it.
+func listenUDPQueue(t *testing.T, ns, addr string, port, size int) *net.UDPConn {
+	t.Helper()
+	var conn *net.UDPConn
+	inNetns(t, ns, func() (err error) {
+		conn, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(addr), Port: port})
+		return err
+	})
+	t.Cleanup(func() { conn.Close() })
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size)
+	}); err != nil || serr != nil {
+		t.Fatalf("setting SO_RCVBUFFORCE: %v %v", err, serr)
+	}
+	return conn
 }
