@@ -108,15 +108,6 @@ static __always_inline void end_slot(struct path_slot *s, __u64 key)
 		__sync_fetch_and_sub(&live, 1);
 }
 
-/* end_path forgets key's path. */
-static __always_inline void end_path(__u64 key)
-{
-	struct path_slot *s = find_path(key);
-
-	if (s)
-		end_slot(s, key);
-}
-
 static __always_inline __u64 new_generation(void)
 {
 	return __sync_fetch_and_add(&generation, 1) + 1;

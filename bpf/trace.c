@@ -82,15 +82,16 @@ struct {
 	__uint(max_entries, 1);
 } scratch SEC(".maps");
 
-/* path_of returns the generation of key's live path, 0 when none; the
+/* path_of returns the slot of key's live path, NULL when none; the
  * look-up is skipped while no path is live. It never reads the skb. */
-static __always_inline __u64 path_of(__u64 key)
+static __always_inline struct path_slot *path_of(__u64 key)
 {
-	struct path_slot *s;
+	return live ? find_path(key) : 0;
+}
 
-	if (!live)
-		return 0;
-	s = find_path(key);
+/* gen_of is the generation of the path in slot s, 0 when none. */
+static __always_inline __u64 gen_of(struct path_slot *s)
+{
 	return s ? s->gen : 0;
 }
 
@@ -106,20 +107,16 @@ static __always_inline __u64 head_of(struct sk_buff *skb, bool direct)
  * buffer than when its path started is an skb freed unseen and its
  * address reused: that path is ended, and the skb is untracked. The
  * buffer may be reused too: see step_matches. */
-static __always_inline __u64 path_of_skb(struct sk_buff *skb, __u64 key, bool direct)
+static __always_inline struct path_slot *path_of_skb(struct sk_buff *skb, __u64 key,
+						     bool direct)
 {
-	struct path_slot *s;
+	struct path_slot *s = path_of(key);
 
-	if (!live)
-		return 0;
-	s = find_path(key);
-	if (!s)
-		return 0;
-	if (cfg_check_head && s->head != head_of(skb, direct)) {
+	if (s && cfg_check_head && s->head != head_of(skb, direct)) {
 		end_slot(s, key);
 		return 0;
 	}
-	return s->gen;
+	return s;
 }
 
 /* step_matches reads what a step reports of skb and says whether it may
@@ -198,20 +195,22 @@ static __always_inline int on_skb(void *ctx, struct sk_buff *skb, bool func, boo
 {
 	__u64 key = (__u64)skb;
 	struct path_event *te;
+	struct path_slot *s;
 	struct headers h;
 	__u64 gen;
 
 	if (!skb || (!start && !live))
 		return 0;
-	gen = path_of_skb(skb, key, direct);
+	s = path_of_skb(skb, key, direct);
+	gen = gen_of(s);
 	if (!gen && (!start || quick_reject(skb, direct)))
 		return 0;
 	te = scratch_event();
 	if (!te)
 		return 0;
 	if (!step_matches(skb, &te->ev, &h, direct, gen)) {
-		if (gen) /* cfg_check_head: another skb at a reused address */
-			end_path(key);
+		if (gen && s) /* cfg_check_head: another skb at a reused address */
+			end_slot(s, key);
 		return 0;
 	}
 	if (!gen)
@@ -233,24 +232,26 @@ static __always_inline int on_end(void *ctx, struct sk_buff *skb, __u8 kind, __u
 {
 	__u64 key = (__u64)skb;
 	struct path_event *te;
+	struct path_slot *s;
 	struct headers h;
 	__u64 gen;
 
 	if (!skb || (kind == EVENT_CONSUME && !live))
 		return 0;
-	gen = path_of_skb(skb, key, true);
+	s = path_of_skb(skb, key, true);
+	gen = gen_of(s);
 	if (!gen && (kind == EVENT_CONSUME || quick_reject(skb, true)))
 		return 0;
 	te = scratch_event();
 	if (!te)
 		return 0;
 	if (!step_matches(skb, &te->ev, &h, true, gen)) {
-		if (gen) /* cfg_check_head: another skb at a reused address */
-			end_path(key);
+		if (gen && s) /* cfg_check_head: another skb at a reused address */
+			end_slot(s, key);
 		return 0;
 	}
-	if (gen)
-		end_path(key);
+	if (gen && s)
+		end_slot(s, key);
 	else
 		gen = new_generation();
 	read_skb_fields(skb, &te->ev, true);
@@ -283,13 +284,15 @@ static __always_inline int on_blind(void *ctx, struct sk_buff *skb, bool func, _
 {
 	__u64 key = (__u64)skb;
 	struct path_event *te;
+	struct path_slot *s;
 	struct net *net;
 	__u64 gen;
 
 	if (!skb || !live)
 		return 0;
-	gen = path_of(key);
-	if (!gen)
+	s = path_of(key);
+	gen = gen_of(s);
+	if (!gen || !s)
 		return 0;
 	te = scratch_event();
 	if (!te)
@@ -304,7 +307,7 @@ static __always_inline int on_blind(void *ctx, struct sk_buff *skb, bool func, _
 			te->ev.netns = net->ns.inum;
 	}
 	if (kind != EVENT_TRACE)
-		end_path(key);
+		end_slot(s, key);
 	return send(ctx, te, key, gen, func ? bpf_get_func_ip(ctx) : 0, kind, 0, 0);
 }
 
