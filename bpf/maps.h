@@ -18,12 +18,15 @@ struct {
 	__uint(max_entries, STAT_MAX);
 } stats SEC(".maps");
 
+/* count adds one to a stat of this CPU. Atomically: a program that an
+ * interrupt's program nests in between the load and the store of a plain
+ * increment would lose the nested one's count. */
 static __always_inline void count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
 
 	if (v)
-		*v += 1;
+		__sync_fetch_and_add(v, 1);
 }
 
 #endif

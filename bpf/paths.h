@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * paths.h keeps trace.c's live paths: for each, the skb's address, the
- * path's generation and the skb's data buffer when the path started.
+ * path's generation, and the skb's data buffer and packet identity
+ * (ident_of) when the path started.
  *
  * They are kept in a set-associative table in an array map. An address
  * hashes to a set of PATH_WAYS slots, and a look-up is a few loads that
@@ -42,12 +43,13 @@ __u64 live = 0;
 __u64 generation = 0;
 
 /* path_slot is one path: skb is 0 in a free slot. 32 bytes, so that a
- * set is two cache lines. */
+ * set is two cache lines. head and ident are set only where trace.c's
+ * cfg_check_head needs them. */
 struct path_slot {
 	__u64 skb;
 	__u64 gen;
 	__u64 head;
-	__u64 pad;
+	__u64 ident;
 };
 
 struct path_set {
@@ -129,9 +131,9 @@ static __always_inline struct path_slot *victim(struct path_set *set)
 	return v;
 }
 
-/* start_path makes key a live path, whose skb has the data buffer head,
- * and returns its generation. */
-static __always_inline __u64 start_path(__u64 key, __u64 head)
+/* start_path makes key a live path, whose skb has the data buffer head
+ * and carries the packet ident, and returns its generation. */
+static __always_inline __u64 start_path(__u64 key, __u64 head, __u64 ident)
 {
 	struct path_set *set = set_of(key);
 	struct path_slot *s;
@@ -146,6 +148,7 @@ static __always_inline __u64 start_path(__u64 key, __u64 head)
 	gen = new_generation();
 	s->gen = 0; /* a look-up meanwhile finds no path, not the old one's */
 	s->head = head;
+	s->ident = ident;
 	if (!__sync_lock_test_and_set(&s->skb, key))
 		__sync_fetch_and_add(&live, 1);
 	s->gen = gen;

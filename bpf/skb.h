@@ -295,6 +295,40 @@ static __always_inline void read_tcp_flags(struct event *ev, const struct header
 		ev->tcp_flags = flags;
 }
 
+/* ident_of reads what tells apart two packets of one flow carried one
+ * after the other by an skb at the same address with the same data
+ * buffer: the IPv4 ID and, for TCP, the sequence and acknowledgment
+ * numbers (a data segment moves the first, a bare ACK the second, and an
+ * IPv4 ID moves with either). No hop of one skb's path changes them:
+ * fragmentation keeps the ID, NAT rewrites addresses and ports. 0 when
+ * the packet has none (IPv6 UDP, say). h is what parse_skb located. */
+static __always_inline __u64 ident_of(const struct event *ev, const struct headers *h)
+{
+	unsigned char *nh, *tcp;
+	__u32 seq[2] = {};
+	__be16 id = 0;
+
+	if (!h->nh_ok)
+		return 0;
+	nh = h->head + h->nh;
+	if (ev->family == 4) {
+		if (can_cast())
+			id = pkt_cast(nh, struct iphdr)->id;
+		else
+			bpf_probe_read_kernel(&id, sizeof(id), nh + 4);
+	}
+	if (ev->l4proto == IPPROTO_TCP && h->l4) {
+		tcp = nh + h->l4 + 4;
+		if (can_cast()) {
+			seq[0] = pkt_cast(tcp, struct in_addr)->s_addr;
+			seq[1] = pkt_cast(tcp + 4, struct in_addr)->s_addr;
+		} else {
+			bpf_probe_read_kernel(seq, sizeof(seq), tcp);
+		}
+	}
+	return ((__u64)seq[0] << 32 | seq[1]) ^ ((__u64)id << 16);
+}
+
 /* l4proto_of reads only the IP protocol: one read for IPv4 and for IPv6
  * without extension headers, the full parse otherwise. */
 static __always_inline __u8 l4proto_of(struct sk_buff *skb, struct event *ev, bool direct)

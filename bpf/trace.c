@@ -62,25 +62,35 @@ volatile const __u32 cfg_probe_id = 0;	      /* tp_btf copies: which tracepoint 
 volatile const __u8 cfg_check_head = 0;	      /* tracepoint backend: see path_of_skb */
 volatile const __u8 cfg_tp_cookie = 0;	      /* tracepoints: the cookie says which (6.10+) */
 
-/* path_event is a struct event plus where the skb was seen. */
-struct path_event {
+/* path_step is a step as a program fills it, on its own stack: a path
+ * record without the stack trace. A per-CPU buffer would be shared by
+ * the programs that nest on a CPU (one that softirq work interrupts
+ * between filling the buffer and writing the ring wrote the interrupting
+ * step's record a second time, in place of its own). */
+struct path_step {
 	struct event ev;
 	__u64 func_ip;	  /* probed function, 0 for tracepoints */
 	__u64 path;	  /* generation of the skb's path; with ev.skb, the path id */
 	__u32 probe_id;	  /* tracepoint index in user space's table */
 	__u32 stack_len; /* bytes of stack */
+};
+
+/* path_event is the record: a step, then with --output-stack the kernel
+ * stack, written straight into the ring. */
+struct path_event {
+	struct event ev;
+	__u64 func_ip;
+	__u64 path;
+	__u32 probe_id;
+	__u32 stack_len;
 	__u64 stack[MAX_STACK];
 };
 
+_Static_assert(sizeof(struct path_step) == __builtin_offsetof(struct path_event, stack),
+	       "a path_step is a path_event up to its stack");
+
 /* Referenced so their BTF reaches bpf2go. */
 const struct path_event *unused_path_event __attribute__((unused));
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, struct path_event);
-	__uint(max_entries, 1);
-} scratch SEC(".maps");
 
 /* path_of returns the slot of key's live path, NULL when none; the
  * look-up is skipped while no path is live. It never reads the skb. */
@@ -119,35 +129,82 @@ static __always_inline struct path_slot *path_of_skb(struct sk_buff *skb, __u64 
 	return s;
 }
 
+/* same_packet says, with cfg_check_head, that the tracked skb in slot s
+ * still carries the packet its path started with: TCP frees most of its
+ * skbs where no tracepoint fires (a segment coalesced into the one
+ * before it), and the next skb of the flow often takes the same address
+ * and data buffer at once, which only the packet's ident (ident_of) then
+ * tells apart. A path that started without one takes the first seen. */
+static __always_inline bool same_packet(struct path_slot *s, struct event *ev,
+					struct headers *h)
+{
+	__u64 id = ident_of(ev, h);
+
+	if (!id)
+		return true;
+	if (!s->ident)
+		s->ident = id;
+	return s->ident == id;
+}
+
 /* step_matches reads what a step reports of skb and says whether it may
- * be reported: an untracked skb (gen 0) must pass the filters. With
+ * be reported: an untracked skb (*gen 0) must pass the filters. With
  * cfg_check_head a tracked one must still pass the filters on its headers
- * (addresses, ports, protocol, expression), else it is another skb at a
- * reused address; the filters on the place (netns, device) are not run
- * again, as a path crosses namespaces and devices. */
+ * (addresses, ports, protocol, expression) and carry the same packet,
+ * else it is another skb at a reused address: its path is ended (*gen
+ * becomes 0), and at a start probe, where the skb is live, it may start
+ * a path of its own. The filters on the place (netns, device) are not
+ * run again on a tracked skb, as a path crosses namespaces and devices. */
 static __always_inline bool step_matches(struct sk_buff *skb, struct event *ev,
-					 struct headers *h, bool direct, __u64 gen)
+					 struct headers *h, bool direct, struct path_slot *s,
+					 __u64 key, __u64 *gen, bool start)
 {
-	if (!gen || !cfg_check_head)
-		return match(skb, ev, h, direct, !gen, READ_EVENT);
-	if (!match_tuple(skb, ev, h, direct, true, READ_EVENT))
-		return false;
-	read_place(skb, ev, direct, READ_EVENT);
-	return true;
+	if (*gen && cfg_check_head && s) {
+		if (match_tuple(skb, ev, h, direct, true, READ_EVENT) && same_packet(s, ev, h)) {
+			read_place(skb, ev, direct, READ_EVENT);
+			return true;
+		}
+		end_slot(s, key);
+		*gen = 0;
+		if (!start)
+			return false;
+	}
+	return match(skb, ev, h, direct, !*gen, READ_EVENT);
 }
 
-static __always_inline struct path_event *scratch_event(void)
+/* ident_at is the packet ident a new path keeps, where cfg_check_head
+ * needs it. */
+static __always_inline __u64 ident_at(struct event *ev, struct headers *h)
 {
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&scratch, &zero);
+	return cfg_check_head ? ident_of(ev, h) : 0;
 }
 
-/* send fills the fields every step has and writes te to the ring. */
-static __always_inline int send(void *ctx, struct path_event *te, __u64 key, __u64 gen,
+/* output_stacked writes st and the kernel stack of ctx to the ring of
+ * cpu (--output-stack): the stack is read straight into the record. */
+static __always_inline long output_stacked(void *ctx, struct path_step *st, __u32 cpu)
+{
+	void *ring = bpf_map_lookup_elem(&cpu_events, &cpu);
+	struct path_event *rec;
+	long n;
+
+	if (!ring)
+		return -1;
+	rec = bpf_ringbuf_reserve(ring, sizeof(*rec), 0);
+	if (!rec)
+		return -1;
+	__builtin_memcpy(rec, st, sizeof(*st));
+	n = bpf_get_stack(ctx, rec->stack, sizeof(rec->stack), 0);
+	rec->stack_len = n > 0 ? n : 0;
+	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+	wake_reader(ring);
+	return 0;
+}
+
+/* send fills the fields every step has and writes st to the ring. */
+static __always_inline int send(void *ctx, struct path_step *st, __u64 key, __u64 gen,
 				__u64 ip, __u8 kind, __u32 reason, __u64 location)
 {
-	struct event *ev = &te->ev;
+	struct event *ev = &st->ev;
 
 	ev->skb = key;
 	ev->kind = kind;
@@ -158,19 +215,20 @@ static __always_inline int send(void *ctx, struct path_event *te, __u64 key, __u
 	ev->cap_len = 0;
 	ev->link = LINK_NONE;
 	ev->orig_len = 0;
-	te->func_ip = ip;
-	te->path = gen;
-	te->probe_id = cfg_probe_id;
+	__u8 flags = ev->tcp_flags;
+
+	/* From sock_cookie to the end: what only drop and TCP events set,
+	 * the samples' flags among them, but for the step's TCP flags. */
+	__builtin_memset(&ev->sock_cookie, 0,
+			 sizeof(*ev) - __builtin_offsetof(struct event, sock_cookie));
+	ev->tcp_flags = flags;
+	st->func_ip = ip;
+	st->path = gen;
+	st->probe_id = cfg_probe_id;
 	/* Function probes have no probe id: func_ip says where. */
 	if (cfg_tp_cookie && !ip)
-		te->probe_id = bpf_get_attach_cookie(ctx);
-	te->stack_len = 0;
-	if (cfg_stack) {
-		long n = bpf_get_stack(ctx, te->stack, sizeof(te->stack), 0);
-
-		if (n > 0)
-			te->stack_len = n;
-	}
+		st->probe_id = bpf_get_attach_cookie(ctx);
+	st->stack_len = 0;
 	count(STAT_SEEN);
 	/* Each CPU writes its own ring (rings.h): a path that changes CPU is
 	 * put back in order by time in user space, where a shared ring cost
@@ -178,9 +236,7 @@ static __always_inline int send(void *ctx, struct path_event *te, __u64 key, __u
 	 * --output-stack the record ends before the stack area: a step is a
 	 * third of the bytes to copy in the kernel and in user space, and
 	 * the ring holds three times as many. */
-	__u64 size = cfg_stack ? sizeof(*te) : __builtin_offsetof(struct path_event, stack);
-
-	if (output_event(te, size, ev->cpu))
+	if (cfg_stack ? output_stacked(ctx, st, ev->cpu) : output_event(st, sizeof(*st), ev->cpu))
 		count(STAT_LOST);
 	return 0;
 }
@@ -194,7 +250,7 @@ static __always_inline int on_skb(void *ctx, struct sk_buff *skb, bool func, boo
 				  bool start)
 {
 	__u64 key = (__u64)skb;
-	struct path_event *te;
+	struct path_step st;
 	struct path_slot *s;
 	struct headers h;
 	__u64 gen;
@@ -205,21 +261,15 @@ static __always_inline int on_skb(void *ctx, struct sk_buff *skb, bool func, boo
 	gen = gen_of(s);
 	if (!gen && (!start || quick_reject(skb, direct)))
 		return 0;
-	te = scratch_event();
-	if (!te)
+	if (!step_matches(skb, &st.ev, &h, direct, s, key, &gen, start))
 		return 0;
-	if (!step_matches(skb, &te->ev, &h, direct, gen)) {
-		if (gen && s) /* cfg_check_head: another skb at a reused address */
-			end_slot(s, key);
-		return 0;
-	}
 	if (!gen)
-		gen = start_path(key, head_of(skb, direct));
+		gen = start_path(key, head_of(skb, direct), ident_at(&st.ev, &h));
 	if (!gen)
 		return 0;
-	read_skb_fields(skb, &te->ev, direct);
-	read_tcp_flags(&te->ev, &h);
-	return send(ctx, te, key, gen, func ? bpf_get_func_ip(ctx) : 0, EVENT_TRACE, 0, 0);
+	read_skb_fields(skb, &st.ev, direct);
+	read_tcp_flags(&st.ev, &h);
+	return send(ctx, &st, key, gen, func ? bpf_get_func_ip(ctx) : 0, EVENT_TRACE, 0, 0);
 }
 
 /* on_end reports the free of skb (kfree_skb, consume_skb) and ends its
@@ -231,7 +281,7 @@ static __always_inline int on_end(void *ctx, struct sk_buff *skb, __u8 kind, __u
 				  __u64 location)
 {
 	__u64 key = (__u64)skb;
-	struct path_event *te;
+	struct path_step st;
 	struct path_slot *s;
 	struct headers h;
 	__u64 gen;
@@ -242,21 +292,15 @@ static __always_inline int on_end(void *ctx, struct sk_buff *skb, __u8 kind, __u
 	gen = gen_of(s);
 	if (!gen && (kind == EVENT_CONSUME || quick_reject(skb, true)))
 		return 0;
-	te = scratch_event();
-	if (!te)
+	if (!step_matches(skb, &st.ev, &h, true, s, key, &gen, kind == EVENT_DROP))
 		return 0;
-	if (!step_matches(skb, &te->ev, &h, true, gen)) {
-		if (gen && s) /* cfg_check_head: another skb at a reused address */
-			end_slot(s, key);
-		return 0;
-	}
 	if (gen && s)
 		end_slot(s, key);
 	else
 		gen = new_generation();
-	read_skb_fields(skb, &te->ev, true);
-	read_tcp_flags(&te->ev, &h);
-	return send(ctx, te, key, gen, 0, kind, reason, location);
+	read_skb_fields(skb, &st.ev, true);
+	read_tcp_flags(&st.ev, &h);
+	return send(ctx, &st, key, gen, 0, kind, reason, location);
 }
 
 /* blank clears what a step read from nothing but its own arguments
@@ -283,7 +327,7 @@ static __always_inline int on_blind(void *ctx, struct sk_buff *skb, bool func, _
 				    struct net_device *dev, __u32 len)
 {
 	__u64 key = (__u64)skb;
-	struct path_event *te;
+	struct path_step st;
 	struct path_slot *s;
 	struct net *net;
 	__u64 gen;
@@ -294,21 +338,18 @@ static __always_inline int on_blind(void *ctx, struct sk_buff *skb, bool func, _
 	gen = gen_of(s);
 	if (!gen || !s)
 		return 0;
-	te = scratch_event();
-	if (!te)
-		return 0;
-	blank(&te->ev);
-	te->ev.len = len;
+	blank(&st.ev);
+	st.ev.len = len;
 	if (dev) {
-		te->ev.ifindex = dev->ifindex;
-		read_ifname(te->ev.ifname, dev, true);
+		st.ev.ifindex = dev->ifindex;
+		read_ifname(st.ev.ifname, dev, true);
 		net = dev->nd_net.net;
 		if (net)
-			te->ev.netns = net->ns.inum;
+			st.ev.netns = net->ns.inum;
 	}
 	if (kind != EVENT_TRACE)
 		end_slot(s, key);
-	return send(ctx, te, key, gen, func ? bpf_get_func_ip(ctx) : 0, kind, 0, 0);
+	return send(ctx, &st, key, gen, func ? bpf_get_func_ip(ctx) : 0, kind, 0, 0);
 }
 
 /*

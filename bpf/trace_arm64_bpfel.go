@@ -80,11 +80,11 @@ type TracePathEvent struct {
 type TracePathSet struct {
 	_   structs.HostLayout
 	Way [4]struct {
-		_    structs.HostLayout
-		Skb  uint64
-		Gen  uint64
-		Head uint64
-		Pad  uint64
+		_     structs.HostLayout
+		Skb   uint64
+		Gen   uint64
+		Head  uint64
+		Ident uint64
 	}
 }
 
@@ -96,7 +96,6 @@ const (
 	TraceMapReaderFlag         = "reader_flag"
 	TraceMapReasonExclude      = "reason_exclude"
 	TraceMapReasonFilter       = "reason_filter"
-	TraceMapScratch            = "scratch"
 	TraceMapStats              = "stats"
 	TraceMapTracked            = "tracked"
 	TraceMapWake               = "wake"
@@ -235,7 +234,6 @@ type TraceMapSpecs struct {
 	ReaderFlag    *ebpf.MapSpec `ebpf:"reader_flag"`
 	ReasonExclude *ebpf.MapSpec `ebpf:"reason_exclude"`
 	ReasonFilter  *ebpf.MapSpec `ebpf:"reason_filter"`
-	Scratch       *ebpf.MapSpec `ebpf:"scratch"`
 	Stats         *ebpf.MapSpec `ebpf:"stats"`
 	Tracked       *ebpf.MapSpec `ebpf:"tracked"`
 	Wake          *ebpf.MapSpec `ebpf:"wake"`
@@ -280,7 +278,6 @@ type TraceMaps struct {
 	ReaderFlag    *ebpf.Map `ebpf:"reader_flag"`
 	ReasonExclude *ebpf.Map `ebpf:"reason_exclude"`
 	ReasonFilter  *ebpf.Map `ebpf:"reason_filter"`
-	Scratch       *ebpf.Map `ebpf:"scratch"`
 	Stats         *ebpf.Map `ebpf:"stats"`
 	Tracked       *ebpf.Map `ebpf:"tracked"`
 	Wake          *ebpf.Map `ebpf:"wake"`
@@ -292,7 +289,6 @@ func (m *TraceMaps) Close() error {
 		m.ReaderFlag,
 		m.ReasonExclude,
 		m.ReasonFilter,
-		m.Scratch,
 		m.Stats,
 		m.Tracked,
 		m.Wake,

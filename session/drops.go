@@ -180,7 +180,7 @@ func (d *Drops) stream(ctx context.Context, t *tracer.Tracer, w event.Writer) er
 		defer d.an.close()
 	}
 	ReportDrops(d.Stderr, t, n)
-	if errors.Is(runErr, ErrAbandoned) {
+	if errors.Is(runErr, ErrAbandoned) || errors.Is(runErr, ErrCut) {
 		reportUnwritten(d.Stderr, t, n.Drops+s.Skipped())
 	}
 	d.an.report(d.Stderr, s.Skipped())

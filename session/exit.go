@@ -11,13 +11,13 @@ import (
 
 // ExitStatus says how a run ended, on w, and returns droptrace's exit
 // status: 0 on success, after a signal, when an output was abandoned to
-// stop in time and when stdout's reader went away (as `tcpdump | head`);
-// 2 on a usage error; 1 on any other failure.
+// stop in time or cut at a whole event, and when stdout's reader went
+// away (as `tcpdump | head`); 2 on a usage error; 1 on any other failure.
 func ExitStatus(w io.Writer, err error) int {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, ErrAbandoned):
+	case errors.Is(err, ErrAbandoned), errors.Is(err, ErrCut):
 		fmt.Fprintf(w, "droptrace: %v\n", err)
 		return 0
 	case errors.Is(err, syscall.EPIPE):

@@ -47,6 +47,7 @@ type Stream struct {
 	Skip func(*event.Event) bool
 
 	skipped atomic.Uint64
+	cut     atomic.Bool // Stopping's cut: write no more events
 
 	written  Written   // passed to Out; only the run's goroutine touches it
 	pending  []pending // written to Buf but not yet to its file
@@ -82,11 +83,13 @@ func (n *Written) add(k event.Kind) {
 // Run writes events until ctx ends, Count events were written or a write
 // fails, and returns what was reported: written and flushed. When ctx
 // ends and the output stops taking events (a reader that does not read),
-// Run abandons it (see Stopping) and returns ErrAbandoned.
+// Run abandons it (see Stopping) and returns ErrAbandoned; when it still
+// takes them but the rings hold more than it writes in StopLimit, Run
+// stops at a whole event, flushes, and returns ErrCut.
 func (s *Stream) Run(ctx context.Context) (Written, error) {
 	done := make(chan error, 1)
 	go func() { done <- s.run(ctx) }()
-	err := Stopping(ctx, done, &s.progress)
+	err := Stopping(ctx, done, &s.progress, func() { s.cut.Store(true) })
 	return s.Reported(), err
 }
 
@@ -152,6 +155,9 @@ func (s *Stream) final(err error) error {
 }
 
 func (s *Stream) write(ev *event.Event) error {
+	if s.cut.Load() {
+		return tracer.ErrStop
+	}
 	err := s.Out.Write(ev)
 	if err != nil {
 		s.commit()

@@ -1,11 +1,13 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/droptrace/droptrace/event"
 )
@@ -73,5 +75,41 @@ func TestStreamAbandonsABlockedOutput(t *testing.T) {
 	n, err := s.Run(ctx)
 	if !errors.Is(err, ErrAbandoned) || n.Drops != 0 {
 		t.Errorf("%d reported, error %v; want 0 and ErrAbandoned", n.Drops, err)
+	}
+}
+
+// slowFile takes every write, each after a pause: a reader that keeps up
+// with a trickle but not with a backlog.
+type slowFile struct {
+	bytes.Buffer
+	pause time.Duration
+}
+
+func (f *slowFile) Write(p []byte) (int, error) {
+	time.Sleep(f.pause)
+	return f.Buffer.Write(p)
+}
+
+// TestStreamCutsASlowOutputAtAWholeEvent stops a run whose output still
+// takes events but more slowly than the backlog asks: it must end within
+// a second, at a whole line, with what it wrote reported.
+func TestStreamCutsASlowOutputAtAWholeEvent(t *testing.T) {
+	file := &slowFile{pause: time.Millisecond}
+	buf := NewBuffer(file, 150) // a line and a half: bufio writes split lines
+	s := &Stream{Source: &fakeSource{events: drops(5000)}, Out: lineWriter{buf}, Buf: buf}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	n, err := s.Run(ctx)
+	took := time.Since(start)
+	if !errors.Is(err, ErrCut) {
+		t.Fatalf("error %v, want ErrCut", err)
+	}
+	if took > StopLimit+StallGrace {
+		t.Errorf("stopped after %v, want within %v", took, StopLimit+StallGrace)
+	}
+	out := file.String()
+	if lines := strings.Count(out, "\n"); len(out) != 100*lines || uint64(lines) != n.Drops || lines == 0 {
+		t.Errorf("wrote %d bytes, %d lines, reported %d; want whole 100-byte lines, each reported", len(out), lines, n.Drops)
 	}
 }

@@ -31,7 +31,7 @@ type Summary struct {
 func (s *Summary) Run(ctx context.Context) error {
 	done := make(chan error, 1)
 	go func() { done <- s.run(ctx) }()
-	return Stopping(ctx, done, &s.progress)
+	return Stopping(ctx, done, &s.progress, nil)
 }
 
 func (s *Summary) run(ctx context.Context) error {

@@ -171,7 +171,7 @@ func readLoop(ctx context.Context, rds []ringReader, sl sleeper, detach func(), 
 			detached = true
 		}
 		// Records are held back for reorderSlack only to merge rings:
-		// one ring (path tracing) is handed on as it was written.
+		// a single ring is handed on as it was written.
 		limit := uint64(monotonicNow()) - uint64(reorderSlack)
 		if done || len(qs) == 1 {
 			limit = math.MaxUint64
@@ -186,6 +186,13 @@ func readLoop(ctx context.Context, rds []ringReader, sl sleeper, detach func(), 
 			}
 			behind = behind || full
 			got = got || len(q.recs)-q.next > n
+			if full {
+				// The ring holds more, timed from its last record read
+				// on: the other rings' records timed after that wait
+				// for them, or a path that changed CPU comes out of
+				// order.
+				limit = min(limit, q.recs[len(q.recs)-1].ts)
+			}
 			waiting += avail
 			if size := q.rd.BufferSize(); size > 0 {
 				fullest = max(fullest, float64(avail)/float64(size))

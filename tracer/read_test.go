@@ -317,6 +317,45 @@ func TestReadLoopBoundsDrain(t *testing.T) {
 	}
 }
 
+// TestReadLoopBoundedDrainKeepsOrder fills one ring with more than a
+// drain may read and another with records timed between them: what the
+// bounded ring still holds is timed after its last record read, so the
+// other ring's later records must wait for it, not come out first (a
+// path that changed CPU was printed out of order that way).
+func TestReadLoopBoundedDrainKeepsOrder(t *testing.T) {
+	perDrain := (drainMax + eventSize - 1) / eventSize
+	busy, quiet := &fakeRing{}, &fakeRing{}
+	for i := range 2*perDrain + 10 {
+		busy.recs = append(busy.recs, stamped(uint64(2*i+1), uint64(2*i+1)))
+	}
+	for i := range 2 * perDrain {
+		if i%100 == 0 {
+			quiet.recs = append(quiet.recs, stamped(uint64(2*i+2), uint64(2*i+2)))
+		}
+	}
+	want := len(busy.recs) + len(quiet.recs)
+	l := &loopLog{}
+	if err := l.run(t, context.Background(), busy, quiet); err != nil {
+		t.Fatal(err)
+	}
+	var last uint64
+	n := 0
+	for i, s := range l.steps {
+		ts, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			continue // idle, detach
+		}
+		if ts < last {
+			t.Fatalf("step %d: event timed %d handed on after one timed %d", i, ts, last)
+		}
+		last = ts
+		n++
+	}
+	if n != want {
+		t.Errorf("%d events handed on, want %d", n, want)
+	}
+}
+
 func TestReadLoopErrors(t *testing.T) {
 	past := uint64(monotonicNow()) - uint64(time.Second)
 	errWrite := errors.New("write /dev/stdout: broken pipe")
