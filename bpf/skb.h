@@ -300,8 +300,12 @@ static __always_inline void read_tcp_flags(struct event *ev, const struct header
  * buffer: the IPv4 ID and, for TCP, the sequence and acknowledgment
  * numbers (a data segment moves the first, a bare ACK the second, and an
  * IPv4 ID moves with either). No hop of one skb's path changes them:
- * fragmentation keeps the ID, NAT rewrites addresses and ports. 0 when
- * the packet has none (IPv6 UDP, say). h is what parse_skb located. */
+ * fragmentation keeps the ID, NAT rewrites only addresses and ports.
+ * They are compared whatever the addresses, since the same flow's other
+ * direction or another flow that matches too may take the address next;
+ * so a tunnel's outer header, put on or taken off on the path, reads as
+ * another packet (trace.c, same_packet). 0 when the packet has none
+ * (IPv6 UDP, say). h is what parse_skb located. */
 static __always_inline __u64 ident_of(const struct event *ev, const struct headers *h)
 {
 	unsigned char *nh, *tcp;

@@ -111,7 +111,7 @@ func (p *PathTracer) functionBackend() bool {
 // a function backend with kfree_skbmem or napi_skb_cache_put attached.
 // Without, an skb freed where no tracepoint fires (TCP's __kfree_skb)
 // leaves its entry, and the programs tell a reused address by its data
-// buffer (cfg_check_head).
+// buffer and its packet's identity (cfg_check_head).
 func (p *PathTracer) seesEveryFree() bool {
 	if !p.functionBackend() {
 		return false
