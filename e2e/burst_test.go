@@ -3,7 +3,6 @@ package e2e
 import (
 	"net"
 	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -71,13 +70,7 @@ func TestBurstNotLost(t *testing.T) {
 	}
 	made := after - before
 	tr.stop(t)
-	m := reportLine.FindStringSubmatch(tr.stderr.String())
-	if m == nil {
-		t.Fatalf("no report line on stderr:\n%s", tr.stderr.String())
-	}
-	reported, _ := strconv.ParseUint(m[1], 10, 64)
-	matched, _ := strconv.ParseUint(m[2], 10, 64)
-	lost, _ := strconv.ParseUint(m[3], 10, 64)
+	reported, matched, lost := exitCounts(t, tr.stderr.String(), "drops")
 	routine := routineSkipped(t, tr)
 	t.Logf("%d frames made (the burst %d), %d drops matched, %d reported, %d routine frees left out, %d lost",
 		made, burst, matched, reported, routine, lost)

@@ -79,18 +79,11 @@ func TestExplainSummary(t *testing.T) {
 	}
 }
 
-var reportedRe = regexp.MustCompile(`droptrace: (\d+) drops reported, (\d+) matched in the kernel, (\d+) events lost`)
-
 // reported returns the drops droptrace reported and matched in the
 // kernel, from its exit line.
 func (tr *tracer) reported(t *testing.T) (reported, matched uint64) {
 	t.Helper()
-	m := reportedRe.FindStringSubmatch(tr.stderr.String())
-	if m == nil {
-		t.Fatalf("no exit line in stderr:\n%s", tr.stderr.String())
-	}
-	reported, _ = strconv.ParseUint(m[1], 10, 64)
-	matched, _ = strconv.ParseUint(m[2], 10, 64)
+	reported, matched, _ = exitCounts(t, tr.stderr.String(), "drops")
 	return reported, matched
 }
 

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -127,19 +126,12 @@ func keepDropping(t *testing.T, tp *topology) {
 	t.Cleanup(func() { stop.Store(true); wg.Wait() })
 }
 
-var reportLine = regexp.MustCompile(`(\d+) drops reported, (\d+) matched in the kernel, (\d+) events lost`)
-
 // checkSummary checks the exit line and returns its reported and
 // matched counts.
 func checkSummary(t *testing.T, stderr string) (reported, matched int) {
 	t.Helper()
-	m := reportLine.FindStringSubmatch(stderr)
-	if m == nil {
-		t.Fatalf("no exit summary on stderr:\n%s", stderr)
-	}
-	reported, _ = strconv.Atoi(m[1])
-	matched, _ = strconv.Atoi(m[2])
-	return reported, matched
+	r, m, _ := exitCounts(t, stderr, "drops")
+	return int(r), int(m)
 }
 
 // TestHardeningPcapSymlink: -w never follows a symbolic link, dangling or

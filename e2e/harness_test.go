@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -279,6 +281,27 @@ func (tr *tracer) waitEvents(t *testing.T, what string, n int, match func(jsonEv
 		}
 		return atLeast(uint64(got), uint64(n))
 	})
+}
+
+// exitCountsRe is droptrace's exit line: what is "drops", "path events"
+// or "TCP events".
+var exitCountsRe = regexp.MustCompile(`(\d+) ([a-zA-Z ]+) reported, (\d+) matched in the kernel, (\d+) events lost`)
+
+// exitCounts returns the counts of droptrace's exit line for what
+// ("drops", "path events"): reported, matched in the kernel and lost.
+func exitCounts(t *testing.T, stderr, what string) (reported, matched, lost uint64) {
+	t.Helper()
+	for _, m := range exitCountsRe.FindAllStringSubmatch(stderr, -1) {
+		if m[2] != what {
+			continue
+		}
+		reported, _ = strconv.ParseUint(m[1], 10, 64)
+		matched, _ = strconv.ParseUint(m[3], 10, 64)
+		lost, _ = strconv.ParseUint(m[4], 10, 64)
+		return reported, matched, lost
+	}
+	t.Fatalf("no exit line for %s on stderr:\n%s", what, stderr)
+	return 0, 0, 0
 }
 
 // jsonEvent is one line of --output json.

@@ -113,8 +113,6 @@ func TestPcapToStdout(t *testing.T) {
 	}
 }
 
-var summaryRe = regexp.MustCompile(`(\d+) drops reported, (\d+) matched in the kernel, (\d+) events lost`)
-
 // TestLostEvents stops droptrace while a flood fills its ring buffer: the
 // events that did not fit must be counted and reported, and every drop
 // accounted for.
@@ -131,13 +129,8 @@ func TestLostEvents(t *testing.T) {
 	tp.waitRule(t, "iptables", n, "udp", fmt.Sprintf("dpt:%d", dropPort))
 	tr.cmd.Process.Signal(syscall.SIGCONT)
 	tr.stop(t)
-	m := summaryRe.FindStringSubmatch(tr.stderr.String())
-	if m == nil {
-		t.Fatalf("no summary line in stderr:\n%s", tr.stderr.String())
-	}
-	reported, _ := strconv.Atoi(m[1])
-	matched, _ := strconv.Atoi(m[2])
-	lost, _ := strconv.Atoi(m[3])
+	r, m, l := exitCounts(t, tr.stderr.String(), "drops")
+	reported, matched, lost := int(r), int(m), int(l)
 	t.Logf("sent %d, matched %d, reported %d, lost %d", n, matched, reported, lost)
 	// A stop that took longer than droptrace allows itself (on a busy
 	// machine) leaves drops unwritten, and says how many; the last line

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -190,9 +189,6 @@ func TestTracePathAddressReuse(t *testing.T) {
 // bulkPort receives the bulk TCP flow of TestTracePathBulkFlow.
 const bulkPort = 7105
 
-// pathReportRe is the report --trace ends with on stderr.
-var pathReportRe = regexp.MustCompile(`(\d+) path events reported, (\d+) matched in the kernel, (\d+) events lost`)
-
 // TestTracePathBulkFlow follows a bulk TCP transfer between two
 // namespaces, as fast as it goes, on this host's tracepoints: a hundred
 // thousand steps, on both CPUs, in bursts that the reader takes in
@@ -228,14 +224,8 @@ func TestTracePathBulkFlow(t *testing.T) {
 		t.Fatalf("%d steps of the flow, want at least %d", len(evs), n)
 	}
 	checkPaths(t, evs, nil)
-	m := pathReportRe.FindStringSubmatch(tr.stderr.String())
-	if m == nil {
-		t.Fatalf("no report line on stderr:\n%s", tr.stderr.String())
-	}
-	reported, _ := strconv.Atoi(m[1])
-	matched, _ := strconv.Atoi(m[2])
-	lost, _ := strconv.Atoi(m[3])
-	if reported != len(evs) || reported != matched-lost {
+	reported, matched, lost := exitCounts(t, tr.stderr.String(), "path events")
+	if reported != uint64(len(evs)) || reported != matched-lost {
 		t.Errorf("%d steps written, report says %d reported of %d matched with %d lost; want every step matched and not lost reported once", len(evs), reported, matched, lost)
 	}
 	paths := map[string]bool{}
