@@ -133,8 +133,9 @@ func TestLostEvents(t *testing.T) {
 	reported, matched, lost := int(r), int(m), int(l)
 	t.Logf("sent %d, matched %d, reported %d, lost %d", n, matched, reported, lost)
 	// A stop that took longer than droptrace allows itself (on a busy
-	// machine) leaves drops unwritten, and says how many; the last line
-	// may be cut short then.
+	// machine) leaves drops unwritten, and says how many; the output is
+	// cut at a whole event then (an output abandoned as blocked may end
+	// mid-line).
 	unwritten := 0
 	if m := unwrittenRe.FindStringSubmatch(tr.stderr.String()); m != nil {
 		unwritten, _ = strconv.Atoi(m[1])
