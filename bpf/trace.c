@@ -62,11 +62,8 @@ volatile const __u32 cfg_probe_id = 0;	      /* tp_btf copies: which tracepoint 
 volatile const __u8 cfg_check_head = 0;	      /* tracepoint backend: see path_of_skb */
 volatile const __u8 cfg_tp_cookie = 0;	      /* tracepoints: the cookie says which (6.10+) */
 
-/* path_step is a step as a program fills it, on its own stack: a path
- * record without the stack trace. A per-CPU buffer would be shared by
- * the programs that nest on a CPU (one that softirq work interrupts
- * between filling the buffer and writing the ring wrote the interrupting
- * step's record a second time, in place of its own). */
+/* path_step is a step as a program fills it: a path record without the
+ * stack trace. */
 struct path_step {
 	struct event ev;
 	__u64 func_ip;	  /* probed function, 0 for tracepoints */
@@ -91,6 +88,49 @@ _Static_assert(sizeof(struct path_step) == __builtin_offsetof(struct path_event,
 
 /* Referenced so their BTF reaches bpf2go. */
 const struct path_event *unused_path_event __attribute__((unused));
+
+/* Each CPU fills its steps in one buffer. A program that softirq work
+ * interrupts between filling its step and writing it would write the
+ * interrupting program's step a second time, in place of its own: each
+ * program takes a ticket of its CPU (step_ticket) when it claims the
+ * buffer, and its step is written only if no other program took one
+ * since, else counted lost. (With a buffer per nesting depth, or on the
+ * program's own stack, the start programs cost the verifier two to
+ * three times the work, and start-up in the VM up to twice the time.) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct path_step);
+	__uint(max_entries, 1);
+} steps SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, 1);
+} step_ticket SEC(".maps");
+
+/* claim_step returns this CPU's step buffer and sets *ticket. */
+static __always_inline struct path_step *claim_step(__u64 *ticket)
+{
+	__u32 zero = 0;
+	__u64 *t = bpf_map_lookup_elem(&step_ticket, &zero);
+
+	if (!t)
+		return 0;
+	*ticket = ++*t;
+	return bpf_map_lookup_elem(&steps, &zero);
+}
+
+/* step_intact says no program took a ticket on this CPU since ticket. */
+static __always_inline bool step_intact(__u64 ticket)
+{
+	__u32 zero = 0;
+	__u64 *t = bpf_map_lookup_elem(&step_ticket, &zero);
+
+	return t && *t == ticket;
+}
 
 /* path_of returns the slot of key's live path, NULL when none; the
  * look-up is skipped while no path is live. It never reads the skb. */
@@ -147,29 +187,29 @@ static __always_inline bool same_packet(struct path_slot *s, struct event *ev,
 	return s->ident == id;
 }
 
-/* step_matches reads what a step reports of skb and says whether it may
- * be reported: an untracked skb (*gen 0) must pass the filters. With
- * cfg_check_head a tracked one must still pass the filters on its headers
- * (addresses, ports, protocol, expression) and carry the same packet,
- * else it is another skb at a reused address: its path is ended (*gen
- * becomes 0), and at a start probe, where the skb is live, it may start
- * a path of its own. The filters on the place (netns, device) are not
- * run again on a tracked skb, as a path crosses namespaces and devices. */
-static __always_inline bool step_matches(struct sk_buff *skb, struct event *ev,
-					 struct headers *h, bool direct, struct path_slot *s,
-					 __u64 key, __u64 *gen, bool start)
+/* still_same says, with cfg_check_head, that the tracked skb in slot s
+ * is still the skb its path started with: it passes the filters on its
+ * headers (addresses, ports, protocol, expression) and carries the same
+ * packet. Else it is another skb at a reused address. The filters on the
+ * place (netns, device) are not run again, as a path crosses namespaces
+ * and devices. */
+static __always_inline bool still_same(struct sk_buff *skb, struct event *ev, struct headers *h,
+				       bool direct, struct path_slot *s)
 {
-	if (*gen && cfg_check_head && s) {
-		if (match_tuple(skb, ev, h, direct, true, READ_EVENT) && same_packet(s, ev, h)) {
-			read_place(skb, ev, direct, READ_EVENT);
-			return true;
-		}
-		end_slot(s, key);
-		*gen = 0;
-		if (!start)
-			return false;
-	}
-	return match(skb, ev, h, direct, !*gen, READ_EVENT);
+	return match_tuple(skb, ev, h, direct, true, READ_EVENT) && same_packet(s, ev, h);
+}
+
+/* step_matches reads what a step reports of skb and says whether it may
+ * be reported: an untracked skb (gen 0) must pass the filters; with
+ * cfg_check_head a tracked one passed still_same, which read its headers,
+ * and only its place is read. */
+static __always_inline bool step_matches(struct sk_buff *skb, struct event *ev,
+					 struct headers *h, bool direct, __u64 gen)
+{
+	if (!gen || !cfg_check_head)
+		return match(skb, ev, h, direct, !gen, READ_EVENT);
+	read_place(skb, ev, direct, READ_EVENT);
+	return true;
 }
 
 /* ident_at is the packet ident a new path keeps, where cfg_check_head
@@ -179,9 +219,12 @@ static __always_inline __u64 ident_at(struct event *ev, struct headers *h)
 	return cfg_check_head ? ident_of(ev, h) : 0;
 }
 
-/* output_stacked writes st and the kernel stack of ctx to the ring of
- * cpu (--output-stack): the stack is read straight into the record. */
-static __always_inline long output_stacked(void *ctx, struct path_step *st, __u32 cpu)
+/* output_step writes st (and with --output-stack the kernel stack of
+ * ctx) to the ring of cpu, unless another program took a ticket since
+ * ticket, which may have overwritten st: then it returns non-zero, as
+ * for a full ring. */
+static __always_inline long output_step(void *ctx, struct path_step *st, __u64 ticket,
+					__u32 cpu)
 {
 	void *ring = bpf_map_lookup_elem(&cpu_events, &cpu);
 	struct path_event *rec;
@@ -189,20 +232,31 @@ static __always_inline long output_stacked(void *ctx, struct path_step *st, __u3
 
 	if (!ring)
 		return -1;
-	rec = bpf_ringbuf_reserve(ring, sizeof(*rec), 0);
-	if (!rec)
+	if (cfg_stack) {
+		rec = bpf_ringbuf_reserve(ring, sizeof(struct path_event), 0);
+		if (!rec)
+			return -1;
+		n = bpf_get_stack(ctx, rec->stack, sizeof(rec->stack), 0);
+		__builtin_memcpy(rec, st, sizeof(*st));
+		rec->stack_len = n > 0 ? n : 0;
+	} else {
+		rec = bpf_ringbuf_reserve(ring, sizeof(*st), 0);
+		if (!rec)
+			return -1;
+		__builtin_memcpy(rec, st, sizeof(*st));
+	}
+	if (!step_intact(ticket)) {
+		bpf_ringbuf_discard(rec, BPF_RB_NO_WAKEUP);
 		return -1;
-	__builtin_memcpy(rec, st, sizeof(*st));
-	n = bpf_get_stack(ctx, rec->stack, sizeof(rec->stack), 0);
-	rec->stack_len = n > 0 ? n : 0;
+	}
 	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
 	wake_reader(ring);
 	return 0;
 }
 
 /* send fills the fields every step has and writes st to the ring. */
-static __always_inline int send(void *ctx, struct path_step *st, __u64 key, __u64 gen,
-				__u64 ip, __u8 kind, __u32 reason, __u64 location)
+static __always_inline int send(void *ctx, struct path_step *st, __u64 ticket, __u64 key,
+				__u64 gen, __u64 ip, __u8 kind, __u32 reason, __u64 location)
 {
 	struct event *ev = &st->ev;
 
@@ -236,9 +290,38 @@ static __always_inline int send(void *ctx, struct path_step *st, __u64 key, __u6
 	 * --output-stack the record ends before the stack area: a step is a
 	 * third of the bytes to copy in the kernel and in user space, and
 	 * the ring holds three times as many. */
-	if (cfg_stack ? output_stacked(ctx, st, ev->cpu) : output_event(st, sizeof(*st), ev->cpu))
+	if (output_step(ctx, st, ticket, ev->cpu))
 		count(STAT_LOST);
 	return 0;
+}
+
+/* report_skb is on_skb once the skb may be reported: st is the CPU's
+ * step buffer. */
+static __always_inline int report_skb(void *ctx, struct path_step *st, __u64 ticket,
+				      struct sk_buff *skb,
+				      struct path_slot *s, __u64 gen, bool func, bool direct,
+				      bool start)
+{
+	__u64 key = (__u64)skb;
+	struct headers h;
+
+	if (gen && cfg_check_head && !still_same(skb, &st->ev, &h, direct, s)) {
+		/* Another skb at a reused address: the path ends, and at a
+		 * start probe, where the skb is live, it may start its own. */
+		end_slot(s, key);
+		if (!start)
+			return 0;
+		gen = 0;
+	}
+	if (!step_matches(skb, &st->ev, &h, direct, gen))
+		return 0;
+	if (!gen)
+		gen = start_path(key, head_of(skb, direct), ident_at(&st->ev, &h));
+	if (!gen)
+		return 0;
+	read_skb_fields(skb, &st->ev, direct);
+	read_tcp_flags(&st->ev, &h);
+	return send(ctx, st, ticket, key, gen, func ? bpf_get_func_ip(ctx) : 0, EVENT_TRACE, 0, 0);
 }
 
 /* on_skb reports a step of skb at a start or follow probe: a tracked skb
@@ -249,27 +332,49 @@ static __always_inline int send(void *ctx, struct path_step *st, __u64 key, __u6
 static __always_inline int on_skb(void *ctx, struct sk_buff *skb, bool func, bool direct,
 				  bool start)
 {
-	__u64 key = (__u64)skb;
-	struct path_step st;
+	struct path_step *st;
 	struct path_slot *s;
-	struct headers h;
+	__u64 ticket;
 	__u64 gen;
 
 	if (!skb || (!start && !live))
 		return 0;
-	s = path_of_skb(skb, key, direct);
+	s = path_of_skb(skb, (__u64)skb, direct);
 	gen = gen_of(s);
 	if (!gen && (!start || quick_reject(skb, direct)))
 		return 0;
-	if (!step_matches(skb, &st.ev, &h, direct, s, key, &gen, start))
+	st = claim_step(&ticket);
+	if (!st)
 		return 0;
-	if (!gen)
-		gen = start_path(key, head_of(skb, direct), ident_at(&st.ev, &h));
-	if (!gen)
+	return report_skb(ctx, st, ticket, skb, s, gen, func, direct, start);
+}
+
+/* report_end is on_end once the skb may be reported. */
+static __always_inline int report_end(void *ctx, struct path_step *st, __u64 ticket,
+				      struct sk_buff *skb,
+				      struct path_slot *s, __u64 gen, __u8 kind, __u32 reason,
+				      __u64 location)
+{
+	__u64 key = (__u64)skb;
+	struct headers h;
+
+	if (gen && cfg_check_head && !still_same(skb, &st->ev, &h, true, s)) {
+		/* Another skb at a reused address: its drop is a path of its
+		 * own; its consumption is not looked at, as untracked. */
+		end_slot(s, key);
+		if (kind == EVENT_CONSUME)
+			return 0;
+		gen = 0;
+	}
+	if (!step_matches(skb, &st->ev, &h, true, gen))
 		return 0;
-	read_skb_fields(skb, &st.ev, direct);
-	read_tcp_flags(&st.ev, &h);
-	return send(ctx, &st, key, gen, func ? bpf_get_func_ip(ctx) : 0, EVENT_TRACE, 0, 0);
+	if (gen && s)
+		end_slot(s, key);
+	else
+		gen = new_generation();
+	read_skb_fields(skb, &st->ev, true);
+	read_tcp_flags(&st->ev, &h);
+	return send(ctx, st, ticket, key, gen, 0, kind, reason, location);
 }
 
 /* on_end reports the free of skb (kfree_skb, consume_skb) and ends its
@@ -280,27 +385,21 @@ static __always_inline int on_skb(void *ctx, struct sk_buff *skb, bool func, boo
 static __always_inline int on_end(void *ctx, struct sk_buff *skb, __u8 kind, __u32 reason,
 				  __u64 location)
 {
-	__u64 key = (__u64)skb;
-	struct path_step st;
+	struct path_step *st;
 	struct path_slot *s;
-	struct headers h;
+	__u64 ticket;
 	__u64 gen;
 
 	if (!skb || (kind == EVENT_CONSUME && !live))
 		return 0;
-	s = path_of_skb(skb, key, true);
+	s = path_of_skb(skb, (__u64)skb, true);
 	gen = gen_of(s);
 	if (!gen && (kind == EVENT_CONSUME || quick_reject(skb, true)))
 		return 0;
-	if (!step_matches(skb, &st.ev, &h, true, s, key, &gen, kind == EVENT_DROP))
+	st = claim_step(&ticket);
+	if (!st)
 		return 0;
-	if (gen && s)
-		end_slot(s, key);
-	else
-		gen = new_generation();
-	read_skb_fields(skb, &st.ev, true);
-	read_tcp_flags(&st.ev, &h);
-	return send(ctx, &st, key, gen, 0, kind, reason, location);
+	return report_end(ctx, st, ticket, skb, s, gen, kind, reason, location);
 }
 
 /* blank clears what a step read from nothing but its own arguments
@@ -327,9 +426,10 @@ static __always_inline int on_blind(void *ctx, struct sk_buff *skb, bool func, _
 				    struct net_device *dev, __u32 len)
 {
 	__u64 key = (__u64)skb;
-	struct path_step st;
+	struct path_step *st;
 	struct path_slot *s;
 	struct net *net;
+	__u64 ticket;
 	__u64 gen;
 
 	if (!skb || !live)
@@ -338,18 +438,21 @@ static __always_inline int on_blind(void *ctx, struct sk_buff *skb, bool func, _
 	gen = gen_of(s);
 	if (!gen || !s)
 		return 0;
-	blank(&st.ev);
-	st.ev.len = len;
+	st = claim_step(&ticket);
+	if (!st)
+		return 0;
+	blank(&st->ev);
+	st->ev.len = len;
 	if (dev) {
-		st.ev.ifindex = dev->ifindex;
-		read_ifname(st.ev.ifname, dev, true);
+		st->ev.ifindex = dev->ifindex;
+		read_ifname(st->ev.ifname, dev, true);
 		net = dev->nd_net.net;
 		if (net)
-			st.ev.netns = net->ns.inum;
+			st->ev.netns = net->ns.inum;
 	}
 	if (kind != EVENT_TRACE)
 		end_slot(s, key);
-	return send(ctx, &st, key, gen, func ? bpf_get_func_ip(ctx) : 0, kind, 0, 0);
+	return send(ctx, st, ticket, key, gen, func ? bpf_get_func_ip(ctx) : 0, kind, 0, 0);
 }
 
 /*
