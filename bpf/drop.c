@@ -186,7 +186,7 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 SEC("tp_btf/kfree_skb")
 int kfree_skb_btf(__u64 *ctx)
 {
-	struct sk_buff *skb = (struct sk_buff *)ctx[0];
+	struct sk_buff *skb = plain_skb(ctx[0]); /* see plain, skb.h */
 	__u32 reason = 0;
 
 	if (cfg_tp_has_reason)

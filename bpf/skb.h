@@ -51,6 +51,17 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 #define can_cast() (bpf_rdonly_cast != 0)
 #define pkt_cast(p, T) ((const T *)bpf_rdonly_cast((p), bpf_core_type_id_kernel(T)))
 
+/* plain returns p, an argument of a tp_btf or fentry program, as a
+ * pointer to T, cast where the kernel can (6.2+): the verifier types such
+ * an argument trusted, and on every load of a pointer field through a
+ * trusted pointer (skb->dev, dev->nd_net.net, ...) it searches the
+ * kernel's BTF for the names that would keep the result trusted (6.4+).
+ * That search is linear in vmlinux's types: two thirds of the time spent
+ * verifying tp_btf/kfree_skb (perf, 6.18), seconds under qemu. The
+ * programs read through it with plain loads either way. */
+#define plain(p, T) (can_cast() ? (T *)pkt_cast((void *)(p), T) : (T *)(p))
+#define plain_skb(p) plain(p, struct sk_buff)
+
 /* cast_ports reads the two ports of a TCP/UDP-like header at l4 in one
  * load, where the kernel has bpf_rdonly_cast: the first is the low half
  * (bpfel). */

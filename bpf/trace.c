@@ -492,18 +492,17 @@ static __noinline int consume_live(void *ctx, struct sk_buff *skb)
 	{                                                                          \
 		if (!live)                                                         \
 			return 0;                                                  \
-		return follow_live(ctx, (struct sk_buff *)ctx[n - 1]);             \
+		return follow_live(ctx, plain_skb(ctx[n - 1]));                      \
 	}                                                                          \
 	SEC("fentry/start_" #n)                                                    \
 	int fentry_start_##n(__u64 *ctx)                                           \
 	{                                                                          \
-		return on_skb(ctx, (struct sk_buff *)ctx[n - 1],                   \
-			      true, true, true);                   \
+		return on_skb(ctx, plain_skb(ctx[n - 1]), true, true, true);       \
 	}                                                                          \
 	SEC("tp_btf/start_" #n)                                                    \
 	int tp_start_##n(__u64 *ctx)                                               \
 	{                                                                          \
-		return on_skb(ctx, (struct sk_buff *)ctx[n - 1], false, true, true);   \
+		return on_skb(ctx, plain_skb(ctx[n - 1]), false, true, true);      \
 	}                                                                          \
 	SEC("tp_btf/blind_" #n)                                                    \
 	int tp_blind_##n(__u64 *ctx)                                               \
@@ -632,7 +631,7 @@ int fentry_gone(__u64 *ctx)
 static __noinline int xmit_live(__u64 *ctx)
 {
 	return on_blind(ctx, (struct sk_buff *)ctx[0], false, EVENT_TRACE,
-			(struct net_device *)ctx[2], (__u32)ctx[3]);
+			plain(ctx[2], struct net_device), (__u32)ctx[3]);
 }
 
 SEC("tp_btf/net_dev_xmit")
@@ -650,7 +649,7 @@ int tp_kfree_skb(__u64 *ctx)
 
 	if (cfg_tp_has_reason)
 		reason = (__u32)ctx[2];
-	return on_end(ctx, (struct sk_buff *)ctx[0], EVENT_DROP, reason, ctx[1]);
+	return on_end(ctx, plain_skb(ctx[0]), EVENT_DROP, reason, ctx[1]);
 }
 
 SEC("tp_btf/consume_skb")
@@ -658,5 +657,5 @@ int tp_consume_skb(__u64 *ctx)
 {
 	if (!live)
 		return 0;
-	return consume_live(ctx, (struct sk_buff *)ctx[0]);
+	return consume_live(ctx, plain_skb(ctx[0]));
 }
