@@ -312,6 +312,7 @@ type jsonEvent struct {
 	ReasonCode uint32   `json:"reason_code"`
 	Location   string   `json:"location"`
 	Netns      uint64   `json:"netns"`
+	NetnsName  string   `json:"netns_name"`
 	Ifindex    uint32   `json:"ifindex"`
 	Ifname     string   `json:"ifname"`
 	Proto      string   `json:"proto"`

@@ -38,10 +38,16 @@ func TestTraceReject(t *testing.T) {
 	if drop.Reason != "NETFILTER_DROP" || drop.Dport != rejectPort || drop.Func != "tp:kfree_skb" {
 		t.Errorf("drop %+v: want NETFILTER_DROP to port %d at tp:kfree_skb", drop, rejectPort)
 	}
+	if drop.NetnsName != tp.server {
+		t.Errorf("drop in netns %d named %q: want %q, its 'ip netns' name, as drop mode names it", drop.Netns, drop.NetnsName, tp.server)
+	}
 	var path []string
 	for _, ev := range evs {
 		if ev.Path == drop.Path {
 			path = append(path, ev.Func)
+		}
+		if ev.Netns != 0 && ev.NetnsName != tp.client && ev.NetnsName != tp.server {
+			t.Errorf("step %s in netns %d named %q: want %q or %q", ev.Func, ev.Netns, ev.NetnsName, tp.client, tp.server)
 		}
 		if ev.Kind == "trace" && (ev.Func == "" || ev.Skb == "") {
 			t.Errorf("trace event %+v lacks func or skb", ev)

@@ -29,6 +29,10 @@ type Path struct {
 	Count    int
 	Duration time.Duration
 	Metrics  Metrics
+	// Pods names the steps' namespaces by pod, container or ip netns
+	// name, as drop mode does; CRIEndpoint as Annotations'.
+	Pods        bool
+	CRIEndpoint string
 	// Attached, if not nil, is called once every probe is attached
 	// (cmd/droptrace starts reading the drop reasons' names then).
 	Attached func()
@@ -43,7 +47,18 @@ func (p *Path) Run(ctx context.Context) error {
 	if IsTerminal(os.Stderr) {
 		p.Tracer.Progress = ProgressBar(p.Stderr)
 	}
+	// The namespaces' names are read while the probes attach.
+	names := make(chan namesResult, 1)
+	go func() { an, err := p.names(ctx); names <- namesResult{an, err} }()
 	pt, err := tracer.OpenPath(ctx, p.Tracer, p.Syms)
+	nr := <-names
+	if nr.an != nil {
+		defer nr.an.close()
+	}
+	if err == nil && nr.err != nil {
+		pt.Close()
+		return nr.err
+	}
 	switch {
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(p.Stderr, "droptrace: interrupted while attaching; every probe attached so far was detached")
@@ -70,12 +85,27 @@ func (p *Path) Run(ctx context.Context) error {
 	if mx != nil {
 		w = event.Multi(w, mx.Writer())
 	}
+	w = nr.an.writer(w)
 	ctx, cancel := WithDuration(ctx, p.Duration)
 	defer cancel()
 	s := &Stream{Source: pt, Out: w, Count: p.Count, Buf: p.Stdout}
 	n, err := s.Run(ctx)
 	ReportPath(p.Stderr, pt, n)
 	return err
+}
+
+type namesResult struct {
+	an  *annotators
+	err error
+}
+
+// names opens what names the steps' namespaces: with Pods, the pods'
+// resolver alone of drop mode's annotators.
+func (p *Path) names(ctx context.Context) (*annotators, error) {
+	if !p.Pods {
+		return &annotators{}, nil
+	}
+	return Annotations{Pods: true, CRIEndpoint: p.CRIEndpoint}.open(ctx, p.Stderr, false)
 }
 
 // ListFuncs prints what --trace would probe, and exits.

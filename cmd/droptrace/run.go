@@ -82,6 +82,7 @@ func run(ctx context.Context, cfg *config) error {
 			Outputs: &output.Set{Format: cfg.output, Mode: output.ModePath, Stdout: stdout, Colour: session.IsTerminal(os.Stdout)},
 			Count:   cfg.count, Duration: cfg.duration, Metrics: metrics,
 			Attached: lazy.Start,
+			Pods:     cfg.annotate.Pods, CRIEndpoint: cfg.annotate.CRIEndpoint,
 		}
 		return p.Run(ctx)
 	}
