@@ -306,8 +306,8 @@ static __always_inline void read_tcp_flags(struct event *ev, const struct header
 		ev->tcp_flags = flags;
 }
 
-/* ident_of reads what tells apart two packets of one flow carried one
- * after the other by an skb at the same address with the same data
+/* packet_ident reads what tells apart two packets of one flow carried
+ * one after the other by an skb at the same address with the same data
  * buffer: the IPv4 ID and, for TCP, the sequence and acknowledgment
  * numbers (a data segment moves the first, a bare ACK the second, and an
  * IPv4 ID moves with either). No hop of one skb's path changes them:
@@ -315,30 +315,64 @@ static __always_inline void read_tcp_flags(struct event *ev, const struct header
  * They are compared whatever the addresses, since the same flow's other
  * direction or another flow that matches too may take the address next;
  * so a tunnel's outer header, put on or taken off on the path, reads as
- * another packet (trace.c, same_packet). 0 when the packet has none
- * (IPv6 UDP, say). h is what parse_skb located. */
-static __always_inline __u64 ident_of(const struct event *ev, const struct headers *h)
+ * another packet (trace.c, same_packet). It reads the headers itself,
+ * before any filter, so that trace.c can tell a tracked skb from another
+ * at its address before it decides how to treat it: the ID, and the TCP
+ * header right after an IPv4 header (not in a later fragment) or an IPv6
+ * one. 0 when the packet has none (IPv6 UDP, or TCP behind IPv6
+ * extension headers, say). */
+static __always_inline __u64 packet_ident(struct sk_buff *skb, bool direct)
 {
-	unsigned char *nh, *tcp;
+	__u8 version, ihl = 0, proto = 0;
+	unsigned char *nh;
+	struct headers h;
+	struct iphdr ip;
 	__u32 seq[2] = {};
-	__be16 id = 0;
+	__be16 id = 0, frag = 0;
+	__u32 l4 = 0;
 
-	if (!h->nh_ok)
+	locate(skb, &h, direct);
+	if (!h.nh_ok)
 		return 0;
-	nh = h->head + h->nh;
-	if (ev->family == 4) {
-		if (can_cast())
-			id = pkt_cast(nh, struct iphdr)->id;
-		else
-			bpf_probe_read_kernel(&id, sizeof(id), nh + 4);
+	nh = h.head + h.nh;
+	if (can_cast()) {
+		const struct iphdr *c = pkt_cast(nh, struct iphdr);
+
+		version = c->version;
+		if (version == 4) {
+			ihl = c->ihl;
+			proto = c->protocol;
+			frag = c->frag_off;
+			id = c->id;
+		} else if (version == 6) {
+			proto = pkt_cast(nh, struct ipv6hdr)->nexthdr;
+		}
+	} else {
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), nh))
+			return 0;
+		version = ip.version;
+		ihl = ip.ihl;
+		/* The IPv6 next header is byte 6, the iphdr's ttl. */
+		proto = version == 4 ? ip.protocol : ip.ttl;
+		frag = ip.frag_off;
+		id = ip.id;
 	}
-	if (ev->l4proto == IPPROTO_TCP && h->l4) {
-		tcp = nh + h->l4 + 4;
+	if (version == 4) {
+		if (proto == IPPROTO_TCP && ihl >= 5 && !(frag & bpf_htons(IP_OFFSET_MASK)))
+			l4 = ihl * 4;
+	} else if (version == 6) {
+		if (proto == IPPROTO_TCP)
+			l4 = sizeof(struct ipv6hdr);
+		id = 0;
+	} else {
+		return 0;
+	}
+	if (l4) {
 		if (can_cast()) {
-			seq[0] = pkt_cast(tcp, struct in_addr)->s_addr;
-			seq[1] = pkt_cast(tcp + 4, struct in_addr)->s_addr;
+			seq[0] = pkt_cast(nh + l4 + 4, struct in_addr)->s_addr;
+			seq[1] = pkt_cast(nh + l4 + 8, struct in_addr)->s_addr;
 		} else {
-			bpf_probe_read_kernel(seq, sizeof(seq), tcp);
+			bpf_probe_read_kernel(seq, sizeof(seq), nh + l4 + 4);
 		}
 	}
 	return ((__u64)seq[0] << 32 | seq[1]) ^ ((__u64)id << 16);

@@ -151,34 +151,16 @@ static __always_inline __u64 head_of(struct sk_buff *skb, bool direct)
 	return cfg_check_head ? (__u64)RD(direct, skb, head) : 0;
 }
 
-/* path_of_skb is path_of for a probe that may read the skb. With
- * cfg_check_head (the tracepoint backend, where no probe sees the frees
- * that fire no tracepoint), an entry whose skb now has another data
- * buffer than when its path started is an skb freed unseen and its
- * address reused: that path is ended, and the skb is untracked. The
- * buffer may be reused too: see step_matches. */
-static __always_inline struct path_slot *path_of_skb(struct sk_buff *skb, __u64 key,
-						     bool direct)
-{
-	struct path_slot *s = path_of(key);
-
-	if (s && cfg_check_head && s->head != head_of(skb, direct)) {
-		end_slot(s, key);
-		return 0;
-	}
-	return s;
-}
-
 /* same_packet says, with cfg_check_head, that the tracked skb in slot s
  * still carries the packet its path started with: TCP frees most of its
  * skbs where no tracepoint fires (a segment coalesced into the one
  * before it), and the next skb of the flow often takes the same address
- * and data buffer at once, which only the packet's ident (ident_of) then
- * tells apart. A path that started without one takes the first seen. */
-static __always_inline bool same_packet(struct path_slot *s, struct event *ev,
-					struct headers *h)
+ * and data buffer at once, which only the packet's ident (packet_ident)
+ * then tells apart. A path that started without one takes the first
+ * seen. */
+static __always_inline bool same_packet(struct path_slot *s, struct sk_buff *skb, bool direct)
 {
-	__u64 id = ident_of(ev, h);
+	__u64 id = packet_ident(skb, direct);
 
 	if (!id)
 		return true;
@@ -187,21 +169,47 @@ static __always_inline bool same_packet(struct path_slot *s, struct event *ev,
 	return s->ident == id;
 }
 
-/* still_same says, with cfg_check_head, that the tracked skb in slot s
- * is still the skb its path started with: it passes the filters on its
- * headers (addresses, ports, protocol, expression) and carries the same
- * packet. Else it is another skb at a reused address. The filters on the
- * place (netns, device) are not run again, as a path crosses namespaces
- * and devices. */
-static __always_inline bool still_same(struct sk_buff *skb, struct event *ev, struct headers *h,
-				       bool direct, struct path_slot *s)
+/* path_of_skb is path_of for a probe that may read the skb. With
+ * cfg_check_head (where no probe sees the frees that fire no
+ * tracepoint), an entry whose skb now has another data buffer, or
+ * carries another packet, than when its path started is an skb freed
+ * unseen and its address reused: that path is ended, and the skb is
+ * untracked, so that it takes the untracked skb's way (the filters, and
+ * at a start probe a path of its own). Telling it here, from its
+ * headers, before any filter, keeps one copy of the filters in each
+ * program: told after them, the same case had to run them again, which
+ * tripled the verifier's work. */
+static __always_inline struct path_slot *path_of_skb(struct sk_buff *skb, __u64 key,
+						     bool direct)
 {
-	return match_tuple(skb, ev, h, direct, true, READ_EVENT) && same_packet(s, ev, h);
+	struct path_slot *s = path_of(key);
+
+	if (s && cfg_check_head &&
+	    (s->head != head_of(skb, direct) || !same_packet(s, skb, direct))) {
+		end_slot(s, key);
+		return 0;
+	}
+	return s;
+}
+
+/* left_out says, with cfg_check_head, that the tracked skb in slot s
+ * fails the filters on its headers (addresses, ports, protocol,
+ * expression), which it passed when its path started: it is another skb
+ * at a reused address that path_of_skb could not tell (no packet ident),
+ * and its path ends. The filters on the place (netns, device) are not run
+ * again, as a path crosses namespaces and devices. */
+static __always_inline bool left_out(struct sk_buff *skb, struct event *ev, struct headers *h,
+				     bool direct, struct path_slot *s, __u64 key, __u64 gen)
+{
+	if (!gen || !cfg_check_head || match_tuple(skb, ev, h, direct, true, READ_EVENT))
+		return false;
+	end_slot(s, key);
+	return true;
 }
 
 /* step_matches reads what a step reports of skb and says whether it may
  * be reported: an untracked skb (gen 0) must pass the filters; with
- * cfg_check_head a tracked one passed still_same, which read its headers,
+ * cfg_check_head a tracked one passed left_out, which read its headers,
  * and only its place is read. */
 static __always_inline bool step_matches(struct sk_buff *skb, struct event *ev,
 					 struct headers *h, bool direct, __u64 gen)
@@ -214,9 +222,9 @@ static __always_inline bool step_matches(struct sk_buff *skb, struct event *ev,
 
 /* ident_at is the packet ident a new path keeps, where cfg_check_head
  * needs it. */
-static __always_inline __u64 ident_at(struct event *ev, struct headers *h)
+static __always_inline __u64 ident_at(struct sk_buff *skb, bool direct)
 {
-	return cfg_check_head ? ident_of(ev, h) : 0;
+	return cfg_check_head ? packet_ident(skb, direct) : 0;
 }
 
 /* output_step writes st (and with --output-stack the kernel stack of
@@ -305,18 +313,11 @@ static __always_inline int report_skb(void *ctx, struct path_step *st, __u64 tic
 	__u64 key = (__u64)skb;
 	struct headers h;
 
-	if (gen && cfg_check_head && !still_same(skb, &st->ev, &h, direct, s)) {
-		/* Another skb at a reused address: the path ends, and at a
-		 * start probe, where the skb is live, it may start its own. */
-		end_slot(s, key);
-		if (!start)
-			return 0;
-		gen = 0;
-	}
-	if (!step_matches(skb, &st->ev, &h, direct, gen))
+	if (left_out(skb, &st->ev, &h, direct, s, key, gen) ||
+	    !step_matches(skb, &st->ev, &h, direct, gen))
 		return 0;
 	if (!gen)
-		gen = start_path(key, head_of(skb, direct), ident_at(&st->ev, &h));
+		gen = start_path(key, head_of(skb, direct), ident_at(skb, direct));
 	if (!gen)
 		return 0;
 	read_skb_fields(skb, &st->ev, direct);
@@ -358,15 +359,8 @@ static __always_inline int report_end(void *ctx, struct path_step *st, __u64 tic
 	__u64 key = (__u64)skb;
 	struct headers h;
 
-	if (gen && cfg_check_head && !still_same(skb, &st->ev, &h, true, s)) {
-		/* Another skb at a reused address: its drop is a path of its
-		 * own; its consumption is not looked at, as untracked. */
-		end_slot(s, key);
-		if (kind == EVENT_CONSUME)
-			return 0;
-		gen = 0;
-	}
-	if (!step_matches(skb, &st->ev, &h, true, gen))
+	if (left_out(skb, &st->ev, &h, true, s, key, gen) ||
+	    !step_matches(skb, &st->ev, &h, true, gen))
 		return 0;
 	if (gen && s)
 		end_slot(s, key);
