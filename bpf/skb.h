@@ -306,21 +306,21 @@ static __always_inline void read_tcp_flags(struct event *ev, const struct header
 		ev->tcp_flags = flags;
 }
 
-/* packet_ident reads what tells apart two packets of one flow carried
- * one after the other by an skb at the same address with the same data
- * buffer: the IPv4 ID and, for TCP, the sequence and acknowledgment
- * numbers (a data segment moves the first, a bare ACK the second, and an
- * IPv4 ID moves with either). No hop of one skb's path changes them:
- * fragmentation keeps the ID, NAT rewrites only addresses and ports.
- * They are compared whatever the addresses, since the same flow's other
- * direction or another flow that matches too may take the address next;
- * so a tunnel's outer header, put on or taken off on the path, reads as
- * another packet (trace.c, same_packet). It reads the headers itself,
- * before any filter, so that trace.c can tell a tracked skb from another
- * at its address before it decides how to treat it: the ID, and the TCP
- * header right after an IPv4 header (not in a later fragment) or an IPv6
- * one. 0 when the packet has none (IPv6 UDP, or TCP behind IPv6
- * extension headers, say). */
+/* packet_ident reads what tells apart two packets carried one after the
+ * other by an skb at the same address with the same data buffer: the
+ * IPv4 ID or the IPv6 flow label and, for TCP, the sequence and
+ * acknowledgment numbers (a data segment moves the first, a bare ACK the
+ * second, and an IPv4 ID moves with either). No hop of one skb's path
+ * changes them: fragmentation keeps the ID, NAT rewrites only addresses
+ * and ports. Another flow's packet differs in them too (Linux gives each
+ * IPv6 flow its own label, net.ipv6.auto_flowlabels). They are compared
+ * whatever the addresses, since the same flow's other direction or
+ * another flow may take the address next; so a tunnel's outer header,
+ * put on or taken off on the path, reads as another packet (trace.c,
+ * same_packet). It reads the headers itself, before any filter: the
+ * first word of the IP header, and the TCP header right after an IPv4
+ * header (not in a later fragment) or an IPv6 one. 0 when there is none
+ * to read (no IP header; IPv6 UDP without a flow label, say). */
 static __always_inline __u64 packet_ident(struct sk_buff *skb, bool direct)
 {
 	__u8 version, ihl = 0, proto = 0;
@@ -328,7 +328,8 @@ static __always_inline __u64 packet_ident(struct sk_buff *skb, bool direct)
 	struct headers h;
 	struct iphdr ip;
 	__u32 seq[2] = {};
-	__be16 id = 0, frag = 0;
+	__u32 id = 0, word;
+	__be16 frag = 0;
 	__u32 l4 = 0;
 
 	locate(skb, &h, direct);
@@ -346,16 +347,24 @@ static __always_inline __u64 packet_ident(struct sk_buff *skb, bool direct)
 			id = c->id;
 		} else if (version == 6) {
 			proto = pkt_cast(nh, struct ipv6hdr)->nexthdr;
+			word = pkt_cast(nh, struct in_addr)->s_addr;
+			id = bpf_ntohl(word) & 0xfffff;
 		}
 	} else {
 		if (bpf_probe_read_kernel(&ip, sizeof(ip), nh))
 			return 0;
 		version = ip.version;
 		ihl = ip.ihl;
-		/* The IPv6 next header is byte 6, the iphdr's ttl. */
-		proto = version == 4 ? ip.protocol : ip.ttl;
 		frag = ip.frag_off;
-		id = ip.id;
+		if (version == 4) {
+			proto = ip.protocol;
+			id = ip.id;
+		} else {
+			/* The IPv6 next header is byte 6, the iphdr's ttl. */
+			proto = ip.ttl;
+			__builtin_memcpy(&word, &ip, sizeof(word));
+			id = bpf_ntohl(word) & 0xfffff;
+		}
 	}
 	if (version == 4) {
 		if (proto == IPPROTO_TCP && ihl >= 5 && !(frag & bpf_htons(IP_OFFSET_MASK)))
@@ -363,7 +372,6 @@ static __always_inline __u64 packet_ident(struct sk_buff *skb, bool direct)
 	} else if (version == 6) {
 		if (proto == IPPROTO_TCP)
 			l4 = sizeof(struct ipv6hdr);
-		id = 0;
 	} else {
 		return 0;
 	}

@@ -154,18 +154,19 @@ static __always_inline __u64 head_of(struct sk_buff *skb, bool direct)
 /* same_packet says, with cfg_check_head, that the tracked skb in slot s
  * still carries the packet its path started with: TCP frees most of its
  * skbs where no tracepoint fires (a segment coalesced into the one
- * before it), and the next skb of the flow often takes the same address
- * and data buffer at once, which only the packet's ident (packet_ident)
- * then tells apart. A path that started without one takes the first
- * seen. */
+ * before it), and the next skb of the flow, or of another, often takes
+ * the same address and data buffer at once, which only the packet's
+ * ident (packet_ident) then tells apart. A path that started without
+ * one takes the first seen; once it has one, an skb without (not IP, or
+ * ICMPv6 with no flow label, as router solicitations are) is another. */
 static __always_inline bool same_packet(struct path_slot *s, struct sk_buff *skb, bool direct)
 {
 	__u64 id = packet_ident(skb, direct);
 
-	if (!id)
-		return true;
-	if (!s->ident)
+	if (!s->ident) {
 		s->ident = id;
+		return true;
+	}
 	return s->ident == id;
 }
 
@@ -175,10 +176,10 @@ static __always_inline bool same_packet(struct path_slot *s, struct sk_buff *skb
  * carries another packet, than when its path started is an skb freed
  * unseen and its address reused: that path is ended, and the skb is
  * untracked, so that it takes the untracked skb's way (the filters, and
- * at a start probe a path of its own). Telling it here, from its
- * headers, before any filter, keeps one copy of the filters in each
- * program: told after them, the same case had to run them again, which
- * tripled the verifier's work. */
+ * at a start probe a path of its own). The filters are not run on a
+ * tracked skb again: telling another skb by them too, after they passed,
+ * inlined them a second time in every program, which tripled the
+ * verifier's work (seconds under qemu, per function with fentry). */
 static __always_inline struct path_slot *path_of_skb(struct sk_buff *skb, __u64 key,
 						     bool direct)
 {
@@ -190,34 +191,6 @@ static __always_inline struct path_slot *path_of_skb(struct sk_buff *skb, __u64 
 		return 0;
 	}
 	return s;
-}
-
-/* left_out says, with cfg_check_head, that the tracked skb in slot s
- * fails the filters on its headers (addresses, ports, protocol,
- * expression), which it passed when its path started: it is another skb
- * at a reused address that path_of_skb could not tell (no packet ident),
- * and its path ends. The filters on the place (netns, device) are not run
- * again, as a path crosses namespaces and devices. */
-static __always_inline bool left_out(struct sk_buff *skb, struct event *ev, struct headers *h,
-				     bool direct, struct path_slot *s, __u64 key, __u64 gen)
-{
-	if (!gen || !cfg_check_head || match_tuple(skb, ev, h, direct, true, READ_EVENT))
-		return false;
-	end_slot(s, key);
-	return true;
-}
-
-/* step_matches reads what a step reports of skb and says whether it may
- * be reported: an untracked skb (gen 0) must pass the filters; with
- * cfg_check_head a tracked one passed left_out, which read its headers,
- * and only its place is read. */
-static __always_inline bool step_matches(struct sk_buff *skb, struct event *ev,
-					 struct headers *h, bool direct, __u64 gen)
-{
-	if (!gen || !cfg_check_head)
-		return match(skb, ev, h, direct, !gen, READ_EVENT);
-	read_place(skb, ev, direct, READ_EVENT);
-	return true;
 }
 
 /* ident_at is the packet ident a new path keeps, where cfg_check_head
@@ -313,8 +286,8 @@ static __always_inline int report_skb(void *ctx, struct path_step *st, __u64 tic
 	__u64 key = (__u64)skb;
 	struct headers h;
 
-	if (left_out(skb, &st->ev, &h, direct, s, key, gen) ||
-	    !step_matches(skb, &st->ev, &h, direct, gen))
+	/* An untracked skb must pass the filters; a tracked one is read. */
+	if (!match(skb, &st->ev, &h, direct, !gen, READ_EVENT))
 		return 0;
 	if (!gen)
 		gen = start_path(key, head_of(skb, direct), ident_at(skb, direct));
@@ -359,8 +332,7 @@ static __always_inline int report_end(void *ctx, struct path_step *st, __u64 tic
 	__u64 key = (__u64)skb;
 	struct headers h;
 
-	if (left_out(skb, &st->ev, &h, true, s, key, gen) ||
-	    !step_matches(skb, &st->ev, &h, true, gen))
+	if (!match(skb, &st->ev, &h, true, !gen, READ_EVENT))
 		return 0;
 	if (gen && s)
 		end_slot(s, key);
