@@ -279,9 +279,7 @@ static __always_inline int send(void *ctx, struct path_step *st, __u64 ticket, _
 /* report_skb is on_skb once the skb may be reported: st is the CPU's
  * step buffer. */
 static __always_inline int report_skb(void *ctx, struct path_step *st, __u64 ticket,
-				      struct sk_buff *skb,
-				      struct path_slot *s, __u64 gen, bool func, bool direct,
-				      bool start)
+				      struct sk_buff *skb, __u64 gen, bool func, bool direct)
 {
 	__u64 key = (__u64)skb;
 	struct headers h;
@@ -320,7 +318,7 @@ static __always_inline int on_skb(void *ctx, struct sk_buff *skb, bool func, boo
 	st = claim_step(&ticket);
 	if (!st)
 		return 0;
-	return report_skb(ctx, st, ticket, skb, s, gen, func, direct, start);
+	return report_skb(ctx, st, ticket, skb, gen, func, direct);
 }
 
 /* report_end is on_end once the skb may be reported. */
@@ -458,7 +456,7 @@ static __noinline int consume_live(void *ctx, struct sk_buff *skb)
 	{                                                                          \
 		if (!live)                                                         \
 			return 0;                                                  \
-		return follow_live(ctx, plain_skb(ctx[n - 1]));                      \
+		return follow_live(ctx, plain_skb(ctx[n - 1]));                    \
 	}                                                                          \
 	SEC("fentry/start_" #n)                                                    \
 	int fentry_start_##n(__u64 *ctx)                                           \
