@@ -2,7 +2,6 @@ package tracer
 
 import (
 	"bytes"
-	"os"
 	"testing"
 	"unsafe"
 
@@ -94,12 +93,7 @@ func TestDecodeNftRule(t *testing.T) {
 // relocations against nf_tables' types and the verifier are checked here
 // too. The VM tests attach both methods for real.
 func TestNftKprobeProgramLoads(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("loading BPF programs needs root")
-		}
-		t.Skip("SKIPPED: loading BPF programs needs root")
-	}
+	requireRoot(t)
 	kspec, err := btf.LoadKernelSpec()
 	if err != nil {
 		t.Fatal(err)

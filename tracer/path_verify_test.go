@@ -1,7 +1,6 @@
 package tracer
 
 import (
-	"os"
 	"regexp"
 	"strconv"
 	"testing"
@@ -24,12 +23,7 @@ import (
 // function. The instruction counts are the kernel's own (LogLevelStats),
 // compared within one kernel, so the bound holds whatever its version.
 func TestCheckHeadKeepsOneCopyOfTheFilters(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("loading BPF programs needs root")
-		}
-		t.Skip("SKIPPED: loading BPF programs needs root")
-	}
+	requireRoot(t)
 	kspec, err := btf.LoadKernelSpec()
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package tracer
 
 import (
-	"os"
 	"testing"
 
 	"github.com/droptrace/droptrace/bpf"
@@ -13,12 +12,7 @@ import (
 // verifier must accept their reads of the socket (probe reads, not
 // direct loads) on this kernel too.
 func TestTCPTracepointProgramsLoad(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("loading BPF programs needs root")
-		}
-		t.Skip("SKIPPED: loading BPF programs needs root")
-	}
+	requireRoot(t)
 	spec, err := bpf.LoadTcp()
 	if err != nil {
 		t.Fatal(err)
