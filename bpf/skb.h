@@ -208,6 +208,15 @@ static __always_inline void locate(struct sk_buff *skb, struct headers *h, bool 
 	h->eth = h->nh_ok && h->mh != HDR_UNSET && h->nh - h->mh == ETH_HLEN;
 }
 
+/* network_header locates the skb's headers in h and returns its network
+ * header, NULL when it has none to parse. */
+static __always_inline unsigned char *network_header(struct sk_buff *skb, struct headers *h,
+						      bool direct)
+{
+	locate(skb, h, direct);
+	return h->nh_ok ? h->head + h->nh : 0;
+}
+
 /* read_ifname copies the device's name: two loads where dev is BTF-typed
  * (the bytes after its NUL, if any, are copied too and ignored), a string
  * read otherwise. */
@@ -263,7 +272,7 @@ static __always_inline void parse_skb(struct sk_buff *skb, struct event *ev, str
 	struct ipv4_head hd;
 	unsigned char *nh;
 
-	locate(skb, h, direct);
+	nh = network_header(skb, h, direct);
 	h->l4 = 0;
 	ev->family = 0;
 	ev->l4proto = 0;
@@ -271,9 +280,8 @@ static __always_inline void parse_skb(struct sk_buff *skb, struct event *ev, str
 	ev->dport = 0;
 	/* saddr and daddr are not cleared: user space reads only the words
 	 * that the family written here says are set. */
-	if (!h->nh_ok)
+	if (!nh)
 		return;
-	nh = h->head + h->nh;
 	if (can_cast()) {
 		const struct iphdr *ip = pkt_cast(nh, struct iphdr);
 		__u8 version = ip->version;
@@ -302,6 +310,11 @@ static __always_inline void read_tcp_flags(struct event *ev, const struct header
 	ev->tcp_flags = 0;
 	if (ev->l4proto != IPPROTO_TCP || !h->l4)
 		return;
+	if (can_cast()) {
+		/* Bytes 12-15 in one load; byte 13 is the second (bpfel). */
+		ev->tcp_flags = pkt_cast(h->head + h->nh + h->l4 + 12, struct in_addr)->s_addr >> 8;
+		return;
+	}
 	if (!bpf_probe_read_kernel(&flags, 1, h->head + h->nh + h->l4 + 13))
 		ev->tcp_flags = flags;
 }
@@ -332,10 +345,9 @@ static __always_inline __u64 packet_ident(struct sk_buff *skb, bool direct)
 	__be16 frag = 0;
 	__u32 l4 = 0;
 
-	locate(skb, &h, direct);
-	if (!h.nh_ok)
+	nh = network_header(skb, &h, direct);
+	if (!nh)
 		return 0;
-	nh = h.head + h.nh;
 	if (can_cast()) {
 		const struct iphdr *c = pkt_cast(nh, struct iphdr);
 
@@ -396,10 +408,9 @@ static __always_inline __u8 l4proto_of(struct sk_buff *skb, struct event *ev, bo
 	__u8 proto;
 	__u8 ip[10];
 
-	locate(skb, &h, direct);
-	if (!h.nh_ok)
+	nh = network_header(skb, &h, direct);
+	if (!nh)
 		return 0;
-	nh = h.head + h.nh;
 	if (can_cast()) {
 		const struct iphdr *ip4 = pkt_cast(nh, struct iphdr);
 
@@ -500,19 +511,20 @@ static __always_inline bool quick_reject(struct sk_buff *skb, bool direct)
 	struct headers h;
 	__be16 sport = 0, dport = 0;
 	__u8 proto = 0, ihl;
+	unsigned char *nh;
 
 	if (!can_cast() || !(filters.proto || filters.port))
 		return false;
-	locate(skb, &h, direct);
-	if (h.nh_ok) {
-		ip = pkt_cast(h.head + h.nh, struct iphdr);
+	nh = network_header(skb, &h, direct);
+	if (nh) {
+		ip = pkt_cast(nh, struct iphdr);
 		if (ip->version != 4)
 			return false;
 		ihl = ip->ihl;
 		if (ihl >= 5) {
 			proto = ip->protocol;
 			if (!(ip->frag_off & bpf_htons(IP_OFFSET_MASK)) && has_ports(proto))
-				cast_ports(h.head + h.nh + ihl * 4, &sport, &dport);
+				cast_ports(nh + ihl * 4, &sport, &dport);
 		}
 	}
 	/* parse_skb leaves the protocol and ports 0 where it finds none. */

@@ -92,44 +92,44 @@ const struct path_event *unused_path_event __attribute__((unused));
 /* Each CPU fills its steps in one buffer. A program that softirq work
  * interrupts between filling its step and writing it would write the
  * interrupting program's step a second time, in place of its own: each
- * program takes a ticket of its CPU (step_ticket) when it claims the
+ * program takes a ticket of its CPU (step_buf.ticket) when it claims the
  * buffer, and its step is written only if no other program took one
  * since, else counted lost. (With a buffer per nesting depth, or on the
  * program's own stack, the start programs cost the verifier two to
- * three times the work, and start-up in the VM up to twice the time.) */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, struct path_step);
-	__uint(max_entries, 1);
-} steps SEC(".maps");
+ * three times the work, and start-up in the VM up to twice the time.)
+ * The ticket shares the buffer's first cache line: one look-up and one
+ * line a step, where a map of its own cost a second of each. */
+struct step_buf {
+	__u64 ticket;
+	struct path_step st;
+};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct step_buf);
 	__uint(max_entries, 1);
-} step_ticket SEC(".maps");
+} steps SEC(".maps");
 
 /* claim_step returns this CPU's step buffer and sets *ticket. */
 static __always_inline struct path_step *claim_step(__u64 *ticket)
 {
 	__u32 zero = 0;
-	__u64 *t = bpf_map_lookup_elem(&step_ticket, &zero);
+	struct step_buf *b = bpf_map_lookup_elem(&steps, &zero);
 
-	if (!t)
+	if (!b)
 		return 0;
-	*ticket = ++*t;
-	return bpf_map_lookup_elem(&steps, &zero);
+	*ticket = ++b->ticket;
+	return &b->st;
 }
 
 /* step_intact says no program took a ticket on this CPU since ticket. */
 static __always_inline bool step_intact(__u64 ticket)
 {
 	__u32 zero = 0;
-	__u64 *t = bpf_map_lookup_elem(&step_ticket, &zero);
+	struct step_buf *b = bpf_map_lookup_elem(&steps, &zero);
 
-	return t && *t == ticket;
+	return b && b->ticket == ticket;
 }
 
 /* path_of returns the slot of key's live path, NULL when none; the
@@ -231,7 +231,8 @@ static __always_inline long output_step(void *ctx, struct path_step *st, __u64 t
 		return -1;
 	}
 	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
-	wake_reader(ring);
+	/* A waiting reader's fill is checked every 16th step of a CPU. */
+	wake_reader_if(ring, !(ticket & 15));
 	return 0;
 }
 

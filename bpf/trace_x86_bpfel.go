@@ -88,48 +88,52 @@ type TracePathSet struct {
 	}
 }
 
-type TracePathStep struct {
-	_  structs.HostLayout
-	Ev struct {
-		_            structs.HostLayout
-		Ts           uint64
-		Skb          uint64
-		Location     uint64
-		Reason       uint32
-		Netns        uint32
-		Ifindex      uint32
-		Mark         uint32
-		Len          uint32
-		Cpu          uint32
-		OrigLen      uint32
-		CapLen       uint16
-		Protocol     uint16
-		Kind         uint8
-		Family       uint8
-		L4proto      uint8
-		Link         uint8
-		Sport        uint16
-		Dport        uint16
-		Saddr        [4]uint32
-		Daddr        [4]uint32
-		Ifname       [16]int8
-		SockCookie   uint64
-		TcpState     uint8
-		SkSrcLocal   uint8
-		CtState      uint8
-		Reply        uint8
-		CtStatus     uint16
-		ReplyType    uint8
-		ReplyCode    uint8
-		TcpFlags     uint8
-		HasTcpSample uint8
-		HasNftRule   uint8
-		Pad          [5]uint8
+type TraceStepBuf struct {
+	_      structs.HostLayout
+	Ticket uint64
+	St     struct {
+		_  structs.HostLayout
+		Ev struct {
+			_            structs.HostLayout
+			Ts           uint64
+			Skb          uint64
+			Location     uint64
+			Reason       uint32
+			Netns        uint32
+			Ifindex      uint32
+			Mark         uint32
+			Len          uint32
+			Cpu          uint32
+			OrigLen      uint32
+			CapLen       uint16
+			Protocol     uint16
+			Kind         uint8
+			Family       uint8
+			L4proto      uint8
+			Link         uint8
+			Sport        uint16
+			Dport        uint16
+			Saddr        [4]uint32
+			Daddr        [4]uint32
+			Ifname       [16]int8
+			SockCookie   uint64
+			TcpState     uint8
+			SkSrcLocal   uint8
+			CtState      uint8
+			Reply        uint8
+			CtStatus     uint16
+			ReplyType    uint8
+			ReplyCode    uint8
+			TcpFlags     uint8
+			HasTcpSample uint8
+			HasNftRule   uint8
+			Pad          [5]uint8
+		}
+		FuncIp   uint64
+		Path     uint64
+		ProbeId  uint32
+		StackLen uint32
 	}
-	FuncIp   uint64
-	Path     uint64
-	ProbeId  uint32
-	StackLen uint32
 }
 
 // Names of all BPF objects in the ELF.
@@ -141,7 +145,6 @@ const (
 	TraceMapReasonExclude      = "reason_exclude"
 	TraceMapReasonFilter       = "reason_filter"
 	TraceMapStats              = "stats"
-	TraceMapStepTicket         = "step_ticket"
 	TraceMapSteps              = "steps"
 	TraceMapTracked            = "tracked"
 	TraceMapWake               = "wake"
@@ -281,7 +284,6 @@ type TraceMapSpecs struct {
 	ReasonExclude *ebpf.MapSpec `ebpf:"reason_exclude"`
 	ReasonFilter  *ebpf.MapSpec `ebpf:"reason_filter"`
 	Stats         *ebpf.MapSpec `ebpf:"stats"`
-	StepTicket    *ebpf.MapSpec `ebpf:"step_ticket"`
 	Steps         *ebpf.MapSpec `ebpf:"steps"`
 	Tracked       *ebpf.MapSpec `ebpf:"tracked"`
 	Wake          *ebpf.MapSpec `ebpf:"wake"`
@@ -327,7 +329,6 @@ type TraceMaps struct {
 	ReasonExclude *ebpf.Map `ebpf:"reason_exclude"`
 	ReasonFilter  *ebpf.Map `ebpf:"reason_filter"`
 	Stats         *ebpf.Map `ebpf:"stats"`
-	StepTicket    *ebpf.Map `ebpf:"step_ticket"`
 	Steps         *ebpf.Map `ebpf:"steps"`
 	Tracked       *ebpf.Map `ebpf:"tracked"`
 	Wake          *ebpf.Map `ebpf:"wake"`
@@ -340,7 +341,6 @@ func (m *TraceMaps) Close() error {
 		m.ReasonExclude,
 		m.ReasonFilter,
 		m.Stats,
-		m.StepTicket,
 		m.Steps,
 		m.Tracked,
 		m.Wake,

@@ -40,9 +40,10 @@ struct {
 /* wake_reader wakes a reader that waits for this event, which was just
  * written to ring. Called after the event's commit (a full barrier): a
  * reader that set the flag before its last look at the rings either saw
- * the event or is woken here. A waiting (not sleeping) reader costs each
- * event a read of the ring's positions. */
-static __always_inline void wake_reader(void *ring)
+ * the event or is woken here. A waiting (not sleeping) reader costs an
+ * event that may wake it (fill) a read of the ring's positions, which
+ * user space writes: a cache line from the reader's CPU. */
+static __always_inline void wake_reader_if(void *ring, bool fill)
 {
 	__u32 zero = 0;
 	__u32 *state = bpf_map_lookup_elem(&reader_flag, &zero);
@@ -50,10 +51,16 @@ static __always_inline void wake_reader(void *ring)
 
 	if (!state || *state == READER_POLLING)
 		return;
-	if (*state != READER_ASLEEP && bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) < *state)
+	if (*state != READER_ASLEEP &&
+	    (!fill || bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) < *state))
 		return;
 	*state = READER_POLLING;
 	bpf_ringbuf_output(&wake, &one, sizeof(one), BPF_RB_FORCE_WAKEUP);
+}
+
+static __always_inline void wake_reader(void *ring)
+{
+	wake_reader_if(ring, true);
 }
 
 #endif
