@@ -67,6 +67,7 @@ var descriptions = map[string]string{
 
 	// IPv6
 	"IPV6_BAD_EXTHDR":         "bad IPv6 extension header",
+	"IPV6_TOO_MANY_EXTHDRS":   "more IPv6 extension headers than the kernel walks",
 	"IPV6_NDISC_FRAG":         "neighbour discovery message in a fragment, which is not allowed",
 	"IPV6_NDISC_HOP_LIMIT":    "neighbour discovery message with a hop limit other than 255",
 	"IPV6_NDISC_BAD_CODE":     "neighbour discovery message with an invalid ICMPv6 code",
