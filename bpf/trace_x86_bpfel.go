@@ -192,6 +192,7 @@ const (
 	TraceVarFilters            = "filters"
 	TraceVarGeneration         = "generation"
 	TraceVarLive               = "live"
+	TraceVarPaths              = "paths"
 	TraceVarUnusedPathEvent    = "unused_path_event"
 )
 
@@ -301,6 +302,7 @@ type TraceVariableSpecs struct {
 	Filters         *ebpf.VariableSpec `ebpf:"filters"`
 	Generation      *ebpf.VariableSpec `ebpf:"generation"`
 	Live            *ebpf.VariableSpec `ebpf:"live"`
+	Paths           *ebpf.VariableSpec `ebpf:"paths"`
 	UnusedPathEvent *ebpf.VariableSpec `ebpf:"unused_path_event"`
 }
 
@@ -359,6 +361,7 @@ type TraceVariables struct {
 	Filters         *ebpf.Variable `ebpf:"filters"`
 	Generation      *ebpf.Variable `ebpf:"generation"`
 	Live            *ebpf.Variable `ebpf:"live"`
+	Paths           *ebpf.Variable `ebpf:"paths"`
 	UnusedPathEvent *ebpf.Variable `ebpf:"unused_path_event"`
 }
 
