@@ -635,20 +635,24 @@ func programExists(id uint32) bool {
 // has open, from its fdinfo.
 func bpfObjects(t *testing.T, pid int) (links, progs []uint32) {
 	t.Helper()
+	ids := fdinfoIDs(pid)
+	return ids["link_id"], ids["prog_id"]
+}
+
+// fdinfoIDs maps each BPF id key of fdinfo (link_id, prog_id, map_id) to
+// the ids of that kind among the descriptors process pid has open.
+func fdinfoIDs(pid int) map[string][]uint32 {
+	ids := map[string][]uint32{}
 	infos, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fdinfo/*", pid))
 	for _, path := range infos {
 		b, _ := os.ReadFile(path)
 		for _, line := range strings.Split(string(b), "\n") {
 			key, val, _ := strings.Cut(line, ":")
 			id, err := strconv.ParseUint(strings.TrimSpace(val), 10, 32)
-			switch {
-			case err != nil:
-			case key == "link_id":
-				links = append(links, uint32(id))
-			case key == "prog_id":
-				progs = append(progs, uint32(id))
+			if err == nil && (key == "link_id" || key == "prog_id" || key == "map_id") {
+				ids[key] = append(ids[key], uint32(id))
 			}
 		}
 	}
-	return links, progs
+	return ids
 }

@@ -3,10 +3,6 @@ package e2e
 import (
 	binenc "encoding/binary"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -56,15 +52,7 @@ func TestTracePathLiveClears(t *testing.T) {
 // droptrace runs on the machine have one of their own.
 func liveFlag(t *testing.T, pid int) *ebpf.Map {
 	t.Helper()
-	infos, err := filepath.Glob(fmt.Sprintf("/proc/%d/fdinfo/*", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, path := range infos {
-		id, ok := mapID(path)
-		if !ok {
-			continue
-		}
+	for _, id := range fdinfoIDs(pid)["map_id"] {
 		m, err := ebpf.NewMapFromID(ebpf.MapID(id))
 		if err != nil {
 			continue
@@ -77,21 +65,6 @@ func liveFlag(t *testing.T, pid int) *ebpf.Map {
 	}
 	t.Fatalf("droptrace (pid %d) holds no .data.live map", pid)
 	return nil
-}
-
-// mapID reads the map id from an fdinfo file, when the fd is a BPF map.
-func mapID(path string) (uint64, bool) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0, false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "map_id:"); ok {
-			id, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
-			return id, err == nil
-		}
-	}
-	return 0, false
 }
 
 func readFlag(t *testing.T, m *ebpf.Map) uint64 {
