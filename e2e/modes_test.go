@@ -141,9 +141,21 @@ func TestLostEvents(t *testing.T) {
 		unwritten, _ = strconv.Atoi(m[1])
 		t.Logf("%d drops unwritten at the stop", unwritten)
 	}
-	if lines := completeJSONLines(tr.stdout.String()); lines != reported {
-		t.Errorf("%d JSON lines, summary says %d reported", lines, reported)
+	// An output abandoned as blocked (here this test's own reader, slow
+	// while it grows a buffer of a hundred megabytes) may still take the
+	// write it was blocked in, after droptrace counted what it reported:
+	// at most one flush of its 64 KiB stdout buffer: the lines in it, and
+	// the one it began in the write before.
+	out := tr.stdout.String()
+	lines, inFlight := completeJSONLines(out), -1
+	if strings.Contains(tr.stderr.String(), "an output did not take them in time") {
+		inFlight = 64 << 10
 	}
+	extra := lines - reported
+	if extra != 0 && (extra < 0 || tailBytes(out, extra-1) > inFlight) {
+		t.Errorf("%d JSON lines, summary says %d reported: want as many, or more by what one 64 KiB write holds when the output was abandoned", lines, reported)
+	}
+	t.Logf("%d JSON lines beyond the %d reported", extra, reported)
 	if matched != n || reported+lost+unwritten != matched || lost == 0 {
 		t.Errorf("sent %d, matched %d, reported %d, lost %d, unwritten %d: want matched = sent = reported + lost + unwritten, lost > 0",
 			n, matched, reported, lost, unwritten)
@@ -151,6 +163,19 @@ func TestLostEvents(t *testing.T) {
 }
 
 var unwrittenRe = regexp.MustCompile(`(\d+) matched drops not reported: stopped before writing them`)
+
+// tailBytes is the size of the last n whole lines of out, newlines
+// included (a last line cut short is not counted among them).
+func tailBytes(out string, n int) int {
+	out = out[:strings.LastIndexByte(out, '\n')+1]
+	size := 0
+	for ; n > 0 && out != ""; n-- {
+		i := strings.LastIndexByte(out[:len(out)-1], '\n') + 1
+		size += len(out) - i
+		out = out[:i]
+	}
+	return size
+}
 
 // completeJSONLines counts the lines of out that are whole JSON objects;
 // only the last may be cut short.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/droptrace/droptrace/event"
 	"github.com/droptrace/droptrace/tracer"
@@ -49,6 +50,9 @@ type Stream struct {
 	skipped atomic.Uint64
 	cut     atomic.Bool // Stopping's cut: write no more events
 
+	flushMu   sync.Mutex // held by a flush of Buf
+	abandoned bool       // under flushMu: Run returned, flush no more
+
 	written  Written   // passed to Out; only the run's goroutine touches it
 	pending  []pending // written to Buf but not yet to its file
 	mu       sync.Mutex
@@ -90,7 +94,31 @@ func (s *Stream) Run(ctx context.Context) (Written, error) {
 	done := make(chan error, 1)
 	go func() { done <- s.run(ctx) }()
 	err := Stopping(ctx, done, &s.progress, func() { s.cut.Store(true) })
+	if errors.Is(err, ErrAbandoned) {
+		s.abandon()
+	}
 	return s.Reported(), err
+}
+
+// abandon keeps the run's goroutine, left behind by Stopping, from
+// writing anything more, so that what Run reports is what reached the
+// output: no event after this one, and no last flush of the buffer (a
+// buffer's worth of lines, on a busy machine, came out after the count).
+// A flush under way is waited for at most StallGrace: it may be blocked
+// on the output that was abandoned.
+func (s *Stream) abandon() {
+	s.cut.Store(true)
+	stopped := make(chan struct{})
+	go func() {
+		s.flushMu.Lock()
+		s.abandoned = true
+		s.flushMu.Unlock()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(StallGrace):
+	}
 }
 
 // Reported returns the events written and flushed so far.
@@ -189,6 +217,11 @@ func (s *Stream) flush() error {
 	var err error
 	switch {
 	case s.Buf != nil:
+		s.flushMu.Lock()
+		defer s.flushMu.Unlock()
+		if s.abandoned {
+			return tracer.ErrStop
+		}
 		err = s.Buf.Flush()
 		s.commit()
 	case s.Flush != nil:
