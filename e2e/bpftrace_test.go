@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/cilium/ebpf"
 )
 
 // bpftrace is a running bpftrace: the independent counter that tests
@@ -55,6 +57,27 @@ func startBpftrace(t *testing.T, prog string) *bpftrace {
 		t.Fatalf("bpftrace not attached after %v\n%s", attachWait, bt.out.String())
 	}
 	return bt
+}
+
+// recursionMisses is how many times the kernel skipped bpftrace's
+// programs so far because a program already ran on that CPU: events it
+// could not count (droptrace counts its own as lost).
+func (bt *bpftrace) recursionMisses(t *testing.T) uint64 {
+	t.Helper()
+	var n uint64
+	for _, id := range fdinfoIDs(bt.cmd.Process.Pid)["prog_id"] {
+		prog, err := ebpf.NewProgramFromID(ebpf.ProgramID(id))
+		if err != nil {
+			continue
+		}
+		stats, err := prog.Stats()
+		prog.Close()
+		if err != nil {
+			t.Fatalf("bpftrace's program %d: %v", id, err)
+		}
+		n += stats.RecursionMisses
+	}
+	return n
 }
 
 // stop interrupts bpftrace, which prints its maps, and returns its output.
