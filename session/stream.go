@@ -101,11 +101,11 @@ func (s *Stream) Run(ctx context.Context) (Written, error) {
 }
 
 // abandon keeps the run's goroutine, left behind by Stopping, from
-// writing anything more, so that what Run reports is what reached the
-// output: no event after this one, and no last flush of the buffer (a
-// buffer's worth of lines, on a busy machine, came out after the count).
-// A flush under way is waited for at most StallGrace: it may be blocked
-// on the output that was abandoned.
+// writing anything more: no event after this one, and no last flush of
+// the buffer, so that what reaches the output beyond what Run reports is
+// at most the one write the goroutine is blocked in, which the output's
+// reader may still take. A flush under way is waited for at most
+// StallGrace: it may be that blocked write.
 func (s *Stream) abandon() {
 	s.cut.Store(true)
 	stopped := make(chan struct{})
