@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	binenc "encoding/binary"
 	"fmt"
 	"testing"
 
@@ -69,12 +68,9 @@ func liveFlag(t *testing.T, pid int) *ebpf.Map {
 
 func readFlag(t *testing.T, m *ebpf.Map) uint64 {
 	t.Helper()
-	var v []byte
+	var v uint64
 	if err := m.Lookup(uint32(0), &v); err != nil {
 		t.Fatalf("reading .data.live: %v", err)
 	}
-	if len(v) < 8 {
-		t.Fatalf(".data.live holds %d bytes, want 8", len(v))
-	}
-	return binenc.NativeEndian.Uint64(v)
+	return v
 }
