@@ -362,6 +362,27 @@ verdict() {
 	fi
 }
 
+# failures prints, prefixed with $2, the lines of $1 that tell which
+# tests failed and why: each "--- FAIL" line with the last lines the
+# failed test logged, and a panic's first lines; at most 20 lines a
+# kernel, as CI shows only the last 30 or so.
+failures() {
+	local console=$1 series=$2
+	[[ -f $console ]] || return 0
+	awk '
+		/^=== (RUN|NAME|CONT) / { cur = $3; next }
+		/^ *--- FAIL: / {
+			name = $3
+			for (i = (n[name] > 4 ? n[name] - 4 : 0); i < n[name]; i++) print msg[name, i % 4]
+			print
+			next
+		}
+		/^panic:/ { p = 20 }
+		p > 0 { print; p--; next }
+		/^ +[^ ]+_test\.go:[0-9]+:/ && cur != "" { msg[cur, n[cur] % 4] = $0; n[cur]++ }
+	' "$console" | head -n 20 | sed "s/^/vmtest: [$series] failed: /"
+}
+
 main() {
 	parse_args "$@"
 	cd "$(dirname "$0")/.."
@@ -413,6 +434,10 @@ main() {
 	done
 
 	log "console logs in $out"
+	# CI keeps only the tail of the output: repeat what failed here.
+	for series in $kernels; do
+		failures "$out/console-$series.log" "$series"
+	done
 	printf 'vmtest: %s\n' "${summary[@]}"
 	return "$failed"
 }
