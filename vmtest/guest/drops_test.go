@@ -2,8 +2,11 @@ package guest
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -88,15 +91,47 @@ func loadKallsyms(t *testing.T) *kernel.Symbols {
 	return syms
 }
 
-// closedPort returns a UDP port that no socket of either family holds.
+// closedPort returns a port that no UDP or TCP socket of either family
+// holds, below the kernel's ephemeral ports (ip_local_port_range). A port
+// the kernel handed out and took back a moment ago may be handed out
+// again as the source port of the very datagram or SYN sent to it, which
+// then reaches its own socket instead of being dropped: CI saw a datagram
+// from [::1]:P to [::1]:P queued on its sender and freed with it.
 func closedPort(t *testing.T) uint16 {
 	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv6unspecified})
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
 	if err != nil {
-		t.Fatalf("reserving a port: %v", err)
+		t.Fatal(err)
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).AddrPort().Port()
+	var low, high int
+	if _, err := fmt.Sscan(string(b), &low, &high); err != nil || low <= 2048 {
+		t.Fatalf("ip_local_port_range %q: want the ephemeral ports above 2048", b)
+	}
+	for range 100 {
+		port := uint16(1024 + rand.IntN(low-1024))
+		if portFree(port) {
+			return port
+		}
+	}
+	t.Fatalf("no free port below %d in 100 tries", low)
+	return 0
+}
+
+// portFree says whether a UDP and a TCP socket of both families (a dual
+// stack one) can bind port.
+func portFree(port uint16) bool {
+	addr := netip.AddrPortFrom(netip.IPv6Unspecified(), port)
+	u, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
+	if err != nil {
+		return false
+	}
+	defer u.Close()
+	l, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(addr))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
 }
 
 // sendAll sends datagramsPerFamily datagrams of each family to port, each
