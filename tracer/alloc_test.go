@@ -5,8 +5,6 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/cilium/ebpf/ringbuf"
-
 	"github.com/droptrace/droptrace/bpf"
 	"github.com/droptrace/droptrace/event"
 )
@@ -46,7 +44,6 @@ func TestHandOnAllocs(t *testing.T) {
 	q := &ringQueue{rd: ring}
 	qs := []*ringQueue{q}
 	d, _ := testDecoder()
-	var rec ringbuf.Record
 	var ev event.Event
 	var active []*ringQueue // readLoop's scratch, reused
 	n := 0
@@ -56,23 +53,25 @@ func TestHandOnAllocs(t *testing.T) {
 		for i := range recs {
 			recs[i] = stormRecord(uint64(i + 1))
 		}
-		ring.recs = recs // ReadInto only reslices
-		if _, _, err := q.drain(&rec); err != nil {
+		ring.recs = recs // Next only reslices
+		if _, _, err := q.drain(); err != nil {
 			t.Fatal(err)
 		}
 		var err error
 		if active, err = handOnWith(active, qs, ^uint64(0), d.Decode, emit, &ev); err != nil {
 			t.Fatal(err)
 		}
+		q.release()
 	}
 	round()
 	for i := range recs {
 		recs[i] = stormRecord(uint64(i + 1))
 	}
 	allocs := testing.AllocsPerRun(20, func() {
-		ring.recs = recs // ReadInto only reslices
-		_, _, _ = q.drain(&rec)
+		ring.recs = recs // Next only reslices
+		_, _, _ = q.drain()
 		active, _ = handOnWith(active, qs, ^uint64(0), d.Decode, emit, &ev)
+		q.release()
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per %d events, want 0", allocs, len(recs))

@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/droptrace/droptrace/bpf"
 	"github.com/droptrace/droptrace/event"
@@ -114,7 +112,7 @@ func readRings(ctx context.Context, maps []*ebpf.Map, wake wakeMaps, detach func
 	}()
 	size := math.MaxInt
 	for _, m := range maps {
-		rd, err := ringbuf.NewReader(m)
+		rd, err := newMmapRing(m)
 		if err != nil {
 			return fmt.Errorf("opening ring buffer: %w", err)
 		}
@@ -129,13 +127,17 @@ func readRings(ctx context.Context, maps []*ebpf.Map, wake wakeMaps, detach func
 	return readLoop(ctx, rds, sl, detach, decode, emit, idle)
 }
 
-// ringReader reads one ring buffer: a *ringbuf.Reader, or in tests a
-// fake that needs no BPF map.
+// ringReader reads one ring buffer: an *mmapRing, or in tests a fake
+// that needs no BPF map. A drain is Begin, then Next until it returns
+// errDrained (or the drain has read enough); the records Next returns
+// alias the ring, which keeps them until Release passes their end.
 type ringReader interface {
-	AvailableBytes() int
+	AvailableBytes() int // written and not read
 	BufferSize() int
-	SetDeadline(t time.Time)
-	ReadInto(rec *ringbuf.Record) error
+	Begin()
+	Next() (raw []byte, end uint64, err error)
+	Cursor() uint64 // the position after the last record read
+	Release(pos uint64)
 	Close() error
 }
 
@@ -160,7 +162,6 @@ func readLoop(ctx context.Context, rds []ringReader, sl sleeper, detach func(), 
 		check = t.C
 	}
 	empty, armed, watching := 0, false, false
-	var rec ringbuf.Record
 	var ev event.Event
 	var active []*ringQueue // handOn's scratch, reused every poll
 	detached := false
@@ -180,7 +181,7 @@ func readLoop(ctx context.Context, rds []ringReader, sl sleeper, detach func(), 
 		waiting, fullest := 0, 0.0
 		for _, q := range qs {
 			n := len(q.recs) - q.next
-			avail, full, err := q.drain(&rec)
+			avail, full, err := q.drain()
 			if err != nil {
 				return err
 			}
@@ -210,7 +211,11 @@ func readLoop(ctx context.Context, rds []ringReader, sl sleeper, detach func(), 
 		}
 		resumed = behind
 		var err error
-		if active, err = handOnWith(active, qs, limit, decode, emit, &ev); err != nil {
+		active, err = handOnWith(active, qs, limit, decode, emit, &ev)
+		for _, q := range qs {
+			q.release()
+		}
+		if err != nil {
 			if errors.Is(err, ErrStop) {
 				return nil
 			}
@@ -286,126 +291,76 @@ func held(qs []*ringQueue) bool {
 }
 
 // ringQueue holds the records read from one ring and not yet handed on.
+// They stay in the ring, which the programs do not write over until the
+// queue releases them: a record is read where the program wrote it, not
+// copied first (a copy took a second stream of lines through the caches,
+// a megabyte a drain).
 type ringQueue struct {
 	rd   ringReader
-	buf  []byte   // the records, back to back
 	recs []record // in ring order
 	next int      // first record not handed on
 }
 
+// record is a record in the ring: raw aliases the ring's memory, valid
+// until the queue releases end.
 type record struct {
-	ts     uint64
-	off, n int
+	ts  uint64
+	end uint64 // the ring position after the record
+	raw []byte
 }
 
-// drainMax bounds what one drain reads from a ring, and so the memory the
-// queues hold while user space catches up with a burst.
+// drainMax bounds what one drain reads from a ring, so that a backlog is
+// handed on, and its space released, a part at a time.
 const drainMax = 1 << 20
 
 // drain reads what the ring holds, at most drainMax bytes, without
 // waiting; avail is the bytes the ring held when it started, full says it
 // stopped at that bound.
-func (q *ringQueue) drain(rec *ringbuf.Record) (avail int, full bool, err error) {
-	q.compact()
+func (q *ringQueue) drain() (avail int, full bool, err error) {
+	q.forget()
 	// Two loads of the ring's positions: an idle ring costs no system
 	// call, which matters with a ring per CPU on a large machine.
 	if avail = q.rd.AvailableBytes(); avail == 0 {
 		return 0, false, nil
 	}
-	q.rd.SetDeadline(time.Now()) // in the past: return when the ring is empty
-	// Counted here, not from len(q.buf): forget may shrink the buffer
-	// mid-drain.
+	q.rd.Begin()
 	read := 0
 	for read < drainMax {
-		q.reserve()
-		// The record is copied straight into the queue's free space
-		// when it fits there, as nearly every one does.
-		free := q.buf[len(q.buf):cap(q.buf)]
-		rec.RawSample = free
-		err := q.rd.ReadInto(rec)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
+		raw, end, err := q.rd.Next()
+		if err == errDrained {
 			return avail, false, nil
 		}
 		if err != nil {
 			return avail, false, fmt.Errorf("reading ring buffer: %w", err)
 		}
-		n := len(rec.RawSample)
-		if n < 8 {
-			return avail, false, fmt.Errorf("short record in ring buffer: %d bytes", n)
+		if len(raw) < 8 {
+			return avail, false, fmt.Errorf("short record in ring buffer: %d bytes", len(raw))
 		}
 		// Every record starts with its event's bpf_ktime_get_ns().
-		ts := binary.NativeEndian.Uint64(rec.RawSample)
-		off := len(q.buf)
-		if n <= len(free) && &rec.RawSample[0] == &free[0] {
-			q.buf = q.buf[:off+n]
-		} else {
-			if off+n > cap(q.buf) {
-				q.forget() // reuse the space before growing into new
-				off = len(q.buf)
-			}
-			q.buf = append(q.buf, rec.RawSample...)
-		}
-		q.recs = append(q.recs, record{ts: ts, off: off, n: n})
-		read += n
+		ts := binary.NativeEndian.Uint64(raw)
+		q.recs = append(q.recs, record{ts: ts, end: end, raw: raw})
+		read += len(raw)
 	}
 	return avail, true, nil
 }
 
-// recordRoom is the free space reserve keeps at the end of a queue's
-// buffer: more than any record (an event, its samples and the packet
-// bytes captured), so that records are read into it directly.
-const recordRoom = 4096
-
-// reserve makes room for a record at the end of the buffer: it forgets
-// the records handed on when they take as many bytes as those held back
-// (which forgetting moves), and grows the buffer when that is not enough.
-func (q *ringQueue) reserve() {
-	if cap(q.buf)-len(q.buf) >= recordRoom {
-		return
-	}
-	if handed, held := q.split(); handed >= held {
-		q.forget()
-	}
-	if cap(q.buf)-len(q.buf) < recordRoom {
-		q.buf = slices.Grow(q.buf, max(recordRoom, cap(q.buf)))
-	}
-}
-
-// compact forgets the records handed on when that moves few bytes: when
-// none are held back, or the held-back ones take at most a third of the
-// bytes forgotten. Records wait out reorderSlack across several drains;
-// moving them to the front at every drain copied each several times.
-func (q *ringQueue) compact() {
-	if handed, held := q.split(); held == 0 || handed >= 3*held {
-		q.forget()
-	}
-}
-
-// split returns the bytes of the records handed on and of those held.
-func (q *ringQueue) split() (handed, held int) {
+// release gives the ring the space of the records handed on.
+func (q *ringQueue) release() {
 	if q.next == len(q.recs) {
-		return len(q.buf), 0
+		q.rd.Release(q.rd.Cursor()) // the records read, and any discarded after them
+	} else if q.next > 0 {
+		q.rd.Release(q.recs[q.next-1].end)
 	}
-	off := q.recs[q.next].off
-	return off, len(q.buf) - off
 }
 
-// forget drops the records handed on, moving the rest to the front.
+// forget drops the records handed on (released already) from the queue.
 func (q *ringQueue) forget() {
 	if q.next == 0 {
 		return
 	}
-	if q.next == len(q.recs) {
-		q.buf, q.recs, q.next = q.buf[:0], q.recs[:0], 0
-		return
-	}
-	shift := q.recs[q.next].off
-	q.buf = q.buf[:copy(q.buf, q.buf[shift:])]
 	n := copy(q.recs, q.recs[q.next:])
+	clear(q.recs[n:]) // no slice of the ring's memory left behind
 	q.recs = q.recs[:n]
-	for i := range q.recs {
-		q.recs[i].off -= shift
-	}
 	q.next = 0
 }
 
@@ -440,7 +395,7 @@ func handOnWith(active, qs []*ringQueue, limit uint64, decode func([]byte, *even
 		if !best.due(limit) {
 			active = slices.Delete(active, bi, bi+1)
 		}
-		if err := decode(best.buf[r.off:r.off+r.n], ev); err != nil {
+		if err := decode(r.raw, ev); err != nil {
 			return active, err
 		}
 		if err := emit(ev); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,23 +11,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium/ebpf/ringbuf"
-
 	"github.com/droptrace/droptrace/bpf"
 	"github.com/droptrace/droptrace/event"
 )
 
 // queue builds a ringQueue holding records with the given timestamps, as
-// drain would have read them: each record starts with its timestamp.
+// drain would have read them from a fakeRing: each record starts with
+// its timestamp.
 func queue(ts ...uint64) *ringQueue {
-	q := &ringQueue{}
+	ring := &fakeRing{}
+	q := &ringQueue{rd: ring}
 	for _, t := range ts {
-		raw := make([]byte, 16)
-		binary.NativeEndian.PutUint64(raw, t)
-		q.recs = append(q.recs, record{ts: t, off: len(q.buf), n: len(raw)})
-		q.buf = append(q.buf, raw...)
+		q.recs = append(q.recs, ring.read(tsRecord(t)))
 	}
 	return q
+}
+
+// tsRecord is a 16-byte record starting with ts.
+func tsRecord(ts uint64) []byte {
+	raw := make([]byte, 16)
+	binary.NativeEndian.PutUint64(raw, ts)
+	return raw
 }
 
 // collect runs handOn and returns the timestamps emitted, decoded from
@@ -55,47 +58,53 @@ func TestHandOnMergesByTime(t *testing.T) {
 	if got, want := collect(t, qs, 55), []uint64{10, 20, 30, 40, 50}; !slices.Equal(got, want) {
 		t.Fatalf("first hand-on: got %v, want %v", got, want)
 	}
-	// What was held back comes next, after the queues are compacted and
-	// more records arrive, still in time order.
+	// What was held back comes next, after the queues released what was
+	// handed on and more records arrive, still in time order.
 	for _, q := range qs {
-		q.compact()
+		q.release()
+		q.forget()
 	}
-	more := queue(90)
-	qs[1].recs = append(qs[1].recs, record{ts: 90, off: len(qs[1].buf), n: 16})
-	qs[1].buf = append(qs[1].buf, more.buf...)
+	qs[1].recs = append(qs[1].recs, qs[1].rd.(*fakeRing).read(tsRecord(90)))
 	if got, want := collect(t, qs, ^uint64(0)), []uint64{60, 70, 80, 90}; !slices.Equal(got, want) {
 		t.Fatalf("second hand-on: got %v, want %v", got, want)
 	}
 	for i, q := range qs {
-		q.compact()
-		if len(q.recs) != 0 || len(q.buf) != 0 {
-			t.Errorf("queue %d not empty after everything was handed on: %d records, %d bytes", i, len(q.recs), len(q.buf))
+		q.release()
+		q.forget()
+		if len(q.recs) != 0 {
+			t.Errorf("queue %d not empty after everything was handed on: %d records", i, len(q.recs))
+		}
+		if r := q.rd.(*fakeRing); r.released != r.pos {
+			t.Errorf("queue %d: ring released up to %d, want all %d bytes read", i, r.released, r.pos)
 		}
 	}
 }
 
-func TestCompactKeepsRecordBytes(t *testing.T) {
+// TestReleaseKeepsHeldRecords checks that the ring gets back the space of
+// the records handed on, and only theirs: the rest are still read from
+// the ring.
+func TestReleaseKeepsHeldRecords(t *testing.T) {
 	q := queue(1, 2, 3, 4)
+	ring := q.rd.(*fakeRing)
 	q.next = 2
-	q.compact() // as many bytes held as handed on: not worth moving them
-	if q.next != 2 || len(q.recs) != 4 {
-		t.Fatalf("after compact: next %d, %d records; want 2, 4", q.next, len(q.recs))
+	q.release()
+	if want := q.recs[1].end; ring.released != want || want != 32 {
+		t.Fatalf("released up to %d, want %d (the end of the second of four 16-byte records)", ring.released, want)
 	}
 	q.forget()
 	if q.next != 0 || len(q.recs) != 2 {
 		t.Fatalf("after forget: next %d, %d records; want 0, 2", q.next, len(q.recs))
 	}
-	// Three times the bytes held handed on: forgotten.
-	q3 := queue(1, 2, 3, 4, 5, 6, 7, 8)
-	q3.next = 6
-	if q3.compact(); q3.next != 0 || len(q3.recs) != 2 {
-		t.Fatalf("after compact of 6 handed on and 2 held: next %d, %d records; want 0, 2", q3.next, len(q3.recs))
-	}
 	for i, want := range []uint64{3, 4} {
 		r := q.recs[i]
-		if got := binary.NativeEndian.Uint64(q.buf[r.off:]); got != want || r.ts != want {
+		if got := binary.NativeEndian.Uint64(r.raw); got != want || r.ts != want {
 			t.Errorf("record %d: bytes say %d, ts %d; want %d", i, got, r.ts, want)
 		}
+	}
+	q.next = 2
+	q.release()
+	if ring.released != 64 {
+		t.Errorf("everything handed on: released up to %d, want 64", ring.released)
 	}
 }
 
@@ -116,8 +125,10 @@ func TestHandOnStopsOnEmitError(t *testing.T) {
 
 // fakeRing is a ring buffer reader over records held in memory.
 type fakeRing struct {
-	recs [][]byte
-	err  error // returned by ReadInto once the records are read, instead of the deadline
+	recs     [][]byte
+	err      error  // returned by Next once the records are read, instead of errDrained
+	pos      uint64 // the bytes of the records read
+	released uint64 // as Release last said
 }
 
 func (r *fakeRing) AvailableBytes() int {
@@ -134,19 +145,30 @@ func (r *fakeRing) AvailableBytes() int {
 // BufferSize is 0: the fake has no bound, and no share of it in use.
 func (r *fakeRing) BufferSize() int { return 0 }
 
-func (r *fakeRing) SetDeadline(time.Time) {}
+func (r *fakeRing) Begin() {}
 
-func (r *fakeRing) ReadInto(rec *ringbuf.Record) error {
+func (r *fakeRing) Next() ([]byte, uint64, error) {
 	if len(r.recs) == 0 {
 		if r.err != nil {
-			return r.err
+			return nil, 0, r.err
 		}
-		return os.ErrDeadlineExceeded
+		return nil, 0, errDrained
 	}
-	rec.RawSample = append(rec.RawSample[:0], r.recs[0]...)
+	raw := r.recs[0]
 	r.recs = r.recs[1:]
-	return nil
+	r.pos += uint64(len(raw))
+	return raw, r.pos, nil
 }
+
+// read is Next's record for raw, as if it had been in the ring.
+func (r *fakeRing) read(raw []byte) record {
+	r.pos += uint64(len(raw))
+	return record{ts: binary.NativeEndian.Uint64(raw), end: r.pos, raw: raw}
+}
+
+func (r *fakeRing) Cursor() uint64 { return r.pos }
+
+func (r *fakeRing) Release(pos uint64) { r.released = max(r.released, pos) }
 
 func (r *fakeRing) Close() error { return nil }
 
@@ -427,12 +449,12 @@ func errIf(cond bool, err error) error {
 	return nil
 }
 
-// TestDrainReusesSpace reads a ring twice with everything handed on in
-// between: the queue's buffer does not grow for the second read.
-func TestDrainReusesSpace(t *testing.T) {
+// TestDrainReleasesRing reads a ring three times with everything handed
+// on in between: each time the ring gets all its space back, and the
+// queue does not grow.
+func TestDrainReleasesRing(t *testing.T) {
 	ring := &fakeRing{}
 	q := &ringQueue{rd: ring}
-	var rec ringbuf.Record
 	var got []uint64
 	emit := func(ev *event.Event) error { got = append(got, ev.Skb); return nil }
 	d, _ := testDecoder()
@@ -442,16 +464,20 @@ func TestDrainReusesSpace(t *testing.T) {
 			n := uint64(round*100 + i + 1)
 			ring.recs = append(ring.recs, stamped(n, n))
 		}
-		if _, full, err := q.drain(&rec); err != nil || full {
+		if _, full, err := q.drain(); err != nil || full {
 			t.Fatalf("round %d: drain: full %v, err %v", round, full, err)
 		}
 		if err := handOn([]*ringQueue{q}, ^uint64(0), d.Decode, emit, &event.Event{}); err != nil {
 			t.Fatal(err)
 		}
+		q.release()
+		if ring.released != ring.pos {
+			t.Errorf("round %d: released up to %d of %d bytes read", round, ring.released, ring.pos)
+		}
 		if round == 0 {
-			capAfterFirst = cap(q.buf)
-		} else if cap(q.buf) != capAfterFirst {
-			t.Errorf("round %d: buffer grew from %d to %d bytes", round, capAfterFirst, cap(q.buf))
+			capAfterFirst = cap(q.recs)
+		} else if cap(q.recs) != capAfterFirst {
+			t.Errorf("round %d: queue grew from %d to %d records", round, capAfterFirst, cap(q.recs))
 		}
 	}
 	if len(got) != 300 || got[0] != 1 || got[299] != 300 {
@@ -487,12 +513,24 @@ func (r *lockedRing) pollCount() int {
 	return r.polls
 }
 
-func (r *lockedRing) SetDeadline(time.Time) {}
+func (r *lockedRing) Begin() {}
 
-func (r *lockedRing) ReadInto(rec *ringbuf.Record) error {
+func (r *lockedRing) Next() ([]byte, uint64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.ring.ReadInto(rec)
+	return r.ring.Next()
+}
+
+func (r *lockedRing) Cursor() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ring.Cursor()
+}
+
+func (r *lockedRing) Release(pos uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ring.Release(pos)
 }
 
 func (r *lockedRing) Close() error { return nil }
