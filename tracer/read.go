@@ -318,7 +318,7 @@ const drainMax = 1 << 20
 // stopped at that bound.
 func (q *ringQueue) drain() (avail int, full bool, err error) {
 	q.forget()
-	// Two loads of the ring's positions: an idle ring costs no system
+	// One load of the producer's position: an idle ring costs no system
 	// call, which matters with a ring per CPU on a large machine.
 	if avail = q.rd.AvailableBytes(); avail == 0 {
 		return 0, false, nil
