@@ -12,7 +12,7 @@ package bpf
 
 //go:generate go tool bpf2go -cc $BPF_CLANG -strip $BPF_STRIP -cflags $BPF_CFLAGS -type event -type stat_index -type event_kind -type link_kind -type reply_kind -type summary_key -type dev_key -type tcp_sample -type nft_rule_sample -type reader_state -target amd64 Drop drop.c -- -I/usr/include/x86_64-linux-gnu
 //go:generate go tool bpf2go -cc $BPF_CLANG -strip $BPF_STRIP -cflags $BPF_CFLAGS -type event -type stat_index -type event_kind -type link_kind -type reply_kind -type summary_key -type dev_key -type tcp_sample -type nft_rule_sample -type reader_state -target arm64 Drop drop.c -- -I/usr/aarch64-linux-gnu/include
-//go:generate go tool bpf2go -cc $BPF_CLANG -strip $BPF_STRIP -cflags $BPF_CFLAGS -type path_event -target amd64 Trace trace.c -- -I/usr/include/x86_64-linux-gnu
-//go:generate go tool bpf2go -cc $BPF_CLANG -strip $BPF_STRIP -cflags $BPF_CFLAGS -type path_event -target arm64 Trace trace.c -- -I/usr/aarch64-linux-gnu/include
+//go:generate go tool bpf2go -cc $BPF_CLANG -strip $BPF_STRIP -cflags "$BPF_CFLAGS -mcpu=v3" -type path_event -type ring_pos -target amd64 Trace trace.c -- -I/usr/include/x86_64-linux-gnu
+//go:generate go tool bpf2go -cc $BPF_CLANG -strip $BPF_STRIP -cflags "$BPF_CFLAGS -mcpu=v3" -type path_event -type ring_pos -target arm64 Trace trace.c -- -I/usr/aarch64-linux-gnu/include
 //go:generate go tool bpf2go -cc $BPF_CLANG -strip $BPF_STRIP -cflags $BPF_CFLAGS -target amd64 Tcp tcp.c -- -I/usr/include/x86_64-linux-gnu
 //go:generate go tool bpf2go -cc $BPF_CLANG -strip $BPF_STRIP -cflags $BPF_CFLAGS -target arm64 Tcp tcp.c -- -I/usr/aarch64-linux-gnu/include

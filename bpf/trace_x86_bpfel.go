@@ -88,6 +88,15 @@ type TracePathSet struct {
 	}
 }
 
+type TraceRingPos struct {
+	_     structs.HostLayout
+	Head  uint64
+	Limit uint64
+	Pad1  [6]uint64
+	Cons  uint64
+	Pad2  [7]uint64
+}
+
 type TraceStepBuf struct {
 	_      structs.HostLayout
 	Ticket uint64
@@ -140,11 +149,12 @@ type TraceStepBuf struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	TraceMapCpuEvents          = "cpu_events"
 	TraceMapReaderFlag         = "reader_flag"
 	TraceMapReasonExclude      = "reason_exclude"
 	TraceMapReasonFilter       = "reason_filter"
 	TraceMapStats              = "stats"
+	TraceMapStepPos            = "step_pos"
+	TraceMapStepRing           = "step_ring"
 	TraceMapSteps              = "steps"
 	TraceMapTracked            = "tracked"
 	TraceMapWake               = "wake"
@@ -186,6 +196,8 @@ const (
 	TraceProgTpStart5          = "tp_start_5"
 	TraceVarCfgCheckHead       = "cfg_check_head"
 	TraceVarCfgProbeId         = "cfg_probe_id"
+	TraceVarCfgRingSlots       = "cfg_ring_slots"
+	TraceVarCfgSlotSize        = "cfg_slot_size"
 	TraceVarCfgStack           = "cfg_stack"
 	TraceVarCfgTpCookie        = "cfg_tp_cookie"
 	TraceVarCfgTpHasReason     = "cfg_tp_has_reason"
@@ -194,6 +206,7 @@ const (
 	TraceVarLive               = "live"
 	TraceVarPaths              = "paths"
 	TraceVarUnusedPathEvent    = "unused_path_event"
+	TraceVarUnusedRingPos      = "unused_ring_pos"
 )
 
 // LoadTrace returns the embedded CollectionSpec for Trace.
@@ -280,11 +293,12 @@ type TraceProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type TraceMapSpecs struct {
-	CpuEvents     *ebpf.MapSpec `ebpf:"cpu_events"`
 	ReaderFlag    *ebpf.MapSpec `ebpf:"reader_flag"`
 	ReasonExclude *ebpf.MapSpec `ebpf:"reason_exclude"`
 	ReasonFilter  *ebpf.MapSpec `ebpf:"reason_filter"`
 	Stats         *ebpf.MapSpec `ebpf:"stats"`
+	StepPos       *ebpf.MapSpec `ebpf:"step_pos"`
+	StepRing      *ebpf.MapSpec `ebpf:"step_ring"`
 	Steps         *ebpf.MapSpec `ebpf:"steps"`
 	Tracked       *ebpf.MapSpec `ebpf:"tracked"`
 	Wake          *ebpf.MapSpec `ebpf:"wake"`
@@ -296,6 +310,8 @@ type TraceMapSpecs struct {
 type TraceVariableSpecs struct {
 	CfgCheckHead    *ebpf.VariableSpec `ebpf:"cfg_check_head"`
 	CfgProbeId      *ebpf.VariableSpec `ebpf:"cfg_probe_id"`
+	CfgRingSlots    *ebpf.VariableSpec `ebpf:"cfg_ring_slots"`
+	CfgSlotSize     *ebpf.VariableSpec `ebpf:"cfg_slot_size"`
 	CfgStack        *ebpf.VariableSpec `ebpf:"cfg_stack"`
 	CfgTpCookie     *ebpf.VariableSpec `ebpf:"cfg_tp_cookie"`
 	CfgTpHasReason  *ebpf.VariableSpec `ebpf:"cfg_tp_has_reason"`
@@ -304,6 +320,7 @@ type TraceVariableSpecs struct {
 	Live            *ebpf.VariableSpec `ebpf:"live"`
 	Paths           *ebpf.VariableSpec `ebpf:"paths"`
 	UnusedPathEvent *ebpf.VariableSpec `ebpf:"unused_path_event"`
+	UnusedRingPos   *ebpf.VariableSpec `ebpf:"unused_ring_pos"`
 }
 
 // TraceObjects contains all objects after they have been loaded into the kernel.
@@ -326,11 +343,12 @@ func (o *TraceObjects) Close() error {
 //
 // It can be passed to LoadTraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type TraceMaps struct {
-	CpuEvents     *ebpf.Map `ebpf:"cpu_events"`
 	ReaderFlag    *ebpf.Map `ebpf:"reader_flag"`
 	ReasonExclude *ebpf.Map `ebpf:"reason_exclude"`
 	ReasonFilter  *ebpf.Map `ebpf:"reason_filter"`
 	Stats         *ebpf.Map `ebpf:"stats"`
+	StepPos       *ebpf.Map `ebpf:"step_pos"`
+	StepRing      *ebpf.Map `ebpf:"step_ring"`
 	Steps         *ebpf.Map `ebpf:"steps"`
 	Tracked       *ebpf.Map `ebpf:"tracked"`
 	Wake          *ebpf.Map `ebpf:"wake"`
@@ -338,11 +356,12 @@ type TraceMaps struct {
 
 func (m *TraceMaps) Close() error {
 	return _TraceClose(
-		m.CpuEvents,
 		m.ReaderFlag,
 		m.ReasonExclude,
 		m.ReasonFilter,
 		m.Stats,
+		m.StepPos,
+		m.StepRing,
 		m.Steps,
 		m.Tracked,
 		m.Wake,
@@ -355,6 +374,8 @@ func (m *TraceMaps) Close() error {
 type TraceVariables struct {
 	CfgCheckHead    *ebpf.Variable `ebpf:"cfg_check_head"`
 	CfgProbeId      *ebpf.Variable `ebpf:"cfg_probe_id"`
+	CfgRingSlots    *ebpf.Variable `ebpf:"cfg_ring_slots"`
+	CfgSlotSize     *ebpf.Variable `ebpf:"cfg_slot_size"`
 	CfgStack        *ebpf.Variable `ebpf:"cfg_stack"`
 	CfgTpCookie     *ebpf.Variable `ebpf:"cfg_tp_cookie"`
 	CfgTpHasReason  *ebpf.Variable `ebpf:"cfg_tp_has_reason"`
@@ -363,6 +384,7 @@ type TraceVariables struct {
 	Live            *ebpf.Variable `ebpf:"live"`
 	Paths           *ebpf.Variable `ebpf:"paths"`
 	UnusedPathEvent *ebpf.Variable `ebpf:"unused_path_event"`
+	UnusedRingPos   *ebpf.Variable `ebpf:"unused_ring_pos"`
 }
 
 // TracePrograms contains all programs after they have been loaded into the kernel.

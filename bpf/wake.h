@@ -37,7 +37,26 @@ struct {
 	__uint(max_entries, 1 << 16); /* a page on any page size */
 } wake SEC(".maps");
 
-/* wake_reader wakes a reader that waits for this event, which was just
+/* reader_waiting returns the reader's flag when the reader waits for
+ * an event (it sleeps, or waits for a ring to fill), else NULL. */
+static __always_inline __u32 *reader_waiting(void)
+{
+	__u32 zero = 0;
+	__u32 *state = bpf_map_lookup_elem(&reader_flag, &zero);
+
+	return state && *state != READER_POLLING ? state : 0;
+}
+
+/* wake_now ends the reader's wait: it clears the flag and notifies. */
+static __always_inline void wake_now(__u32 *state)
+{
+	__u64 one = 1;
+
+	*state = READER_POLLING;
+	bpf_ringbuf_output(&wake, &one, sizeof(one), BPF_RB_FORCE_WAKEUP);
+}
+
+/* wake_reader_if wakes a reader that waits for this event, which was just
  * written to ring. Called after the event's commit (a full barrier): a
  * reader that set the flag before its last look at the rings either saw
  * the event or is woken here. A waiting (not sleeping) reader costs an
@@ -45,17 +64,14 @@ struct {
  * user space writes: a cache line from the reader's CPU. */
 static __always_inline void wake_reader_if(void *ring, bool fill)
 {
-	__u32 zero = 0;
-	__u32 *state = bpf_map_lookup_elem(&reader_flag, &zero);
-	__u64 one = 1;
+	__u32 *state = reader_waiting();
 
-	if (!state || *state == READER_POLLING)
+	if (!state)
 		return;
 	if (*state != READER_ASLEEP &&
 	    (!fill || bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) < *state))
 		return;
-	*state = READER_POLLING;
-	bpf_ringbuf_output(&wake, &one, sizeof(one), BPF_RB_FORCE_WAKEUP);
+	wake_now(state);
 }
 
 static __always_inline void wake_reader(void *ring)

@@ -77,13 +77,14 @@ func TestConstantsMatchObjects(t *testing.T) {
 		name   string
 		load   func() (*ebpf.CollectionSpec, error)
 		consts map[string]any
-		// setElsewhere are set by the attach code, not the constructor.
+		// setElsewhere are set by the attach code, or by the step
+		// rings' stepGeometry.apply (TestStepRing), not the constructor.
 		setElsewhere []string
 	}{
 		{"drop", bpf.LoadDrop, dropConstants(Config{Filter: everyFilter, Snaplen: 64, Summary: true, TCP: true}, 250),
 			[]string{bpf.DropVarCfgTpHasReason, bpf.DropVarCfgReplies, bpf.DropVarCfgNft, bpf.DropVarCfgNftLayout}},
 		{"trace", bpf.LoadTrace, traceConstants(PathConfig{Filter: everyFilter, Stack: true}, true, true, true),
-			[]string{bpf.TraceVarCfgProbeId}},
+			[]string{bpf.TraceVarCfgProbeId, bpf.TraceVarCfgRingSlots, bpf.TraceVarCfgSlotSize}},
 		{"tcp", bpf.LoadTcp, tcpConstants(everyFilter, 250), nil},
 	}
 	for _, tt := range tests {

@@ -45,7 +45,7 @@ type PathConfig struct {
 type PathTracer struct {
 	mu         sync.Mutex         // Plan.Skipped, while functions and tracepoints attach
 	base       *ebpf.Collection   // maps, and the kfree_skb/consume_skb programs
-	rings      []*ebpf.Map        // one per CPU, in base's cpu_events
+	ring       stepGeometry       // the step rings, in base's step_ring and step_pos
 	attach     *attach.Attachment // the function probes
 	tps        *attach.Attachment // the tracepoints, kfree_skb and consume_skb included
 	backend    attach.Backend
@@ -269,7 +269,6 @@ func (p *PathTracer) Close() error {
 	if p.base != nil {
 		t0 := time.Now()
 		p.base.Close()
-		closeAll(p.rings)
 		p.Timings.since("close-maps", t0)
 	}
 	return err
@@ -285,6 +284,11 @@ func (p *PathTracer) Run(ctx context.Context, emit func(*event.Event) error, idl
 	decode := func(raw []byte, ev *event.Event) error {
 		return p.dec.DecodePath(raw, ev, p.steps)
 	}
+	rings, err := openStepRings(p.base.Maps[bpf.TraceMapStepRing], p.base.Maps[bpf.TraceMapStepPos], p.ring)
+	if err != nil {
+		return err
+	}
+	defer rings.Close()
 	wake := wakeMaps{p.base.Maps[bpf.TraceMapReaderFlag], p.base.Maps[bpf.TraceMapWake]}
-	return readRings(ctx, p.rings, wake, func() { p.Detach() }, decode, emit, idle)
+	return readReaders(ctx, rings.readers, wake, func() { p.Detach() }, decode, emit, idle)
 }

@@ -99,7 +99,15 @@ func (p *PathTracer) configure(spec *ebpf.CollectionSpec, cfg PathConfig, kspec 
 	if err := InjectExpr(spec, cfg.Filter.Expr, kspec); err != nil {
 		return err
 	}
-	return setConstants(spec, traceConstants(cfg, params >= 3, checkHead, p.tpCookies))
+	if err := setConstants(spec, traceConstants(cfg, params >= 3, checkHead, p.tpCookies)); err != nil {
+		return err
+	}
+	cpus, err := ebpf.PossibleCPU()
+	if err != nil {
+		return fmt.Errorf("counting CPUs: %w", err)
+	}
+	p.ring = newStepGeometry(cpus, cfg.Stack)
+	return p.ring.apply(spec)
 }
 
 // functionBackend says whether the backend probes kernel functions.
@@ -185,22 +193,17 @@ func (p *PathTracer) tracepointProgs(targets []attach.Probe) []string {
 	return progs
 }
 
-// createMaps creates the shared maps, in the base collection.
+// createMaps creates the shared maps, in the base collection. The step
+// maps are sized in spec itself (configure): every program loaded later
+// shares base's, whose spec must match them.
 func (p *PathTracer) createMaps(spec *ebpf.CollectionSpec, kspec *btf.Spec, cache *btf.Cache) error {
-	// The rings are sized in spec itself: every program loaded later
-	// shares base's cpu_events, whose spec must match it.
-	rings, err := newRings(spec, bpf.TraceMapCpuEvents)
-	if err != nil {
-		return err
-	}
 	cs := spec.Copy()
 	cs.Programs = map[string]*ebpf.ProgramSpec{}
 	coll, err := ebpf.NewCollectionWithOptions(cs, ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kspec}, Cache: cache})
 	if err != nil {
-		closeAll(rings)
 		return fmt.Errorf("creating path maps: %w", err)
 	}
-	p.base, p.rings = coll, rings
+	p.base = coll
 	return nil
 }
 

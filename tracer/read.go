@@ -100,9 +100,10 @@ type sleeper interface {
 	Woken() <-chan struct{}
 }
 
-// readRings is the read loop shared by every mode: decode turns one record
-// into an event, detach stops new events when ctx ends; wake lets it
-// sleep while the rings stay empty (where it cannot, it polls).
+// readRings is the read loop shared by every mode over ring buffer maps:
+// decode turns one record into an event, detach stops new events when
+// ctx ends; wake lets it sleep while the rings stay empty (where it
+// cannot, it polls).
 func readRings(ctx context.Context, maps []*ebpf.Map, wake wakeMaps, detach func(), decode func([]byte, *event.Event) error, emit func(*event.Event) error, idle func() error) error {
 	rds := make([]ringReader, 0, len(maps))
 	defer func() {
@@ -110,13 +111,20 @@ func readRings(ctx context.Context, maps []*ebpf.Map, wake wakeMaps, detach func
 			rd.Close()
 		}
 	}()
-	size := math.MaxInt
 	for _, m := range maps {
 		rd, err := newMmapRing(m)
 		if err != nil {
 			return fmt.Errorf("opening ring buffer: %w", err)
 		}
 		rds = append(rds, rd)
+	}
+	return readReaders(ctx, rds, wake, detach, decode, emit, idle)
+}
+
+// readReaders is readRings over open rings, of either kind.
+func readReaders(ctx context.Context, rds []ringReader, wake wakeMaps, detach func(), decode func([]byte, *event.Event) error, emit func(*event.Event) error, idle func() error) error {
+	size := math.MaxInt
+	for _, rd := range rds {
 		size = min(size, rd.BufferSize())
 	}
 	var sl sleeper
@@ -127,7 +135,8 @@ func readRings(ctx context.Context, maps []*ebpf.Map, wake wakeMaps, detach func
 	return readLoop(ctx, rds, sl, detach, decode, emit, idle)
 }
 
-// ringReader reads one ring buffer: an *mmapRing, or in tests a fake
+// ringReader reads one ring: an *mmapRing (a ring buffer), a *slotRing
+// (a step ring), or in tests a fake
 // that needs no BPF map. A drain is Begin, then Next until it returns
 // errDrained (or the drain has read enough); the records Next returns
 // alias the ring, which keeps them until Release passes their end.

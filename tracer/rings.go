@@ -29,8 +29,8 @@ func ringSize(n int) uint32 {
 }
 
 // newRings creates a ring buffer per possible CPU and puts them in
-// spec's map outerName (cpu_events in rings.h), which the drop, TCP and
-// path programs write to.
+// spec's map outerName (cpu_events in rings.h), which the drop and TCP
+// programs write to. (Path steps have rings of their own: stepring.go.)
 func newRings(spec *ebpf.CollectionSpec, outerName string) ([]*ebpf.Map, error) {
 	cpus, err := ebpf.PossibleCPU()
 	if err != nil {
