@@ -325,7 +325,7 @@ func (p *PathTracer) attachRole(ctx context.Context, spec *ebpf.CollectionSpec, 
 }
 
 // replacements makes per-target programs share the base collection's
-// maps, so every probe feeds the same ring buffer and tracked set.
+// maps, so every probe feeds the same step rings and tracked set.
 func (p *PathTracer) replacements(keepRodata bool) map[string]*ebpf.Map {
 	m := map[string]*ebpf.Map{}
 	for name, mp := range p.base.Maps {
