@@ -35,14 +35,38 @@ const (
 // Release. It does not wait for records: the read loop polls, and the
 // wake ring (wake.h) wakes it.
 type mmapRing struct {
+	readCursor
 	cons, prod []byte  // the mappings
-	consPos    *uint64 // the consumer's position: ours to write
 	prodPos    *uint64 // the producer's position
 	data       []byte  // the ring's pages, mapped twice in a row
 	mask       uint64
-	pos        uint64 // the next record to read
-	end        uint64 // the producer's position at Begin
-	released   uint64 // the consumer's position as last stored
+}
+
+// readCursor is where a reader of a mapped ring is, and the consumer's
+// position it gives the programs, which it stores once a drain.
+type readCursor struct {
+	consPos  *uint64 // the consumer's position, in the mapping: ours to write
+	pos      uint64  // the next record to read
+	end      uint64  // the producer's position at Begin
+	released uint64  // the consumer's position as last stored
+}
+
+// start puts the cursor at the consumer's position cons.
+func (c *readCursor) start(cons *uint64) {
+	c.consPos = cons
+	c.pos = atomic.LoadUint64(cons)
+	c.end, c.released = c.pos, c.pos
+}
+
+// Cursor is the position after the last record read.
+func (c *readCursor) Cursor() uint64 { return c.pos }
+
+// Release lets the programs write over the ring up to pos.
+func (c *readCursor) Release(pos uint64) {
+	if pos > c.released {
+		atomic.StoreUint64(c.consPos, pos)
+		c.released = pos
+	}
 }
 
 // newMmapRing maps the ring buffer map m.
@@ -66,13 +90,11 @@ func newMmapRing(m *ebpf.Map) (*mmapRing, error) {
 	r := &mmapRing{
 		cons:    cons,
 		prod:    prod,
-		consPos: (*uint64)(unsafe.Pointer(&cons[0])),
 		prodPos: (*uint64)(unsafe.Pointer(&prod[0])),
 		data:    prod[page:],
 		mask:    uint64(size - 1),
 	}
-	r.pos = atomic.LoadUint64(r.consPos)
-	r.end, r.released = r.pos, r.pos
+	r.start((*uint64)(unsafe.Pointer(&cons[0])))
 	return r, nil
 }
 
@@ -111,17 +133,6 @@ func (r *mmapRing) Next() (raw []byte, end uint64, err error) {
 		return r.data[start : start+n : start+n], next, nil
 	}
 	return nil, 0, errDrained
-}
-
-// Cursor is the position after the last record read.
-func (r *mmapRing) Cursor() uint64 { return r.pos }
-
-// Release lets the programs write over the ring up to pos.
-func (r *mmapRing) Release(pos uint64) {
-	if pos > r.released {
-		atomic.StoreUint64(r.consPos, pos)
-		r.released = pos
-	}
 }
 
 // Close unmaps the ring.

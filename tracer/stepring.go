@@ -99,12 +99,10 @@ func openStepRings(ring, pos *ebpf.Map, g stepGeometry) (*stepRings, error) {
 		r := &slotRing{
 			slots: rm[cpu*per : (cpu+1)*per : (cpu+1)*per],
 			head:  (*uint64)(unsafe.Pointer(&p[offPosHead])),
-			cons:  (*uint64)(unsafe.Pointer(&p[offPosCons])),
 			size:  uint64(g.size),
 			mask:  uint64(g.slots - 1),
 		}
-		r.pos = atomic.LoadUint64(r.cons)
-		r.end, r.released = r.pos, r.pos
+		r.start((*uint64)(unsafe.Pointer(&p[offPosCons])))
 		s.readers = append(s.readers, r)
 	}
 	return s, nil
@@ -125,13 +123,11 @@ func (s *stepRings) Close() error {
 // it was written, and the consumer's position is stored once a drain.
 // Positions are slot indices.
 type slotRing struct {
+	readCursor         // positions are slot indices; cons is in step_pos
 	slots      []byte  // this CPU's slots
-	head, cons *uint64 // in step_pos: the programs' head, and ours to write
+	head       *uint64 // in step_pos: the programs' head
 	size       uint64  // bytes a slot
 	mask       uint64
-	pos        uint64 // the next slot to read
-	end        uint64 // the head at Begin
-	released   uint64 // cons as last stored
 }
 
 // AvailableBytes is what the ring holds that was not read: slots claimed,
@@ -164,17 +160,6 @@ func (r *slotRing) Next() (raw []byte, end uint64, err error) {
 		return r.slots[off+slotSeqSize : off+r.size : off+r.size], r.pos, nil
 	}
 	return nil, 0, errDrained
-}
-
-// Cursor is the position after the last slot read.
-func (r *slotRing) Cursor() uint64 { return r.pos }
-
-// Release lets the programs write over the ring up to pos.
-func (r *slotRing) Release(pos uint64) {
-	if pos > r.released {
-		atomic.StoreUint64(r.cons, pos)
-		r.released = pos
-	}
 }
 
 // Close does nothing: stepRings owns the mappings.

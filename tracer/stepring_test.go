@@ -160,7 +160,8 @@ func TestSlotRingSeq(t *testing.T) {
 	const slots, size = 4, 64
 	mem := make([]byte, slots*size)
 	var head, cons uint64
-	r := &slotRing{slots: mem, head: &head, cons: &cons, size: size, mask: slots - 1}
+	r := &slotRing{slots: mem, head: &head, size: size, mask: slots - 1}
+	r.start(&cons)
 	put := func(i, seq uint64) {
 		binary.NativeEndian.PutUint64(mem[(i&(slots-1))*size:], seq)
 		binary.NativeEndian.PutUint64(mem[(i&(slots-1))*size+slotSeqSize:], 1000+i) // the step's ts
