@@ -140,7 +140,16 @@ func (r *mmapRing) Close() error {
 	if r.cons == nil {
 		return nil
 	}
-	err := errors.Join(unix.Munmap(r.prod), unix.Munmap(r.cons))
+	err := unmap(r.prod, r.cons)
 	r.cons, r.prod, r.data = nil, nil, nil
 	return err
+}
+
+// unmap unmaps each mapping.
+func unmap(mappings ...[]byte) error {
+	var errs []error
+	for _, m := range mappings {
+		errs = append(errs, unix.Munmap(m))
+	}
+	return errors.Join(errs...)
 }

@@ -105,25 +105,35 @@ func (w *ringWriter) run(t *testing.T, p *ebpf.Program) {
 	}
 }
 
-// readAll drains r and returns each record's first 8 bytes and end.
-func readAll(t *testing.T, r *mmapRing) (vals, ends []uint64) {
+// drain reads what r holds, one drain, passing each record and its end
+// to each.
+func drain(t *testing.T, r ringReader, each func(raw []byte, end uint64)) {
 	t.Helper()
 	r.Begin()
 	for {
 		raw, end, err := r.Next()
 		if errors.Is(err, errDrained) {
-			return vals, ends
+			return
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
+		each(raw, end)
+	}
+}
+
+// readAll drains r and returns each record's first 8 bytes and end.
+func readAll(t *testing.T, r *mmapRing) (vals, ends []uint64) {
+	t.Helper()
+	drain(t, r, func(raw []byte, end uint64) {
 		v := binary.NativeEndian.Uint64(raw)
 		if !bytes.Equal(raw, testRecord(v)) {
 			t.Fatalf("record ending at %d: % x, want % x", end, raw, testRecord(v))
 		}
 		vals = append(vals, v)
 		ends = append(ends, end)
-	}
+	})
+	return vals, ends
 }
 
 // TestMmapRing reads a real ring buffer through mmapRing: records in

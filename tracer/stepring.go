@@ -113,7 +113,7 @@ func (s *stepRings) Close() error {
 	if s.ring == nil {
 		return nil
 	}
-	err := errors.Join(unix.Munmap(s.ring), unix.Munmap(s.pos))
+	err := unmap(s.ring, s.pos)
 	s.ring, s.pos, s.readers = nil, nil, nil
 	return err
 }

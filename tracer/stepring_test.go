@@ -84,20 +84,13 @@ func (w *stepWriter) lost(t *testing.T) uint64 {
 func readSteps(t *testing.T, r ringReader) []uint64 {
 	t.Helper()
 	var skbs []uint64
-	r.Begin()
-	for {
-		raw, _, err := r.Next()
-		if errors.Is(err, errDrained) {
-			return skbs
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	drain(t, r, func(raw []byte, _ uint64) {
 		if len(raw) < offStack {
 			t.Fatalf("step of %d bytes, want at least %d", len(raw), offStack)
 		}
 		skbs = append(skbs, binary.NativeEndian.Uint64(raw[unsafe.Offsetof(bpf.TracePathEvent{}.Ev.Skb):]))
-	}
+	})
+	return skbs
 }
 
 // TestStepRing writes steps with the real trace program and reads them
@@ -168,17 +161,13 @@ func TestSlotRingSeq(t *testing.T) {
 	}
 	read := func() []uint64 {
 		var ts []uint64
-		r.Begin()
-		for {
-			raw, _, err := r.Next()
-			if errors.Is(err, errDrained) {
-				return ts
-			}
+		drain(t, r, func(raw []byte, _ uint64) {
 			if len(raw) != size-slotSeqSize {
 				t.Fatalf("record of %d bytes, want %d", len(raw), size-slotSeqSize)
 			}
 			ts = append(ts, binary.NativeEndian.Uint64(raw))
-		}
+		})
+		return ts
 	}
 	head = 3
 	put(0, 1)
