@@ -36,7 +36,8 @@ enum reply_kind {
 
 /* stat_index names the slots of the per-CPU stats array. */
 enum stat_index {
-	STAT_SEEN = 0,		   /* drops that matched the filters */
+	STAT_SEEN = 0,		   /* drops that matched the filters (path steps: only those
+				    * refused a slot; the step rings' heads count the rest) */
 	STAT_LOST = 1,		   /* matched drops the ring buffer had no room for */
 	STAT_TCP_SEEN = 2,	   /* TCP events that matched the filters */
 	STAT_TCP_LOST = 3,	   /* matched TCP events the ring buffer had no room for */

@@ -276,7 +276,7 @@ func (p *PathTracer) Close() error {
 
 // Stats returns how many events matched and how many were lost.
 func (p *PathTracer) Stats() (seen, lost uint64, err error) {
-	return seenLost(p.base.Maps[bpf.TraceMapStats])
+	return stepSeenLost(p.base.Maps[bpf.TraceMapStats], p.base.Maps[bpf.TraceMapStepPos])
 }
 
 // Run reads events until ctx ends or emit returns ErrStop.

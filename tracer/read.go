@@ -89,6 +89,14 @@ const sleepAfter = 10
 // a bound on how long an event can wait should a wake-up go astray.
 const sleepCheck = time.Second
 
+// armGrace is how long after arming its sleeper, and finding the rings
+// still empty, the read loop looks at them once more before it sleeps:
+// the step rings' programs read the sleeper's flag with no full barrier
+// after the step they commit (trace.c, commit_slot), so a step committed
+// just as the loop armed may both miss the loop's look and not see the
+// flag. Its store is visible within microseconds.
+const armGrace = 2 * time.Millisecond
+
 // sleeper lets the read loop stop polling idle rings, and wait between
 // polls without letting a burst fill a ring: Arm asks the programs to
 // wake it with their next event, Watch with their next event that leaves
@@ -154,8 +162,9 @@ type ringReader interface {
 // nextPoll sets from what each poll found (pollInterval while events
 // trickle in); with a sleeper, once sleepAfter polls in a row found
 // nothing read and nothing held, it arms the sleeper, looks once more,
-// and waits for a wake-up, ctx, or sleepCheck (an idle tracer then costs
-// no timer wake-ups a second, where polling cost a hundred).
+// again after armGrace, and waits for a wake-up, ctx, or sleepCheck (an
+// idle tracer then costs no timer wake-ups a second, where polling cost a
+// hundred).
 func readLoop(ctx context.Context, rds []ringReader, sl sleeper, detach func(), decode func([]byte, *event.Event) error, emit func(*event.Event) error, idle func() error) error {
 	qs := make([]*ringQueue, len(rds))
 	for i, rd := range rds {
@@ -171,6 +180,10 @@ func readLoop(ctx context.Context, rds []ringReader, sl sleeper, detach func(), 
 		check = t.C
 	}
 	empty, armed, watching := 0, false, false
+	graced := false // armed, and looked again armGrace after
+	grace := time.NewTimer(armGrace)
+	grace.Stop()
+	defer grace.Stop()
 	var ev event.Event
 	var active []*ringQueue // handOn's scratch, reused every poll
 	detached := false
@@ -257,16 +270,24 @@ func readLoop(ctx context.Context, rds []ringReader, sl sleeper, detach func(), 
 				if err := sl.Arm(); err != nil {
 					sl = nil // keep polling
 				} else {
-					armed = true
+					armed, graced = true, false
 				}
 				continue // look once more before sleeping
+			}
+			var graceC <-chan time.Time
+			if !graced {
+				grace.Reset(armGrace)
+				graceC = grace.C
 			}
 			select {
 			case <-ctx.Done():
 			case <-sl.Woken():
 				empty, armed = 0, false
 			case <-check:
+			case <-graceC:
+				graced = true
 			}
+			grace.Stop()
 			continue
 		}
 		// The interval was chosen for the rate the last poll found; a

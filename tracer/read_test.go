@@ -540,9 +540,13 @@ type fakeSleeper struct {
 	armed   chan struct{}
 	watched chan struct{} // nil: not told
 	woken   chan struct{}
+	onArm   func() // nil: nothing; else called in Arm, before it returns
 }
 
 func (s *fakeSleeper) Arm() error {
+	if s.onArm != nil {
+		s.onArm()
+	}
 	s.armed <- struct{}{}
 	return nil
 }
@@ -559,10 +563,13 @@ func (s *fakeSleeper) Woken() <-chan struct{} { return s.woken }
 // TestReadLoopSleeps: with a sleeper, a loop whose ring stays empty arms
 // it after sleepAfter polls and then stops polling; a wake-up brings the
 // next event at once, and one that comes without a wake-up is read by
-// the sleepCheck look anyway.
+// the sleepCheck look anyway, or by the look armGrace after arming when
+// it came just after the look that follows the arming.
 func TestReadLoopSleeps(t *testing.T) {
 	ring := &lockedRing{}
-	sl := &fakeSleeper{armed: make(chan struct{}, 8), woken: make(chan struct{}, 1)}
+	armPolls := make(chan int, 8) // the polls when Arm was called
+	sl := &fakeSleeper{armed: make(chan struct{}, 8), woken: make(chan struct{}, 1),
+		onArm: func() { armPolls <- ring.pollCount() }}
 	d, _ := testDecoder()
 	ctx, cancel := context.WithCancel(context.Background())
 	emitted := make(chan uint64, 8)
@@ -614,9 +621,25 @@ func TestReadLoopSleeps(t *testing.T) {
 	waitEvent(1, sleepCheck/2)
 	// Back to polling, then asleep again.
 	waitArmed()
+	<-armPolls
+	<-armPolls
 	// No wake-up: the periodic look finds the event.
 	ring.add(stamped(uint64(monotonicNow()), 2))
 	waitEvent(2, 3*sleepCheck)
+	// Armed again. An event that comes just after the look that follows
+	// the arming, with no wake-up (a step whose program's load of the
+	// flag passed its commit, trace.c): the look armGrace later reads it.
+	waitArmed()
+	armed := <-armPolls
+	deadline := time.Now().Add(10 * time.Second)
+	for ring.pollCount() <= armed {
+		if time.Now().After(deadline) {
+			t.Fatal("no look at the ring after arming")
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	ring.add(stamped(uint64(monotonicNow()), 3))
+	waitEvent(3, sleepCheck/2)
 }
 
 func TestNextPoll(t *testing.T) {

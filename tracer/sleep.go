@@ -77,7 +77,9 @@ func (s *wakeSleeper) listen() {
 // the ring's positions that follow it (an atomic read-modify-write is a
 // full barrier on amd64 and arm64); the programs read the flag after
 // their record's commit, itself a full barrier. So either the read
-// loop's last look sees the record or the program sees the flag.
+// loop's last look sees the record or the program sees the flag. (On
+// amd64 a step's commit is a plain store, which the flag's load may
+// pass: the read loop looks again armGrace later.)
 var fence atomic.Uint32
 
 func (s *wakeSleeper) Arm() error {

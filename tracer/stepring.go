@@ -68,6 +68,23 @@ func (g stepGeometry) apply(spec *ebpf.CollectionSpec) error {
 	})
 }
 
+// stepSeenLost reads the counts of a trace object, whose programs count
+// a step seen in STAT_SEEN only when they find no slot for it: the steps
+// that took a slot are what the heads of the rings passed.
+func stepSeenLost(stats, pos *ebpf.Map) (seen, lost uint64, err error) {
+	if seen, lost, err = seenLost(stats); err != nil {
+		return 0, 0, err
+	}
+	var p bpf.TraceRingPos
+	for cpu := range pos.MaxEntries() {
+		if err := pos.Lookup(cpu, &p); err != nil {
+			return 0, 0, fmt.Errorf("reading the step rings' heads: %w", err)
+		}
+		seen += p.Head
+	}
+	return seen, lost, nil
+}
+
 // stepRings are the mappings of step_ring and step_pos that the readers
 // of every CPU's ring share.
 type stepRings struct {
@@ -148,7 +165,7 @@ func (r *slotRing) Next() (raw []byte, end uint64, err error) {
 	for r.pos < r.end {
 		off := (r.pos & r.mask) * r.size
 		// The atomic load orders seq before the record's bytes: the
-		// programs store it last, with a full barrier (commit_slot).
+		// programs store it after them (commit_slot).
 		seq := atomic.LoadUint64((*uint64)(unsafe.Pointer(&r.slots[off])))
 		if seq&^slotDiscard != r.pos+1 {
 			return nil, 0, errDrained // claimed, not written yet: the next drain reads it

@@ -73,11 +73,18 @@ func (w *stepWriter) write(t *testing.T, n int) uint64 {
 
 func (w *stepWriter) lost(t *testing.T) uint64 {
 	t.Helper()
-	_, lost, err := seenLost(w.coll.Maps[bpf.TraceMapStats])
+	_, lost := w.counts(t)
+	return lost
+}
+
+// counts is what the object counts seen and lost (PathTracer.Stats).
+func (w *stepWriter) counts(t *testing.T) (seen, lost uint64) {
+	t.Helper()
+	seen, lost, err := stepSeenLost(w.coll.Maps[bpf.TraceMapStats], w.coll.Maps[bpf.TraceMapStepPos])
 	if err != nil {
 		t.Fatal(err)
 	}
-	return lost
+	return seen, lost
 }
 
 // readSteps drains r and returns each step's skb.
@@ -144,6 +151,11 @@ func TestStepRing(t *testing.T) {
 	}
 	if lost := w.lost(t); lost != 100 {
 		t.Fatalf("%d steps counted lost after Release, want still 100", lost)
+	}
+	// Seen: every run, those that took a slot (the heads) and those
+	// refused one (STAT_SEEN).
+	if seen, _ := w.counts(t); seen != uint64(3+fits+100+200) {
+		t.Fatalf("%d steps counted seen, want the %d runs", seen, 3+fits+100+200)
 	}
 }
 
