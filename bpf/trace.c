@@ -319,11 +319,8 @@ static __always_inline void output_step(void *ctx, struct path_step *st, __u64 t
 	idx = __sync_fetch_and_add(&p->head, 1);
 	key = cpu * cfg_ring_slots + (idx & (cfg_ring_slots - 1));
 	s = bpf_map_lookup_elem(&step_ring, &key);
-	if (!s) {
-		/* Not for a CPU user space counted: cannot happen. */
-		count(STAT_LOST);
-		return;
-	}
+	if (!s)
+		goto lost; /* not for a CPU user space counted: cannot happen */
 	if (cfg_stack) {
 		n = bpf_get_stack(ctx, s->rec.stack, sizeof(s->rec.stack), 0);
 		__builtin_memcpy(&s->rec, st, sizeof(*st));
@@ -333,15 +330,15 @@ static __always_inline void output_step(void *ctx, struct path_step *st, __u64 t
 	}
 	if (!step_intact(ticket)) {
 		commit_slot(s, (idx + 1) | SLOT_DISCARD);
-		count(STAT_LOST);
-		return;
+		goto lost;
 	}
 	commit_slot(s, idx + 1);
 	/* A waiting reader's fill is checked every 16th step of a CPU. */
 	wake_step_reader(p, idx, !(ticket & 15));
 	return;
-refused:
+refused: /* no slot: the head does not count it */
 	count(STAT_SEEN);
+lost:
 	count(STAT_LOST);
 }
 
