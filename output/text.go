@@ -93,22 +93,29 @@ func appendPlaceCols(b []byte, ev *event.Event) []byte {
 
 // appendLenCol appends the LEN column, "%5d".
 func appendLenCol(b []byte, n uint32) []byte {
-	// The digits from the last, as clockText's: most lengths fit the
-	// column's five, with spaces before them.
-	var num [10]byte
-	i := len(num)
-	for {
-		i--
-		num[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
+	if n > 99999 {
+		return strconv.AppendUint(b, uint64(n), 10)
 	}
-	for ; i > len(num)-5; i-- {
-		num[i-1] = ' '
+	// Most lengths fit the column's five: its digits are written from the
+	// last, two at a time as clockText's, into b itself: digits stored a
+	// byte at a time into an array and then copied into b made the copy's
+	// wide loads wait for those stores to reach the cache.
+	start := len(b)
+	b = append(b, "     "...)
+	col := b[start : start+5]
+	i := 4
+	for n >= 10 {
+		d := n % 100 * 2
+		n /= 100
+		col[i], col[i-1] = pairs[d+1], pairs[d]
+		i -= 2
 	}
-	return append(b, num[i:]...)
+	// A pair taken while n >= 10 never starts with a zero: what is left
+	// is a digit of its own, or the length 0.
+	if n > 0 || i == 4 {
+		col[i] = byte('0' + n)
+	}
+	return b
 }
 
 // recentText keeps the text of the last few keys formatted: the events
@@ -266,15 +273,18 @@ func (c *clockText) append(b []byte, t time.Time) []byte {
 	}
 	b = append(b, c.prefix...)
 	// Two digits at a time from the last, dividing by a constant (a
-	// multiply), not by a variable power of ten.
+	// multiply), not by a variable power of ten; into b itself, as
+	// appendLenCol's.
 	us := uint32(t.Nanosecond() / 1000)
-	var digits [6]byte
+	start := len(b)
+	b = append(b, "000000"...)
+	digits := b[start : start+6]
 	for i := len(digits) - 2; i >= 0; i -= 2 {
 		d := us % 100 * 2
 		digits[i], digits[i+1] = pairs[d], pairs[d+1]
 		us /= 100
 	}
-	return append(b, digits[:]...)
+	return b
 }
 
 // pairs holds "00" to "99", for two digits in one look-up.
