@@ -71,7 +71,7 @@ func TestJSONAllocs(t *testing.T) {
 // (6.18) wrote them: data segments and the receiver's ACKs interleaved,
 // each crossing the sender's and the receiver's namespace and device,
 // blind steps (net_dev_xmit) with neither device nor tuple, socket
-// steps with no device, and several paths live at once: ten places and
+// steps with no device, and several paths live at once: nine places and
 // five paths in turn, as the text's caches see them.
 func flowSteps() []*event.Event {
 	cli, srv := netip.MustParseAddr("10.77.0.1"), netip.MustParseAddr("10.77.0.2")
