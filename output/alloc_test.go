@@ -110,16 +110,14 @@ func flowSteps() []*event.Event {
 				ev.Src, ev.Dst, ev.Sport, ev.Dport, ev.TCPFlags = srv, cli, 5201, 43814, 0x10
 			}
 			switch st.where[0] {
-			case 'a', 'A':
-				ev.Netns = nsA
-			case 'b', 'B':
-				ev.Netns = nsB
-			}
-			switch st.where[0] {
 			case 'a':
-				ev.Ifname = "va"
+				ev.Netns, ev.Ifname = nsA, "va"
+			case 'A':
+				ev.Netns = nsA
 			case 'b':
-				ev.Ifname = "vb"
+				ev.Netns, ev.Ifname = nsB, "vb"
+			case 'B':
+				ev.Netns = nsB
 			}
 			if strings.HasSuffix(st.where, "-") {
 				ev.Proto, ev.Src, ev.Dst, ev.Sport, ev.Dport, ev.TCPFlags = "", netip.Addr{}, netip.Addr{}, 0, 0, 0
