@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 
@@ -70,12 +71,14 @@ type Plan struct {
 }
 
 // Discover lists the probes path tracing would attach: every traceable
-// function with an skb parameter matching re, and every skb tracepoint.
+// function with an skb parameter matching re, and every skb tracepoint
+// whose skb a path can reach.
 func Discover(kspec *btf.Spec, syms *kernel.Symbols, re *regexp.Regexp) (Plan, error) {
 	funcs, tps, err := attach.SkbProbes(kspec)
 	if err != nil {
 		return Plan{}, err
 	}
+	tps = slices.DeleteFunc(tps, func(p attach.Probe) bool { return !attach.Reachable(p.Name) })
 	if funcs, err = attach.Traceable(funcs, syms, re); err != nil {
 		return Plan{}, err
 	}

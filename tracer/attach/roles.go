@@ -55,6 +55,19 @@ var liveTracepoints = map[string]bool{
 	"qdisc_enqueue": true, "icmp_send": true,
 }
 
+// unreachableTracepoints get an skb that no path can reach, so that a
+// probe there could only ever miss. tcp_sendmsg_locked's is the skb at
+// the tail of the socket's write queue: it carries no headers yet (the
+// filters could not match it), TCP never sends it (it transmits clones,
+// at other addresses) and frees it where no tracepoint fires. Following
+// an iperf3 flow it fired 100,000 times a second, every time a miss of
+// 100-150 ns (6.18).
+var unreachableTracepoints = map[string]bool{"tcp_sendmsg_locked": true}
+
+// Reachable says whether path tracing probes an skb tracepoint: not when
+// no path can reach its skb.
+func Reachable(tracepoint string) bool { return !unreachableTracepoints[tracepoint] }
+
 // FuncRole is the role of a probed function.
 func FuncRole(p Probe) Role {
 	switch {

@@ -37,6 +37,11 @@ func TestRoles(t *testing.T) {
 			t.Errorf("TracepointRole(%q) = %v, want %v", name, got, want)
 		}
 	}
+	// No path reaches a write queue's skb, which TCP never sends.
+	if Reachable("tcp_sendmsg_locked") || !Reachable("net_dev_xmit") {
+		t.Errorf("Reachable: tcp_sendmsg_locked %v, net_dev_xmit %v; want false, true",
+			Reachable("tcp_sendmsg_locked"), Reachable("net_dev_xmit"))
+	}
 	// The filters run once where a start function calls another first
 	// thing with the same skb: ip_local_out starts, __ip_local_out follows.
 	out := []Probe{{"ip_send_skb", 2}, {"ip_local_out", 3}, {"__ip_local_out", 3}, {"ip_rcv", 1}, {"__ip6_local_out", 3}}
