@@ -64,8 +64,15 @@ func startBpftrace(t *testing.T, prog string) *bpftrace {
 // could not count (droptrace counts its own as lost).
 func (bt *bpftrace) recursionMisses(t *testing.T) uint64 {
 	t.Helper()
+	return recursionMissesOf(t, bt.cmd.Process.Pid)
+}
+
+// recursionMissesOf sums the recursion misses the kernel counts for the
+// BPF programs process pid holds open.
+func recursionMissesOf(t *testing.T, pid int) uint64 {
+	t.Helper()
 	var n uint64
-	for _, id := range fdinfoIDs(bt.cmd.Process.Pid)["prog_id"] {
+	for _, id := range fdinfoIDs(pid)["prog_id"] {
 		prog, err := ebpf.NewProgramFromID(ebpf.ProgramID(id))
 		if err != nil {
 			continue
@@ -73,7 +80,7 @@ func (bt *bpftrace) recursionMisses(t *testing.T) uint64 {
 		stats, err := prog.Stats()
 		prog.Close()
 		if err != nil {
-			t.Fatalf("bpftrace's program %d: %v", id, err)
+			t.Fatalf("program %d of process %d: %v", id, pid, err)
 		}
 		n += stats.RecursionMisses
 	}

@@ -72,7 +72,11 @@ func TestMetrics(t *testing.T) {
 			const n = 300
 			floodUDP(t, tp.client, tp.serverIP4, dropPort, n)
 			waitForDrops(t, port, tp, n)
+			// The kernel's count of probe hits it did not run droptrace's
+			// programs for, around the scrape.
+			before := recursionMissesOf(t, tr.cmd.Process.Pid)
 			fams := curlMetrics(t, port)
+			after := recursionMissesOf(t, tr.cmd.Process.Pid)
 			tr.stop(t)
 			checkDropsTotal(t, fams, inode(t, tp.server), tp.serverIf, n)
 			probes := mode.probes
@@ -81,6 +85,7 @@ func TestMetrics(t *testing.T) {
 			}
 			checkGauge(t, fams, "droptrace_probes_attached", probes)
 			checkGauge(t, fams, "droptrace_events_lost_total", 0)
+			checkBetween(t, fams, "droptrace_probe_hits_not_run_total", float64(before), float64(after))
 			info := fams["droptrace_build_info"].GetMetric()
 			if len(info) != 1 || !strings.HasPrefix(labels(info[0])["goversion"], "go") || labels(info[0])["version"] == "" {
 				t.Errorf("droptrace_build_info: %v", info)
@@ -133,6 +138,19 @@ func checkGauge(t *testing.T, fams map[string]*dto.MetricFamily, name string, wa
 	}
 	if got := ms[0].GetGauge().GetValue() + ms[0].GetCounter().GetValue(); got != want {
 		t.Errorf("%s = %v, want %v", name, got, want)
+	}
+}
+
+// checkBetween checks that metric name, of one sample, is within [lo, hi].
+func checkBetween(t *testing.T, fams map[string]*dto.MetricFamily, name string, lo, hi float64) {
+	t.Helper()
+	ms := fams[name].GetMetric()
+	if len(ms) != 1 {
+		t.Errorf("%s: %d samples, want 1", name, len(ms))
+		return
+	}
+	if got := ms[0].GetCounter().GetValue(); got < lo || got > hi {
+		t.Errorf("%s = %v, want %v to %v (the kernel's count around the scrape)", name, got, lo, hi)
 	}
 }
 

@@ -26,8 +26,9 @@ type Options struct {
 	// Names, when set, names a namespace's pod in summary mode (the
 	// pods annotator's cached look-up); in event mode the event's Pod is.
 	Names func(netns uint32) *event.Pod
-	// Lost, Overflow and Probes are read at scrape time.
+	// Lost, NotRun, Overflow and Probes are read at scrape time.
 	Lost     func() uint64 // events the ring buffer had no room for
+	NotRun   func() uint64 // probe hits the kernel did not run a program for
 	Overflow func() uint64 // drops not counted because the summary map was full
 	Probes   func() int
 }
@@ -77,6 +78,12 @@ func scrapeFuncs(opts Options) []prometheus.Collector {
 			Name: "droptrace_events_lost_total",
 			Help: "Drops that matched the filters but found the ring buffer full, so were not reported.",
 		}, func() float64 { return float64(opts.Lost()) }))
+	}
+	if opts.NotRun != nil {
+		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "droptrace_probe_hits_not_run_total",
+			Help: "Probe hits the kernel did not run droptrace's program for, as it was running on that CPU already (an interrupt hit a probe sharing it): events among them are lost.",
+		}, func() float64 { return float64(opts.NotRun()) }))
 	}
 	if opts.Overflow != nil {
 		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{

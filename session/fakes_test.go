@@ -21,6 +21,7 @@ type fakeSource struct {
 	seen     uint64  // Stats
 	lost     uint64  // Stats
 	statsErr error   // Stats
+	notRun   uint64  // NotRun
 	gotIdle  bool    // Run was given an idle function
 	emitted  int     // events emit accepted
 	emitErrs []error // what emit returned, in order
@@ -58,6 +59,7 @@ func (s *fakeSource) Run(ctx context.Context, emit func(*event.Event) error, idl
 
 func (s *fakeSource) Stats() (seen, lost uint64, err error) { return s.seen, s.lost, s.statsErr }
 func (s *fakeSource) Probes() int                           { return 1 }
+func (s *fakeSource) NotRun() (uint64, error)               { return s.notRun, nil }
 
 // fakeWriter keeps copies of the events written; the write numbered
 // failAt (from 1) fails with err.

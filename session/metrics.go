@@ -26,6 +26,7 @@ func (m Metrics) start(ctx context.Context, stderr io.Writer, src Source, summar
 	opts := metrics.Options{
 		Version: m.Version,
 		Lost:    func() uint64 { _, lost, _ := src.Stats(); return lost },
+		NotRun:  func() uint64 { n, _ := src.NotRun(); return n },
 		Probes:  src.Probes,
 	}
 	if summary != nil {

@@ -33,5 +33,18 @@ func report(w io.Writer, src Source, reported uint64, what string) {
 		fmt.Fprintf(w, "droptrace: %d %s reported; %v\n", reported, what, err)
 		return
 	}
-	fmt.Fprintf(w, "droptrace: %d %s reported, %d matched in the kernel, %d events lost\n", reported, what, seen, lost)
+	fmt.Fprintf(w, "droptrace: %d %s reported, %d matched in the kernel, %d events lost%s\n", reported, what, seen, lost, notRunText(src))
+}
+
+// notRunText says how many probe hits the kernel did not run droptrace's
+// programs for, "" when none.
+func notRunText(src Source) string {
+	n, err := src.NotRun()
+	switch {
+	case err != nil:
+		return fmt.Sprintf("; probe hits not run: %v", err)
+	case n == 0:
+		return ""
+	}
+	return fmt.Sprintf("; %d probe hits not run: the program was busy on that CPU (events among them are lost)", n)
 }

@@ -18,6 +18,10 @@ type Source interface {
 	Run(ctx context.Context, emit func(*event.Event) error, idle func() error) error
 	// Stats returns the events that matched in the kernel and those lost.
 	Stats() (seen, lost uint64, err error)
+	// NotRun returns the probe hits the kernel did not run a program
+	// for, as the same program was running on that CPU: events among
+	// them are lost, uncounted by Stats.
+	NotRun() (uint64, error)
 	// Probes returns how many programs are attached now.
 	Probes() int
 }

@@ -17,9 +17,10 @@ type Attachment struct {
 	// Workers bounds parallel detaches in Close; 0 means DetachWorkers.
 	Workers int
 
-	mu    sync.Mutex
-	links []link.Link
-	progs []*ebpf.Program // loaded per target (fentry, tp_btf), closed with the links
+	mu     sync.Mutex
+	links  []link.Link
+	progs  []*ebpf.Program // loaded per target (fentry, tp_btf), closed with the links
+	closed uint64          // the recursion misses of progs Close closed
 }
 
 func (a *Attachment) add(l link.Link, p *ebpf.Program) {
@@ -67,10 +68,35 @@ func (a *Attachment) Close() error {
 	errs := parallel(context.Background(), len(links), workers, func(i int) error {
 		return links[i].Close()
 	})
+	missed := notRun(progs)
 	for _, p := range progs {
 		p.Close()
 	}
+	a.mu.Lock()
+	a.closed += missed
+	a.mu.Unlock()
 	return errors.Join(errs...)
+}
+
+// NotRun returns the recursion misses of the per-target programs (5.12+),
+// those Close closed included: probe hits the kernel did not run a
+// program for, as the same program was running on that CPU. A program
+// whose counts cannot be read counts none.
+func (a *Attachment) NotRun() uint64 {
+	a.mu.Lock()
+	progs, n := a.progs, a.closed
+	a.mu.Unlock()
+	return n + notRun(progs)
+}
+
+func notRun(progs []*ebpf.Program) uint64 {
+	var n uint64
+	for _, p := range progs {
+		if st, err := p.Stats(); err == nil {
+			n += st.RecursionMisses
+		}
+	}
+	return n
 }
 
 // parallel runs fn(0..n-1) on up to workers goroutines; it stops handing
