@@ -52,8 +52,9 @@ type PathTracer struct {
 	backend    attach.Backend
 	role       func(attach.Probe) attach.Role // each function's among those probed (attach.FuncRoles)
 	why        []string
-	steps      []string // the tracepoints' step names; index+1 is the probe id their programs report
-	tpCookies  bool     // tracepoint programs take the probe id from the attach cookie (6.10+)
+	steps      []string  // the tracepoints' step names; index+1 is the probe id their programs report
+	tpCookies  bool      // tracepoint programs take the probe id from the attach cookie (6.10+)
+	taskSteps  *ebpf.Map // the step buffer of the programs' task copies (taskReplacements)
 	Plan       Plan
 	AttachTime time.Duration
 	DetachTime time.Duration // set by the first Detach that removed probes
@@ -273,6 +274,9 @@ func (p *PathTracer) Close() error {
 		t0 := time.Now()
 		p.base.Close()
 		p.Timings.since("close-maps", t0)
+	}
+	if p.taskSteps != nil {
+		p.taskSteps.Close()
 	}
 	return err
 }

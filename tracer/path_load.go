@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -214,13 +216,17 @@ func (p *PathTracer) createMaps(spec *ebpf.CollectionSpec, kspec *btf.Spec, cach
 func (p *PathTracer) startLoads(spec *ebpf.CollectionSpec, kspec *btf.Spec, cache *btf.Cache, names []string) func() (map[string]*ebpf.Program, error) {
 	progs := make([]*ebpf.Program, len(names))
 	errs := make([]error, len(names))
-	repl := p.replacements(false)
+	repl, taskRepl := p.replacements(false), p.taskReplacements(spec, names)
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			progs[i], errs[i] = loadOne(spec, spec.Variables, name, p.programSpec(spec, name), repl, kspec, cache)
+			prog, maps := specName(name), repl
+			if prog != name {
+				maps = taskRepl
+			}
+			progs[i], errs[i] = loadOne(spec, spec.Variables, prog, p.programSpec(spec, prog), maps, kspec, cache)
 			if errs[i] != nil {
 				errs[i] = fmt.Errorf("loading %s: %s", name, verbose(errs[i]))
 			}
@@ -335,6 +341,26 @@ func (p *PathTracer) replacements(keepRodata bool) map[string]*ebpf.Map {
 		m[name] = mp
 	}
 	return m
+}
+
+// taskReplacements are the maps of the programs' task copies (taskCopy)
+// among names: the base collection's, but the step buffer, which is
+// their own, so that a program of softirq that interrupts one between
+// filling its step and writing it (trace.c, step_buf) finds the other
+// buffer, and neither step is lost. nil when names has no task copy, or
+// the buffer cannot be created (the copies then share the base's).
+func (p *PathTracer) taskReplacements(spec *ebpf.CollectionSpec, names []string) map[string]*ebpf.Map {
+	if !slices.ContainsFunc(names, func(n string) bool { return specName(n) != n }) {
+		return nil
+	}
+	repl := p.replacements(false)
+	steps, err := ebpf.NewMap(spec.Maps[bpf.TraceMapSteps])
+	if err != nil {
+		return repl
+	}
+	p.taskSteps = steps
+	repl[bpf.TraceMapSteps] = steps
+	return repl
 }
 
 // fentryLoader loads the fentry program of role against one function. The program
@@ -462,18 +488,34 @@ func (p *PathTracer) tracepointLoader(spec *ebpf.CollectionSpec, cache *btf.Cach
 // tracepointProg is the program for an skb tracepoint: start where the
 // skb is surely live, blind elsewhere; net_dev_xmit's reads the length
 // and device the tracepoint passes. raw_tp with cookies, else tp_btf.
+// Shared raw_tp programs have a second copy (taskCopy) for the
+// tracepoints that fire in a task, which softirq's would interrupt.
 func (p *PathTracer) tracepointProg(pr attach.Probe) string {
-	kind := "tp"
+	if pr.Name == "net_dev_xmit" {
+		return bpf.TraceProgTpNetDevXmit
+	}
+	kind, role := "tp", "blind"
 	if p.tpCookies {
 		kind = "raw_tp"
 	}
-	switch {
-	case pr.Name == "net_dev_xmit":
-		return bpf.TraceProgTpNetDevXmit
-	case attach.TracepointRole(pr.Name) == attach.RoleStart:
-		return fmt.Sprintf("%s_start_%d", kind, pr.Pos)
+	if attach.TracepointRole(pr.Name) == attach.RoleStart {
+		role = "start"
 	}
-	return fmt.Sprintf("%s_blind_%d", kind, pr.Pos)
+	name := fmt.Sprintf("%s_%s_%d", kind, role, pr.Pos)
+	if p.tpCookies && attach.InTask(pr.Name) {
+		name += taskCopy
+	}
+	return name
+}
+
+// taskCopy ends the name of a program's second copy (tracepointProg).
+const taskCopy = "@task"
+
+// specName is the name in the trace object of the program name is (a
+// copy of).
+func specName(name string) string {
+	n, _, _ := strings.Cut(name, taskCopy)
+	return n
 }
 
 // Cookies of the kprobe-multi programs (bpf/trace.c): the skb's position

@@ -68,6 +68,19 @@ var unreachableTracepoints = map[string]bool{"tcp_sendmsg_locked": true}
 // no path can reach its skb.
 func Reachable(tracepoint string) bool { return !unreachableTracepoints[tracepoint] }
 
+// taskTracepoints fire in a task with softirqs enabled: a socket's
+// reader copying a packet out. An interrupt there may run the receive
+// path's tracepoints on the same CPU; were their program the one running,
+// the kernel would not run it again (a recursion miss), and those steps
+// would be lost. Following an iperf3 flow, skb_copy_datagram_iovec
+// sharing its program with netif_receive_skb and the rest cost 400 steps
+// a second so (6.18).
+var taskTracepoints = map[string]bool{"skb_copy_datagram_iovec": true}
+
+// InTask says whether a tracepoint fires in a task with softirqs enabled,
+// so that it must not share a program with those that fire in softirq.
+func InTask(tracepoint string) bool { return taskTracepoints[tracepoint] }
+
 // FuncRole is the role of a probed function.
 func FuncRole(p Probe) Role {
 	switch {
