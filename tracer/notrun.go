@@ -31,10 +31,26 @@ func notRun(sets ...map[string]*ebpf.Program) (uint64, error) {
 // for, because the same program was running on that CPU: an interrupt
 // hit a probe that shares it. Drops among them are lost.
 func (t *Tracer) NotRun() (uint64, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	progs := []map[string]*ebpf.Program{t.coll.Programs}
 	if t.prog != nil {
-		return notRun(t.coll.Programs, t.prog.Programs)
+		progs = append(progs, t.prog.Programs)
 	}
-	return notRun(t.coll.Programs)
+	n, err := notRun(progs...)
+	return n + t.dropMissed, err
+}
+
+// retiredMisses is notRun of programs about to be closed, those whose
+// counts cannot be read counting none.
+func retiredMisses(progs map[string]*ebpf.Program) uint64 {
+	var n uint64
+	for _, p := range progs {
+		if st, err := p.Stats(); err == nil {
+			n += st.RecursionMisses
+		}
+	}
+	return n
 }
 
 // NotRun returns how many probe hits the kernel did not run a program

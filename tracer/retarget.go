@@ -106,10 +106,12 @@ func (t *Tracer) swap(coll *ebpf.Collection, l link.Link, tcp *tcpProbe) {
 	t.link.Close()
 	t.link = l
 	if t.prog != nil {
+		t.dropMissed += retiredMisses(t.prog.Programs)
 		t.prog.Close()
 	} else {
 		// The first program was loaded in the collection that owns the
 		// maps, which stay.
+		t.dropMissed += retiredMisses(t.coll.Programs)
 		for name := range t.coll.Programs {
 			if p := t.coll.DetachProgram(name); p != nil {
 				p.Close()

@@ -68,6 +68,7 @@ type Tracer struct {
 	nft        *nftHook // the nft verdict program; nil without Config.Nft
 	nftWhy     string   // why Config.Nft could not be had
 	tcpMissed  uint64   // recursion misses of retired TCP programs
+	dropMissed uint64   // recursion misses of retired drop programs
 	detached   bool
 }
 
