@@ -2,8 +2,12 @@ package tracer
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/droptrace/droptrace/tracer/attach"
 )
 
 // notRun sums the programs' recursion_misses (5.12+; 0 before): the
@@ -44,13 +48,7 @@ func (t *Tracer) NotRun() (uint64, error) {
 // retiredMisses is notRun of programs about to be closed, those whose
 // counts cannot be read counting none.
 func retiredMisses(progs map[string]*ebpf.Program) uint64 {
-	var n uint64
-	for _, p := range progs {
-		if st, err := p.Stats(); err == nil {
-			n += st.RecursionMisses
-		}
-	}
-	return n
+	return attach.NotRunOf(slices.Collect(maps.Values(progs)))
 }
 
 // NotRun returns how many probe hits the kernel did not run a program

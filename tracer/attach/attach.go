@@ -68,7 +68,7 @@ func (a *Attachment) Close() error {
 	errs := parallel(context.Background(), len(links), workers, func(i int) error {
 		return links[i].Close()
 	})
-	missed := notRun(progs)
+	missed := NotRunOf(progs)
 	for _, p := range progs {
 		p.Close()
 	}
@@ -86,10 +86,12 @@ func (a *Attachment) NotRun() uint64 {
 	a.mu.Lock()
 	progs, n := a.progs, a.closed
 	a.mu.Unlock()
-	return n + notRun(progs)
+	return n + NotRunOf(progs)
 }
 
-func notRun(progs []*ebpf.Program) uint64 {
+// NotRunOf sums the recursion misses of progs (5.12+), counting none for
+// a program whose counts cannot be read.
+func NotRunOf(progs []*ebpf.Program) uint64 {
 	var n uint64
 	for _, p := range progs {
 		if st, err := p.Stats(); err == nil {
