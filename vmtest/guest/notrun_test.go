@@ -10,8 +10,6 @@ import (
 
 	"github.com/droptrace/droptrace/event"
 	"github.com/droptrace/droptrace/filter"
-	"github.com/droptrace/droptrace/tracer"
-	"github.com/droptrace/droptrace/tracer/attach"
 )
 
 // TestPathNotRunCounted follows a UDP flood over loopback with every
@@ -20,20 +18,10 @@ import (
 // that as the program's recursion_misses: steps lost that the rings
 // never saw. droptrace must count them as the kernel does.
 func TestPathNotRunCounted(t *testing.T) {
-	requireVM(t)
-	if !wantMechanisms[kernelSeries(kernelRelease(t))]["kprobe-multi"] {
-		t.Skip("SKIPPED: this kernel series has no kprobe-multi")
-	}
+	requireMulti(t)
 	before := bpfPrograms()
-	syms := loadKallsyms(t)
 	// The flood's steps are followed, so that the programs run long.
-	lo := filter.Spec{Dst: netip.MustParsePrefix("127.0.0.1/32")}
-	cfg := tracer.PathConfig{Filter: lo, Backend: attach.BackendKprobeMulti, Decoder: newDecoder(t, syms)}
-	p, err := tracer.OpenPath(context.Background(), cfg, syms)
-	if err != nil {
-		t.Fatalf("OpenPath: %v", err)
-	}
-	defer p.Close()
+	p := openMulti(t, filter.Spec{Dst: netip.MustParsePrefix("127.0.0.1/32")})
 	var steps atomic.Uint64
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -21,20 +21,10 @@ import (
 // reply (which may reuse the freed skb's address, and is freed through the
 // very functions the datagram's free runs) never joins it.
 func TestPathEnds(t *testing.T) {
-	requireVM(t)
-	if !wantMechanisms[kernelSeries(kernelRelease(t))]["kprobe-multi"] {
-		t.Skip("SKIPPED: this kernel series has no kprobe-multi")
-	}
+	requireMulti(t)
 	const n = 5
 	port := closedPort(t)
-	syms := loadKallsyms(t)
-	cfg := tracer.PathConfig{Filter: filter.Spec{Port: port}, Backend: attach.BackendKprobeMulti, Decoder: newDecoder(t, syms)}
-	p, err := tracer.OpenPath(context.Background(), cfg, syms)
-	if err != nil {
-		t.Fatalf("OpenPath: %v", err)
-	}
-	defer p.Close()
-	t.Logf("%d probes attached in %v", p.Probes(), p.AttachTime)
+	p := openMulti(t, filter.Spec{Port: port})
 	var (
 		mu     sync.Mutex
 		events []event.Event
@@ -67,6 +57,31 @@ func TestPathEnds(t *testing.T) {
 	}
 	p.Close()
 	checkPathEnds(t, events, port, n)
+}
+
+// requireMulti skips a test where the kernel series has no kprobe-multi,
+// and fails it outside a VM (requireVM).
+func requireMulti(t *testing.T) {
+	t.Helper()
+	requireVM(t)
+	if !wantMechanisms[kernelSeries(kernelRelease(t))]["kprobe-multi"] {
+		t.Skip("SKIPPED: this kernel series has no kprobe-multi")
+	}
+}
+
+// openMulti opens path tracing of the packets f matches over every
+// function, with kprobe-multi; it is closed when the test ends.
+func openMulti(t *testing.T, f filter.Spec) *tracer.PathTracer {
+	t.Helper()
+	syms := loadKallsyms(t)
+	cfg := tracer.PathConfig{Filter: f, Backend: attach.BackendKprobeMulti, Decoder: newDecoder(t, syms)}
+	p, err := tracer.OpenPath(context.Background(), cfg, syms)
+	if err != nil {
+		t.Fatalf("OpenPath: %v", err)
+	}
+	t.Cleanup(func() { p.Close() })
+	t.Logf("%d probes attached in %v", p.Probes(), p.AttachTime)
+	return p
 }
 
 func checkPathEnds(t *testing.T, events []event.Event, port uint16, n int) {
