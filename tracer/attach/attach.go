@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -17,10 +18,11 @@ type Attachment struct {
 	// Workers bounds parallel detaches in Close; 0 means DetachWorkers.
 	Workers int
 
-	mu     sync.Mutex
-	links  []link.Link
-	progs  []*ebpf.Program // loaded per target (fentry, tp_btf), closed with the links
-	closed uint64          // the recursion misses of progs Close closed
+	mu      sync.Mutex
+	links   []link.Link
+	progs   []*ebpf.Program // loaded per target (fentry, tp_btf), closed with the links
+	closing []*ebpf.Program // progs Close detaches, until it counts them
+	closed  uint64          // the recursion misses of progs Close closed
 }
 
 func (a *Attachment) add(l link.Link, p *ebpf.Program) {
@@ -60,6 +62,7 @@ func (a *Attachment) Close() error {
 	a.mu.Lock()
 	links, progs := a.links, a.progs
 	a.links, a.progs = nil, nil
+	a.closing = append(a.closing, progs...)
 	a.mu.Unlock()
 	workers := a.Workers
 	if workers <= 0 {
@@ -68,13 +71,14 @@ func (a *Attachment) Close() error {
 	errs := parallel(context.Background(), len(links), workers, func(i int) error {
 		return links[i].Close()
 	})
-	missed := NotRunOf(progs)
+	// Counted as they close, so that NotRun never goes back.
+	a.mu.Lock()
+	a.closed += NotRunOf(progs)
+	a.closing = slices.DeleteFunc(a.closing, func(p *ebpf.Program) bool { return slices.Contains(progs, p) })
+	a.mu.Unlock()
 	for _, p := range progs {
 		p.Close()
 	}
-	a.mu.Lock()
-	a.closed += missed
-	a.mu.Unlock()
 	return errors.Join(errs...)
 }
 
@@ -84,9 +88,9 @@ func (a *Attachment) Close() error {
 // whose counts cannot be read counts none.
 func (a *Attachment) NotRun() uint64 {
 	a.mu.Lock()
-	progs, n := a.progs, a.closed
-	a.mu.Unlock()
-	return n + NotRunOf(progs)
+	defer a.mu.Unlock()
+	// Under the lock: Close takes the programs it closes away first.
+	return a.closed + NotRunOf(a.progs) + NotRunOf(a.closing)
 }
 
 // NotRunOf sums the recursion misses of progs (5.12+), counting none for
