@@ -206,11 +206,7 @@ func (p *tcpProbe) detach() error {
 // its programs missed, so that TCPStats still counts them.
 func (p *tcpProbe) retire(old *tcpProbe) (missed uint64) {
 	old.detach()
-	for _, prog := range old.coll.Programs {
-		if st, err := prog.Stats(); err == nil {
-			missed += st.RecursionMisses
-		}
-	}
+	missed = retiredMisses(old.coll.Programs)
 	old.close()
 	return missed
 }
@@ -262,13 +258,8 @@ func (t *Tracer) TCPStats() (seen, lost, missed uint64, err error) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	missed = t.tcpMissed
-	for name, p := range t.tcp.coll.Programs {
-		st, err := p.Stats()
-		if err != nil {
-			return 0, 0, 0, fmt.Errorf("reading the run counts of %s: %w", name, err)
-		}
-		missed += st.RecursionMisses
+	if missed, err = notRun(t.tcp.coll.Programs); err != nil {
+		return 0, 0, 0, err
 	}
-	return seen, lost, missed, nil
+	return seen, lost, missed + t.tcpMissed, nil
 }

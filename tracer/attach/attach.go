@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
@@ -18,11 +17,10 @@ type Attachment struct {
 	// Workers bounds parallel detaches in Close; 0 means DetachWorkers.
 	Workers int
 
-	mu      sync.Mutex
-	links   []link.Link
-	progs   []*ebpf.Program // loaded per target (fentry, tp_btf), closed with the links
-	closing []*ebpf.Program // progs Close detaches, until it counts them
-	closed  uint64          // the recursion misses of progs Close closed
+	mu     sync.Mutex
+	links  []link.Link
+	progs  []*ebpf.Program // loaded per target (fentry, tp_btf), closed after the links
+	closed uint64          // the recursion misses of progs Close closed
 }
 
 func (a *Attachment) add(l link.Link, p *ebpf.Program) {
@@ -60,9 +58,8 @@ const KprobeDetachWorkers = 4
 // Workers when set), and frees per-target programs.
 func (a *Attachment) Close() error {
 	a.mu.Lock()
-	links, progs := a.links, a.progs
-	a.links, a.progs = nil, nil
-	a.closing = append(a.closing, progs...)
+	links := a.links
+	a.links = nil
 	a.mu.Unlock()
 	workers := a.Workers
 	if workers <= 0 {
@@ -71,10 +68,12 @@ func (a *Attachment) Close() error {
 	errs := parallel(context.Background(), len(links), workers, func(i int) error {
 		return links[i].Close()
 	})
-	// Counted as they close, so that NotRun never goes back.
+	// The programs stay in progs, where NotRun reads them, until their
+	// counts move to closed: NotRun never goes back.
 	a.mu.Lock()
+	progs := a.progs
+	a.progs = nil
 	a.closed += NotRunOf(progs)
-	a.closing = slices.DeleteFunc(a.closing, func(p *ebpf.Program) bool { return slices.Contains(progs, p) })
 	a.mu.Unlock()
 	for _, p := range progs {
 		p.Close()
@@ -89,8 +88,7 @@ func (a *Attachment) Close() error {
 func (a *Attachment) NotRun() uint64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	// Under the lock: Close takes the programs it closes away first.
-	return a.closed + NotRunOf(a.progs) + NotRunOf(a.closing)
+	return a.closed + NotRunOf(a.progs)
 }
 
 // NotRunOf sums the recursion misses of progs (5.12+), counting none for
