@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"sync"
 	"time"
 
@@ -79,7 +78,7 @@ func Discover(kspec *btf.Spec, syms *kernel.Symbols, re *regexp.Regexp) (Plan, e
 	if err != nil {
 		return Plan{}, err
 	}
-	tps = slices.DeleteFunc(tps, func(p attach.Probe) bool { return !attach.Reachable(p.Name) })
+	tps = attach.PathTracepoints(tps)
 	if funcs, err = attach.Traceable(funcs, syms, re); err != nil {
 		return Plan{}, err
 	}

@@ -64,9 +64,32 @@ var liveTracepoints = map[string]bool{
 // 100-150 ns (6.18).
 var unreachableTracepoints = map[string]bool{"tcp_sendmsg_locked": true}
 
-// Reachable says whether path tracing probes an skb tracepoint: not when
-// no path can reach its skb.
-func Reachable(tracepoint string) bool { return !unreachableTracepoints[tracepoint] }
+// twinTracepoints fire every time right before the tracepoint they map
+// to, on the same CPU with the same skb and nothing done to it in
+// between: __netif_rx (netif_rx_ni before 5.18) fires netif_rx_entry,
+// then calls netif_rx_internal, whose first act after stamping the skb is
+// to fire netif_rx. Probing both puts one place on every received
+// packet's path twice: following an iperf3 flow over veth, one step in
+// eight. netif_rx stays: it also fires where dev_forward_skb enters.
+var twinTracepoints = map[string]string{"netif_rx_entry": "netif_rx", "netif_rx_ni_entry": "netif_rx"}
+
+// PathTracepoints returns the skb tracepoints path tracing probes, of
+// tps: not those no path can reach, nor a twin whose tracepoint is in
+// tps too.
+func PathTracepoints(tps []Probe) []Probe {
+	have := make(map[string]bool, len(tps))
+	for _, p := range tps {
+		have[p.Name] = true
+	}
+	out := make([]Probe, 0, len(tps))
+	for _, p := range tps {
+		if unreachableTracepoints[p.Name] || have[twinTracepoints[p.Name]] {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
 
 // taskTracepoints fire in a task with softirqs enabled: a socket's
 // reader copying a packet out. An interrupt there may run the receive

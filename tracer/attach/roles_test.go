@@ -1,6 +1,7 @@
 package attach
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -37,10 +38,14 @@ func TestRoles(t *testing.T) {
 			t.Errorf("TracepointRole(%q) = %v, want %v", name, got, want)
 		}
 	}
-	// No path reaches a write queue's skb, which TCP never sends.
-	if Reachable("tcp_sendmsg_locked") || !Reachable("net_dev_xmit") {
-		t.Errorf("Reachable: tcp_sendmsg_locked %v, net_dev_xmit %v; want false, true",
-			Reachable("tcp_sendmsg_locked"), Reachable("net_dev_xmit"))
+	// No path reaches a write queue's skb, which TCP never sends; a twin
+	// goes where its tracepoint is probed, and stays where it is not.
+	all := []Probe{{"net_dev_xmit", 1}, {"tcp_sendmsg_locked", 2}, {"netif_rx_entry", 1}, {"netif_rx", 1}}
+	if got, want := PathTracepoints(all), []Probe{all[0], all[3]}; !slices.Equal(got, want) {
+		t.Errorf("PathTracepoints(%v) = %v, want %v", all, got, want)
+	}
+	if got, want := PathTracepoints(all[:3]), []Probe{all[0], all[2]}; !slices.Equal(got, want) {
+		t.Errorf("PathTracepoints(%v) = %v, want %v", all[:3], got, want)
 	}
 	// The filters run once where a start function calls another first
 	// thing with the same skb: ip_local_out starts, __ip_local_out follows.
