@@ -93,19 +93,22 @@ func BenchmarkDecode(b *testing.B) {
 
 // flowSteps are the records of a followed TCP flow as the tracepoint
 // backend reports them: a path's steps alternate between the sender's and
-// the receiver's namespace and device, and a blind step has no device.
+// the receiver's namespace and device, and a step with no device (blind,
+// or a socket's copy) has only its name's first byte written, after
+// whatever name the reused buffer held before.
 func flowSteps() [][]byte {
 	places := []struct {
 		netns uint32
 		dev   string
-	}{{4026532178, "xcv"}, {4026532247, "xsv"}, {4026532178, "xcv"}, {4026532247, "xsv"}, {0, ""}, {4026532247, "xsv"}}
+	}{{4026532178, "xcv"}, {4026532178, "xcv"}, {4026532247, "xsv"}, {0, "\x00cv"}, {4026532247, "xsv"},
+		{0, "\x00sv"}, {0, "\x00cv"}, {0, ""}}
 	var recs [][]byte
 	for i, p := range places {
 		var pe bpf.TracePathEvent
 		re := (*bpf.DropEvent)(unsafe.Pointer(&pe.Ev))
-		*re = bpf.DropEvent{Ts: uint64(i + 1), Skb: 0xffff888154ff42e0, Netns: p.netns, Ifname: ifname(p.dev),
+		*re = bpf.DropEvent{Ts: uint64(i + 1), Skb: 0xffff888154ff42e0, Netns: p.netns, Ifname: rawName(p.dev),
 			Len: 74, Cpu: 1, Kind: uint8(bpf.DropEventKindEVENT_TRACE)}
-		if p.dev != "" {
+		if p.netns != 0 {
 			parseLikeBPF(re, ipv4(protoTCP, nil, 0, l4(41896, 5201, 20)))
 		}
 		pe.Path, pe.ProbeId = 12345, uint32(i+1)
@@ -114,10 +117,44 @@ func flowSteps() [][]byte {
 	return recs
 }
 
+// rawName is s as the kernel's bytes, NULs and what follows them kept.
+func rawName(s string) (b [16]int8) {
+	for i := range min(len(s), len(b)) {
+		b[i] = int8(s[i])
+	}
+	return b
+}
+
+// Following a flow makes no string per step: the device names come from
+// the decoder's few, and a step with no device has none, whatever its
+// buffer's leftovers.
+func TestDecodePathNoAlloc(t *testing.T) {
+	d, _ := testDecoder()
+	recs := flowSteps()
+	steps := []string{"tp:net_dev_queue", "tp:net_dev_start_xmit", "tp:netif_rx", "tp:netif_receive_skb", "tp:net_dev_xmit",
+		"tp:tcp_probe", "tp:skb_copy_datagram_iovec", "tp:consume_skb"}
+	var ev event.Event
+	decodeAll := func() {
+		for _, r := range recs {
+			if err := d.DecodePath(r, &ev, steps); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	decodeAll()
+	if n := testing.AllocsPerRun(20, decodeAll); n != 0 {
+		t.Errorf("%v allocations per %d steps, want 0", n, len(recs))
+	}
+	if decodeAll(); ev.Ifname != "" {
+		t.Errorf("last step's Ifname = %q, want none", ev.Ifname)
+	}
+}
+
 func BenchmarkDecodePath(b *testing.B) {
 	d, _ := testDecoder()
 	recs := flowSteps()
-	steps := []string{"tp:net_dev_queue", "tp:net_dev_start_xmit", "tp:netif_rx_entry", "tp:netif_rx", "tp:net_dev_xmit", "tp:netif_receive_skb"}
+	steps := []string{"tp:net_dev_queue", "tp:net_dev_start_xmit", "tp:netif_rx", "tp:netif_receive_skb", "tp:net_dev_xmit",
+		"tp:tcp_probe", "tp:skb_copy_datagram_iovec", "tp:consume_skb"}
 	var ev event.Event
 	b.ReportAllocs()
 	i := 0
