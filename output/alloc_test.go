@@ -88,15 +88,15 @@ func flowSteps() []*event.Event {
 		len       uint32
 	}{
 		{0, "netif_rx", "b", '>', 65212}, {0, "net_dev_xmit", "a-", '>', 65226}, {0, "netif_receive_skb", "b", '>', 65212},
-		{1, "net_dev_queue", "b", '<', 66}, {1, "net_dev_start_xmit", "b", '<', 66}, {1, "netif_rx_entry", "a", '<', 52},
+		{1, "net_dev_queue", "b", '<', 66}, {1, "net_dev_start_xmit", "b", '<', 66},
 		{1, "netif_rx", "a", '<', 52}, {1, "net_dev_xmit", "b-", '<', 66}, {1, "netif_receive_skb", "a", '<', 52},
 		{0, "tcp_probe", "0", '>', 65192}, {0, "skb_copy_datagram_iovec", "B", '>', 65160},
 		{2, "tcp_probe", "0", '<', 32},
-		{3, "net_dev_queue", "a", '>', 818}, {3, "net_dev_start_xmit", "a", '>', 818}, {3, "netif_rx_entry", "b", '>', 804},
+		{3, "net_dev_queue", "a", '>', 818}, {3, "net_dev_start_xmit", "a", '>', 818},
 		{3, "netif_rx", "b", '>', 804}, {3, "net_dev_xmit", "a-", '>', 818},
 		{0, "consume_skb", "0", '>', 65160}, {3, "netif_receive_skb", "b", '>', 804}, {3, "tcp_probe", "0", '>', 784},
 		{3, "skb_copy_datagram_iovec", "B", '>', 752},
-		{4, "net_dev_queue", "a", '>', 65226}, {4, "net_dev_start_xmit", "a", '>', 65226}, {4, "netif_rx_entry", "b", '>', 65212},
+		{4, "net_dev_queue", "a", '>', 65226}, {4, "net_dev_start_xmit", "a", '>', 65226},
 		{4, "netif_rx", "b", '>', 65212}, {4, "net_dev_xmit", "a-", '>', 65226}, {3, "consume_skb", "0", '>', 752},
 		{4, "netif_receive_skb", "b", '>', 65212}, {4, "tcp_probe", "0", '>', 65192},
 	}
