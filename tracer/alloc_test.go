@@ -117,6 +117,10 @@ func flowSteps() [][]byte {
 	return recs
 }
 
+// flowProbes name flowSteps' probe ids, from 1.
+var flowProbes = []string{"tp:net_dev_queue", "tp:net_dev_start_xmit", "tp:netif_rx", "tp:netif_receive_skb", "tp:net_dev_xmit",
+	"tp:tcp_probe", "tp:skb_copy_datagram_iovec", "tp:consume_skb"}
+
 // rawName is s as the kernel's bytes, NULs and what follows them kept.
 func rawName(s string) (b [16]int8) {
 	for i := range min(len(s), len(b)) {
@@ -131,12 +135,10 @@ func rawName(s string) (b [16]int8) {
 func TestDecodePathNoAlloc(t *testing.T) {
 	d, _ := testDecoder()
 	recs := flowSteps()
-	steps := []string{"tp:net_dev_queue", "tp:net_dev_start_xmit", "tp:netif_rx", "tp:netif_receive_skb", "tp:net_dev_xmit",
-		"tp:tcp_probe", "tp:skb_copy_datagram_iovec", "tp:consume_skb"}
 	var ev event.Event
 	decodeAll := func() {
 		for _, r := range recs {
-			if err := d.DecodePath(r, &ev, steps); err != nil {
+			if err := d.DecodePath(r, &ev, flowProbes); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -153,13 +155,11 @@ func TestDecodePathNoAlloc(t *testing.T) {
 func BenchmarkDecodePath(b *testing.B) {
 	d, _ := testDecoder()
 	recs := flowSteps()
-	steps := []string{"tp:net_dev_queue", "tp:net_dev_start_xmit", "tp:netif_rx", "tp:netif_receive_skb", "tp:net_dev_xmit",
-		"tp:tcp_probe", "tp:skb_copy_datagram_iovec", "tp:consume_skb"}
 	var ev event.Event
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		_ = d.DecodePath(recs[i%len(recs)], &ev, steps)
+		_ = d.DecodePath(recs[i%len(recs)], &ev, flowProbes)
 		i++
 	}
 }
