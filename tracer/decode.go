@@ -138,7 +138,8 @@ func (d *Decoder) ifname(b *[16]int8) string {
 	// No device: BPF wrote only the first byte, after which a reused
 	// buffer holds what an earlier name left, so each such leftover would
 	// take an entry of its own (five raw names thrashed the four entries
-	// following one iperf3 flow over veth: a string made every tenth step).
+	// following one iperf3 flow over veth: a string made about every twelfth
+	// step).
 	if b[0] == 0 {
 		return ""
 	}
