@@ -136,10 +136,10 @@ func (d *Decoder) decode(raw []byte, ev *event.Event) error {
 // last one used.
 func (d *Decoder) ifname(b *[16]int8) string {
 	// No device: BPF wrote only the first byte, after which a reused
-	// buffer holds what an earlier name left, so each such leftover would
-	// take an entry of its own (five raw names thrashed the four entries
-	// following one iperf3 flow over veth: a string made about every twelfth
-	// step).
+	// buffer holds what an earlier name left, so each such leftover
+	// would take an entry of its own (following one iperf3 flow over
+	// veth, five raw names thrashed the four entries: a string was made
+	// about every twelfth step).
 	if b[0] == 0 {
 		return ""
 	}

@@ -68,9 +68,10 @@ var unreachableTracepoints = map[string]bool{"tcp_sendmsg_locked": true}
 // to, on the same CPU with the same skb and nothing done to it in
 // between: __netif_rx and netif_rx fire netif_rx_entry (netif_rx_ni,
 // before 5.18, netif_rx_ni_entry), then call netif_rx_internal, whose
-// first act after stamping the skb is to fire netif_rx. Probing both puts one place on every received
-// packet's path twice: following an iperf3 flow over veth, one step in
-// eight. netif_rx stays: it also fires where dev_forward_skb enters.
+// first act after stamping the skb is to fire netif_rx. Probing both
+// puts one place on every received packet's path twice: following an
+// iperf3 flow over veth, one step in eight. netif_rx stays: it also
+// fires where dev_forward_skb enters.
 var twinTracepoints = map[string]string{"netif_rx_entry": "netif_rx", "netif_rx_ni_entry": "netif_rx"}
 
 // PathTracepoints returns the skb tracepoints path tracing probes, of
